@@ -1,0 +1,195 @@
+"""Stage 1, load: turn a path into a :class:`Submission` (code cells, never run here).
+
+A ``.py`` file is one cell.  A notebook is read with nbformat (v4; older
+versions are upgraded by nbformat) and its code cells are kept in order.
+IPython syntax (``%magic``, ``!shell``, ``x?``) is rewritten by IPython's own
+input transformers into calls on ``get_ipython()``; the run stage gives the
+submission a stub that refuses everything but a few harmless magics, so the
+shell line is neutralised, never executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SubmissionError, UsageError, invalid
+
+SUFFIXES = (".py", ".ipynb")
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+
+_AUTOGRAD_MARKERS = (".backward(", "torch.autograd", "requires_grad", "autograd.grad")
+_GRADER_PACKAGES = ("harness", "reference")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of code, as the student ran it."""
+
+    label: str  # "cell 3" in a notebook, the file name for a module
+    source: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    kind: str  # "module" | "notebook"
+    cells: tuple[Cell, ...]
+    digest: str  # sha256 of the raw bytes: the identity used by --resume and for the seed
+    neutralised: tuple[str, ...] = ()  # IPython lines that will not be executed as written
+    imports: frozenset[str] = frozenset()  # top-level modules the code imports
+    uses_autograd: bool = False
+    imports_grader: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def seed(self) -> int:
+        """A per-submission seed: grading the same bytes twice draws the same numbers."""
+        return int(self.digest[:8], 16)
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Expand folders into the gradable files below them, sorted; reject what cannot be graded."""
+    if not paths:
+        raise UsageError("paths=[]: give at least one submission file or folder")
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"path={str(path)!r}: no such file or folder")
+        if path.is_dir():
+            inside = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix in SUFFIXES
+                and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(path).parts)
+            )
+            if not inside:
+                raise UsageError(f"path={str(path)!r}: the folder holds no .py or .ipynb submission")
+            found.extend(inside)
+        elif path.suffix in SUFFIXES:
+            found.append(path)
+        else:
+            raise UsageError(f"path={str(path)!r}: expected a .py or .ipynb file, or a folder of them")
+    unique = list(dict.fromkeys(found))
+    return unique
+
+
+def load(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
+    """Read one submission; a file that cannot be graded raises :class:`SubmissionError`."""
+    if max_bytes <= 0:
+        invalid("max_bytes", max_bytes, "must be a positive number of bytes")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SubmissionError(f"the file is {size} bytes, over the {max_bytes}-byte limit")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if b"\x00" in raw:
+        raise SubmissionError("the file is binary, not Python source or a notebook")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"the file is not UTF-8 text (bad byte at offset {exc.start})") from None
+    if path.suffix == ".ipynb":
+        cells, neutralised = _notebook_cells(text)
+        kind = "notebook"
+    elif path.suffix == ".py":
+        cells, neutralised = (Cell(label=path.name, source=text),), ()
+        kind = "module"
+    else:
+        raise SubmissionError(f"unknown file type {path.suffix!r}: expected .py or .ipynb")
+    imports, uses_autograd = _static_facts(cells)
+    return Submission(
+        path=path,
+        kind=kind,
+        cells=cells,
+        digest=digest,
+        neutralised=neutralised,
+        imports=frozenset(imports),
+        uses_autograd=uses_autograd,
+        imports_grader=bool(imports & set(_GRADER_PACKAGES)),
+    )
+
+
+def _notebook_cells(text: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
+    import nbformat
+
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise SubmissionError(f"the notebook is not valid JSON: {exc}") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises many kinds on malformed input
+        raise SubmissionError(f"the notebook cannot be read: {_one_line(exc)}") from None
+    try:
+        nbformat.validate(nb)
+    except Exception as exc:
+        raise SubmissionError(f"the notebook is not a valid nbformat v4 notebook: {_one_line(exc)}") from None
+    if nb.get("nbformat") != 4:
+        raise SubmissionError(f"unsupported notebook format nbformat={nb.get('nbformat')!r}")
+    cells: list[Cell] = []
+    neutralised: list[str] = []
+    for number, cell in enumerate(nb.cells, 1):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if not isinstance(source, str):
+            source = "".join(source)
+        if not source.strip():
+            continue
+        python, lines = _neutralise_ipython(source)
+        neutralised.extend(lines)
+        cells.append(Cell(label=f"cell {number}", source=python))
+    if not cells:
+        raise SubmissionError("the notebook has no code cells")
+    return tuple(cells), tuple(neutralised)
+
+
+def _neutralise_ipython(source: str) -> tuple[str, list[str]]:
+    """Rewrite IPython syntax to plain Python calling ``get_ipython()``; list the rewritten lines."""
+    transformed: str = _transformer().transform_cell(source)
+    if "get_ipython()" not in transformed or "get_ipython()" in source:
+        return transformed, []
+    return transformed, [line.strip() for line in transformed.splitlines() if "get_ipython()" in line]
+
+
+@functools.lru_cache(maxsize=1)
+def _transformer() -> Any:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], bool]:
+    """What the code imports and whether it uses autograd, read from its syntax tree."""
+    imports: set[str] = set()
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imports.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imports.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
+                if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                    imports.add(node.args[0].value.split(".")[0])
+    code = "\n".join(cell.source for cell in cells)
+    uses_autograd = any(marker in code for marker in _AUTOGRAD_MARKERS)
+    return imports, uses_autograd
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

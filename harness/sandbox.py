@@ -1,0 +1,192 @@
+"""How a worker is isolated: bubblewrap namespaces where they work, plain processes otherwise.
+
+A worker (``harness/worker.py``) is one long-lived process per ``--jobs`` slot.
+With bubblewrap it runs inside its own pid, network, IPC and UTS namespaces,
+the system read-only, a private ``/tmp``, all capabilities dropped (as root it
+keeps only those it needs to hand each child its own unprivileged uid), and
+the grader's files (the ``harness`` and ``reference`` packages, the project's
+tests, the reports, the submissions folder) covered by empty tmpfs mounts.
+Without bubblewrap it is a plain process; the limits, the fresh child per
+submission and the cleanup still apply, and the report's ``isolation`` says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.errors import SandboxUnavailable, invalid
+
+SandboxMode = Literal["auto", "require", "off"]
+SANDBOX_MODES: tuple[str, ...] = ("auto", "require", "off")
+FIRST_UID = 61000  # slot k runs its children as uid FIRST_UID + k when the grader is root
+
+_WORKER_SOURCE = Path(__file__).with_name("worker.py")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. Validated up front."""
+
+    timeout: float = 30.0
+    cpu_seconds: float | None = None  # defaults to the timeout
+    memory_bytes: int = 2 * 1024**3
+    processes: int = 32
+    file_bytes: int = 16 * 1024**2
+    output_bytes: int = 4 * 1024**2  # stdout + stderr past this: the submission is stopped
+    output_keep_bytes: int = 16 * 1024  # how much of each stream the report keeps
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "memory_bytes", "processes", "file_bytes", "output_bytes", "output_keep_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                invalid(name, value, "must be a positive number")
+        if self.cpu_seconds is not None and self.cpu_seconds <= 0:
+            invalid("cpu_seconds", self.cpu_seconds, "must be a positive number of seconds")
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "cpu_seconds": self.cpu_seconds or self.timeout,
+            "memory_bytes": self.memory_bytes,
+            "processes": self.processes,
+            "file_bytes": self.file_bytes,
+            "output_bytes": self.output_bytes,
+            "output_keep_bytes": self.output_keep_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class WorkerCommand:
+    argv: list[str]
+    isolation: str
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap_problem() -> str | None:
+    """``None`` where bubblewrap can create namespaces here, else why not."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        probe = subprocess.run(
+            [bwrap, *_namespace_flags(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap failed to start: {exc}"
+    if probe.returncode != 0:
+        reason = probe.stderr.decode(errors="replace").strip().splitlines()
+        return f"bwrap cannot create namespaces here: {reason[-1] if reason else probe.returncode}"
+    return None
+
+
+def _namespace_flags() -> list[str]:
+    flags = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if os.geteuid() != 0:
+        flags.append("--unshare-user")  # unprivileged: a user namespace makes the rest possible
+    return flags
+
+
+def hidden_paths(extra: list[Path]) -> list[Path]:
+    """The grader's own files, which a submission must not see, plus ``extra`` (reports, inputs)."""
+    import harness
+    import reference
+
+    found = [Path(harness.__file__).parent, Path(reference.__file__).parent, *extra]
+    checkout = Path(harness.__file__).parent.parent
+    if (checkout / "pyproject.toml").exists():  # a source checkout (editable install)
+        found += [checkout / name for name in ("tests", "submissions", "bench", ".git", ".ci")]
+    protected = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}
+    result: list[Path] = []
+    for path in found:
+        path = path.resolve()
+        if not path.is_dir() or path == Path("/"):
+            continue
+        if any(p == path or path in p.parents for p in protected):
+            continue  # hiding it would hide the interpreter itself
+        if path not in result:
+            result.append(path)
+    return result
+
+
+def worker_command(slot: int, mode: SandboxMode, hide: list[Path]) -> WorkerCommand:
+    """The command line of worker ``slot``: bubblewrap around it where possible (``mode``)."""
+    if mode not in SANDBOX_MODES:
+        invalid("sandbox", mode, f"expected one of {', '.join(SANDBOX_MODES)}")
+    root = os.geteuid() == 0
+    problem = bubblewrap_problem() if mode != "off" else "the sandbox was turned off (--sandbox off)"
+    if problem is not None and mode == "require":
+        raise SandboxUnavailable(f"--sandbox require: {problem}")
+    use_bwrap = problem is None
+    uid = FIRST_UID + slot if root and (use_bwrap or interpreter_is_public()) else None
+    config = {"uid": uid, "pidns": use_bwrap, "workdir_base": "/tmp" if use_bwrap else _fallback_base()}
+    python = [sys.executable, "-I", "-c", _WORKER_SOURCE.read_text(encoding="utf-8"), json.dumps(config)]
+    as_uid = f", children run as uid {uid}" if uid is not None else ""
+    if not use_bwrap:
+        return WorkerCommand(argv=python, isolation=f"process (resource limits, private directory{as_uid}; no namespaces: {problem})")
+    argv = ["bwrap", "--die-with-parent", "--new-session", *_namespace_flags()]
+    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+    if uid is not None:
+        argv += _reachable_interpreter()
+    for path in hide:
+        argv += ["--tmpfs", str(path)]
+    argv += ["--cap-drop", "ALL"]
+    if root:
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"):
+            argv += ["--cap-add", cap]
+    argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
+    argv += ["--setenv", "OMP_NUM_THREADS", "1", "--setenv", "LANG", "C.UTF-8", "--chdir", "/tmp"]
+    isolation = f"bubblewrap (pid, net, ipc, uts namespaces; read-only system; private /tmp; grader files hidden{as_uid})"
+    return WorkerCommand(argv=argv + python, isolation=isolation)
+
+
+def _reachable_interpreter() -> list[str]:
+    """Mounts that let an unprivileged child read the interpreter and its packages.
+
+    Python often lives under a private home (``/root/.pyenv``): cover the closed
+    ancestor with an empty tmpfs and bind back only the interpreter's own trees.
+    """
+    needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent}
+    needed |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    closed: dict[Path, list[Path]] = {}
+    for path in sorted(p.resolve() for p in needed):
+        for ancestor in reversed(path.parents):
+            if ancestor != Path("/") and not os.stat(ancestor).st_mode & 0o001:
+                closed.setdefault(ancestor, []).append(path)
+                break
+    argv: list[str] = []
+    for ancestor, paths in closed.items():
+        argv += ["--perms", "0755", "--tmpfs", str(ancestor)]
+        made: set[Path] = set()
+        for path in paths:
+            if any(other in path.parents for other in paths):
+                continue  # already inside a tree bound back
+            between = [p for p in reversed(path.parents) if ancestor in p.parents and p not in made]
+            for directory in between:  # bwrap would make these 0700
+                argv += ["--perms", "0755", "--dir", str(directory)]
+                made.add(directory)
+            argv += ["--ro-bind", str(path), str(path)]
+    return argv
+
+
+def interpreter_is_public() -> bool:
+    """Whether another uid can read the interpreter (needed to drop privileges without namespaces)."""
+    return not _reachable_interpreter()
+
+
+def _fallback_base() -> str:
+    """Without a private /tmp each child still gets a fresh directory, under one the grader made."""
+    import tempfile
+
+    base = Path(tempfile.gettempdir()) / f"gradproof-{os.getpid()}"
+    base.mkdir(mode=0o711, exist_ok=True)
+    return str(base)
