@@ -260,6 +260,11 @@ class Worker:
         self.log = tempfile.TemporaryFile()
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process (the torch import then runs while other workers spawn)."""
         command = worker_command(self.slot, self.mode, self.hide)
         self.isolation = command.isolation
         self.proc = subprocess.Popen(
@@ -272,6 +277,9 @@ class Worker:
         )
         assert self.proc.stdout is not None
         self.lines = _Lines(self.proc.stdout.fileno())
+
+    def wait_ready(self) -> None:
+        assert self.lines is not None
         try:
             ready = self.lines.read(time.monotonic() + START_TIMEOUT_S)
         except (TimeoutError, EOFError):
@@ -436,26 +444,22 @@ class Pool:
         self._started = False
 
     def start(self) -> None:
-        """Start every worker (in parallel: each imports torch once)."""
+        """Start every worker; they import torch in parallel.
+
+        Workers are spawned from the calling thread on purpose: bubblewrap's
+        ``--die-with-parent`` follows the thread that started it.
+        """
         with self._lock:
             if self._started:
                 return
-            errors: list[BaseException] = []
-
-            def boot(worker: Worker) -> None:
-                try:
-                    worker.start()
-                except BaseException as exc:  # reported below, in the grader's thread
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=boot, args=(w,)) for w in self.workers]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            if errors:
+            try:
+                for worker in self.workers:
+                    worker.spawn()
+                for worker in self.workers:
+                    worker.wait_ready()
+            except BaseException:
                 self.close()
-                raise errors[0]
+                raise
             for worker in self.workers:
                 self.free.put(worker)
             self._started = True

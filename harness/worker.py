@@ -204,7 +204,7 @@ def describe(exc: BaseException) -> dict[str, Any]:
     line = frames[-1].lineno if frames else getattr(exc, "lineno", None)
     text = "".join(traceback.format_list(frames[-8:])) + "".join(traceback.format_exception_only(type(exc), exc))
     try:
-        message = str(exc)
+        message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
     except BaseException:
         message = "<unprintable>"
     return {"type": type(exc).__name__, "message": message[:2000], "line": line, "traceback": text[-4000:]}
