@@ -537,6 +537,21 @@ def check_functions(session: Session, outcome: Outcome, assignment: Assignment, 
     return results
 
 
+def check_helpers(session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool,
+                  seed: int) -> list[CheckResult]:
+    """``sigmoid`` and ``sigmoid_grad`` of a script-style submission, checked where defined."""
+    calls = Calls(session, dtype, as_numpy)
+    tol = assignment.tolerance(dtype)
+    defined = set(outcome.functions)
+    problems = [Problem(X=calls.round(p.X), Y=calls.round(p.Y), W1=calls.round(p.W1), W2=calls.round(p.W2), dtype=dtype)
+                for p in generated_problems(assignment, seed, assignment.examples)]
+    found = []
+    for name, example in (("sigmoid", _sigmoid_example), ("sigmoid_grad", _sigmoid_grad_example)):
+        if name in defined:
+            found.append(_per_example(name, name, defined, problems, assignment, tol, calls, example))
+    return found
+
+
 Example = Callable[[Problem, "Calls", Tolerance, Assignment], "tuple[Tensor | None, Tensor, dict[str, Any], str | None, dict[str, Any]]"]
 
 

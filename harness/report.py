@@ -1,0 +1,214 @@
+"""Stage 5, report: verdicts as ``report.json``, Markdown per submission, and a terminal summary.
+
+Every report is built from the verdicts' plain data (the ``report.json``
+schema), so a resumed or merged batch writes exactly what one run would.
+Files are written atomically (a temporary file, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from harness.errors import invalid
+
+if TYPE_CHECKING:
+    from harness.grade import Verdict
+
+TOOL = "gradproof"
+FORMATS = ("json", "md")
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import version as dist_version
+
+        return dist_version("gradproof")
+    except Exception:
+        return "0+unknown"
+
+
+def _finite(x: float | None) -> float | None:
+    if x is None:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def verdict_to_data(verdict: "Verdict") -> dict[str, Any]:
+    """One verdict in the ``report.json`` schema (plus a few extra keys other tools may ignore)."""
+    checks = []
+    for c in verdict.checks:
+        checks.append({
+            "name": c.name,
+            "status": c.status,
+            "score": c.score,
+            "max_score": c.max_score,
+            "message": c.message,
+            "max_abs_error": _finite(c.max_abs_error),
+            "max_rel_error": _finite(c.max_rel_error),
+            "diagnosis": {"id": c.diagnosis.id, "message": c.diagnosis.message} if c.diagnosis else None,
+            "tolerance": c.tolerance,
+            "notes": list(c.notes),
+            "worst": [{k: (_finite(v) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v)
+                       for k, v in asdict(e).items()} for e in c.worst],
+            "counterexample": _json_safe(c.counterexample),
+            "errors": _json_safe(c.errors),
+        })
+    return {
+        "submission": verdict.submission,
+        "status": verdict.status,
+        "error": verdict.error,
+        "score": verdict.score,
+        "max_score": verdict.max_score,
+        "isolation": verdict.isolation,
+        "duration_s": round(verdict.duration_s, 4),
+        "style": verdict.style,
+        "digest": verdict.digest,
+        "seed": verdict.seed,
+        "notes": verdict.notes,
+        "stdout": verdict.stdout,
+        "stderr": verdict.stderr,
+        "checks": checks,
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def report_data(verdicts: list[dict[str, Any]], assignment: str, tolerances: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "tool": TOOL,
+        "version": version(),
+        "assignment": assignment,
+        "tolerances": tolerances or {},
+        "submissions": verdicts,
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"json,md"`` → ``("json", "md")``; json is always written."""
+    from harness.report_formats import ALL_FORMATS
+
+    wanted = [f.strip().lower() for f in text.split(",") if f.strip()]
+    for f in wanted:
+        if f not in ALL_FORMATS:
+            invalid("format", f, f"expected a comma-separated list of {', '.join(ALL_FORMATS)}")
+    return tuple(dict.fromkeys(["json", *wanted]))
+
+
+def markdown_name(submission: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", submission.strip("/")).strip("_") or "submission"
+    return f"{stem}.md"
+
+
+def write_reports(out: Path, report: dict[str, Any], formats: Iterable[str] = FORMATS) -> list[Path]:
+    """Write every requested format into ``out``; returns the files written."""
+    written: list[Path] = []
+    formats = tuple(formats)
+    path = out / "report.json"
+    write_atomic(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
+    written.append(path)
+    if "md" in formats:
+        for verdict in report["submissions"]:
+            path = out / "submissions" / markdown_name(verdict["submission"])
+            write_atomic(path, markdown(verdict, report))
+            written.append(path)
+        path = out / "summary.md"
+        write_atomic(path, summary_markdown(report))
+        written.append(path)
+    extra = [f for f in formats if f not in FORMATS]
+    if extra:
+        from harness.report_formats import write_extra_formats
+
+        written += write_extra_formats(out, report, extra)
+    return written
+
+
+def _num(x: Any) -> str:
+    return "–" if x is None else f"{x:.3g}"
+
+
+def markdown(verdict: dict[str, Any], report: dict[str, Any]) -> str:
+    """One submission's report, for the student."""
+    lines = [f"# {verdict['submission']}", ""]
+    if verdict["status"] == "error":
+        lines += [f"**Not graded:** {verdict['error']}", "", f"Score: {verdict['score']:g} / {verdict['max_score']:g}", ""]
+    else:
+        lines += [f"Score: **{verdict['score']:g} / {verdict['max_score']:g}** ({verdict.get('style') or 'script'} style)", ""]
+        lines += ["| check | result | points | max abs error | max rel error |", "| --- | --- | --- | --- | --- |"]
+        for c in verdict["checks"]:
+            lines.append(f"| {c['name']} | {c['status']} | {c['score']:g} / {c['max_score']:g} | "
+                         f"{_num(c['max_abs_error'])} | {_num(c['max_rel_error'])} |")
+        lines.append("")
+        for c in verdict["checks"]:
+            lines.append(f"## {c['name']}: {c['status']}")
+            lines.append("")
+            lines.append(c["message"])
+            if c.get("diagnosis"):
+                lines += ["", f"**Likely mistake** (`{c['diagnosis']['id']}`): {c['diagnosis']['message']}"]
+            for note in c.get("notes") or []:
+                lines += ["", f"*Note:* {note}"]
+            if c.get("worst") and c["status"] == "fail":
+                lines += ["", "| entry | yours | expected | abs error |", "| --- | --- | --- | --- |"]
+                for e in c["worst"]:
+                    lines.append(f"| {e['index']} | {_num(e['submitted'])} | {_num(e['expected'])} | {_num(e['abs_error'])} |")
+            if c.get("counterexample") and c["status"] != "pass":
+                lines += ["", "Smallest failing input:", "", "```json", json.dumps(c["counterexample"], indent=1)[:3000], "```"]
+            if c.get("tolerance"):
+                lines += ["", f"Tolerance: {c['tolerance']}"]
+            lines.append("")
+    if verdict.get("notes"):
+        lines += ["## Notes", ""] + [f"- {n}" for n in verdict["notes"]] + [""]
+    if verdict.get("stdout"):
+        lines += ["## Output (first part)", "", "```", verdict["stdout"][:4000], "```", ""]
+    lines += [f"Isolation: {verdict['isolation']}", f"Graded by {report['tool']} {report['version']} "
+              f"(assignment {report['assignment']}).", ""]
+    return "\n".join(lines)
+
+
+def summary_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# {report['assignment']}: {len(report['submissions'])} submissions", "",
+             "| submission | status | score | failed checks |", "| --- | --- | --- | --- |"]
+    for v in report["submissions"]:
+        failed = ", ".join(c["name"] for c in v["checks"] if c["status"] != "pass") or ("–" if v["status"] == "graded" else v["error"])
+        lines.append(f"| {v['submission']} | {v['status']} | {v['score']:g} / {v['max_score']:g} | {failed} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(verdict: dict[str, Any]) -> str:
+    """One line per submission for the terminal."""
+    if verdict["status"] == "error":
+        return f"ERROR  {verdict['score']:>5g}/{verdict['max_score']:g}  {verdict['submission']}: {verdict['error']}"
+    bad = [c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] > 0] + \
+          [c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] == 0]
+    tag = "PASS " if not bad else "FAIL "
+    detail = "; ".join(f"{c['name']} {c['status']}" + (f" ({c['diagnosis']['id']})" if c.get("diagnosis") else "") for c in bad)
+    return f"{tag}  {verdict['score']:>5g}/{verdict['max_score']:g}  {verdict['submission']}" + (f": {detail}" if detail else "")
