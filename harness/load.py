@@ -127,7 +127,7 @@ def _notebook_cells(text: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
     except ValueError as exc:
         raise SubmissionError(f"the notebook is not valid JSON: {exc}") from None
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises many kinds on malformed input
         raise SubmissionError(f"the notebook cannot be read: {_one_line(exc)}") from None
     try:
@@ -166,7 +166,7 @@ def _neutralise_ipython(source: str) -> tuple[str, list[str]]:
 def _transformer() -> Any:
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager()
+    return TransformerManager()  # type: ignore[no-untyped-call]
 
 
 def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], bool]:

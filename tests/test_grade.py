@@ -1,0 +1,101 @@
+"""The pipeline on the bundled submissions: every verdict pinned, report.json in its schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from submission_expectations import EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED_DIAGNOSIS_CHECKS, EXPECTED_STYLE
+
+CHECK_KEYS = {"name", "status", "score", "max_score", "message", "max_abs_error", "max_rel_error", "diagnosis"}
+SUBMISSION_KEYS = {"submission", "status", "error", "score", "max_score", "isolation", "duration_s", "checks"}
+
+
+def test_every_bundled_submission_gets_a_verdict(bundled: dict[str, Any]) -> None:
+    assert set(bundled["by_name"]) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_bundled_submission_gets_its_pinned_verdict(bundled: dict[str, Any], name: str) -> None:
+    verdict = bundled["by_name"][name]
+    expected = dict(EXPECTED[name])
+    assert verdict["status"] == expected.pop("status"), verdict["error"]
+    statuses = {c["name"]: c["status"] for c in verdict["checks"]}
+    for check, status in expected.items():
+        assert statuses.get(check) == status, (check, [c for c in verdict["checks"] if c["name"] == check])
+    if EXPECTED_STYLE[name] is not None:
+        assert verdict["style"] == EXPECTED_STYLE[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DIAGNOSIS))
+def test_each_bundled_bug_is_named_by_its_diagnosis(bundled: dict[str, Any], name: str) -> None:
+    verdict = bundled["by_name"][name]
+    for check in verdict["checks"]:
+        if check["name"] in EXPECTED_DIAGNOSIS_CHECKS[name]:
+            assert check["diagnosis"] is not None, check
+            assert check["diagnosis"]["id"] == EXPECTED_DIAGNOSIS[name], check
+
+
+def test_correct_submissions_get_full_marks_and_no_diagnosis(bundled: dict[str, Any]) -> None:
+    for name, verdict in bundled["by_name"].items():
+        if name.startswith("correct_"):
+            assert verdict["score"] == verdict["max_score"] == 10.0, name
+            assert all(c["diagnosis"] is None for c in verdict["checks"]), name
+
+
+def test_report_json_follows_the_documented_schema(bundled: dict[str, Any]) -> None:
+    report = bundled["report"]
+    assert report["tool"] == "gradproof" and report["assignment"] == "mlp-4-3-1" and report["version"]
+    for verdict in report["submissions"]:
+        assert SUBMISSION_KEYS <= set(verdict)
+        assert verdict["status"] in ("graded", "error")
+        assert (verdict["error"] is None) == (verdict["status"] == "graded")
+        assert verdict["isolation"]
+        assert 0 <= verdict["score"] <= verdict["max_score"]
+        for check in verdict["checks"]:
+            assert CHECK_KEYS <= set(check)
+            assert check["status"] in ("pass", "fail", "missing", "error")
+            assert check["score"] == (check["max_score"] if check["status"] == "pass" else 0.0)
+            assert check["diagnosis"] is None or set(check["diagnosis"]) == {"id", "message"}
+        assert verdict["score"] == pytest.approx(sum(c["score"] for c in verdict["checks"]))
+
+
+def test_a_markdown_report_is_written_per_submission(bundled: dict[str, Any]) -> None:
+    pages = sorted((bundled["out"] / "submissions").glob("*.md"))
+    assert len(pages) == len(EXPECTED)
+    page = next(p for p in pages if "bug_sign_flip_dW2" in p.name).read_text()
+    assert "## dE_dW2: fail" in page and "sign-flip" in page and "Score: **7 / 10**" in page
+
+
+def test_a_student_error_halfway_is_graded_on_what_came_before(bundled: dict[str, Any]) -> None:
+    verdict = bundled["by_name"]["broken_exception_halfway.ipynb"]
+    assert verdict["score"] == 3.0
+    assert any("NameError" in note for note in verdict["notes"])
+    gradient = next(c for c in verdict["checks"] if c["name"] == "dE_dW2")
+    assert "stopped" in gradient["message"] and "NameError" in gradient["message"]
+
+
+def test_the_classic_notebook_rerun_forward_is_judged_against_its_own_weights(bundled: dict[str, Any]) -> None:
+    verdict = bundled["by_name"]["correct_notebook_classic.ipynb"]
+    forward = next(c for c in verdict["checks"] if c["name"] == "forward")
+    assert forward["status"] == "pass"
+    assert any("re-bound" in n for n in forward["notes"])
+    assert any("get_ipython().system" in n for n in verdict["notes"])
+
+
+def test_a_transposed_gradient_is_accepted_with_a_note(bundled: dict[str, Any]) -> None:
+    verdict = bundled["by_name"]["correct_transposed_grad.py"]
+    check = next(c for c in verdict["checks"] if c["name"] == "dE_dW1")
+    assert check["status"] == "pass" and any("transpose" in n for n in check["notes"])
+
+
+def test_grading_the_same_submission_twice_gives_the_same_verdict(tmp_path: Path) -> None:
+    from harness.grade import grade_batch
+
+    path = Path(__file__).resolve().parent.parent / "submissions" / "bug_missing_factor_2.ipynb"
+    first, second = grade_batch([path, path], jobs=1)
+    for v in (first, second):
+        v.pop("duration_s")
+    assert first == second

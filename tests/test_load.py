@@ -1,0 +1,116 @@
+"""Stage 1, load: files and folders into submissions; bad input is a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from harness.errors import SubmissionError, UsageError
+from harness.load import collect, load
+
+
+def notebook(path: Path, *cells: str, version: int = 4) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    path.write_text(nbformat.writes(nb))
+    return path
+
+
+def test_a_module_is_one_cell_with_its_facts(tmp_path: Path) -> None:
+    path = tmp_path / "s.py"
+    path.write_text("import torch\nimport numpy as np\nW = torch.zeros(2, requires_grad=True)\n")
+    sub = load(path)
+    assert sub.kind == "module" and len(sub.cells) == 1 and sub.cells[0].label == "s.py"
+    assert sub.imports == {"torch", "numpy"}
+    assert sub.uses_autograd and not sub.imports_grader
+
+
+def test_notebook_code_cells_are_kept_in_order_and_markdown_is_skipped(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# hi"),
+        nbformat.v4.new_code_cell("a = 1"),
+        nbformat.v4.new_code_cell(""),
+        nbformat.v4.new_code_cell("b = a + 1"),
+    ])
+    (tmp_path / "n.ipynb").write_text(nbformat.writes(nb))
+    sub = load(tmp_path / "n.ipynb")
+    assert [c.label for c in sub.cells] == ["cell 2", "cell 4"]
+    assert [c.source.strip() for c in sub.cells] == ["a = 1", "b = a + 1"]
+
+
+def test_ipython_syntax_is_rewritten_to_calls_and_never_left_as_shell(tmp_path: Path) -> None:
+    sub = load(notebook(tmp_path / "n.ipynb", "%matplotlib inline\nx = 1", "!pip install evil", "files = !ls", "%%bash\nrm -rf /"))
+    code = "\n".join(c.source for c in sub.cells)
+    assert "get_ipython().system('pip install evil')" in code
+    assert "get_ipython().getoutput('ls')" in code
+    assert "run_cell_magic('bash'" in code
+    assert len(sub.neutralised) == 4
+    compile(code, "n", "exec")  # plain Python now
+
+
+def test_an_old_nbformat_3_notebook_is_upgraded(tmp_path: Path) -> None:
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": "x = 41 + 1", "language": "python", "outputs": [], "metadata": {}}],
+        "metadata": {}}]}
+    (tmp_path / "old.ipynb").write_text(json.dumps(v3))
+    assert load(tmp_path / "old.ipynb").cells[0].source.strip() == "x = 41 + 1"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.ipynb", b"{not json", "not valid JSON"),
+        ("empty.ipynb", json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode(), "no code cells"),
+        ("wrong.ipynb", json.dumps({"nbformat": 4, "cells": "nope"}).encode(), "notebook cannot be read|not a valid nbformat"),
+        ("junk.py", bytes(range(256)), "binary"),
+        ("latin.py", "x = 'é'".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_a_file_that_cannot_be_graded_is_a_clear_submission_error(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(SubmissionError, match=message):
+        load(tmp_path / name)
+
+
+def test_a_huge_file_is_refused_by_the_size_cap(tmp_path: Path) -> None:
+    (tmp_path / "big.py").write_text("x = 1\n" * 1000)
+    with pytest.raises(SubmissionError, match="over the 100-byte limit"):
+        load(tmp_path / "big.py", max_bytes=100)
+
+
+def test_the_size_cap_is_validated() -> None:
+    with pytest.raises(UsageError, match="max_bytes=0"):
+        load(Path("x.py"), max_bytes=0)
+
+
+def test_importing_the_reference_is_seen_statically(tmp_path: Path) -> None:
+    (tmp_path / "cheat.py").write_text("from reference.mlp import backward\n")
+    assert load(tmp_path / "cheat.py").imports_grader
+
+
+def test_a_folder_expands_to_its_submissions_sorted_skipping_hidden_files(tmp_path: Path) -> None:
+    for name in ("b.py", "a.ipynb", "notes.txt", ".hidden.py", ".ipynb_checkpoints/a-checkpoint.ipynb", "sub/c.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1")
+    assert [p.relative_to(tmp_path).as_posix() for p in collect([tmp_path])] == ["a.ipynb", "b.py", "sub/c.py"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.py", "no such file"),
+        (lambda d: (d / "x.txt").write_text("") and d / "x.txt" or d / "x.txt", "expected a .py or .ipynb"),
+        (lambda d: (d / "empty").mkdir() or d / "empty", "holds no .py or .ipynb"),
+    ],
+)
+def test_paths_that_cannot_be_graded_are_usage_errors(tmp_path: Path, make: object, message: str) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(UsageError, match=message):
+        collect([path])
+
+
+def test_no_paths_at_all_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="paths=\\[\\]"):
+        collect([])
