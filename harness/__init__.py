@@ -1,0 +1,52 @@
+"""gradproof: a verified-gradient test harness and teaching autograder.
+
+The public API, re-exported lazily so that ``import harness`` (and the pytest
+plugin) does not import torch until a name is used:
+
+* gradient checks for any hand-written backward: :func:`check_gradients`,
+  :func:`assert_gradients` and their records;
+* the grading pipeline: :func:`grade_batch` and :class:`Assignment`;
+* the error hierarchy of :mod:`harness.errors`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import GradproofError, GraderError, SandboxUnavailable, SpecError, SubmissionError, UsageError
+
+if TYPE_CHECKING:
+    from harness.assignment import Assignment
+    from harness.grade import grade_batch
+    from harness.gradients import GradientCheckResult, Mismatch, assert_gradients, check_gradients
+
+_LAZY = {
+    "Assignment": "harness.assignment",
+    "grade_batch": "harness.grade",
+    "check_gradients": "harness.gradients",
+    "assert_gradients": "harness.gradients",
+    "GradientCheckResult": "harness.gradients",
+    "Mismatch": "harness.gradients",
+}
+
+__all__ = [
+    "Assignment",
+    "GradientCheckResult",
+    "GraderError",
+    "GradproofError",
+    "Mismatch",
+    "SandboxUnavailable",
+    "SpecError",
+    "SubmissionError",
+    "UsageError",
+    "assert_gradients",
+    "check_gradients",
+    "grade_batch",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
