@@ -1,0 +1,79 @@
+"""Stage 5, report: JSON written atomically, Markdown and terminal lines built from the data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import UsageError
+from harness.report import markdown, parse_formats, report_data, summary_line, write_atomic, write_reports
+
+
+def check(name: str, status: str, score: float, max_score: float, diagnosis: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"name": name, "status": status, "score": score, "max_score": max_score, "message": f"{name} says {status}",
+            "max_abs_error": 0.5 if status == "fail" else 0.0, "max_rel_error": 1.0 if status == "fail" else 0.0,
+            "diagnosis": diagnosis, "tolerance": "rtol=0.0001, atol=1e-06", "notes": [],
+            "worst": [{"index": [0, 0], "submitted": -0.1, "expected": 0.1, "abs_error": 0.2, "rel_error": 2.0}] if status == "fail" else [],
+            "counterexample": None, "errors": None}
+
+
+def verdict(**changes: Any) -> dict[str, Any]:
+    base = {"submission": "subs/a.py", "status": "graded", "error": None, "score": 7.0, "max_score": 10.0,
+            "isolation": "bubblewrap", "duration_s": 0.1, "style": "script", "digest": "d", "seed": 1,
+            "notes": [], "stdout": "", "stderr": "",
+            "checks": [check("forward", "pass", 2, 2), check("dE_dW2", "fail", 0, 3, {"id": "sign-flip", "message": "flip it"}),
+                       check("dE_dW1", "pass", 3, 3), check("loss", "pass", 1, 1), check("update", "pass", 1, 1)]}
+    base.update(changes)
+    return base
+
+
+def test_the_terminal_line_names_the_failing_check_and_its_diagnosis() -> None:
+    assert summary_line(verdict()) == "FAIL       7/10  subs/a.py: dE_dW2 fail (sign-flip)"
+
+
+def test_the_terminal_line_of_a_full_score_is_a_pass() -> None:
+    checks = [check("forward", "pass", 2, 2)]
+    assert summary_line(verdict(checks=checks, score=10.0)) == "PASS      10/10  subs/a.py"
+
+
+def test_the_terminal_line_of_an_ungradable_submission_says_why() -> None:
+    line = summary_line(verdict(status="error", error="cannot load the submission: binary", score=0.0, checks=[]))
+    assert line == "ERROR      0/10  subs/a.py: cannot load the submission: binary"
+
+
+def test_the_markdown_page_shows_each_check_the_diagnosis_and_the_worst_entries() -> None:
+    page = markdown(verdict(stdout="hello"), report_data([], "mlp-4-3-1"))
+    assert "Score: **7 / 10**" in page
+    assert "## dE_dW2: fail" in page and "**Likely mistake** (`sign-flip`): flip it" in page
+    assert "| [0, 0] | -0.1 | 0.1 | 0.2 |" in page
+    assert "hello" in page and "Isolation: bubblewrap" in page
+
+
+def test_the_markdown_page_of_an_ungradable_submission_says_it_was_not_graded() -> None:
+    page = markdown(verdict(status="error", error="the notebook is not valid JSON", checks=[]), report_data([], "x"))
+    assert "**Not graded:** the notebook is not valid JSON" in page
+
+
+def test_reports_are_written_from_the_data_and_read_back(tmp_path: Path) -> None:
+    data = report_data([verdict(), verdict(submission="subs/b.ipynb")], "mlp-4-3-1")
+    written = write_reports(tmp_path, data, ("json", "md"))
+    assert json.loads((tmp_path / "report.json").read_text()) == data
+    assert {p.name for p in written} == {"report.json", "subs_a.py.md", "subs_b.ipynb.md", "summary.md"}
+
+
+def test_an_atomic_write_leaves_no_temporary_file_behind(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "r.json", "{}")
+    write_atomic(tmp_path / "r.json", "[]")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"] and (tmp_path / "r.json").read_text() == "[]"
+
+
+def test_json_is_always_among_the_formats() -> None:
+    assert parse_formats("md") == ("json", "md")
+
+
+def test_an_unknown_format_is_a_usage_error_naming_it() -> None:
+    with pytest.raises(UsageError, match="format='pdf'"):
+        parse_formats("json,pdf")
