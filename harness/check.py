@@ -9,6 +9,7 @@ A wrong answer is a :class:`CheckResult`; only misuse of this module raises.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Sequence
@@ -79,7 +80,7 @@ def compare(submitted: Tensor, expected: Tensor, tol: Tolerance, keep: int = 3) 
     diff = (s - e).abs()
     diff = torch.where(torch.isfinite(s), diff, torch.full_like(diff, math.inf))
     rel = diff / e.abs().clamp_min(1e-12)
-    ok = bool((diff <= tol.atol + tol.rtol * e.abs()).all())
+    ok = bool((diff <= tol.atol + tol.rtol * e.abs()).all()) and bool(torch.isfinite(s).all())
     order = torch.argsort(diff.reshape(-1), descending=True)[:keep]
     worst = tuple(
         Entry(
@@ -166,8 +167,12 @@ def confirm_by_finite_differences(p: Problem, truth: Truth) -> bool:
     return bool(result.ok)
 
 
+NON_FINITE = "holds NaN or infinite values"
+
+
 def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
     """Canonical X, Y, W1, W2 from a submission's values, or why they cannot be read."""
+    tensors: dict[str, Tensor] = {}
     for key in ("X", "W1", "W2"):
         value = values.get(key)
         if value is None:
@@ -175,19 +180,19 @@ def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
         if value.tensor is None:
             return None, f"{key} is not an array of numbers ({value.kind} {value.description})".strip()
         if not bool(torch.isfinite(value.tensor).all()):
-            return None, f"{key} holds NaN or infinite values"
-    X = values["X"].tensor.reshape(-1, 1)  # type: ignore[union-attr]
-    W1 = values["W1"].tensor  # type: ignore[union-attr]
-    W2 = values["W2"].tensor  # type: ignore[union-attr]
+            return None, f"{key} {NON_FINITE}"
+        tensors[key] = value.tensor
+    X = tensors["X"].reshape(-1, 1)
+    W1, W2 = tensors["W1"], tensors["W2"]
     notes: list[str] = []
     n_in = X.shape[0]
     if W1.dim() != 2 or W2.dim() not in (1, 2):
         return None, f"W1 {tuple(W1.shape)} and W2 {tuple(W2.shape)} are not matrices"
     if W1.shape[0] != n_in and W1.shape[1] == n_in:
         W1 = W1.T
-        notes.append(f"W1 is stored as (n_hidden, n_in) = {tuple(values['W1'].tensor.shape)}; read as its transpose")  # type: ignore[union-attr]
+        notes.append(f"W1 is stored as (n_hidden, n_in) = {tuple(tensors['W1'].shape)}; read as its transpose")
     if W1.shape[0] != n_in:
-        return None, f"the shapes of X {tuple(values['X'].tensor.shape)} and W1 {tuple(W1.shape)} do not fit"  # type: ignore[union-attr]
+        return None, f"the shapes of X {tuple(tensors['X'].shape)} and W1 {tuple(W1.shape)} do not fit"
     n_hidden = W1.shape[1]
     if W2.dim() == 1:
         W2 = W2.reshape(-1, 1)
@@ -200,13 +205,16 @@ def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
     if y is None or y.tensor is None:
         Y = torch.zeros(1, n_out, dtype=torch.float64)
         notes.append("Y is not defined; the target 0 of the notebook is used")
+    elif not bool(torch.isfinite(y.tensor).all()):
+        return None, f"Y {NON_FINITE}"
     elif y.tensor.numel() == n_out:
         Y = y.tensor.reshape(1, n_out)
     elif y.tensor.numel() == 1:
         Y = y.tensor.reshape(1, 1).expand(1, n_out).clone()
     else:
         return None, f"Y has {y.tensor.numel()} entries for {n_out} outputs"
-    dtype = values["W1"].dtype or "float32"  # type: ignore[union-attr]
+    w1 = values["W1"]
+    dtype = (w1.dtype if w1 is not None else None) or "float32"
     return Problem(X=X, Y=Y, W1=W1, W2=W2, dtype=dtype, notes=tuple(notes)), ""
 
 
@@ -291,8 +299,16 @@ def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
     checks = ("forward", "loss", "dE_dW2", "dE_dW1", "update")
     if problem is None:
         if outcome.error is not None:
-            return [_result(name, "error", assignment, f"cannot be judged: {why}; the submission stopped{stop}.") for name in checks]
-        return [_unjudgeable(name, history, assignment, f"cannot be judged: {why}.") for name in checks]
+            found = [_result(name, "error", assignment, f"cannot be judged: {why}; the submission stopped{stop}.") for name in checks]
+        else:
+            found = [_unjudgeable(name, history, assignment, f"cannot be judged: {why}.") for name in checks]
+        if why.endswith(NON_FINITE):
+            bad = why.split()[0]
+            diagnosis = Diagnosis("non-finite", f"{bad} holds NaN or infinite values, so nothing after it can be "
+                                  f"checked: look at how {bad} is built (a division by zero, an overflowing exp, "
+                                  "an uninitialised array such as torch.empty).")
+            found = [replace(r, diagnosis=diagnosis) if r.status != "missing" else r for r in found]
+        return found
     truth = truth_of(problem)
     tol = assignment.tolerance(problem.dtype)
     if not confirm_by_finite_differences(problem, truth):
@@ -306,8 +322,14 @@ def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
         _check_loss(history, problem, truth, others, tol, assignment, stop),
     ]
     own: dict[str, Tensor | None] = {}
+    context: dict[str, Any] = {
+        "own": _own_forward(history, truth, others, tol),
+        "forward_ok": results[0].status == "pass",
+        "loss_ok": results[1].status in ("pass", "missing"),
+        "lr": lr,
+    }
     for name in ("dE_dW2", "dE_dW1"):
-        result, used = _check_gradient(name, history, problem, truth, others, tol, assignment, stop)
+        result, used = _check_gradient(name, history, problem, truth, others, tol, assignment, stop, context)
         results.append(result)
         own[name] = used
     results.append(_check_update(history, problem, truth, own, lr, tol, assignment, stop))
@@ -344,6 +366,26 @@ def _pick(bindings: list[Binding], expected: Tensor, alternatives: list[Tensor],
     return bindings[0] if bindings else None
 
 
+def _own_forward(history: History, truth: Truth, others: list[Problem], tol: Tolerance) -> dict[str, Tensor]:
+    """The submission's own forward values (the bindings the checks grade), in canonical shapes."""
+    own: dict[str, Tensor] = {}
+    for key in ("Z", "H", "O", "Y_cap", "E"):
+        bindings = history.numeric(key)
+        if not bindings:
+            continue
+        expected: Tensor = getattr(truth.forward, key)
+        alternatives = [getattr(reference.forward(p.X, p.Y, p.W1, p.W2), key) for p in others]
+        chosen = _pick(bindings, expected, alternatives, tol)
+        if chosen is None or chosen.value.tensor is None:
+            continue
+        fitted, _ = fit(chosen.value.tensor, expected)
+        if fitted is None and key == "E" and chosen.value.tensor.numel() == 1:
+            fitted = chosen.value.tensor.reshape(())
+        if fitted is not None:
+            own[key] = fitted
+    return own
+
+
 def _notes_for(problem: Problem) -> list[str]:
     return list(problem.notes)
 
@@ -370,13 +412,13 @@ def _check_forward(history: History, problem: Problem, truth: Truth, others: lis
         fitted, note = fit(b.value.tensor, expected)
         if fitted is None:
             return _result("forward", "fail", assignment, f"{key} has shape {tuple(b.value.tensor.shape)}; "
-                           f"expected {tuple(expected.shape)}.", diagnosis=Diagnosis("wrong-shape", f"{key} has the wrong shape: check which matrix is transposed in its formula."))
+                           f"expected {tuple(expected.shape)}.", diagnosis=_shape_diagnosis(key, tuple(b.value.tensor.shape), tuple(expected.shape)))
         if not compare(fitted, expected, tol).ok:
             return _with_diagnosis(_judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes), key, fitted, problem, truth)
     fitted, note = fit(chosen.value.tensor, truth.forward.Y_cap)
     if fitted is None:
         return _result("forward", "fail", assignment, f"Y_cap has shape {tuple(chosen.value.tensor.shape)}; expected {tuple(truth.forward.Y_cap.shape)}.",
-                       diagnosis=Diagnosis("wrong-shape", "Y_cap has the wrong shape: check the order of the matrix product."))
+                       diagnosis=_shape_diagnosis("Y_cap", tuple(chosen.value.tensor.shape), tuple(truth.forward.Y_cap.shape)))
     result = _judged("forward", assignment, fitted, truth.forward.Y_cap, tol, "The forward pass (Y_cap)", notes + ([note] if note else []))
     return _with_diagnosis(result, "Y_cap", fitted, problem, truth)
 
@@ -406,13 +448,14 @@ def _check_loss(history: History, problem: Problem, truth: Truth, others: list[P
     assert chosen is not None and chosen.value.tensor is not None
     if chosen.value.tensor.numel() != 1:
         return _result("loss", "fail", assignment, f"E has shape {tuple(chosen.value.tensor.shape)}; the error is one number.",
-                       diagnosis=Diagnosis("wrong-shape", "E should be a single number: sum the squared error over the outputs."))
+                       diagnosis=_shape_diagnosis("E", tuple(chosen.value.tensor.shape), ()))
     result = _judged("loss", assignment, chosen.value.tensor.reshape(()), expected.reshape(()), tol, "The error E")
     return _with_diagnosis(result, "E", chosen.value.tensor.reshape(()), problem, truth, own_y_cap=own)
 
 
 def _check_gradient(name: str, history: History, problem: Problem, truth: Truth, others: list[Problem],
-                    tol: Tolerance, assignment: Assignment, stop: str) -> tuple[CheckResult, Tensor | None]:
+                    tol: Tolerance, assignment: Assignment, stop: str,
+                    context: dict[str, Any] | None = None) -> tuple[CheckResult, Tensor | None]:
     bindings = history.numeric(name)
     if not bindings:
         return _missing_or_error(name, name, history, assignment, stop), None
@@ -422,11 +465,12 @@ def _check_gradient(name: str, history: History, problem: Problem, truth: Truth,
     assert chosen is not None and chosen.value.tensor is not None
     fitted, note = fit(chosen.value.tensor, expected)
     if fitted is None:
-        return _result(name, "fail", assignment, f"{name} has shape {tuple(chosen.value.tensor.shape)}; expected {tuple(expected.shape)} (the shape of the weights).",
-                       diagnosis=Diagnosis("wrong-shape", f"{name} must have the shape of the weights it differentiates: check which factor is transposed.")), None
+        shape = tuple(chosen.value.tensor.shape)
+        return _result(name, "fail", assignment, f"{name} has shape {shape}; expected {tuple(expected.shape)} (the shape of the weights).",
+                       diagnosis=_shape_diagnosis(name, shape, tuple(expected.shape))), None
     notes = _notes_for(problem) + ([note] if note else [])
     result = _judged(name, assignment, fitted, expected, tol, f"The gradient {name}", notes)
-    return _with_diagnosis(result, name, fitted, problem, truth), fitted
+    return _with_diagnosis(result, name, fitted, problem, truth, **(context or {})), fitted
 
 
 def _check_update(history: History, problem: Problem, truth: Truth, own: dict[str, Tensor | None],
@@ -449,8 +493,10 @@ def _check_update(history: History, problem: Problem, truth: Truth, own: dict[st
         fitted, note = fit(new.tensor, weights)
         if fitted is None:
             return _result("update", "fail", assignment, f"{new_key} has shape {tuple(new.tensor.shape)}; expected {tuple(weights.shape)}.",
-                           diagnosis=Diagnosis("wrong-shape", f"{new_key} must have the shape of {key}."))
+                           diagnosis=_shape_diagnosis(new_key, tuple(new.tensor.shape), tuple(weights.shape)))
         gradient = own.get(grad)
+        if gradient is None:
+            gradient = _broadcast_gradient(history, grad, weights)
         if gradient is None:
             gradient = getattr(truth.grads, grad)
         pairs.append((key, fitted - weights, -lr * gradient, gradient))
@@ -466,13 +512,34 @@ def _check_update(history: History, problem: Problem, truth: Truth, own: dict[st
     return _result("update", "pass", assignment, f"The update rule is correct (lr = {lr:g}).", tolerance=str(step_tol))
 
 
+def _broadcast_gradient(history: History, grad: str, weights: Tensor) -> Tensor | None:
+    """A gradient of the wrong shape that still broadcasts onto the weights (the update then applies it so)."""
+    bindings = history.numeric(grad)
+    if not bindings or bindings[0].value.tensor is None:
+        return None
+    try:
+        return torch.broadcast_to(bindings[0].value.tensor, weights.shape).clone()
+    except RuntimeError:
+        return None
+
+
 def _with_diagnosis(result: CheckResult, key: str, submitted: Tensor, problem: Problem, truth: Truth, **context: Any) -> CheckResult:
+    """A failing check gets the diagnosis of :mod:`harness.diagnose`, where one can be made (never a passing one)."""
     if result.status != "fail" or result.diagnosis is not None:
         return result
     from harness.diagnose import diagnose
 
-    diagnosis = diagnose(key, submitted, problem, truth, **context)
+    try:
+        diagnosis = diagnose(key, submitted, problem, truth, **context)
+    except Exception as exc:  # a diagnosis is advice: it never costs the verdict
+        return replace(result, notes=result.notes + (f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})",))
     return replace(result, diagnosis=diagnosis) if diagnosis else result
+
+
+def _shape_diagnosis(key: str, got: tuple[int, ...], want: tuple[int, ...]) -> Diagnosis:
+    from harness.diagnose import shape_diagnosis
+
+    return shape_diagnosis(key, got, want)
 
 
 # ---------------------------------------------------------------- function style
@@ -480,18 +547,24 @@ def _with_diagnosis(result: CheckResult, key: str, submitted: Tensor, problem: P
 
 @dataclass
 class Calls:
-    """Calls the submission's functions on the grader's inputs; records what they returned."""
+    """Calls the submission's functions on the grader's inputs; each distinct call is made once."""
 
     session: Session
     dtype: str
     as_numpy: bool
     log: list[CallResult] = field(default_factory=list)
+    cache: dict[str, CallResult] = field(default_factory=dict)
 
     def __call__(self, fn: str, *args: Tensor | float) -> CallResult:
         encoded = [encode_argument(a, self.dtype, self.as_numpy) if isinstance(a, Tensor) else {"t": "number", "v": a}
                    for a in args]
+        key = json.dumps([fn, encoded])
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         result = self.session.call(fn, encoded)
         self.log.append(result)
+        self.cache[key] = result
         return result
 
     def round(self, t: Tensor) -> Tensor:
@@ -501,7 +574,7 @@ class Calls:
 
 
 def generated_problems(assignment: Assignment, seed: int, count: int) -> list[Problem]:
-    """Inputs for function-style checks: seeded, well away from sigmoid saturation."""
+    """Generic inputs for function-style checks: seeded, well away from sigmoid saturation."""
     sizes = [assignment.sizes]
     if assignment.general_sizes:
         sizes += [(2, 5, 1), (3, 2, 2), (6, 4, 3)]
@@ -518,173 +591,33 @@ def generated_problems(assignment: Assignment, seed: int, count: int) -> list[Pr
     return problems
 
 
+def _own_problem(outcome: Outcome, assignment: Assignment) -> Problem | None:
+    """The X, Y, W1, W2 a function-style submission also left in its globals (for ``instance-only``)."""
+    history = History(outcome, assignment)
+    values = {key: history.first(key) for key in ("X", "Y", "W1", "W2")}
+    if any(values[k] is None for k in ("X", "W1", "W2")):
+        return None
+    problem, _ = problem_from(values)
+    return problem
+
+
 def check_functions(session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool,
                     seed: int) -> list[CheckResult]:
-    """Judge a function-style submission by calling its functions on generated inputs."""
-    calls = Calls(session, dtype, as_numpy)
-    tol = assignment.tolerance(dtype)
-    defined = set(outcome.functions)
-    problems = [Problem(X=calls.round(p.X), Y=calls.round(p.Y), W1=calls.round(p.W1), W2=calls.round(p.W2), dtype=dtype)
-                for p in generated_problems(assignment, seed, assignment.examples)]
-    results: list[CheckResult] = []
-    results.append(_per_example("forward", "forward", defined, problems, assignment, tol, calls, _forward_example))
-    results.append(_per_example("loss", "loss", defined, problems, assignment, tol, calls, _loss_example))
-    grads = _per_example_backward(defined, problems, assignment, tol, calls)
-    results.extend(grads)
-    results.append(_per_example("update", "update", defined, problems, assignment, tol, calls, _update_example))
-    results.append(_per_example("sigmoid", "sigmoid", defined, problems, assignment, tol, calls, _sigmoid_example))
-    results.append(_per_example("sigmoid_grad", "sigmoid_grad", defined, problems, assignment, tol, calls, _sigmoid_grad_example))
-    return results
+    """Judge a function-style submission: properties over generated inputs (:mod:`harness.properties`)."""
+    from harness.properties import Runner
+
+    runner = Runner(Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed,
+                    own=_own_problem(outcome, assignment))
+    order = ("forward", "loss", "dE_dW2", "dE_dW1", "update", "sigmoid", "sigmoid_grad")
+    for name in ("forward", "loss", "dE_dW1", "dE_dW2", "update", "sigmoid", "sigmoid_grad"):
+        runner.check(name)
+    return [runner.results[name] for name in order]
 
 
 def check_helpers(session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool,
                   seed: int) -> list[CheckResult]:
     """``sigmoid`` and ``sigmoid_grad`` of a script-style submission, checked where defined."""
-    calls = Calls(session, dtype, as_numpy)
-    tol = assignment.tolerance(dtype)
-    defined = set(outcome.functions)
-    problems = [Problem(X=calls.round(p.X), Y=calls.round(p.Y), W1=calls.round(p.W1), W2=calls.round(p.W2), dtype=dtype)
-                for p in generated_problems(assignment, seed, assignment.examples)]
-    found = []
-    for name, example in (("sigmoid", _sigmoid_example), ("sigmoid_grad", _sigmoid_grad_example)):
-        if name in defined:
-            found.append(_per_example(name, name, defined, problems, assignment, tol, calls, example))
-    return found
+    from harness.properties import Runner
 
-
-Example = Callable[[Problem, "Calls", Tolerance, Assignment], "tuple[Tensor | None, Tensor, dict[str, Any], str | None, dict[str, Any]]"]
-
-
-def _inputs(**tensors: Tensor | float) -> dict[str, Any]:
-    return {k: (v.tolist() if isinstance(v, Tensor) else v) for k, v in tensors.items()}
-
-
-def _value(result: CallResult, pick: Callable[[Value], Value | None] = lambda v: v) -> Tensor | None:
-    if result.value is None:
-        return None
-    chosen = pick(result.value)
-    return chosen.tensor if chosen is not None else None
-
-
-def _last_item(value: Value) -> Value | None:
-    return value.items[-1] if value.kind in ("tuple", "list") and value.items and value.tensor is None else (
-        value.items[-1] if value.kind == "tuple" and value.items else value)
-
-
-def _forward_example(p: Problem, calls: Calls, tol: Tolerance, a: Assignment) -> tuple[CallResult, Tensor, dict[str, Any], dict[str, Any]]:
-    result = calls("forward", p.X, p.W1, p.W2)
-    return result, reference.forward(p.X, p.Y, p.W1, p.W2).Y_cap, _inputs(X=p.X, W1=p.W1, W2=p.W2), {"pick": _last_item}
-
-
-def _loss_example(p: Problem, calls: Calls, tol: Tolerance, a: Assignment) -> tuple[CallResult, Tensor, dict[str, Any], dict[str, Any]]:
-    y_cap = calls.round(reference.forward(p.X, p.Y, p.W1, p.W2).Y_cap)
-    result = calls("loss", y_cap, p.Y)
-    return result, ((p.Y - y_cap) ** 2).sum(), _inputs(Y_cap=y_cap, Y=p.Y), {"own_y_cap": y_cap}
-
-
-def _update_example(p: Problem, calls: Calls, tol: Tolerance, a: Assignment) -> tuple[CallResult, Tensor, dict[str, Any], dict[str, Any]]:
-    g = reference.autograd_backward(p.X, p.Y, p.W1, p.W2)
-    g1, g2 = calls.round(g.dE_dW1), calls.round(g.dE_dW2)
-    result = calls("update", p.W1, p.W2, g1, g2, a.lr)
-    expected = torch.cat([(p.W1 - a.lr * g1).reshape(-1), (p.W2 - a.lr * g2).reshape(-1)])
-    return result, expected, _inputs(W1=p.W1, W2=p.W2, dE_dW1=g1, dE_dW2=g2, lr=a.lr), {"pair": (p.W1, p.W2), "gradient": torch.cat([g1.reshape(-1), g2.reshape(-1)]), "lr": a.lr}
-
-
-def _sigmoid_example(p: Problem, calls: Calls, tol: Tolerance, a: Assignment) -> tuple[CallResult, Tensor, dict[str, Any], dict[str, Any]]:
-    z = calls.round(p.W1.T @ p.X * 2.0)
-    return calls("sigmoid", z), torch.sigmoid(z), _inputs(z=z), {}
-
-
-def _sigmoid_grad_example(p: Problem, calls: Calls, tol: Tolerance, a: Assignment) -> tuple[CallResult, Tensor, dict[str, Any], dict[str, Any]]:
-    h = calls.round(torch.sigmoid(p.W1.T @ p.X * 2.0))
-    return calls("sigmoid_grad", h), h * (1 - h), _inputs(h=h), {"h": h}
-
-
-def _per_example(name: str, fn: str, defined: set[str], problems: list[Problem], assignment: Assignment,
-                 tol: Tolerance, calls: Calls, example: Callable[..., tuple[CallResult, Tensor, dict[str, Any], dict[str, Any]]]) -> CheckResult:
-    if fn not in defined:
-        return _result(name, "missing", assignment, f"The function {fn}() is not defined.")
-    for p in problems:
-        result, expected, inputs, extra = example(p, calls, tol, assignment)
-        if result.error is not None:
-            return _result(name, "error", assignment, f"{fn}() raised {result.error}.", counterexample={"inputs": inputs})
-        pick = extra.pop("pick", lambda v: v)
-        pair = extra.pop("pair", None)
-        if pair is not None:
-            submitted = _flatten_pair(result.value, pair)
-        else:
-            submitted = _value(result, pick)
-        if submitted is None:
-            kind = result.value.kind if result.value else "nothing"
-            return _result(name, "fail", assignment, f"{fn}() returned {kind}, not an array of numbers.", counterexample={"inputs": inputs})
-        fitted, note = fit(submitted, expected)
-        if fitted is None:
-            return _result(name, "fail", assignment, f"{fn}() returned shape {tuple(submitted.shape)}; expected {tuple(expected.shape)}.",
-                           diagnosis=Diagnosis("wrong-shape", f"{fn}() returns the wrong shape: check which operand is transposed."),
-                           counterexample={"inputs": inputs})
-        check_tol = tol if name != "update" else Tolerance(rtol=tol.rtol * 10, atol=tol.atol * 10)
-        if not compare(fitted, expected, check_tol).ok:
-            cx = {"inputs": inputs, "submitted": fitted.tolist(), "expected": expected.tolist()}
-            res = _judged(name, assignment, fitted, expected, check_tol, f"{fn}()", counterexample=cx)
-            if name == "update" and pair is not None:
-                W = torch.cat([pair[0].reshape(-1), pair[1].reshape(-1)])
-                return _with_diagnosis(res, "update", fitted - W, p, truth_of(p), gradient=extra["gradient"], lr=extra["lr"])
-            key = {"forward": "Y_cap", "loss": "E"}.get(name, name)
-            return _with_diagnosis(res, key, fitted, p, truth_of(p), **extra)
-    return _result(name, "pass", assignment, f"{fn}() is correct on {len(problems)} generated inputs.", tolerance=str(tol))
-
-
-def _flatten_pair(value: Value | None, pair: tuple[Tensor, Tensor]) -> Tensor | None:
-    if value is None or len(value.items) != 2 or any(v.tensor is None for v in value.items):
-        return None
-    parts = []
-    for item, like in zip(value.items, pair):
-        assert item.tensor is not None
-        fitted, _ = fit(item.tensor, like)
-        if fitted is None:
-            return None
-        parts.append(fitted.reshape(-1))
-    return torch.cat(parts)
-
-
-def _per_example_backward(defined: set[str], problems: list[Problem], assignment: Assignment, tol: Tolerance,
-                          calls: Calls) -> list[CheckResult]:
-    if "backward" not in defined:
-        return [_result(n, "missing", assignment, "The function backward() is not defined.") for n in ("dE_dW2", "dE_dW1")]
-    verdicts: dict[str, CheckResult] = {}
-    for p in problems:
-        result = calls("backward", p.X, p.Y, p.W1, p.W2)
-        inputs = _inputs(X=p.X, Y=p.Y, W1=p.W1, W2=p.W2)
-        if result.error is not None:
-            return [_result(n, "error", assignment, f"backward() raised {result.error}.", counterexample={"inputs": inputs})
-                    for n in ("dE_dW2", "dE_dW1")]
-        truth = truth_of(p)
-        returned = result.value
-        if returned is None or len(returned.items) != 2 or any(i.tensor is None for i in returned.items):
-            return [_result(n, "fail", assignment, "backward() must return a pair (dE_dW1, dE_dW2) of arrays.",
-                            counterexample={"inputs": inputs}) for n in ("dE_dW2", "dE_dW1")]
-        first, second = (i.tensor for i in returned.items)
-        assert first is not None and second is not None
-        notes: list[str] = []
-        if fit(first, truth.grads.dE_dW1)[0] is None and fit(second, truth.grads.dE_dW1)[0] is not None \
-                and fit(first, truth.grads.dE_dW2)[0] is not None:
-            first, second = second, first
-            notes.append("backward() returned (dE_dW2, dE_dW1); read in that order")
-        for name, submitted in (("dE_dW1", first), ("dE_dW2", second)):
-            if name in verdicts:
-                continue
-            expected = getattr(truth.grads, name)
-            fitted, note = fit(submitted, expected)
-            if fitted is None:
-                verdicts[name] = _result(name, "fail", assignment, f"backward() returned {name} with shape {tuple(submitted.shape)}; expected {tuple(expected.shape)}.",
-                                         diagnosis=Diagnosis("wrong-shape", f"{name} must have the shape of the weights it differentiates."),
-                                         counterexample={"inputs": inputs})
-            elif not compare(fitted, expected, tol).ok:
-                cx = {"inputs": inputs, "submitted": fitted.tolist(), "expected": expected.tolist()}
-                res = _judged(name, assignment, fitted, expected, tol, f"{name} from backward()", notes + ([note] if note else []), counterexample=cx)
-                verdicts[name] = _with_diagnosis(res, name, fitted, p, truth)
-        if len(verdicts) == 2:
-            break
-    n = len(problems)
-    return [verdicts.get(name) or _result(name, "pass", assignment, f"{name} from backward() is correct on {n} generated inputs.", tolerance=str(tol))
-            for name in ("dE_dW2", "dE_dW1")]
+    runner = Runner(Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed)
+    return [runner.check(name) for name in ("sigmoid", "sigmoid_grad") if name in runner.defined]

@@ -31,29 +31,43 @@ def main() -> None:
     """gradproof: grade hand-written backpropagation, honestly."""
 
 
+_SPEC_OPTION = click.option("--spec", "spec", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                            help="Assignment spec (TOML) [the packaged mlp-4-3-1].")
+_SANDBOX_OPTION = click.option("--sandbox", type=click.Choice(["auto", "require", "off"]), default="auto",
+                               show_default=True,
+                               help="bubblewrap namespaces: where available, always (else fail), or never.")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Folder for the reports.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Wall-clock seconds per submission [30].")
+@_SPEC_OPTION
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Wall-clock seconds per submission [the spec's, 30].")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Workers in parallel [the CPU count].")
-@click.option("--sandbox", type=click.Choice(["auto", "require", "off"]), default="auto", show_default=True,
-              help="bubblewrap namespaces: where available, always (else fail), or never.")
-@click.option("--format", "formats", default="json,md", show_default=True, help="Comma-separated report formats.")
+@_SANDBOX_OPTION
+@click.option("--format", "formats", default="json,md", show_default=True,
+              help="Comma-separated report formats: json, md, html, junit, csv (json is always written).")
 @click.option("--resume", is_flag=True, help="Skip submissions already graded in --out's journal.")
+@click.option("--shard", default=None, metavar="K/N|auto",
+              help="Grade only slice K of N (K from 1); 'auto': from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.")
+@click.option("--shard-count", type=click.IntRange(min=1), default=None,
+              help="Number of shards for --shard auto (else SLURM_ARRAY_TASK_COUNT or GRADPROOF_SHARD_COUNT).")
 @click.option("--quiet", "-q", is_flag=True, help="No per-submission lines.")
-def grade(paths: tuple[Path, ...], out: Path, timeout: float | None, jobs: int | None, sandbox: str,
-          formats: str, resume: bool, quiet: bool) -> None:
+def grade(paths: tuple[Path, ...], out: Path, spec: Path | None, timeout: float | None, jobs: int | None,
+          sandbox: str, formats: str, resume: bool, shard: str | None, shard_count: int | None, quiet: bool) -> None:
     """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT."""
     from dataclasses import replace
 
-    from harness.assignment import Assignment
-    from harness.grade import grade_batch
+    from harness import shard as sharding
+    from harness.assignment import load_spec
     from harness.load import collect
     from harness.report import parse_formats, report_data, summary_line, write_reports
 
     wanted = parse_formats(formats)
+    assignment = load_spec(spec)
+    chosen = sharding.resolve(shard, shard_count)
     files = collect(list(paths))
-    assignment = Assignment()
+    plan = sharding.plan(files, chosen)
     if timeout is not None:
         assignment = replace(assignment, limits=replace(assignment.limits, timeout=timeout))
     hide = sorted({p.resolve().parent if p.is_file() else p.resolve() for p in paths})
@@ -62,14 +76,126 @@ def grade(paths: tuple[Path, ...], out: Path, timeout: float | None, jobs: int |
         if not quiet:
             click.echo(summary_line(verdict))
 
-    verdicts = grade_batch(files, assignment, jobs=jobs, sandbox=sandbox,  # type: ignore[arg-type]
-                           out=out, resume=resume, hide=hide, on_verdict=show)
+    verdicts: list[dict[str, Any]] = []
+    if plan.files:
+        from harness.grade import grade_batch
+
+        verdicts = grade_batch(plan.files, assignment, jobs=jobs, sandbox=sandbox,  # type: ignore[arg-type]
+                               out=out, resume=resume, hide=hide, on_verdict=show)
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
-    write_reports(out, report_data(verdicts, assignment.name, tolerances), wanted)
+    data = report_data(verdicts, assignment.name, tolerances)
+    if plan.info:
+        data["shard"] = plan.info
+    write_reports(out, data, wanted)
+    where = f"shard {chosen} ({len(plan.files)} of {len(files)}): " if chosen else ""
+    if not verdicts:
+        click.echo(f"{where}nothing to grade; reports in {out}")
+        return
     graded = sum(v["status"] == "graded" for v in verdicts)
     total = sum(v["score"] for v in verdicts)
-    click.echo(f"{len(verdicts)} submissions, {graded} graded, {len(verdicts) - graded} not gradable; "
+    click.echo(f"{where}{len(verdicts)} submissions, {graded} graded, {len(verdicts) - graded} not gradable; "
                f"mean score {total / len(verdicts):.2f}; reports in {out}")
+
+
+@main.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder for the merged reports.")
+@click.option("--format", "formats", default="json,md", show_default=True,
+              help="Comma-separated report formats: json, md, html, junit, csv.")
+def merge(dirs: tuple[Path, ...], out: Path, formats: str) -> None:
+    """Merge the outputs of grade --shard (their report.json) into the reports one run would write."""
+    from harness import shard as sharding
+    from harness.report import parse_formats, write_reports
+
+    wanted = parse_formats(formats)
+    data = sharding.merge(list(dirs))
+    out.mkdir(parents=True, exist_ok=True)
+    write_reports(out, data, wanted)
+    sharding.write_journal(out, data["submissions"])
+    click.echo(f"merged {len(dirs)} folders: {len(data['submissions'])} submissions; reports in {out}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_SPEC_OPTION
+@_SANDBOX_OPTION
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Wall-clock seconds [the spec's, 30].")
+def selftest(file: Path, spec: Path | None, sandbox: str, timeout: float | None) -> None:
+    """Check your submission FILE before you hand it in: the visible checks, with hints.
+
+    Exit status 0 when every visible check passes, 1 otherwise.
+    """
+    from harness.selftest import run_selftest
+
+    result = run_selftest(file, spec, sandbox=sandbox, timeout=timeout)  # type: ignore[arg-type]
+    click.echo(result.text, nl=False)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.group(cls=_Group)
+def spec() -> None:
+    """Assignment specs: write the default one out, check one."""
+
+
+@spec.command("init")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="gradproof-spec.toml", required=False)
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def spec_init(path: Path, force: bool) -> None:
+    """Write the default mlp-4-3-1 spec to PATH [gradproof-spec.toml], to edit."""
+    from harness.assignment import default_spec_text
+    from harness.errors import invalid
+
+    if path.exists() and not force:
+        invalid("path", str(path), "exists already (--force overwrites it)")
+    path.write_text(default_spec_text(), encoding="utf-8")
+    click.echo(f"wrote {path}: edit it, then use it with --spec {path}")
+
+
+@spec.command("check")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def spec_check(path: Path) -> None:
+    """Validate the spec at PATH and print what it sets."""
+    from harness.assignment import CHECKS, load_spec
+
+    a = load_spec(path)
+    click.echo(f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
+               f"timeout {a.limits.timeout:g} s, {a.examples} examples")
+    for check in CHECKS:
+        click.echo(f"  {check:<13} {a.max_points(check):>4g} points  {a.visibility_of(check)}")
+
+
+@main.group(cls=_Group)
+def gradescope() -> None:
+    """Gradescope: build the autograder zip; run it (inside Gradescope)."""
+
+
+@gradescope.command("build")
+@_SPEC_OPTION
+@click.option("-o", "--out", "out", type=click.Path(path_type=Path, dir_okay=False), default="autograder.zip",
+              show_default=True, help="The zip to write.")
+def gradescope_build(spec: Path | None, out: Path) -> None:
+    """Write the autograder zip to upload to Gradescope."""
+    from harness.gradescope import build
+
+    names = build(out, spec)
+    click.echo(f"wrote {out}: {', '.join(names)}")
+
+
+@gradescope.command("run")
+@_SPEC_OPTION
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The autograder root [$AUTOGRADER_ROOT or /autograder].")
+@_SANDBOX_OPTION
+def gradescope_run(spec: Path | None, root: Path | None, sandbox: str) -> None:
+    """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
+    from harness.gradescope import autograder_root, run
+
+    data = run(root, spec, sandbox=sandbox)
+    passed = sum(t["status"] == "passed" for t in data["tests"])
+    click.echo(f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "
+               f"results in {autograder_root(root) / 'results' / 'results.json'}")
 
 
 @main.command()
@@ -99,7 +225,7 @@ def reference(weights: str, seed: int | None, device: str, steps: int, lr: float
     if len(shape) != 3 or min(shape) < 1:
         raise click.BadParameter(f"sizes={sizes!r}: expected three whole numbers ≥ 1, e.g. 4,3,1", param_hint="--sizes")
     if seed is not None or weights == "random":
-        problem = ref.random_problem(seed or 0, shape, dtype=torch_dtype, device=device)  # type: ignore[arg-type]
+        problem = ref.random_problem(seed or 0, shape, dtype=torch_dtype, device=device)
     else:
         problem = ref.notebook_problem(dtype=torch_dtype, device=device)
     click.echo(ref.render(ref.train(problem, lr=lr, steps=steps)))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from harness.assignment import FUNCTIONS, Assignment
 from harness.check import CheckResult, Diagnosis, check_functions, check_helpers, check_script
-from harness.errors import SubmissionError, invalid
+from harness.errors import GraderError, SubmissionError, invalid
 from harness.load import Submission, load
 from harness.run import CapturedError, Outcome, Pool
 from harness.sandbox import SandboxMode
@@ -163,11 +163,21 @@ class Journal:
         self.path = out / JOURNAL
 
     def done(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Finished verdicts by (submission, digest); a torn last line (a kill mid-write) is ignored."""
+        """Finished verdicts by (submission, digest).
+
+        A torn last line (the grader was killed mid-write) is cut off the file, so that
+        the next verdict appended starts a line of its own; that submission is graded again.
+        """
         found: dict[tuple[str, str], dict[str, Any]] = {}
         if not self.path.exists():
             return found
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+        raw = self.path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            raw = raw[: raw.rfind(b"\n") + 1]
+            with open(self.path, "r+b") as f:
+                f.truncate(len(raw))
+                os.fsync(f.fileno())
+        for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
                 data = json.loads(line)
             except ValueError:
@@ -177,16 +187,53 @@ class Journal:
         return found
 
     def append(self, data: dict[str, Any]) -> None:
-        line = json.dumps(data, allow_nan=False, default=str) + "\n"
+        line = canonical_line(data)
+        created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:  # the new file's name must survive a crash too
+            _fsync_dir(self.path.parent)
 
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def canonical_line(data: dict[str, Any]) -> str:
+    """A verdict as one journal line (no NaN, anything odd as text)."""
+    return json.dumps(data, allow_nan=False, default=str) + "\n"
+
+
+def canonical(data: dict[str, Any]) -> dict[str, Any]:
+    """A verdict exactly as the journal gives it back, so that a resumed batch reports what an
+    uninterrupted one does (tuples become lists, and so on)."""
+    value: dict[str, Any] = json.loads(canonical_line(data))
+    return value
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _grader_failure(path: Path, exc: BaseException, assignment: Assignment) -> dict[str, Any]:
+    """The verdict of a submission the grader itself failed on: said, never journaled (a resume
+    tries it again), and the batch carries on."""
+    return canonical(verdict_data(Verdict(
+        submission=str(path), status="error", score=0.0, max_score=max_score(assignment),
+        error=f"the grader failed on this submission ({type(exc).__name__}: {exc}); grade it again",
+        isolation="not run", duration_s=0.0)))
 
 
 def digest_of(path: Path) -> str:
@@ -239,12 +286,19 @@ def grade_batch(
         with Pool(min(jobs, len(todo)), sandbox, hidden) as pool:
             pool.start()
             with ThreadPoolExecutor(max_workers=pool.jobs) as executor:
-                futures = {executor.submit(grade_submission, path, pool, assignment): i for i, path in todo}
+                futures = {executor.submit(grade_submission, path, pool, assignment): (i, path) for i, path in todo}
                 for future in as_completed(futures):
-                    data = verdict_data(future.result())
-                    results[futures[future]] = data
-                    if journal is not None:
-                        journal.append(data)
+                    i, path = futures[future]
+                    try:
+                        data = canonical(verdict_data(future.result()))
+                    except GraderError:
+                        raise  # the grader cannot work at all (a worker that cannot start)
+                    except Exception as exc:
+                        results[i] = _grader_failure(path, exc, assignment)
+                    else:
+                        results[i] = data
+                        if journal is not None:
+                            journal.append(data)
                     if on_verdict:
-                        on_verdict(data)
+                        on_verdict(results[i])
     return [results[i] for i in range(len(paths))]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -88,8 +88,13 @@ class Mismatch:
             return math.inf
         return self.abs_error / self.tolerance if self.tolerance > 0 else math.inf
 
+    @property
+    def where(self) -> str:
+        """The entry as it would be indexed, e.g. ``W1[3, 0]``."""
+        return f"{self.name}[{', '.join(map(str, self.index))}]" if self.index else self.name
+
     def __str__(self) -> str:
-        where = f"{self.name}[{', '.join(str(i) for i in self.index)}]"
+        where = self.where
         return (
             f"{where}: analytic={self.analytic:+.10e} numeric={self.numeric:+.10e} "
             f"abs_error={self.abs_error:.2e} rel_error={self.rel_error:.2e}"
@@ -129,27 +134,32 @@ class GradientCheckResult:
         return tuple(sorted(self.mismatches, key=lambda m: m.severity, reverse=True)[:n])
 
     def __str__(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        work = f"{self.function_evaluations:,} evaluations of fn"
+        if self.mode == "directions":
+            work += f", {self.directional_tests} directional tests"
         settings = (
-            f"mode={self.mode}, {self.function_evaluations} evaluations of fn, "
-            f"{self.directional_tests} directional tests, {self.entries_checked} entries checked; "
-            f"eps={self.eps:.1e}, rtol={self.rtol:.1e}, atol={self.atol:.1e}, "
-            f"{str(self.dtype).removeprefix('torch.')}, seed={self.seed}"
+            f"mode={self.mode}, {work}, {_count(self.entries_checked, 'entry', 'entries')} checked alone; "
+            f"eps={self.eps:.1e}, rtol={self.rtol:.1e}, atol={self.atol:.1e}, {dtype}, seed={self.seed}"
         )
+        total = f"{_count(self.parameters, 'entry', 'entries')} in {_count(self.inputs_checked, 'input', 'inputs')}"
         if self.ok:
-            return (
-                f"gradient check passed: {self.parameters:,} entries in {self.inputs_checked} "
-                f"input(s) agree with finite differences ({settings})"
-            )
-        count = f"at least {len(self.mismatches)}" if self.truncated else str(len(self.mismatches))
-        lines = [f"gradient check FAILED: {count} of {self.parameters:,} entries wrong; worst:"]
+            return f"gradient check passed: no wrong entry among {total}\n  ({settings})"
+        found = len(self.mismatches)
+        count = f"at least {found}" if self.truncated else str(found)
+        lines = [f"gradient check FAILED: {count} wrong of {total}; worst first:"]
         shown = self.worst(10)
         lines += [f"  {m}" for m in shown]
-        if len(self.mismatches) > len(shown):
-            lines.append(f"  ... and {len(self.mismatches) - len(shown)} more")
+        if found > len(shown):
+            lines.append(f"  ... and {found - len(shown)} more (see .mismatches)")
         if self.truncated:
-            lines.append("  (search stopped at max_mismatches; more entries may be wrong)")
+            lines.append(f"  (the search stopped at max_mismatches={found}: more entries may be wrong)")
         lines.append(f"  ({settings})")
         return "\n".join(lines)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 # ---------------------------------------------------------------- the problem
@@ -170,33 +180,46 @@ class _Slot:
 
 
 class _Problem:
-    """``fn`` as a scalar function of the flat checked entries, with its analytic gradient.
+    """``fn`` as a scalar function of the flat vector of checked entries.
 
-    Evaluations shift a contiguous range of entries in place in per-input work
-    buffers (and restore them), so one evaluation costs ``fn`` plus the range.
+    An evaluation shifts a contiguous range of entries in place in per-input
+    work buffers (restored afterwards), so it costs ``fn`` plus the range.
     """
 
     def __init__(
         self,
         fn: Callable[..., Tensor],
-        args: list[Tensor],
+        inputs: Sequence[Tensor],
         slots: list[_Slot],
         out_direction: Tensor | None,
     ) -> None:
         self.fn = fn
-        self.args = args
         self.slots = slots
         self.out_direction = out_direction
-        self.base = [args[s.position].detach().reshape(-1).clone() for s in slots]
+        self.args = [x.detach() for x in inputs]
+        self.base = [self.args[s.position].reshape(-1).clone() for s in slots]
         self.work = [b.clone() for b in self.base]
         for slot, buffer in zip(slots, self.work):
             self.args[slot.position] = buffer.view(slot.shape)
-        self.x = torch.cat([b.double() for b in self.base])
+        self.x = torch.cat([b.double().cpu() for b in self.base])
         self.evaluations = 0
 
     @property
     def size(self) -> int:
         return int(self.x.numel())
+
+    def rms(self, flat: Tensor) -> list[float]:
+        """The root mean square of ``flat`` over each input's entries."""
+        return [float(flat[s.offset : s.offset + s.numel].square().mean().sqrt()) for s in self.slots]
+
+    def overall_rms(self) -> float:
+        """The RMS of all checked entries, or 1 when they are all zero."""
+        rms = float(self.x.square().mean().sqrt())
+        return rms if rms > 0 and math.isfinite(rms) else 1.0
+
+    def expand(self, per_input: list[float]) -> Tensor:
+        """One value per input spread over that input's entries."""
+        return torch.cat([torch.full((s.numel,), v, dtype=torch.float64) for s, v in zip(self.slots, per_input)])
 
     def scalar(self, out: Tensor) -> float:
         """The checked scalar: ``out`` itself, or ``Σ u · out`` for the output direction ``u``."""
@@ -205,11 +228,10 @@ class _Problem:
         return float((out.double() * self.out_direction).sum())
 
     def value_at(self, lo: int, hi: int, shift: Tensor) -> tuple[float, Tensor]:
-        """``f`` with ``shift`` added to entries ``lo:hi``, and the shift that was really applied.
+        """``f`` with ``shift`` added to entries ``lo:hi``, and the shift really applied.
 
         The applied shift differs from ``shift`` by the rounding of ``x + shift``
-        to each input's dtype; callers use it to keep that rounding out of the
-        comparison.
+        to each input's dtype.
         """
         applied = torch.empty(hi - lo, dtype=torch.float64)
         touched = []
@@ -219,7 +241,7 @@ class _Problem:
                 continue
             local = slice(a - slot.offset, b - slot.offset)
             moved = (self.x[a:b] + shift[a - lo : b - lo]).to(self.work[k].dtype)
-            self.work[k][local] = moved
+            self.work[k][local] = moved.to(self.work[k].device)
             applied[a - lo : b - lo] = moved.double() - self.x[a:b]
             touched.append((k, local))
         try:
@@ -232,6 +254,14 @@ class _Problem:
         if not math.isfinite(value):
             invalid("fn(shifted inputs)", value, "expected a finite value near the inputs (try a smaller eps)")
         return value, applied
+
+    def mismatch(self, i: int, analytic: float, numeric: float, allowed: float) -> Mismatch:
+        """The :class:`Mismatch` record of flat entry i."""
+        slot = next(s for s in reversed(self.slots) if s.offset <= i)
+        index = tuple(int(j) for j in torch.unravel_index(torch.tensor(i - slot.offset), slot.shape))
+        error = abs(analytic - numeric)
+        relative = error / abs(numeric) if numeric else (0.0 if error == 0 else math.inf)
+        return Mismatch(slot.position, index, analytic, numeric, error, relative, allowed, slot.name)
 
 
 # ---------------------------------------------------------------- measurements
@@ -260,63 +290,64 @@ class _Measurement:
 
 
 class _Checker:
-    """The state of one check: problem, analytic gradient, error model, and the findings."""
+    """One check in progress: the problem, the error model, and what was found so far."""
 
     def __init__(
         self,
         problem: _Problem,
         analytic: Tensor,
-        grad_scale: Tensor,
-        scale: Tensor,
-        *,
-        h: float,
-        atol: float,
-        rtol: float,
-        eps_grad: float,
-        eps_fn: float,
+        precision: _Precision,
+        max_mismatches: int | None,
         generator: torch.Generator,
     ) -> None:
         self.problem = problem
         self.analytic = analytic
+        self.precision = precision
+        self.h = precision.h
+        self.max_mismatches = max_mismatches
+        self.generator = generator
         # what directional tests compare against: the analytic gradient, with the
         # entries already checked replaced by their numeric values
         self.reference = analytic.clone()
-        # per-entry allowance density: Σ |w_i| allowance_i is what a test allows beyond
-        # the numerical error, for the rounding of the analytic terms
-        self.allowance = _ROUNDING_SAFETY * eps_grad * (analytic.abs() + grad_scale)
-        self.allowance = torch.nan_to_num(self.allowance, nan=0.0, posinf=0.0)
-        self.scale = scale
-        self.h = h
-        self.atol = atol
-        self.rtol = rtol
-        self.eps_fn = eps_fn
-        self.generator = generator
+        # a test along w allows Σ |w_i| allowance_i beyond its numerical error: the
+        # rounding of each analytic entry, ~ eps × (its size + its input's RMS gradient)
+        finite = torch.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0)
+        rounding = finite.abs() + problem.expand(problem.rms(finite))
+        self.allowance = _ROUNDING_SAFETY * precision.eps_grad * rounding
+        # the unit of each entry's step: its input's RMS
+        self.scale = problem.expand([rms if rms > 0 else problem.overall_rms() for rms in problem.rms(problem.x)])
         self.noise = 0.0
         self.directional_tests = 0
         self.checked: set[int] = set()
         self.mismatches: list[Mismatch] = []
 
+    @property
+    def full(self) -> bool:
+        """Whether ``max_mismatches`` wrong entries have been found."""
+        return self.max_mismatches is not None and len(self.mismatches) >= self.max_mismatches
+
     # -- directions and noise
 
     def direction(self) -> Tensor:
-        """A random direction: signs ±1, magnitudes in [1, 2), scaled per input.
+        """A random direction: signs ±1, magnitudes in [1, 2), in units of each input's RMS.
 
         Magnitudes of at least 1 mean a single wrong entry always shows; random
-        magnitudes make two errors cancelling exactly a measure-zero event.
+        magnitudes make two errors cancelling exactly a probability-zero event.
         """
         r = torch.rand(2, self.problem.size, generator=self.generator, dtype=torch.float64)
         return torch.where(r[0] < 0.5, -1.0, 1.0) * (1.0 + r[1]) * self.scale
 
     def estimate_noise(self) -> None:
-        """Measure the evaluation noise σ of ``f`` (Moré & Wild's ECnoise).
+        """Measure the evaluation noise σ of ``f`` (Moré & Wild's ECnoise, 7 evaluations).
 
-        At a spacing δ much smaller than ``h``, the k-th differences of the smooth
-        part of f vanish; iid noise of std σ leaves E[(Δᵏf)²] = C(2k, k) σ².
+        At a spacing δ much smaller than ``h`` the k-th differences of the smooth
+        part of f vanish (k ≥ 4), and iid noise of std σ leaves
+        E[(Δᵏf)²] = C(2k, k) σ².  The floor is one rounding of f's value.
         """
         w = self.direction()
         delta = self.h * _NOISE_SPACING
         values = [self.problem.value_at(0, self.problem.size, j * delta * w)[0] for j in range(-3, 4)]
-        estimates = [self.eps_fn * max(abs(v) for v in values)]
+        estimates = [self.precision.eps_fn * max(abs(v) for v in values)]
         diffs = values
         for k in range(1, 7):
             diffs = [b - a for a, b in zip(diffs, diffs[1:])]
@@ -327,23 +358,23 @@ class _Checker:
     # -- one directional test
 
     def central_discrepancy(self, lo: int, hi: int, w: Tensor, t: float) -> float:
-        """Δ(t): the central difference of f along w over lo:hi minus the analytic g·w.
+        """Δ(t): the central difference of f along w (entries lo:hi) minus the reference g·w.
 
-        The analytic side uses the shift really applied, so the rounding of x ± t·w
-        to the inputs' dtype cancels out.
+        The reference side uses the shift really applied, so the rounding of
+        x ± t·w to the inputs' dtype cancels out.
         """
-        f_plus, moved_plus = self.problem.value_at(lo, hi, t * w[lo:hi])
-        f_minus, moved_minus = self.problem.value_at(lo, hi, -t * w[lo:hi])
-        analytic = float(self.reference[lo:hi] @ (moved_plus - moved_minus))
-        return (f_plus - f_minus - analytic) / (2.0 * t)
+        f_plus, moved_plus = self.problem.value_at(lo, hi, t * w)
+        f_minus, moved_minus = self.problem.value_at(lo, hi, -t * w)
+        reference = float(self.reference[lo:hi] @ (moved_plus - moved_minus))
+        return (f_plus - f_minus - reference) / (2.0 * t)
 
     def measure(self, lo: int, hi: int, w: Tensor) -> _Measurement:
-        """Compare numeric and analytic derivatives along w restricted to lo:hi.
+        """Compare numeric and reference derivatives along w, which moves entries lo:hi (6 evaluations).
 
         Central differences have error c₂h² + c₄h⁴ + …; Richardson's
         E = (4Δ(h/2) − Δ(h))/3 cancels the h² term.  Two extrapolations, E1 over
         (h, h/2) and E2 over (h/2, h/4), differ by ≈ 15/16 of E1's truncation
-        error, i.e. 15 times E2's; E2's rounding error is ≈ 3.8 σ/h (std).
+        error, i.e. 15 times E2's; E2's rounding error has a std of ≈ 3.8 σ/h.
         """
         d1, d2, d3 = (self.central_discrepancy(lo, hi, w, self.h / 2**k) for k in range(3))
         e1 = (4.0 * d2 - d1) / 3.0
@@ -351,65 +382,53 @@ class _Checker:
         tolerance = (
             _TRUNCATION_SAFETY * abs(e2 - e1)
             + _NOISE_SAFETY * self.noise / self.h
-            + float(w[lo:hi].abs() @ self.allowance[lo:hi])
+            + float(w.abs() @ self.allowance[lo:hi])
         )
-        self.directional_tests += 1
         return _Measurement(lo, hi, e2, tolerance)
 
     # -- entries
 
     def check_entry(self, i: int) -> None:
-        """Measure entry i alone, record a mismatch, and use its numeric value from now on."""
-        w = torch.zeros(self.problem.size, dtype=torch.float64)
-        w[i] = self.scale[i]
-        m = self.measure(i, i + 1, w)
+        """Measure entry i alone; record a mismatch; use its numeric value from now on."""
         step = float(self.scale[i])
+        self.reference[i] = 0.0  # so the measurement is the numeric derivative itself
+        m = self.measure(i, i + 1, self.scale[i : i + 1])
         analytic = float(self.analytic[i])
-        numeric = float(self.reference[i]) + m.discrepancy / step
+        numeric = m.discrepancy / step
         error = abs(analytic - numeric)
-        allowed = self.atol + self.rtol * abs(numeric) + m.tolerance / step
+        allowed = self.precision.atol + self.precision.rtol * abs(numeric) + m.tolerance / step
         self.checked.add(i)
         self.reference[i] = numeric
         self.allowance[i] = m.tolerance / step
-        if not error <= allowed:
-            self.mismatches.append(self.mismatch(i, analytic, numeric, allowed))
+        if not error <= allowed:  # also true for a NaN analytic entry
+            self.mismatches.append(self.problem.mismatch(i, analytic, numeric, allowed))
 
-    def mismatch(self, i: int, analytic: float, numeric: float, allowed: float) -> Mismatch:
-        slot = next(s for s in reversed(self.problem.slots) if s.offset <= i)
-        index = tuple(int(j) for j in torch.unravel_index(torch.tensor(i - slot.offset), slot.shape))
-        error = abs(analytic - numeric)
-        relative = error / abs(numeric) if numeric else (0.0 if error == 0 else math.inf)
-        return Mismatch(slot.position, index, analytic, numeric, error, relative, allowed, slot.name)
-
-    def full(self) -> bool:
-        return self.max_mismatches is not None and len(self.mismatches) >= self.max_mismatches
-
-    max_mismatches: int | None = None
-
-    def check_entries(self, entries: Sequence[int]) -> None:
-        """Check each entry not checked yet, stopping at ``max_mismatches``."""
+    def check_entries(self, entries: Iterable[int]) -> None:
+        """Check each entry not checked yet, in order, until ``max_mismatches``."""
         for i in entries:
-            if self.full():
+            if self.full:
                 return
             if i not in self.checked:
                 self.check_entry(i)
 
-    # -- the two modes
-
-    def run_entries(self) -> None:
-        self.check_entries(range(self.problem.size))
+    # -- directions: detect, localise, repeat
 
     def run_directions(self, n_directions: int) -> None:
-        """Detect with random directions; localise and check; repeat on what is left."""
+        """Detect with random directions; localise and check; repeat on what is left.
+
+        Checked entries join the reference with their numeric values, so each
+        round tests what is left.  Rounds that stop making progress end in
+        checking every entry.
+        """
         for _ in range(_MAX_ROUNDS):
-            failing = self.detect(n_directions)
-            if failing is None or self.full():
+            failing = None if self.full else self.detect(n_directions)
+            if failing is None:
                 return
             before = len(self.checked)
             self.check_entries(self.localise(*failing))
             if len(self.checked) == before:
                 break
-        if self.detect(n_directions) is not None:
+        if not self.full and self.detect(n_directions) is not None:
             self.check_entries(range(self.problem.size))
 
     def detect(self, n_directions: int) -> tuple[_Measurement, Tensor] | None:
@@ -418,17 +437,18 @@ class _Checker:
         for _ in range(n_directions):
             w = self.direction()
             tests.append((self.measure(0, self.problem.size, w), w))
-        worst = max(tests, key=lambda mw: mw[0].ratio)
+        self.directional_tests += n_directions
+        worst = max(tests, key=lambda test: test[0].ratio)
         return worst if worst[0].fails else None
 
     def localise(self, root: _Measurement, w: Tensor) -> list[int]:
-        """Entries to check, found by bisecting the failing test's support.
+        """The entries to check, found by bisecting the failing test's support.
 
-        Each failing subset is split in halves tested along the same direction;
-        failing halves are kept (or, when neither fails, the one closer to
-        failing).  Cost: 12 evaluations per kept subset per level, so about
-        12 k log2 P for k wrong entries; a tree wider than ``_MAX_FRONTIER``
-        means many wrong entries, and every entry in it is checked instead.
+        Each failing subset is split in halves, tested along the same direction;
+        failing halves are kept (when neither fails, the one closer to failing).
+        That costs 12 evaluations per kept subset per level: about 12 k log2 P
+        for k wrong entries.  A tree wider than ``_MAX_FRONTIER`` means many
+        wrong entries: then every entry in it is returned.
         """
         frontier = [root]
         leaves: list[int] = []
@@ -441,7 +461,8 @@ class _Checker:
                     leaves.extend(range(node.lo, node.hi))
                     continue
                 mid = (node.lo + node.hi) // 2
-                halves = [self.measure(node.lo, mid, w), self.measure(mid, node.hi, w)]
+                halves = [self.measure(node.lo, mid, w[node.lo : mid]), self.measure(mid, node.hi, w[mid : node.hi])]
+                self.directional_tests += 2
                 kept.extend([m for m in halves if m.fails] or [max(halves, key=lambda m: m.ratio)])
             frontier = kept
         return leaves
@@ -450,44 +471,55 @@ class _Checker:
 # ---------------------------------------------------------------- validation
 
 
-def _validate_options(
-    eps: float | None,
-    atol: float | None,
-    rtol: float | None,
-    seed: int,
-    mode: str,
-    n_directions: int,
-    max_mismatches: int | None,
-) -> None:
-    if eps is not None and not (isinstance(eps, (int, float)) and 0 < eps < 1):
-        invalid("eps", eps, "expected a number in (0, 1): the largest step, relative to each input's RMS")
-    for name, tol in (("atol", atol), ("rtol", rtol)):
-        if tol is not None and not (isinstance(tol, (int, float)) and 0 <= tol < math.inf):
-            invalid(name, tol, "expected a finite number >= 0")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        invalid("seed", seed, "expected an int")
-    if mode not in _MODES:
-        invalid("mode", mode, f"expected one of {', '.join(_MODES)}")
-    if isinstance(n_directions, bool) or not isinstance(n_directions, int) or n_directions < 1:
-        invalid("n_directions", n_directions, "expected an int >= 1")
-    if max_mismatches is not None and (
-        isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int) or max_mismatches < 1
-    ):
-        invalid("max_mismatches", max_mismatches, "expected None or an int >= 1")
+@dataclass(frozen=True)
+class _Options:
+    """The keyword arguments of :func:`check_gradients`, validated on construction."""
+
+    eps: float | None
+    atol: float | None
+    rtol: float | None
+    seed: int
+    mode: Mode
+    grad_outputs: Tensor | None
+    n_directions: int
+    max_mismatches: int | None
+    names: Sequence[str] | None
+
+    def __post_init__(self) -> None:
+        if self.eps is not None and not (_is_number(self.eps) and 0 < self.eps < 1):
+            invalid("eps", self.eps, "expected a number in (0, 1): the largest step relative to each input's RMS")
+        for name, tol in (("atol", self.atol), ("rtol", self.rtol)):
+            if tol is not None and not (_is_number(tol) and 0 <= tol < math.inf):
+                invalid(name, tol, "expected a finite number >= 0")
+        if not (_is_int(self.seed) and 0 <= self.seed < 2**63):
+            invalid("seed", self.seed, "expected an int in [0, 2**63)")
+        if self.mode not in _MODES:
+            invalid("mode", self.mode, f"expected one of {', '.join(map(repr, _MODES))}")
+        if not (_is_int(self.n_directions) and self.n_directions >= 1):
+            invalid("n_directions", self.n_directions, "expected an int >= 1")
+        if self.max_mismatches is not None and not (_is_int(self.max_mismatches) and self.max_mismatches >= 1):
+            invalid("max_mismatches", self.max_mismatches, "expected None or an int >= 1")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _as_inputs(inputs: Tensor | Sequence[Tensor]) -> list[Tensor]:
     """``inputs`` as a list of floating-point tensors."""
-    if isinstance(inputs, Tensor):
-        return [inputs]
-    if not isinstance(inputs, (list, tuple)) or not inputs:
+    if not isinstance(inputs, (Tensor, list, tuple)) or not len(inputs):
         invalid("inputs", inputs, "expected a tensor or a non-empty sequence of tensors")
-    for k, t in enumerate(inputs):
+    listed = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for k, t in enumerate(listed):
         if not isinstance(t, Tensor):
             invalid(f"inputs[{k}]", t, "expected a tensor")
         if not t.is_floating_point():
             invalid(f"inputs[{k}].dtype", t.dtype, "expected a floating-point dtype")
-    return list(inputs)
+    return listed
 
 
 def _input_names(names: Sequence[str] | None, count: int) -> list[str]:
@@ -502,8 +534,10 @@ def _validated_output(out: object, grad_outputs: Tensor | None) -> Tensor:
     """``fn``'s output, checked: a finite floating tensor, shaped like ``grad_outputs``."""
     if not isinstance(out, Tensor) or not out.is_floating_point():
         invalid("fn(*inputs)", out, "expected a floating-point tensor")
-    if not bool(torch.isfinite(out.detach()).all()):
-        invalid("fn(*inputs)", out.detach(), "expected finite values at the inputs")
+    bad = int((~torch.isfinite(out.detach())).sum())
+    if bad:
+        value = float(out) if out.numel() == 1 else f"<{bad} non-finite of {out.numel()} values>"
+        invalid("fn(*inputs)", value, "expected finite values at the inputs")
     if grad_outputs is not None:
         if not isinstance(grad_outputs, Tensor) or not grad_outputs.is_floating_point():
             invalid("grad_outputs", grad_outputs, "expected a floating-point tensor")
@@ -515,19 +549,19 @@ def _validated_output(out: object, grad_outputs: Tensor | None) -> Tensor:
 def _out_direction(
     out: Tensor, grad_outputs: Tensor | None, generator: torch.Generator, has_grad_fn: bool
 ) -> Tensor | None:
-    """The direction u of the vector-Jacobian product checked (None for a scalar output)."""
+    """The direction u of the vector-Jacobian product checked (None: the output is the scalar)."""
     if grad_outputs is not None:
-        return grad_outputs.detach().double()
-    if out.numel() == 1 and out.dim() == 0:
+        return grad_outputs.detach().double().to(out.device)
+    if out.numel() == 1:
         return None
     if has_grad_fn:
         invalid(
             "grad_outputs",
             None,
-            f"fn returns shape {tuple(out.shape)}: pass the grad_outputs that grad_fn's "
-            "vector-Jacobian product was computed for",
+            f"fn returns shape {tuple(out.shape)}, not a scalar: pass the grad_outputs "
+            "that grad_fn's vector-Jacobian product is computed for",
         )
-    return torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    return torch.randn(out.shape, generator=generator, dtype=torch.float64).to(out.device)
 
 
 def _validated_gradients(grads: object, inputs: list[Tensor]) -> list[Tensor | None]:
@@ -539,14 +573,15 @@ def _validated_gradients(grads: object, inputs: list[Tensor]) -> list[Tensor | N
         invalid("len(grad_fn(*inputs))", len(listed), f"expected {len(inputs)}, one gradient (or None) per input")
     result: list[Tensor | None] = []
     for k, (g, x) in enumerate(zip(listed, inputs)):
-        if g is None:
-            result.append(None)
-            continue
-        if not isinstance(g, Tensor) or not g.is_floating_point():
-            invalid(f"grad_fn(*inputs)[{k}]", g, "expected a floating-point tensor or None")
-        if g.shape != x.shape:
-            invalid(f"grad_fn(*inputs)[{k}].shape", tuple(g.shape), f"expected {tuple(x.shape)}, the shape of inputs[{k}]")
-        result.append(g.detach())
+        if g is not None:
+            if not isinstance(g, Tensor) or not g.is_floating_point():
+                invalid(f"grad_fn(*inputs)[{k}]", g, "expected a floating-point tensor or None")
+            if g.shape != x.shape:
+                invalid(
+                    f"grad_fn(*inputs)[{k}].shape", tuple(g.shape), f"expected {tuple(x.shape)}, the shape of inputs[{k}]"
+                )
+            g = g.detach()
+        result.append(g)
     if all(g is None for g in result):
         invalid("grad_fn(*inputs)", grads, "expected at least one gradient that is not None")
     return result
@@ -559,20 +594,19 @@ def _analytic(
     grad_outputs: Tensor | None,
     generator: torch.Generator,
 ) -> tuple[list[Tensor | None], Tensor | None, Tensor]:
-    """One gradient (or None: not checked) per input, the output direction, and fn's output."""
+    """One gradient per input (None: not checked), the output direction, and fn's output."""
     if grad_fn is not None:
         with torch.no_grad():
             out = _validated_output(fn(*inputs), grad_outputs)
         u = _out_direction(out, grad_outputs, generator, has_grad_fn=True)
-        grads = _validated_gradients(grad_fn(*[x.detach().clone() for x in inputs]), inputs)
-        return grads, u, out
+        return _validated_gradients(grad_fn(*[x.detach().clone() for x in inputs]), inputs), u, out
     wanted = [k for k, x in enumerate(inputs) if x.requires_grad]
     if not wanted:
         invalid("grad_fn", None, "no input requires grad: set requires_grad=True on the inputs to check, or pass grad_fn")
     leaves = [x.detach().clone().requires_grad_(x.requires_grad) for x in inputs]
     out = _validated_output(fn(*leaves), grad_outputs)
     if not out.requires_grad:
-        invalid("fn(*inputs).requires_grad", False, "expected fn's output to depend on the inputs through autograd, or pass grad_fn")
+        invalid("fn(*inputs).requires_grad", False, "expected an output computed from the inputs by autograd, or pass grad_fn")
     u = _out_direction(out, grad_outputs, generator, has_grad_fn=False)
     scalar = out.sum() if u is None else (out * u.to(out.dtype)).sum()
     found = torch.autograd.grad(scalar, [leaves[k] for k in wanted], allow_unused=True)
@@ -582,20 +616,59 @@ def _analytic(
     return grads, u, out
 
 
-def _precision(dtypes: Sequence[torch.dtype]) -> float:
-    """Machine epsilon of the least precise dtype."""
-    return max(torch.finfo(d).eps for d in dtypes)
+def _slots(inputs: list[Tensor], grads: list[Tensor | None], names: list[str]) -> list[_Slot]:
+    """The checked inputs (a gradient, at least one entry) laid out in one flat vector."""
+    slots, offset = [], 0
+    for k, (x, g) in enumerate(zip(inputs, grads)):
+        if g is not None and x.numel() > 0:
+            slots.append(_Slot(k, offset, tuple(x.shape), names[k]))
+            offset += x.numel()
+    if not slots:
+        invalid("inputs", [tuple(x.shape) for x in inputs], "expected at least one non-empty input to check")
+    return slots
 
 
-def _per_input_scale(x: Tensor, slots: list[_Slot], values: Sequence[Tensor]) -> Tensor:
-    """Each entry's unit of step: its input's RMS (else all inputs' RMS, else 1)."""
-    overall = float(x.square().mean().sqrt()) if x.numel() else 0.0
-    parts = []
-    for slot, v in zip(slots, values):
-        rms = float(v.double().square().mean().sqrt()) if v.numel() else 0.0
-        unit = rms if rms > 0 and math.isfinite(rms) else (overall if overall > 0 and math.isfinite(overall) else 1.0)
-        parts.append(torch.full((slot.numel,), unit, dtype=torch.float64))
-    return torch.cat(parts)
+@dataclass(frozen=True)
+class _Precision:
+    """Step and tolerances derived from the dtypes involved."""
+
+    dtype: torch.dtype  # the least precise of the checked inputs and the output
+    eps_fn: float  # machine epsilon of fn's evaluation
+    eps_grad: float  # machine epsilon of the analytic gradient
+    h: float
+    atol: float
+    rtol: float
+
+    @classmethod
+    def of(
+        cls, dtypes: list[torch.dtype], grad_dtypes: list[torch.dtype], eps: float | None, atol: float | None, rtol: float | None
+    ) -> _Precision:
+        dtype = max(dtypes, key=lambda d: torch.finfo(d).eps)
+        eps_fn = torch.finfo(dtype).eps
+        eps_grad = max([eps_fn] + [torch.finfo(d).eps for d in grad_dtypes])
+        return cls(
+            dtype=dtype,
+            eps_fn=eps_fn,
+            eps_grad=eps_grad,
+            # h⁴ truncation against σ/h rounding: optimal h ~ eps^(1/5)
+            h=float(eps) if eps is not None else eps_fn**0.2,
+            atol=float(atol) if atol is not None else 0.0,
+            rtol=float(rtol) if rtol is not None else math.sqrt(eps_grad),
+        )
+
+    def warn_if_low(self, stacklevel: int) -> None:
+        """Warn when the check cannot be as sensitive as in float64."""
+        if self.eps_fn <= torch.finfo(torch.float64).eps:
+            return
+        name = str(self.dtype).removeprefix("torch.")
+        warnings.warn(
+            f"checking gradients in {name} (machine epsilon {self.eps_fn:.1e}): finite differences "
+            f"in {name} only resolve errors far larger than that, so the tolerances come from {name} "
+            f"precision (eps={self.h:.1e}, rtol={self.rtol:.1e}) and small errors can go unseen; "
+            "use float64 inputs for a sensitive check",
+            GradproofWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 # ---------------------------------------------------------------- public API
@@ -619,40 +692,43 @@ def check_gradients(
     """Check the gradient of ``fn`` at ``inputs`` against finite differences.
 
     Args:
-        fn: maps the input tensors to a scalar tensor, or to any tensor whose
-            vector-Jacobian product with ``grad_outputs`` (or a seeded random
-            direction) is then checked.  It must not modify its inputs.
-        inputs: a tensor or a sequence of floating-point tensors.
+        fn: maps the input tensors to a scalar tensor; or to any tensor, and
+            then its vector-Jacobian product with ``grad_outputs`` (or with a
+            seeded random direction) is checked.  It must not modify its inputs.
+        inputs: a floating-point tensor or a sequence of them.
         grad_fn: the hand-written gradient: ``grad_fn(*inputs)`` returns one
-            tensor per input (a bare tensor for one input), ``None`` for an input
-            not to check.  Without it, the inputs with ``requires_grad`` are
+            tensor per input (a bare tensor for one input), or ``None`` for an
+            input not to check.  Without it the inputs that require grad are
             checked against ``fn``'s own backward (e.g. a custom
-            ``torch.autograd.Function``).  For a non-scalar ``fn`` it must
-            return the vector-Jacobian product with ``grad_outputs``.
+            ``torch.autograd.Function``).  For a non-scalar ``fn`` it returns
+            the vector-Jacobian product with ``grad_outputs``.
         eps: the largest finite-difference step, relative to each input's RMS
-            (default: machine epsilon ** (1/5), the optimum for Richardson's
-            fourth-order error).
-        atol, rtol: slack allowed per entry beyond the estimated floating-point
-            error: an entry is wrong when ``|analytic − numeric| > atol + rtol
-            |numeric| + error``.  Default ``0`` and ``sqrt(machine epsilon)``.
-        seed: seeds every random direction; the result is deterministic.
-        mode: ``"entries"`` (each entry separately), ``"directions"`` (random
-            directional tests and group testing) or ``"auto"`` (``"entries"``
-            for at most ``ENTRIES_MODE_MAX_PARAMETERS`` entries).
-        grad_outputs: the direction of the vector-Jacobian product checked
-            for a non-scalar ``fn`` (shaped like ``fn``'s output).
+            (default: machine epsilon ** (1/5)).
+        atol, rtol: what an entry may be off beyond the estimated floating-point
+            error: it is wrong when ``|analytic − numeric| > atol + rtol |numeric|
+            + error``.  Defaults: ``0`` and ``sqrt(machine epsilon)``.
+        seed: seeds every random direction: the result is deterministic.
+        mode: ``"entries"`` (each entry by central differences), ``"directions"``
+            (random directional derivatives, then group testing) or ``"auto"``
+            (``"entries"`` up to ``ENTRIES_MODE_MAX_PARAMETERS`` entries).
+        grad_outputs: the direction of the vector-Jacobian product, shaped
+            like ``fn``'s output (required with ``grad_fn`` for non-scalar ``fn``).
         n_directions: random directions per detection round.
-        max_mismatches: stop searching after this many wrong entries (None: all).
-        names: a name per input, used in messages (default ``inputs[k]``).
+        max_mismatches: stop the search at this many wrong entries (None: never).
+        names: one name per input for messages (default ``inputs[k]``).
 
     Returns:
-        A :class:`GradientCheckResult`; a wrong gradient is a result, not an error.
+        A :class:`GradientCheckResult`: a wrong gradient is a result, not an error.
 
     Raises:
-        UsageError: for invalid arguments, or an ``fn``/``grad_fn`` that does
-            not fit them (wrong count or shapes of gradients, non-finite output).
+        UsageError: invalid arguments, or ``fn``/``grad_fn`` not fitting them
+            (wrong count or shapes of gradients, non-finite output, ...).
+
+    Warns:
+        GradproofWarning: when inputs or output are less precise than float64.
     """
-    return _check(fn, inputs, grad_fn, eps, atol, rtol, seed, mode, grad_outputs, n_directions, max_mismatches, names, 3)
+    options = _Options(eps, atol, rtol, seed, mode, grad_outputs, n_directions, max_mismatches, names)
+    return _check(fn, inputs, grad_fn, options, stacklevel=2)
 
 
 def assert_gradients(
@@ -670,8 +746,9 @@ def assert_gradients(
     max_mismatches: int | None = 100,
     names: Sequence[str] | None = None,
 ) -> GradientCheckResult:
-    """:func:`check_gradients`, raising ``AssertionError(str(result))`` when not ok."""
-    result = _check(fn, inputs, grad_fn, eps, atol, rtol, seed, mode, grad_outputs, n_directions, max_mismatches, names, 3)
+    """:func:`check_gradients`, raising ``AssertionError(str(result))`` unless the result is ok."""
+    options = _Options(eps, atol, rtol, seed, mode, grad_outputs, n_directions, max_mismatches, names)
+    result = _check(fn, inputs, grad_fn, options, stacklevel=2)
     if not result.ok:
         raise AssertionError(str(result))
     return result
@@ -681,85 +758,53 @@ def _check(
     fn: Callable[..., Tensor],
     inputs: Tensor | Sequence[Tensor],
     grad_fn: GradFn | None,
-    eps: float | None,
-    atol: float | None,
-    rtol: float | None,
-    seed: int,
-    mode: Mode,
-    grad_outputs: Tensor | None,
-    n_directions: int,
-    max_mismatches: int | None,
-    names: Sequence[str] | None,
+    options: _Options,
     stacklevel: int,
 ) -> GradientCheckResult:
+    """Validate everything, then run the check in the mode chosen."""
     if not callable(fn):
         invalid("fn", fn, "expected a callable")
     if grad_fn is not None and not callable(grad_fn):
         invalid("grad_fn", grad_fn, "expected a callable or None")
-    _validate_options(eps, atol, rtol, seed, mode, n_directions, max_mismatches)
+    o = options
     tensors = _as_inputs(inputs)
-    labels = _input_names(names, len(tensors))
-    generator = torch.Generator().manual_seed(seed)
+    names = _input_names(o.names, len(tensors))
+    generator = torch.Generator().manual_seed(o.seed)
 
-    grads, u, out = _analytic(fn, tensors, grad_fn, grad_outputs, generator)
-    checked = [k for k, g in enumerate(grads) if g is not None and tensors[k].numel() > 0]
-    if not checked:
-        invalid("inputs", [tuple(t.shape) for t in tensors], "expected at least one non-empty input to check")
-    slots, offset = [], 0
-    for k in checked:
-        slots.append(_Slot(k, offset, tuple(tensors[k].shape), labels[k]))
-        offset += tensors[k].numel()
-    checked_grads = [g for g in grads if g is not None and g.numel() > 0]
-
-    eps_fn = _precision([tensors[k].dtype for k in checked] + [out.dtype])
-    eps_grad = max(eps_fn, _precision([g.dtype for g in checked_grads]))
-    dtype = min((tensors[k].dtype for k in checked), key=lambda d: torch.finfo(d).bits)
-    h = float(eps) if eps is not None else eps_fn**0.2
-    atol_used = float(atol) if atol is not None else 0.0
-    rtol_used = float(rtol) if rtol is not None else math.sqrt(eps_grad)
-    if eps_fn > torch.finfo(torch.float64).eps:
-        warnings.warn(
-            f"checking gradients in {str(dtype).removeprefix('torch.')} (machine epsilon {eps_fn:.1e}): "
-            f"finite differences resolve only relative errors far above that, so tolerances are derived "
-            f"from it (eps={h:.1e}, rtol={rtol_used:.1e}) and small errors can go unseen; "
-            "check with float64 inputs for a sensitive check",
-            GradproofWarning,
-            stacklevel=stacklevel,
-        )
-
-    problem = _Problem(fn, list(tensors), slots, u)
-    problem.evaluations = 1
-    analytic = torch.cat([g.double().reshape(-1) for g in checked_grads])
-    grad_scale = torch.cat([torch.full((g.numel(),), float(g.double().square().mean().sqrt())) for g in checked_grads])
-    scale = _per_input_scale(problem.x, slots, [tensors[k] for k in checked])
-    checker = _Checker(
-        problem, analytic, grad_scale.double(), scale,
-        h=h, atol=atol_used, rtol=rtol_used, eps_grad=eps_grad, eps_fn=eps_fn, generator=generator,
+    grads, u, out = _analytic(fn, tensors, grad_fn, o.grad_outputs, generator)
+    slots = _slots(tensors, grads, names)
+    checked_grads = [g for s in slots for g in [grads[s.position]] if g is not None]
+    precision = _Precision.of(
+        [tensors[s.position].dtype for s in slots] + [out.dtype], [g.dtype for g in checked_grads], o.eps, o.atol, o.rtol
     )
-    checker.max_mismatches = max_mismatches
+    precision.warn_if_low(stacklevel + 1)
+
+    problem = _Problem(fn, tensors, slots, u)
+    problem.evaluations = 1  # the call that gave fn's output above
+    analytic = torch.cat([g.double().cpu().reshape(-1) for g in checked_grads])
+    checker = _Checker(problem, analytic, precision, o.max_mismatches, generator)
     checker.estimate_noise()
-    used: Literal["entries", "directions"]
-    used = "entries" if mode == "entries" or (mode == "auto" and problem.size <= ENTRIES_MODE_MAX_PARAMETERS) else "directions"
-    if used == "entries":
-        checker.run_entries()
+    entries = o.mode == "entries" or (o.mode == "auto" and problem.size <= ENTRIES_MODE_MAX_PARAMETERS)
+    if entries:
+        checker.check_entries(range(problem.size))
     else:
-        checker.run_directions(n_directions)
+        checker.run_directions(o.n_directions)
 
     return GradientCheckResult(
         ok=not checker.mismatches,
         mismatches=tuple(sorted(checker.mismatches, key=lambda m: (m.input, m.index))),
-        mode=used,
+        mode="entries" if entries else "directions",
         parameters=problem.size,
         inputs_checked=len(slots),
         function_evaluations=problem.evaluations,
         gradient_evaluations=1,
         directional_tests=checker.directional_tests,
         entries_checked=len(checker.checked),
-        eps=h,
-        atol=atol_used,
-        rtol=rtol_used,
+        eps=precision.h,
+        atol=precision.atol,
+        rtol=precision.rtol,
         noise=checker.noise,
-        dtype=dtype,
-        seed=seed,
-        truncated=checker.full(),
+        dtype=precision.dtype,
+        seed=o.seed,
+        truncated=checker.full,
     )

@@ -2,7 +2,10 @@
 
 The grader never executes student code.  A :class:`Pool` keeps ``jobs`` warm
 workers (``harness/worker.py``, each inside its own sandbox, torch imported
-once); each submission gets a fresh forked child.  What comes back is data,
+once); each submission gets a fresh forked child.  Every worker process is
+started by one long-lived thread of the pool (bubblewrap's ``--die-with-parent``
+follows the *thread* that started it, so a worker started from a short-lived
+thread would die with that thread).  What comes back is data,
 decoded and validated here: the history of the contract's names statement by
 statement, the error that stopped it, how the process ended.  Function-style
 submissions stay alive during the check stage so that the grader can call
@@ -18,6 +21,7 @@ import queue
 import select
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,13 +34,15 @@ import torch
 
 from harness.errors import GraderError
 from harness.load import Submission
-from harness.sandbox import Limits, SandboxMode, worker_command
+from harness.sandbox import Limits, SandboxMode, claim_uid, worker_command, worker_environment
 
 GRACE_S = 5.0  # how long past its timeout the grader waits for a worker before killing it
 START_TIMEOUT_S = 120.0
 MAX_LINE = 16 * 1024 * 1024
 MAX_DIMS = 8
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
+CHILD_EVENTS = frozenset({"bind", "raised", "executed", "return", "call_error", "blocked", "ipython"})
+WORKER_EVENTS = frozenset({"ready", "exit"})
 
 
 # ---------------------------------------------------------------- plain data in
@@ -167,6 +173,7 @@ class Ending:
     stderr: str = ""
     stdout_bytes: int = 0
     stderr_bytes: int = 0
+    cpu_limit_reached: bool = False  # the child had used its CPU time when it died
 
     def problem(self, limits: Limits) -> str | None:
         """A sentence when the way it ended is itself a verdict, else ``None``."""
@@ -178,8 +185,8 @@ class Ending:
             return "the submission killed or broke the process that supervised it"
         if self.reason == "protocol":
             return "the submission's results could not be read (an oversized or garbled value)"
-        if self.signal == "SIGXCPU" or (self.signal == "SIGKILL" and self.reason == "exited"):
-            return f"the submission used more than its CPU time ({limits.cpu_seconds or limits.timeout:g} s) and was stopped"
+        if self.reason == "exited" and (self.signal == "SIGXCPU" or (self.signal == "SIGKILL" and self.cpu_limit_reached)):
+            return f"the submission used more than its CPU time ({limits.cpu_limit:g} s) and was stopped"
         if self.signal is not None and self.reason == "exited":
             return f"the submission's process crashed ({self.signal})"
         if self.reason == "exited":
@@ -222,7 +229,12 @@ class CallResult:
 
 
 class _Lines:
-    """Reads JSON lines from a pipe with a deadline, never more than ``MAX_LINE`` per line."""
+    """Reads the worker's framed JSON lines with a deadline, never more than ``MAX_LINE`` per line.
+
+    The first byte of a line says who wrote it: ``w`` the worker, ``c`` the child
+    (relayed unread).  An event of the wrong kind for its writer is dropped, so a
+    child cannot forge the worker's ``exit``.
+    """
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -233,31 +245,92 @@ class _Lines:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.fd], [], [], left)[0]:
                 raise TimeoutError
-            chunk = os.read(self.fd, 1 << 16)
+            chunk = os.read(self.fd, 1 << 20)
             if not chunk:
                 raise EOFError
             self.buf += chunk
             if len(self.buf) > MAX_LINE and b"\n" not in self.buf:
                 raise EOFError
         line, _, self.buf = self.buf.partition(b"\n")
+        frame, body = line[:1], line[1:]
         try:
-            event = json.loads(line)
+            event = json.loads(body)
         except ValueError:
             return None
-        return event if isinstance(event, dict) else None
+        if not isinstance(event, dict):
+            return None
+        allowed = WORKER_EVENTS if frame == b"w" else CHILD_EVENTS if frame == b"c" else frozenset()
+        return event if event.get("ev") in allowed else None
+
+
+class _Spawner:
+    """The one long-lived thread that starts every worker process of a pool.
+
+    bubblewrap's ``--die-with-parent`` (PR_SET_PDEATHSIG) fires when the *thread*
+    that started it ends.  Restarting a worker from a thread of a
+    ``ThreadPoolExecutor`` would tie the new worker's life to that thread; here
+    every start, the first and each restart, happens on this thread, which lives
+    as long as the pool.
+    """
+
+    def __init__(self) -> None:
+        self.requests: queue.Queue[tuple[list[str], dict[str, Any], threading.Event, dict[str, Any]] | None] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def popen(self, argv: list[str], **kwargs: Any) -> "subprocess.Popen[bytes]":
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._serve, name="gradproof-spawner", daemon=True)
+                self.thread.start()
+        done = threading.Event()
+        box: dict[str, Any] = {}
+        self.requests.put((argv, kwargs, done, box))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        proc: subprocess.Popen[bytes] = box["proc"]
+        return proc
+
+    def _serve(self) -> None:
+        while True:
+            item = self.requests.get()
+            if item is None:
+                return
+            argv, kwargs, done, box = item
+            try:
+                box["proc"] = subprocess.Popen(argv, **kwargs)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+
+    def stop(self) -> None:
+        with self.lock:
+            thread, self.thread = self.thread, None
+        if thread is not None and thread.is_alive():
+            self.requests.put(None)
+            if thread is not threading.current_thread():
+                thread.join()
 
 
 class Worker:
     """The grader's handle on one worker process (one ``--jobs`` slot)."""
 
-    def __init__(self, slot: int, mode: SandboxMode, hide: list[Path]) -> None:
+    def __init__(self, slot: int, mode: SandboxMode, hide: list[Path], spawner: _Spawner | None = None) -> None:
         self.slot = slot
         self.mode: SandboxMode = mode
         self.hide = hide
+        self.spawner = spawner or _Spawner()
         self.proc: subprocess.Popen[bytes] | None = None
         self.lines: _Lines | None = None
         self.isolation = ""
         self.log = tempfile.TemporaryFile()
+        self.jobs = 0  # job ids: a message of an earlier job is never taken for this one's
+        self.uid: int | None = None
+        self._uid_lock: int | None = None
+        if os.geteuid() == 0:
+            self.uid, self._uid_lock = claim_uid()
 
     def start(self) -> None:
         self.spawn()
@@ -265,15 +338,18 @@ class Worker:
 
     def spawn(self) -> None:
         """Start the process (the torch import then runs while other workers spawn)."""
-        command = worker_command(self.slot, self.mode, self.hide)
+        command = worker_command(self.slot, self.mode, self.hide, self.uid)
         self.isolation = command.isolation
-        self.proc = subprocess.Popen(
+        self.log.seek(0)
+        self.log.truncate()
+        self.proc = self.spawner.popen(
             command.argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
             start_new_session=True,
             close_fds=True,
+            env=worker_environment(),
         )
         assert self.proc.stdout is not None
         self.lines = _Lines(self.proc.stdout.fileno())
@@ -295,12 +371,15 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def send(self, message: dict[str, Any]) -> bool:
-        assert self.proc is not None and self.proc.stdin is not None
+        if self.proc is None or self.proc.stdin is None:
+            return False
+        data = memoryview(json.dumps(message).encode() + b"\n")
         try:
-            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-            self.proc.stdin.flush()
+            fd = self.proc.stdin.fileno()
+            while data:  # one write(2) for a usual message: every system call is a chance to lose the GIL
+                data = data[os.write(fd, data):]
             return True
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             return False
 
     def read(self, deadline: float) -> dict[str, Any] | None:
@@ -308,6 +387,7 @@ class Worker:
         return self.lines.read(deadline)
 
     def stop(self) -> None:
+        """Kill the worker (bubblewrap takes its whole pid namespace along) and what it left."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -318,19 +398,52 @@ class Worker:
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self.proc = None
+        if self.uid is not None and "bubblewrap" not in self.isolation:
+            _kill_uid_processes(self.uid)  # no namespace to take them along: the uid says whose they are
+
+    def release(self) -> None:
+        """Stop for good: also give back the uid and the log."""
+        self.stop()
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)
+            self._uid_lock = None
+        self.log.close()
+
+
+def _kill_uid_processes(uid: int) -> None:
+    """Kill every process of ``uid`` (the grader is root here); used when a worker itself was killed."""
+    for _ in range(20):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+                os.kill(int(entry), signal.SIGKILL)
+                found = True
+            except (OSError, ValueError):
+                continue
+        if not found:
+            return
+        time.sleep(0.01)
 
 
 class Session:
     """One submission running in one worker's child."""
 
-    def __init__(self, worker: Worker, limits: Limits, outcome: Outcome, started: float) -> None:
+    def __init__(self, worker: Worker, limits: Limits, outcome: Outcome, started: float, job_id: int = 0) -> None:
         self.worker = worker
         self.limits = limits
         self.outcome = outcome
         self.started = started
         self.deadline = started + limits.timeout + GRACE_S
+        self.job_id = job_id
         self.closed = False
 
     @property
@@ -342,11 +455,11 @@ class Session:
         while True:
             try:
                 event = self.worker.read(self.deadline)
-            except TimeoutError:
-                self._end(Ending(reason="timeout"))
+            except TimeoutError:  # the worker itself did not answer in time: it is replaced
+                self._end(Ending(reason="timeout"), replace_worker=True)
                 return None
             except EOFError:
-                self._end(Ending(reason="worker-died"))
+                self._end(Ending(reason="worker-died"), replace_worker=True)
                 return None
             if event is None:
                 continue
@@ -354,12 +467,14 @@ class Session:
             if kind == "bind":
                 values = event.get("values")
                 if isinstance(values, dict):
+                    statement = event.get("statement")
+                    label = str(event.get("label", ""))[:200]
                     for name, data in values.items():
                         self.outcome.history.append(
                             Binding(
-                                statement=int(event.get("statement", 0) or 0),
-                                label=str(event.get("label", ""))[:200],
-                                name=str(name),
+                                statement=statement if isinstance(statement, int) else 0,
+                                label=label,
+                                name=str(name)[:100],
                                 value=decode_value(data),
                             )
                         )
@@ -370,27 +485,32 @@ class Session:
             elif kind == "ipython":
                 self.outcome.ipython.append(str(event.get("call", ""))[:300])
             elif kind == "exit":
+                if event.get("id") != self.job_id:
+                    continue  # not this job's (cannot happen with a sane worker)
                 self._end(
                     Ending(
-                        reason=str(event.get("reason", "exited")),
+                        reason=str(event.get("reason", "exited"))[:40],
                         code=event.get("code") if isinstance(event.get("code"), int) else None,
-                        signal=str(event["signal"]) if event.get("signal") else None,
+                        signal=str(event["signal"])[:40] if event.get("signal") else None,
                         stdout=str(event.get("stdout", "")),
                         stderr=str(event.get("stderr", "")),
-                        stdout_bytes=int(event.get("stdout_bytes", 0) or 0),
-                        stderr_bytes=int(event.get("stderr_bytes", 0) or 0),
+                        stdout_bytes=_count(event.get("stdout_bytes")),
+                        stderr_bytes=_count(event.get("stderr_bytes")),
+                        cpu_limit_reached=event.get("cpu_limit_reached") is True,
                     )
                 )
                 return None
+            elif kind == "ready":
+                continue
             else:
                 return event
 
-    def _end(self, ending: Ending) -> None:
+    def _end(self, ending: Ending, replace_worker: bool = False) -> None:
         self.outcome.ending = ending
         self.outcome.duration_s = time.monotonic() - self.started
         self.closed = True
-        if ending.reason in ("timeout", "worker-died", "protocol"):
-            self.worker.stop()  # the worker may be stuck or compromised: a fresh one next time
+        if replace_worker:
+            self.worker.stop()  # stuck, dead or compromised: a fresh one for the next submission
 
     def wait_executed(self) -> None:
         while not self.outcome.executed and not self.closed:
@@ -404,7 +524,7 @@ class Session:
     def call(self, fn: str, args: list[dict[str, Any]]) -> CallResult:
         """Call the submission's ``fn`` on encoded ``args``; an error or a dead child is data."""
         started = time.monotonic()
-        if not self.callable or not self.worker.send({"op": "call", "fn": fn, "args": args}):
+        if not self.callable or not self.worker.send({"op": "call", "id": self.job_id, "fn": fn, "args": args}):
             reason = self.outcome.ending.problem(self.limits) if self.outcome.ending else None
             return CallResult(None, CapturedError("NotRun", reason or "the submission is no longer running", "", ""), 0.0)
         while True:
@@ -420,10 +540,39 @@ class Session:
 
     def close(self) -> Outcome:
         if not self.closed:
-            self.worker.send({"op": "end"})
+            if not self.worker.send({"op": "end", "id": self.job_id}):
+                self._end(Ending(reason="worker-died"), replace_worker=True)
             while not self.closed:
                 self._event()
         return self.outcome
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+SWITCH_INTERVAL_S = 0.0005
+_switch_lock = threading.Lock()
+_switch_users: list[float] = []
+
+
+def _faster_thread_switches(on: bool) -> None:
+    """While a pool runs, hand the GIL over every 0.5 ms instead of 5 ms.
+
+    A grading thread that waits for its worker (a pipe, a select) gives up the GIL at each
+    system call; with another thread checking (pure Python and small tensors) it waited up to
+    the switch interval to get it back, each time, while its worker sat idle.  The previous
+    interval comes back when the last pool closes.
+    """
+    with _switch_lock:
+        if on:
+            _switch_users.append(sys.getswitchinterval())
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, _switch_users[0]))
+        elif _switch_users:
+            first = _switch_users[0]
+            _switch_users.pop()
+            if not _switch_users:
+                sys.setswitchinterval(first)
 
 
 class Pool:
@@ -433,25 +582,31 @@ class Pool:
         from harness.errors import invalid
         from harness.sandbox import hidden_paths
 
-        if not isinstance(jobs, int) or jobs < 1:
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             invalid("jobs", jobs, "must be a whole number ≥ 1")
         self.jobs = jobs
         self.mode: SandboxMode = mode
         self.hide = hidden_paths(hide or [])
         self.free: queue.Queue[Worker] = queue.Queue()
-        self.workers = [Worker(slot, mode, self.hide) for slot in range(jobs)]
+        self.spawner = _Spawner()
+        self.workers: list[Worker] = []
         self._lock = threading.Lock()
         self._started = False
+        self._closed = False
+        try:
+            for slot in range(jobs):
+                self.workers.append(Worker(slot, mode, self.hide, self.spawner))
+        except BaseException:
+            self.close()
+            raise
 
     def start(self) -> None:
-        """Start every worker; they import torch in parallel.
-
-        Workers are spawned from the calling thread on purpose: bubblewrap's
-        ``--die-with-parent`` follows the thread that started it.
-        """
+        """Start every worker (all on the spawner thread); they import torch in parallel."""
         with self._lock:
             if self._started:
                 return
+            if self._closed:
+                raise GraderError("the pool is closed")
             try:
                 for worker in self.workers:
                     worker.spawn()
@@ -463,24 +618,32 @@ class Pool:
             for worker in self.workers:
                 self.free.put(worker)
             self._started = True
+            _faster_thread_switches(True)
 
     @property
     def isolation(self) -> str:
         return self.workers[0].isolation if self.workers else ""
 
+    @property
+    def uids(self) -> list[int]:
+        """The uids the workers' children run as (empty unless the grader is root)."""
+        return [w.uid for w in self.workers if w.uid is not None]
+
     @contextmanager
     def session(self, submission: Submission, limits: Limits, names: list[str], functions: list[str]) -> Iterator[Session]:
         self.start()
         worker = self.free.get()
+        session: Session | None = None
         try:
-            if not worker.alive:
-                worker.stop()
+            if worker.proc is None:  # stopped after a failure: a fresh one
                 worker.start()
+            worker.jobs += 1
             started = time.monotonic()
             outcome = Outcome(isolation=worker.isolation)
-            session = Session(worker, limits, outcome, started)
+            session = Session(worker, limits, outcome, started, worker.jobs)
             job = {
                 "op": "job",
+                "id": worker.jobs,
                 "cells": [[cell.label, cell.source] for cell in submission.cells],
                 "names": names,
                 "functions": functions,
@@ -488,18 +651,46 @@ class Pool:
                 "seed": submission.seed,
                 "argv0": submission.path.name,
             }
-            if not worker.send(job):
-                session._end(Ending(reason="worker-died"))
+            if not worker.send(job):  # it died between two jobs (not this submission's doing): once more
+                worker.stop()
+                worker.start()
+                if not worker.send(job):
+                    session._end(Ending(reason="worker-died"), replace_worker=True)
             yield session
             session.close()
+        except BaseException:
+            # The grader failed mid-job (or was interrupted): never lend out a worker that may
+            # still be running this job.
+            if session is not None and not session.closed:
+                worker.stop()
+            raise
         finally:
             self.free.put(worker)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._started:
+            _faster_thread_switches(False)
         for worker in self.workers:
             if worker.alive:
                 worker.send({"op": "quit"})
-            worker.stop()
+        deadline = time.monotonic() + 2.0
+        for worker in self.workers:
+            if worker.proc is not None:
+                try:
+                    worker.proc.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            worker.release()
+        self.spawner.stop()
+        from harness.sandbox import fallback_base_path
+
+        try:
+            fallback_base_path().rmdir()
+        except OSError:
+            pass
 
     def __enter__(self) -> "Pool":
         return self

@@ -8,16 +8,23 @@ the grader's files (the ``harness`` and ``reference`` packages, the project's
 tests, the reports, the submissions folder) covered by empty tmpfs mounts.
 Without bubblewrap it is a plain process; the limits, the fresh child per
 submission and the cleanup still apply, and the report's ``isolation`` says so.
+
+As root, every worker's children run as a uid of their own (claimed with a lock
+file, so that two graders on one machine never share one): ``RLIMIT_NPROC``
+only works for a non-root uid, and "kill every process of this uid" is how a
+worker ends whatever a submission left behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +33,8 @@ from harness.errors import SandboxUnavailable, invalid
 
 SandboxMode = Literal["auto", "require", "off"]
 SANDBOX_MODES: tuple[str, ...] = ("auto", "require", "off")
-FIRST_UID = 61000  # slot k runs its children as uid FIRST_UID + k when the grader is root
+FIRST_UID = 61000  # as root, each worker's children run as a uid from FIRST_UID on
+UID_RANGE = 4096
 
 _WORKER_SOURCE = Path(__file__).with_name("worker.py")
 
@@ -36,7 +44,7 @@ class Limits:
     """What one submission may use. Validated up front."""
 
     timeout: float = 30.0
-    cpu_seconds: float | None = None  # defaults to the timeout
+    cpu_seconds: float | None = None  # defaults to the timeout + 1 s: the wall clock has the last word
     memory_bytes: int = 2 * 1024**3
     processes: int = 32
     file_bytes: int = 16 * 1024**2
@@ -51,10 +59,15 @@ class Limits:
         if self.cpu_seconds is not None and self.cpu_seconds <= 0:
             invalid("cpu_seconds", self.cpu_seconds, "must be a positive number of seconds")
 
+    @property
+    def cpu_limit(self) -> float:
+        """CPU seconds before SIGXCPU (a single-threaded loop meets the wall clock first)."""
+        return self.cpu_seconds if self.cpu_seconds is not None else self.timeout + 1.0
+
     def as_data(self) -> dict[str, Any]:
         return {
             "timeout": self.timeout,
-            "cpu_seconds": self.cpu_seconds or self.timeout,
+            "cpu_seconds": self.cpu_limit,
             "memory_bytes": self.memory_bytes,
             "processes": self.processes,
             "file_bytes": self.file_bytes,
@@ -118,8 +131,12 @@ def hidden_paths(extra: list[Path]) -> list[Path]:
     return result
 
 
-def worker_command(slot: int, mode: SandboxMode, hide: list[Path]) -> WorkerCommand:
-    """The command line of worker ``slot``: bubblewrap around it where possible (``mode``)."""
+def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | None = None) -> WorkerCommand:
+    """The command line of worker ``slot``: bubblewrap around it where possible (``mode``).
+
+    ``uid`` is the unprivileged uid its children run as (see :func:`claim_uid`); as
+    root it is needed, without root it is ignored (the children keep the grader's uid).
+    """
     if mode not in SANDBOX_MODES:
         invalid("sandbox", mode, f"expected one of {', '.join(SANDBOX_MODES)}")
     root = os.geteuid() == 0
@@ -127,12 +144,26 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path]) -> WorkerComm
     if problem is not None and mode == "require":
         raise SandboxUnavailable(f"--sandbox require: {problem}")
     use_bwrap = problem is None
-    uid = FIRST_UID + slot if root and (use_bwrap or interpreter_is_public()) else None
-    config = {"uid": uid, "pidns": use_bwrap, "workdir_base": "/tmp" if use_bwrap else _fallback_base()}
-    python = [sys.executable, "-I", "-c", _WORKER_SOURCE.read_text(encoding="utf-8"), json.dumps(config)]
-    as_uid = f", children run as uid {uid}" if uid is not None else ""
+    if not root:
+        uid = None
+    elif uid is None:
+        uid = FIRST_UID + slot
+    # Without namespaces, a private home that holds the interpreter stays closed to the child's
+    # uid: the child then keeps CAP_DAC_READ_SEARCH (read any file, as the root grader could).
+    read_all = uid is not None and not use_bwrap and not interpreter_is_public()
+    config = {"uid": uid, "pidns": use_bwrap, "read_all": read_all,
+              "workdir_base": "/tmp" if use_bwrap else fallback_base(),
+              "grader": os.getpid()}  # unused by the worker: says whose it is in a process list
+    # Not -I: its -E would ignore PYTHONHASHSEED, and string hashing (so the order of a set a
+    # submission prints) must not differ between workers. The environment is ours entirely
+    # (bwrap --clearenv, or worker_environment()); -s and -P keep user and cwd paths out.
+    flags = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]
+    python = [sys.executable, *flags, "-c", _WORKER_SOURCE.read_text(encoding="utf-8"), json.dumps(config)]
+    who = ", children run as unprivileged uids of their own" if uid is not None else ", children share the grader's uid"
     if not use_bwrap:
-        return WorkerCommand(argv=python, isolation=f"process (resource limits, private directory{as_uid}; no namespaces: {problem})")
+        readable = " that may read any file" if read_all else ""
+        return WorkerCommand(argv=python, isolation=f"process (resource limits, private directory{who}{readable}; "
+                                                    f"no namespaces: {problem})")
     argv = ["bwrap", "--die-with-parent", "--new-session", *_namespace_flags()]
     argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     if uid is not None:
@@ -144,9 +175,46 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path]) -> WorkerComm
         for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"):
             argv += ["--cap-add", cap]
     argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
-    argv += ["--setenv", "OMP_NUM_THREADS", "1", "--setenv", "LANG", "C.UTF-8", "--chdir", "/tmp"]
-    isolation = f"bubblewrap (pid, net, ipc, uts namespaces; read-only system; private /tmp; grader files hidden{as_uid})"
+    for name, value in WORKER_ENV.items():
+        argv += ["--setenv", name, value]
+    argv += ["--chdir", "/tmp"]
+    isolation = f"bubblewrap (pid, net, ipc, uts namespaces; read-only system; private /tmp; grader files hidden{who})"
     return WorkerCommand(argv=argv + python, isolation=isolation)
+
+
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8",
+              "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a worker (and so of its children, which only change HOME and TMPDIR):
+    nothing of the grader's but the search path."""
+    return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/tmp", **WORKER_ENV}
+
+
+def claim_uid(first: int = FIRST_UID) -> tuple[int, int]:
+    """A uid no other worker on this machine uses, and the lock that holds it (close it to release).
+
+    Lock files live in a root-owned folder of the temp dir; a killed grader's locks vanish with it.
+    """
+    folder = Path(tempfile.gettempdir()) / "gradproof-uids"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+        usable = info.st_uid == os.geteuid() and not folder.is_symlink() and not info.st_mode & 0o022
+    except OSError:
+        usable = False
+    if not usable:
+        raise SandboxUnavailable(f"cannot use {folder} to claim a uid for a worker (not ours, or not a folder)")
+    for uid in range(first, first + UID_RANGE):
+        fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise SandboxUnavailable(f"no free uid for a worker in {first}..{first + UID_RANGE - 1}")
 
 
 def _reachable_interpreter() -> list[str]:
@@ -183,10 +251,14 @@ def interpreter_is_public() -> bool:
     return not _reachable_interpreter()
 
 
-def _fallback_base() -> str:
-    """Without a private /tmp each child still gets a fresh directory, under one the grader made."""
-    import tempfile
+def fallback_base_path() -> Path:
+    """Where workers without a private /tmp make their children's directories (one per grader)."""
+    return Path(tempfile.gettempdir()) / f"gradproof-{os.getpid()}"
 
-    base = Path(tempfile.gettempdir()) / f"gradproof-{os.getpid()}"
+
+def fallback_base() -> str:
+    """Without a private /tmp each child still gets a fresh directory, under one the grader made
+    (each worker makes its own inside it and removes it when it ends)."""
+    base = fallback_base_path()
     base.mkdir(mode=0o711, exist_ok=True)
     return str(base)

@@ -1,22 +1,29 @@
 """The run stage's worker: a fork server that executes submissions, inside the sandbox.
 
-This file is run as ``python -I -c <this source> <config json>``; it imports only
+This file is run as ``python -s -P -c <this source> <config json>`` (in an environment
+the grader made whole, with ``PYTHONHASHSEED=0``); it imports only
 the standard library, torch and (if installed) numpy, never ``harness`` or
 ``reference`` (those are hidden from the sandbox).  One worker imports torch
-once, then forks a fresh child per submission:
+once, warms it up, then forks a fresh child per submission:
 
-* grader -> worker (stdin, JSON lines): ``{"op": "job", ...}``, ``{"op": "call", ...}``,
-  ``{"op": "end"}``, ``{"op": "quit"}``
-* worker -> grader (stdout, JSON lines): ``ready``, the child's events
-  (``bind``, ``raised``, ``executed``, ``return``, ``call_error``, ``blocked``,
-  ``ipython``), then one ``exit`` event per job.
+* grader -> worker (stdin, JSON lines): ``{"op": "job", "id": n, ...}``,
+  ``{"op": "call", "id": n, ...}``, ``{"op": "end", "id": n}``, ``{"op": "quit"}``
+* worker -> grader (stdout, one line per event, framed by its first byte):
+  ``w{...}`` is the worker's own (``ready``, one ``exit`` per job), ``c{...}`` a
+  child's event relayed unread (``bind``, ``raised``, ``executed``, ``return``,
+  ``call_error``, ``blocked``, ``ipython``).  The frame byte is the worker's, so
+  a child cannot forge a worker event; the grader validates every child event.
 
-The child is the submission: it runs with its own uid where the worker is root,
-resource limits, a private working directory, stdout/stderr captured into
-pipes, and every file descriptor of the worker closed.  The worker is the
-supervisor: it enforces the wall clock with SIGKILL (no ``except`` in student
-code can see that) and kills every process the child left behind.  It reports
-data; the grader decides.
+The child is the submission.  It is forked *before* its job arrives (while the
+grader is still checking the previous submission), drops to the slot's own
+unprivileged uid where the worker is root, gets a fresh private working
+directory, stdout/stderr into pipes, no file descriptor of the worker, and
+waits for its job; then it sets its resource limits and runs.  The worker is
+the supervisor: it enforces the wall clock with SIGKILL (no ``except`` in
+student code can see that), keeps the head of the output and stops a flood,
+and after the job kills every process the child left behind (the pid
+namespace, the slot's uid, or the subreaper's orphans) and removes what it
+wrote.  It reports data; the grader decides.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from __future__ import annotations
 import ast
 import builtins
 import ctypes
+import errno
+import gc
 import json
 import math
+import mmap
 import os
 import resource
-import select
 import selectors
 import shutil
 import signal
@@ -39,14 +48,21 @@ import traceback
 from typing import Any, Callable
 
 MAX_EVENT = 8 * 1024 * 1024  # one event line from the child
+MAX_JOB_EVENTS = 64 * 1024 * 1024  # all of one job's events: past this the child is stopped
 MAX_ELEMENTS = 200_000  # a tensor larger than this is described, not sent
-CHILD_EVENTS = {"bind", "raised", "executed", "return", "call_error", "blocked", "ipython"}
+PENDING_BYTES = 1 << 20  # child events held back at most (see Worker.relay)
+URGENT_EVENTS = (b'{"ev": "executed"', b'{"ev": "return"', b'{"ev": "call_error"')  # as Child.send writes them
+RESERVE_BYTES = 16 * 1024 * 1024
 GRADER_PACKAGES = ("harness", "reference")
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+CAP_DAC_READ_SEARCH = 2
 
 
 # --------------------------------------------------------------------- encoding
@@ -107,27 +123,34 @@ def decode(data: dict[str, Any]) -> Any:
 class Child:
     """Runs inside the forked process: executes the submission and answers calls."""
 
-    def __init__(self, sock: socket.socket, job: dict[str, Any]) -> None:
-        self.sock = sock
+    def __init__(self, send: Callable[[bytes], None], job: dict[str, Any]) -> None:
+        self._send = send
         self.job = job
         self.names: list[str] = list(job.get("names", []))
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.seen: dict[str, tuple[tuple[int, Any], str]] = {}
+        # Address space kept back (mapped, never touched) for telling the grader what happened
+        # after the submission used all of its own (a MemoryError): released first thing then.
+        self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
 
     def send(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, allow_nan=True).encode() + b"\n"
         if len(line) > MAX_EVENT:
             line = json.dumps({"ev": event.get("ev", "?"), "too_large": True}).encode() + b"\n"
-        self.sock.sendall(line)
+        self._send(line)
 
-    def run(self) -> None:
+    def execute(self) -> None:
+        """Run every cell, one top-level statement at a time, then say so."""
         self.namespace["get_ipython"] = _IPythonStub(self).get_ipython
-        sys.meta_path.insert(0, _GraderBlocker(self))
+        blocker = _GraderBlocker(self)
+        sys.meta_path.insert(0, blocker)
         statement = 0
         for label, source in self.job["cells"]:
             try:
                 tree = compile(source, label, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+                assert isinstance(tree, ast.Module)
             except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError
+                self.release_reserve()
                 self.raised(exc, label, statement)
                 break
             stopped = False
@@ -137,6 +160,7 @@ class Child:
                     code = compile(ast.Module(body=[node], type_ignores=[]), label, "exec", dont_inherit=True)
                     exec(code, self.namespace)
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
+                    self.release_reserve()
                     self.snapshot(statement, label)
                     self.raised(exc, label, statement)
                     stopped = True
@@ -145,18 +169,24 @@ class Child:
             if stopped:
                 break
         functions = sorted(n for n in self.job.get("functions", []) if callable(self.namespace.get(n)))
+        _flush_std()  # what it printed is in the pipes before the grader can end the job
         self.send({"ev": "executed", "functions": functions})
-        self.serve()
+
+    def release_reserve(self) -> None:
+        if self._reserve is not None:
+            self._reserve.close()
+            self._reserve = None
 
     def snapshot(self, statement: int, label: str) -> None:
         """Send the tracked names whose value changed in this statement (tensors: by id and version)."""
         changed: dict[str, Any] = {}
+        namespace = self.namespace
         for name in self.names:
-            if name not in self.namespace:
+            if name not in namespace:
                 if self.seen.pop(name, None) is not None:
                     changed[name] = {"t": "unbound"}
                 continue
-            value = self.namespace[name]
+            value = namespace[name]
             version = getattr(value, "_version", None) if _is_tensor(value) else None
             key = (id(value), version)
             previous = self.seen.get(name)
@@ -174,23 +204,54 @@ class Child:
             self.send({"ev": "bind", "statement": statement, "label": label, "values": changed})
 
     def raised(self, exc: BaseException, label: str, statement: int) -> None:
-        self.send({"ev": "raised", "statement": statement, "label": label, **describe(exc)})
+        self.send({"ev": "raised", "statement": statement, "label": label, **describe(exc, label)})
 
-    def serve(self) -> None:
-        reader = self.sock.makefile("rb")
-        for line in reader:
+    def serve(self, lines: "_SocketLines") -> None:
+        """Answer the grader's calls until it says ``end`` (then the worker kills us)."""
+        while True:
+            line = lines.next()
+            if line is None:
+                return
             msg = json.loads(line)
             if msg.get("op") != "call":
-                break
+                return
             fn = self.namespace.get(msg["fn"])
             try:
                 args = [decode(a) for a in msg["args"]]
                 if not callable(fn):
                     raise NameError(f"{msg['fn']} is not defined")
                 result = fn(*args)
+                _flush_std()
                 self.send({"ev": "return", "value": encode(result)})
             except BaseException as exc:
+                self.release_reserve()
+                _flush_std()
                 self.send({"ev": "call_error", **describe(exc)})
+
+
+class _SocketLines:
+    """Lines from a socket (the child's end), without Python's buffered file objects."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def next(self) -> bytes | None:
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # the student replaced or closed it
+            pass
 
 
 def _is_tensor(value: Any) -> bool:
@@ -198,16 +259,22 @@ def _is_tensor(value: Any) -> bool:
     return torch is not None and isinstance(value, torch.Tensor)
 
 
-def describe(exc: BaseException) -> dict[str, Any]:
-    """An exception as data: type, message, the student's frames only."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<string>")]
-    line = frames[-1].lineno if frames else getattr(exc, "lineno", None)
-    text = "".join(traceback.format_list(frames[-8:])) + "".join(traceback.format_exception_only(type(exc), exc))
+def describe(exc: BaseException, label: str | None = None) -> dict[str, Any]:
+    """An exception as data: type, message, the frames that are not the worker's own, and the
+    line of the submission's own code (``label``) where it happened."""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<string>")]
+        own = [f for f in frames if f.filename == label] or frames
+        line = own[-1].lineno if own else getattr(exc, "lineno", None)
+        text = "".join(traceback.format_list(frames[-8:])) + "".join(traceback.format_exception_only(type(exc), exc))
+    except BaseException:  # an exception whose __str__ raises, a broken traceback
+        line, text = None, type(exc).__name__
     try:
         message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
     except BaseException:
         message = "<unprintable>"
-    return {"type": type(exc).__name__, "message": message[:2000], "line": line, "traceback": text[-4000:]}
+    return {"type": type(exc).__name__, "message": message[:2000],
+            "line": line if isinstance(line, int) else None, "traceback": text[-4000:]}
 
 
 class _GraderBlocker:
@@ -247,9 +314,9 @@ class _IPythonStub:
             return None
         if name == "matplotlib":
             try:
-                import matplotlib
+                import importlib
 
-                matplotlib.use("Agg")
+                importlib.import_module("matplotlib").use("Agg")
             except Exception:
                 pass
         self._record(f"%{name} {line}", name in self.IGNORED)
@@ -280,35 +347,116 @@ class _IPythonStub:
         return refused
 
 
+# What the worker runs once, in its own process, before it forks any child: the
+# first call of many torch functions (dispatch, printing, autograd) is several
+# times slower than the next, and every child inherits the warm state.
+_WARM_UP = [
+    ("cell 1", "import math, random\nimport torch\nimport numpy as np\n"),
+    ("cell 2", "X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])\nY = torch.tensor([[0.0]])\n"
+               "W1 = torch.rand(4, 3)\nW2 = torch.rand(3, 1)\nprint(W1)\nprint(W2)\nW1\n"),
+    ("cell 3", "Z = torch.matmul(W1.T, X)\nH = 1/(1+torch.exp(-Z))\nO = torch.matmul(H.T, W2)\n"
+               "O = H.T @ W2\nY_cap = torch.sigmoid(O)\nE = (Y - Y_cap)**2\nprint('E =', E, E.item(), float(E))\n"
+               "dE_dY_cap = -2*(Y - Y_cap)\ndY_cap_dO = Y_cap*(1 - Y_cap)\ndE_dW2 = dE_dY_cap * dY_cap_dO * H\n"
+               "dE_dW1 = torch.matmul(X, (dE_dY_cap * dY_cap_dO * W2 * H*(1 - H)).T)\nlr = 0.1\n"
+               "W2_new = W2 - lr * dE_dW2\nW1_new = W1 - lr * dE_dW1\nprint(W1_new, W2_new)\n"
+               "W1 -= lr * dE_dW1\nW2.sub_(lr * dE_dW2)\n"),
+    ("cell 4", "Xd = X.double(); W = W1.double().clone().requires_grad_(True)\n"
+               "L = ((torch.sigmoid(torch.sigmoid(W.T @ Xd).T @ W2.double()) - 0) ** 2).sum(); L.backward()\n"
+               "g = W.grad.numpy(); print(W.grad)\nwith torch.no_grad():\n    W -= 0.1 * W.grad\n"
+               "W.grad.zero_(); torch.manual_seed(0); torch.randn(3, 1); torch.zeros(3, 1); torch.ones(1, 3)\n"
+               "torch.mm(W1.T, X); torch.mul(Z, H); torch.sum(H, dim=0, keepdim=True); torch.mean(E); H.t(); H.reshape(1, 3)\n"),
+    ("cell 5", "x = np.array([[0.9], [0.8], [0.7], [0.6]]); w1 = np.random.rand(4, 3); w2 = np.random.rand(3, 1)\n"
+               "h = 1 / (1 + np.exp(-(w1.T @ x))); o = np.dot(h.T, w2); e = np.square(0 - o); print(h, o, e)\n"
+               "torch.from_numpy(w1); torch.tensor(w1, dtype=torch.float32); f'{float(e[0, 0]):.4f}'\n"
+               "def sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
+               "def forward(X, W1, W2):\n    H = sigmoid(W1.T @ X)\n    return sigmoid(H.T @ W2)\nforward(X, W1, W2)\n"),
+]
+
+
+def _warm_up() -> None:
+    """Run :data:`_WARM_UP` once in this process, its output and events thrown away."""
+    saved = sys.stdout, sys.stderr
+    sink = open(os.devnull, "w")
+    sys.stdout = sys.stderr = sink
+    try:
+        names = ["X", "Y", "W1", "W2", "Z", "H", "O", "Y_cap", "E", "dE_dW2", "dE_dW1", "W1_new", "W2_new", "lr"]
+        child = Child(lambda line: None, {"cells": _WARM_UP, "names": names, "functions": ["forward", "sigmoid"]})
+        child.execute()
+        json.loads(json.dumps(encode(child.namespace["W1"])))
+        describe(ValueError("warm"))
+    except BaseException:
+        pass
+    finally:
+        sys.stdout, sys.stderr = saved
+        sink.close()
+        while sys.meta_path and isinstance(sys.meta_path[0], _GraderBlocker):
+            sys.meta_path.pop(0)
+
+
 # --------------------------------------------------------------------- the supervisor
+
+class Prepared:
+    """A forked child that has set itself up and waits for its job."""
+
+    def __init__(self, pid: int, pidfd: int | None, sock: socket.socket, out_r: int, err_r: int, workdir: str) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.sock = sock
+        self.out_r = out_r
+        self.err_r = err_r
+        self.workdir = workdir
+        self.status: int | None = None  # waitpid status, once reaped
+        self.cpu: float | None = None  # its CPU seconds, once reaped
+
+    def close_fds(self) -> None:
+        for fd in (self.out_r, self.err_r, self.pidfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.sock.close()
+
 
 class Worker:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.uid: int | None = config.get("uid")
         self.pidns: bool = bool(config.get("pidns"))
+        self.read_all: bool = bool(config.get("read_all"))
         self.base: str = config.get("workdir_base") or "/tmp"
+        self.root = os.geteuid() == 0
+        self.drops = self.uid is not None and self.root
         self.out = os.fdopen(1, "wb", buffering=0)
         self.inbuf = b""
         self.jobs = 0
+        self.pending: list[bytes] = []  # the child's events not yet passed on (see relay)
+        self.pending_bytes = 0
+
+    # ---------------------------------------------------------------- grader I/O
 
     def send(self, event: dict[str, Any]) -> None:
-        self.out.write(json.dumps(event, allow_nan=True).encode() + b"\n")
+        self.flush()
+        self.out.write(b"w" + json.dumps(event, allow_nan=True).encode() + b"\n")
 
     def read_line(self, timeout: float | None) -> bytes | None:
         """One line from the grader (b"" at EOF, None if none is complete within ``timeout``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self.inbuf:
             if deadline is not None:
+                import select
+
                 left = max(0.0, deadline - time.monotonic())
                 if not select.select([0], [], [], left)[0]:
                     return None
-            chunk = os.read(0, 1 << 16)
+            chunk = os.read(0, 1 << 20)
             if not chunk:
                 return b""
             self.inbuf += chunk
         line, _, self.inbuf = self.inbuf.partition(b"\n")
         return line
+
+    # ---------------------------------------------------------------- main loop
 
     def serve(self) -> None:
         import torch
@@ -318,166 +466,238 @@ class Worker:
             import numpy  # noqa: F401 - so that children need not import it
         except ImportError:
             pass
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a gone grader is EPIPE/EOF, handled below
         _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        if not self.pidns:  # without bwrap's --die-with-parent: the grader's death ends us too
+            signal.signal(signal.SIGTERM, _exit_on_signal)
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        _warm_up()
+        gc.collect()
+        gc.freeze()  # the children's collections then never touch (copy) the worker's objects
+        self.kill_leftovers()  # a uid slot is reused: nothing of an earlier run may remain
+        if not self.pidns:  # a directory of our own in the shared /tmp (in a sandbox /tmp is ours)
+            self.base = os.path.join(self.base, f"worker-{os.getpid()}")
+            os.mkdir(self.base, 0o711)
         self.send({"ev": "ready", "pid": os.getpid(), "uid": os.getuid(), "torch": torch.__version__,
                    "python": sys.version.split()[0]})
-        while True:
-            line = self.read_line(None)
-            if not line:
-                return
-            msg = json.loads(line)
-            if msg.get("op") == "job":
-                self.run_job(msg)
-            elif msg.get("op") == "quit":
-                return
+        child: Prepared | None = None
+        try:
+            while True:
+                if child is None:
+                    child = self.prepare()
+                line = self.read_line(None)
+                if not line:
+                    return
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                if msg.get("op") == "job":
+                    prepared, child = child, None
+                    if self.run_job(prepared, msg, line) in ("quit", "grader-gone"):
+                        return
+                elif msg.get("op") == "quit":
+                    return
+                # a stale "call" or "end" of a job that already ended: nothing to do
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        finally:
+            if child is not None:
+                self.discard(child)
+            self.kill_leftovers()
+            self.remove_files(None)
+            if not self.pidns:
+                _remove(self.base)
+                try:  # the grader's folder for all its workers: the last one out removes it
+                    os.rmdir(os.path.dirname(self.base))
+                except OSError:
+                    pass
 
-    def run_job(self, job: dict[str, Any]) -> None:
-        limits = job["limits"]
+    # ---------------------------------------------------------------- one job
+
+    def prepare(self) -> Prepared:
+        """Fork the next child now; it sets itself up and waits for its job."""
         self.jobs += 1
         workdir = os.path.join(self.base, f"job-{os.getpid()}-{self.jobs}")
         parent_sock, child_sock = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # the child: never returns
+            code = 0
             try:
                 parent_sock.close()
-                for fd in (out_r, err_r):
-                    os.close(fd)
-                self.become_child(job, limits, workdir, out_w, err_w, child_sock)
-                Child(child_sock, job).run()
+                os.close(out_r)
+                os.close(err_r)
+                self.become_child(workdir, out_w, err_w, child_sock)
+                lines = _SocketLines(child_sock)
+                line = lines.next()
+                if line is None:
+                    os._exit(0)
+                job = json.loads(line)
+                _apply_limits(job, count_own=not self.drops)
+                child = Child(child_sock.sendall, job)
+                child.execute()
+                child.serve(lines)
             except BaseException as exc:  # a failure of the worker's own set-up, told to the grader
+                code = 70
                 try:
                     child_sock.sendall(json.dumps({"ev": "raised", "label": "grader set-up", **describe(exc)}).encode() + b"\n")
                 except BaseException:
                     pass
             finally:
-                os._exit(0)
+                os._exit(code)
         child_sock.close()
         os.close(out_w)
         os.close(err_w)
-        reason, kept = self.supervise(pid, parent_sock, out_r, err_r, limits, started)
-        duration = time.monotonic() - started
-        status = self.finish(pid)
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
         for fd in (out_r, err_r):
-            os.close(fd)
-        parent_sock.close()
-        self.cleanup(workdir)
-        exit_event: dict[str, Any] = {"ev": "exit", "reason": reason, "duration": duration,
-                                      "stdout": kept[out_r][0].decode("utf-8", "replace"),
-                                      "stderr": kept[err_r][0].decode("utf-8", "replace"),
-                                      "stdout_bytes": kept[out_r][1], "stderr_bytes": kept[err_r][1]}
-        exit_event.update(status)
-        self.send(exit_event)
+            os.set_blocking(fd, False)
+        parent_sock.setblocking(False)
+        return Prepared(pid, pidfd, parent_sock, out_r, err_r, workdir)
 
-    def become_child(self, job: dict[str, Any], limits: dict[str, Any], workdir: str,
-                     out_w: int, err_w: int, sock: socket.socket) -> None:
+    def become_child(self, workdir: str, out_w: int, err_w: int, sock: socket.socket) -> None:
+        """Everything that does not depend on the job: identity, directory, descriptors, environment."""
         os.setsid()
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.mkdir(workdir, 0o700)
         uid = self.uid
-        own_processes = 0 if uid is not None and os.getuid() == 0 else _count_processes(os.getuid())
-        if uid is not None and os.getuid() == 0:
+        if self.drops and uid is not None:
             os.chown(workdir, uid, uid)
+            if self.read_all:  # the interpreter lives in a closed home: keep the right to read, and only it
+                _libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
+            if self.read_all:
+                _keep_only_capability(CAP_DAC_READ_SEARCH)
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         os.chdir(workdir)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         keep = sock.fileno()
-        for fd in range(3, _max_fd()):
-            if fd != keep:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 20)
         sys.stdin = open(0, "r", closefd=False)
         sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
         sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
-        sys.argv = [job.get("argv0", "submission")]
-        env = {"HOME": workdir, "TMPDIR": workdir, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
-        os.environ.clear()
-        os.environ.update(env)
-        vm = _vm_size()
-        for name, value in (
-            ("RLIMIT_AS", vm + int(limits["memory_bytes"])),
-            ("RLIMIT_FSIZE", int(limits["file_bytes"])),
-            ("RLIMIT_NPROC", own_processes + int(limits["processes"])),
-            ("RLIMIT_CORE", 0),
-        ):
-            resource.setrlimit(getattr(resource, name), (value, value))
-        cpu = int(math.ceil(limits["cpu_seconds"]))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        import random
+        # The worker's environment is already the clean one the grader gave it; only these differ.
+        os.environ["HOME"] = os.environ["TMPDIR"] = os.environ["PWD"] = workdir
 
-        import torch
+    def run_job(self, child: Prepared, job: dict[str, Any], line: bytes) -> str:
+        limits = job["limits"]
+        job_id = job.get("id")
+        started = time.monotonic()
+        ended = False
+        try:
+            child.sock.setblocking(True)
+            child.sock.sendall(line + b"\n")
+            child.sock.setblocking(False)
+        except OSError:
+            pass  # the child is gone already: the supervision below says how
+        reason, kept = self.supervise(child, limits, job_id, started)
+        if reason == "ended":
+            # The grader is done with it: answer at once, clean up while the grader checks.
+            _kill(child.pid)
+            ended = True
+        else:
+            _kill(child.pid)
+            self.reap(child)
+        self.drain(child, kept, int(limits["output_keep_bytes"]))
+        event: dict[str, Any] = {"ev": "exit", "id": job_id, "reason": reason, "duration": time.monotonic() - started,
+                                 "stdout": kept[child.out_r][0].decode("utf-8", "replace"),
+                                 "stderr": kept[child.err_r][0].decode("utf-8", "replace"),
+                                 "stdout_bytes": kept[child.out_r][1], "stderr_bytes": kept[child.err_r][1],
+                                 "code": None, "signal": None}
+        if not ended and child.status is not None:
+            if os.WIFEXITED(child.status):
+                event["code"] = os.WEXITSTATUS(child.status)
+            elif os.WIFSIGNALED(child.status):
+                event["signal"] = _signal_name(os.WTERMSIG(child.status))
+            # whether a SIGKILL was the CPU limit's (its hard limit) or something else's
+            event["cpu_limit_reached"] = child.cpu is not None and child.cpu >= float(limits["cpu_seconds"])
+        self.send(event)
+        if ended:
+            self.reap(child)
+        child.close_fds()
+        self.kill_leftovers()
+        self.remove_files(child.workdir)
+        return reason
 
-        seed = int(job.get("seed", 0))
-        torch.manual_seed(seed)
-        random.seed(seed)
-        np = sys.modules.get("numpy")
-        if np is not None:
-            np.random.seed(seed % 2**32)
-
-    def supervise(self, pid: int, sock: socket.socket, out_r: int, err_r: int,
-                  limits: dict[str, Any], started: float) -> tuple[str, dict[int, tuple[bytes, int]]]:
+    def supervise(self, child: Prepared, limits: dict[str, Any], job_id: Any,
+                  started: float) -> tuple[str, dict[int, tuple[bytes, int]]]:
         """Relay events and calls until the child is done, times out, or floods its output."""
         keep_bytes = int(limits["output_keep_bytes"])
         max_output = int(limits["output_bytes"])
         deadline = started + float(limits["timeout"])
+        out_r, err_r, sock = child.out_r, child.err_r, child.sock
         kept: dict[int, tuple[bytes, int]] = {out_r: (b"", 0), err_r: (b"", 0)}
         sel = selectors.DefaultSelector()
-        sel.register(sock, selectors.EVENT_READ)
-        sel.register(out_r, selectors.EVENT_READ)
-        sel.register(err_r, selectors.EVENT_READ)
-        sel.register(0, selectors.EVENT_READ)
+        sel.register(sock, selectors.EVENT_READ, "sock")
+        sel.register(out_r, selectors.EVENT_READ, "pipe")
+        sel.register(err_r, selectors.EVENT_READ, "pipe")
+        sel.register(0, selectors.EVENT_READ, "grader")
+        if child.pidfd is not None:
+            sel.register(child.pidfd, selectors.EVENT_READ, "pid")
         buf = b""
-        reason = "exited"
-        sock_open = True
+        relayed = 0
         try:
-            while sock_open:
+            while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return "timeout", kept
+                if child.pidfd is None:  # no pidfd (old kernel): poll for the child's end
+                    left = min(left, 0.05)
+                    if self.reap(child, block=False):
+                        self.drain_events(sock, buf)
+                        return "exited", kept
                 for key, _ in sel.select(left):
-                    if key.fileobj is sock:
-                        chunk = sock.recv(1 << 16)
-                        if not chunk:
-                            sock_open = False
+                    what = key.data
+                    if what == "sock":
+                        try:
+                            chunk = sock.recv(1 << 20)
+                        except BlockingIOError:
+                            continue
+                        except OSError:
+                            chunk = b""
+                        if not chunk:  # the child closed its end; it ends when its process does
                             sel.unregister(sock)
-                            break
-                        buf += chunk
-                        while b"\n" in buf:
-                            line, _, buf = buf.partition(b"\n")
-                            self.relay(line)
-                        if len(buf) > MAX_EVENT:
+                            continue
+                        relayed += len(chunk)
+                        buf = self.relay(buf + chunk)
+                        if len(buf) > MAX_EVENT or relayed > MAX_JOB_EVENTS:
                             return "protocol", kept
-                    elif key.fileobj == 0:
+                    elif what == "pid":
+                        self.reap(child)
+                        self.drain_events(sock, buf)
+                        return "exited", kept
+                    elif what == "grader":
                         line = self.read_line(0)
                         if line is None:
                             continue
                         if line == b"":
                             return "grader-gone", kept
-                        msg = json.loads(line)
-                        if msg.get("op") == "call":
-                            try:
-                                sock.sendall(line + b"\n")
-                            except OSError:
-                                pass
-                        elif msg.get("op") == "end":
-                            return "ended", kept
+                        while line is not None:
+                            verdict = self.from_grader(line, sock, job_id)
+                            if verdict is not None:
+                                return verdict, kept
+                            line = self.read_line(0) if b"\n" in self.inbuf else None
                     else:
-                        fd = int(key.fileobj)  # type: ignore[call-overload]
-                        chunk = os.read(fd, 1 << 16)
+                        fd = key.fd
+                        try:
+                            chunk = os.read(fd, 1 << 16)
+                        except BlockingIOError:
+                            continue
                         if not chunk:
                             sel.unregister(fd)
                             continue
@@ -487,129 +707,314 @@ class Worker:
                         kept[fd] = (head, total + len(chunk))
                         if kept[out_r][1] + kept[err_r][1] > max_output:
                             return "output", kept
-            return reason, kept
         finally:
             sel.close()
 
-    def relay(self, line: bytes) -> None:
-        """Forward one child event, if it is one: the child cannot forge the worker's own events."""
+    def from_grader(self, line: bytes, sock: socket.socket, job_id: Any) -> str | None:
+        """A message from the grader during a job: a call to pass on, or the end of the job."""
+        if line == b"":
+            return "grader-gone"
         try:
-            event = json.loads(line)
+            msg = json.loads(line)
         except ValueError:
-            return
-        if isinstance(event, dict) and event.get("ev") in CHILD_EVENTS:
-            self.out.write(line + b"\n")
-
-    def finish(self, pid: int) -> dict[str, Any]:
-        """Kill the child and everything it left behind; say how the child ended."""
-        status: dict[str, Any] = {"code": None, "signal": None}
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        # the child may have ended on its own before the kill: waitpid tells how
-        _, raw = os.waitpid(pid, 0)
-        if os.WIFEXITED(raw):
-            status["code"] = os.WEXITSTATUS(raw)
-        elif os.WIFSIGNALED(raw):
-            status["signal"] = signal.Signals(os.WTERMSIG(raw)).name
-        self.kill_leftovers()
-        return status
-
-    def kill_leftovers(self) -> None:
-        """No process outlives its grading: the pid namespace, the job's uid, or our subreaped orphans."""
-        for _ in range(50):
-            victims = self.leftovers()
-            if not victims:
-                break
-            for victim in victims:
-                try:
-                    os.kill(victim, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            self.reap()
-            time.sleep(0.001)
-        self.reap()
-
-    def leftovers(self) -> list[int]:
-        me = os.getpid()
-        found: list[int] = []
-        parents: dict[int, int] = {}
-        owners: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
+            return None
+        if not isinstance(msg, dict) or msg.get("id") != job_id:
+            return "quit" if isinstance(msg, dict) and msg.get("op") == "quit" else None
+        if msg.get("op") == "call":
             try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read()
-                owners[pid] = os.stat(f"/proc/{entry}").st_uid
+                sock.setblocking(True)
+                sock.sendall(line + b"\n")
             except OSError:
-                continue
-            fields = stat[stat.rfind(b")") + 2:].split()
-            if fields[0] == b"Z":
-                continue
-            parents[pid] = int(fields[1])
-        for pid in parents:
-            if pid in (me, 1):
-                continue
-            if self.pidns or (self.uid is not None and owners.get(pid) == self.uid and os.getuid() == 0):
-                found.append(pid)
-                continue
-            ancestor = parents.get(pid)
-            while ancestor is not None and ancestor not in (me, 0, 1):
-                ancestor = parents.get(ancestor)
-            if ancestor == me:
-                found.append(pid)
-        return found
+                pass
+            finally:
+                sock.setblocking(False)
+        elif msg.get("op") == "end":
+            return "ended"
+        return None
 
-    def reap(self) -> None:
+    def relay(self, buf: bytes) -> bytes:
+        """Frame every complete child line as the child's; keep the incomplete rest.
+
+        The lines are held back until the grader waits for one of them (``executed``, a call's
+        answer), the job ends, or they add up to a lot: the grader, whose threads share one
+        interpreter lock, then wakes up once per job instead of once per statement.
+        """
+        if b"\n" not in buf:
+            return buf
+        complete, _, rest = buf.rpartition(b"\n")
+        urgent = False
+        for line in complete.split(b"\n"):
+            if line:
+                self.pending.append(b"c" + line + b"\n")
+                self.pending_bytes += len(line) + 2
+                urgent = urgent or line.startswith(URGENT_EVENTS)
+        if urgent or self.pending_bytes > PENDING_BYTES:
+            self.flush()
+        return rest
+
+    def flush(self) -> None:
+        if self.pending:
+            self.out.write(b"".join(self.pending))
+            self.pending.clear()
+            self.pending_bytes = 0
+
+    def drain_events(self, sock: socket.socket, buf: bytes) -> None:
+        """Relay what the child sent just before it ended."""
+        for _ in range(64):
+            try:
+                chunk = sock.recv(1 << 20)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            buf = self.relay(buf + chunk)
+            if len(buf) > MAX_EVENT:
+                break
+
+    def drain(self, child: Prepared, kept: dict[int, tuple[bytes, int]], keep_bytes: int) -> None:
+        """Read what is left in the output pipes (never blocking: an orphan may hold them open)."""
+        for fd in (child.out_r, child.err_r):
+            for _ in range(64):
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except (BlockingIOError, OSError):
+                    break
+                if not chunk:
+                    break
+                head, total = kept[fd]
+                if len(head) < keep_bytes:
+                    head += chunk[: keep_bytes - len(head)]
+                kept[fd] = (head, total + len(chunk))
+
+    def reap(self, child: Prepared, block: bool = True) -> bool:
+        """Collect the child's exit status; ``False`` if it is still running (``block=False``)."""
+        if child.status is not None:
+            return True
         while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(child.pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                child.status = 0
+                return True
+            except InterruptedError:
+                continue
+            if pid == 0:
+                return False
+            child.status = status
+            child.cpu = usage.ru_utime + usage.ru_stime
+            return True
+
+    def discard(self, child: Prepared) -> None:
+        _kill(child.pid)
+        self.reap(child)
+        child.close_fds()
+        self.remove_files(child.workdir)
+
+    # ---------------------------------------------------------------- cleanup
+
+    def kill_leftovers(self) -> None:
+        """No process outlives its grading: everything in our pid namespace, else everything of
+        the slot's uid, else (the same uid as ours) every descendant the subreaper collected.
+
+        Every process left is our descendant, and as the subreaper we inherit the orphans:
+        kill, wait for all our children, and kill again until nothing is found.
+        """
+        for _ in range(100):
+            if self.pidns:
+                found = _kill_all_but_me()
+            elif self.drops and self.uid is not None:
+                found = _kill_uid(self.uid)
+            else:
+                found = _kill_descendants()
+            if not found:
+                return
+            self._reap_all()
+
+    def _reap_all(self) -> None:
+        """Reap our children: all of them after an atomic kill(-1), else those already gone."""
+        atomic = self.pidns or self.drops  # kill(-1) left nothing alive that could fork
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, 0 if atomic else os.WNOHANG)
             except ChildProcessError:
                 return
+            except InterruptedError:
+                continue
             if pid == 0:
+                time.sleep(0.001)
                 return
 
-    def cleanup(self, workdir: str) -> None:
-        """Remove what the job wrote: its directory, and in a private /tmp everything else too."""
-        targets = [workdir]
-        if self.pidns:
-            targets += [os.path.join(d, e) for d in ("/tmp", "/dev/shm") if os.path.isdir(d)
-                        for e in os.listdir(d)]
-        uid = self.uid if os.getuid() == 0 else None
+    def remove_files(self, workdir: str | None) -> None:
+        """Remove what the job wrote: its directory, and in the shared places whatever its uid owns
+        (in a private /tmp: everything)."""
+        places = ("/tmp", "/dev/shm") if self.pidns else WORLD_WRITABLE
+        uid = self.uid if self.drops else None
+        targets = [workdir] if workdir else []
+        if workdir is None and not self.pidns and os.path.isdir(self.base):
+            targets += [os.path.join(self.base, e) for e in os.listdir(self.base)]
+        for place in places:
+            try:
+                entries = os.listdir(place)
+            except OSError:
+                continue
+            for entry in entries:
+                path = os.path.join(place, entry)
+                if path == workdir:
+                    continue
+                try:
+                    owner = os.lstat(path).st_uid
+                except OSError:
+                    continue
+                if (uid is not None and owner == uid) or (self.pidns and uid is None):
+                    targets.append(path)
+        if not targets:
+            return
         if uid is None:
             for target in targets:
                 _remove(target)
             return
-        pid = os.fork()  # files the child made belong to its uid: remove them as that uid
-        if pid == 0:
-            try:
-                os.setgroups([])
-                os.setresgid(uid, uid, uid)
-                os.setresuid(uid, uid, uid)
-                for target in targets:
-                    _remove(target)
-                for d in ("/tmp", "/dev/shm", "/var/tmp"):
-                    if os.path.isdir(d):
-                        for e in os.listdir(d):
-                            path = os.path.join(d, e)
-                            try:
-                                if os.lstat(path).st_uid == uid:
-                                    _remove(path)
-                            except OSError:
-                                pass
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-        _remove(workdir)
+        # The files belong to the child's uid (and may be mode 0700): remove them as that uid.
+        # setfsuid changes only file-permission checks, only on this thread, and is undone below.
+        _libc.setfsuid(uid)
+        _libc.setfsgid(uid)
+        try:
+            for target in targets:
+                _remove(target)
+        finally:
+            _libc.setfsuid(0)
+            _libc.setfsgid(0)
+        for target in targets:  # the directories we made (as root) and anything left
+            if os.path.lexists(target):
+                _remove(target)
+
+
+# --------------------------------------------------------------------- helpers
+
+def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
+    """The child's resource limits and seeds, set once its job is known."""
+    limits = job["limits"]
+    sys.argv = [str(job.get("argv0", "submission"))]
+    # RLIMIT_NPROC counts every process of the uid: on a uid of its own the child starts from
+    # zero; sharing the grader's uid (no root), the processes it already has come on top.
+    own = _count_processes(os.getuid()) if count_own else 0
+    vm = _vm_size()
+    for name, value in (
+        ("RLIMIT_AS", vm + int(limits["memory_bytes"])),
+        ("RLIMIT_FSIZE", int(limits["file_bytes"])),
+        ("RLIMIT_NPROC", own + int(limits["processes"])),
+        ("RLIMIT_CORE", 0),
+    ):
+        resource.setrlimit(getattr(resource, name), (value, value))
+    cpu = int(math.ceil(float(limits["cpu_seconds"])))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    import random
+
+    import torch
+
+    seed = int(job.get("seed", 0))
+    # torch.manual_seed would also seed (and so import) every accelerator backend; the child
+    # runs on the CPU (a forked process may not start CUDA), so the CPU generator is the one.
+    torch.default_generator.manual_seed(seed)
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _keep_only_capability(cap: int) -> None:
+    """After a uid drop with PR_SET_KEEPCAPS: permitted and effective become exactly ``{cap}``."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    data[cap // 32].effective = data[cap // 32].permitted = 1 << (cap % 32)
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    _libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _kill_all_but_me() -> bool:
+    """kill(-1) inside our pid namespace: everything but us and its init (bwrap). Atomic with fork."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _kill_uid(uid: int) -> bool:
+    """kill(-1) as the slot's uid: every process of that uid (and only those), atomically with fork."""
+    os.setresuid(uid, uid, 0)  # the saved uid stays 0, so the way back is open
+    try:
+        os.kill(-1, signal.SIGKILL)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.setresuid(0, 0, 0)
+
+
+def _kill_descendants() -> bool:
+    """Same uid as ours, no namespace: kill every process whose ancestry leads to us (the subreaper)."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields[0] in (b"Z", b"X"):
+            continue
+        parents[int(entry)] = int(fields[1])
+    found = False
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor not in (me, 0, 1):
+            ancestor = parents.get(ancestor)
+        if ancestor == me and pid != me:
+            _kill(pid)
+            found = True
+    return found
 
 
 def _remove(path: str) -> None:
+    def retry(func: Any, target: str, _exc: Any) -> None:
+        try:  # a directory the student made unreadable (chmod 000): make it ours to empty
+            os.chmod(target, 0o700)
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+        except OSError:
+            pass
+
     try:
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path, onerror=retry)
         else:
             os.unlink(path)
     except OSError:
@@ -625,21 +1030,22 @@ def _vm_size() -> int:
 
 
 def _count_processes(uid: int) -> int:
-    """Processes this uid already has: RLIMIT_NPROC counts them all, so the limit goes on top."""
+    """Processes (threads, for the kernel) this uid already has: RLIMIT_NPROC counts them all."""
     count = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                count += os.stat(f"/proc/{entry}").st_uid == uid
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
             except OSError:
                 pass
     return count
 
 
-def _max_fd() -> int:
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return min(soft, 4096)
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":
+    sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]  # never the working directory
     Worker(json.loads(sys.argv[1])).serve()

@@ -1,0 +1,307 @@
+"""Throughput of grading one batch of notebooks, three ways, in one run.
+
+    python bench/throughput.py [--count 120] [--jobs N] [--sandbox auto] [--sample 24] [--install]
+
+1. **gradproof**: ``grade_batch`` with its warm worker pool, grading included (truth,
+   finite differences, the journal, the report data), sandboxed where bubblewrap works.
+2. **fresh process**: a new ``python`` per submission that imports torch, runs the code
+   cells and prints the contract's values as JSON (what a naive grader does; no grading,
+   and ``os._exit`` to skip the interpreter's slow shutdown: the kindest version of it).
+3. **nbclient**: ``nbclient.NotebookClient(...).execute()`` with a fresh ipykernel per
+   notebook, what nbgrader and Otter run.  It needs ``nbclient`` and ``ipykernel``; the bench
+   never installs into the project's environment: ``--install`` puts them in its own folder
+   (``~/.cache/gradproof-bench``, ``pip install --target``) and runs this way in a separate
+   process with that folder on its path.  Without them the column is skipped, with the
+   command that would install them.
+
+All three run ``--jobs`` at a time (default: the CPU count).  The batch (``--count``
+notebooks, copies of ``submissions/correct_notebook_classic.ipynb`` and a few others, made in
+a temporary folder) is the same for all; the two slow ways grade a ``--sample`` of it by
+default (their rate is flat: every submission costs the same), ``--sample 0`` for all.
+
+Printed for each way: steady-state submissions per second (the marginal rate over the
+batch after its first fifth), the start-up cost (the time before that rate, extrapolated),
+the CPU time per submission, and the ratios between the ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = ROOT / "submissions"
+MAIN = "correct_notebook_classic.ipynb"
+OTHERS = ["bug_missing_factor_2.ipynb", "bug_wrong_learning_rate.ipynb", "bug_missing_activation_derivative.ipynb",
+          "correct_functions_notebook.ipynb", "broken_exception_halfway.ipynb"]
+DEPS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gradproof-bench" / "deps"
+
+FRESH_RUNNER = r"""
+import json, os, sys
+import torch
+cells = json.loads(sys.stdin.read())
+ns = {"__name__": "__main__"}
+try:
+    for source in cells:
+        exec(compile(source, "cell", "exec"), ns)
+except BaseException as exc:
+    pass
+out = {}
+for name in ("X", "Y", "W1", "W2", "Y_cap", "E", "dE_dW1", "dE_dW2", "W1_new", "W2_new"):
+    v = ns.get(name)
+    if isinstance(v, torch.Tensor):
+        out[name] = v.detach().double().tolist()
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def make_batch(folder: Path, count: int) -> list[Path]:
+    """``count`` notebooks: mostly the classic one, one in six another bundled notebook."""
+    paths = []
+    for i in range(count):
+        name = OTHERS[(i // 6) % len(OTHERS)] if i % 6 == 5 else MAIN
+        target = folder / f"nb{i:04d}_{name}"
+        shutil.copy(SUBMISSIONS / name, target)
+        paths.append(target)
+    return paths
+
+
+def rates(stamps: list[float], started: float) -> tuple[float, float]:
+    """(steady-state submissions/s, start-up seconds) from the completion times of a batch."""
+    stamps = sorted(stamps)
+    n = len(stamps)
+    k = max(1, n // 5)
+    if n - k < 2 or stamps[-1] <= stamps[k - 1]:
+        total = stamps[-1] - started
+        return n / total, 0.0
+    rate = (n - k) / (stamps[-1] - stamps[k - 1])
+    startup = max(0.0, (stamps[k - 1] - started) - k / rate)
+    return rate, startup
+
+
+def cpu_seconds() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def descendants_cpu(root: int) -> float:
+    """CPU seconds used so far by every live descendant of ``root`` (and the children they reaped)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(x) for x in fields[11:15]) / tick
+    total = 0.0
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, root):
+            ancestor = parents.get(ancestor)  # type: ignore[arg-type]
+        if ancestor == root:
+            total += times[pid]
+    return total
+
+
+# ---------------------------------------------------------------- the three ways
+
+
+def run_gradproof(paths: list[Path], jobs: int, sandbox: str, out: Path) -> dict[str, Any]:
+    import harness.grade as grade
+    from harness.assignment import Assignment
+
+    workers_cpu = [0.0]
+
+    class MeasuredPool(grade.Pool):  # type: ignore[name-defined,misc]
+        def close(self) -> None:
+            workers_cpu[0] = descendants_cpu(os.getpid())
+            super().close()
+
+    stamps: list[float] = []
+    k = max(1, len(paths) // 5)
+    at_k: list[float] = []
+
+    def on_verdict(verdict: dict[str, Any]) -> None:
+        stamps.append(time.monotonic())
+        if len(stamps) == k:  # the steady state starts: CPU so far, to count only what follows
+            at_k.extend([cpu_seconds()[0], descendants_cpu(os.getpid())])
+
+    grade.Pool = MeasuredPool  # type: ignore[attr-defined,misc]
+    started = time.monotonic()
+    try:
+        verdicts = grade.grade_batch(paths, Assignment(), jobs=jobs, sandbox=sandbox, out=out,  # type: ignore[arg-type]
+                                     on_verdict=on_verdict)
+    finally:
+        grade.Pool = MeasuredPool.__mro__[1]  # type: ignore[attr-defined]
+    elapsed = time.monotonic() - started
+    self_after, _ = cpu_seconds()
+    rate, startup = rates(stamps, started)
+    scores = sorted({v["score"] for v in verdicts})
+    steady = len(verdicts) - k
+    return {"n": len(verdicts), "elapsed": elapsed, "rate": rate, "startup": startup,
+            "cpu_grader": (self_after - at_k[0]) / steady, "cpu_workers": (workers_cpu[0] - at_k[1]) / steady,
+            "isolation": verdicts[0]["isolation"], "scores": scores}
+
+
+def run_fresh(paths: list[Path], jobs: int) -> dict[str, Any]:
+    from harness.load import load
+
+    payloads = [json.dumps([c.source for c in load(p).cells]) for p in paths]
+    stamps: list[float] = []
+
+    def one(payload: str) -> None:
+        done = subprocess.run([sys.executable, "-s", "-c", FRESH_RUNNER], input=payload, capture_output=True,
+                              text=True, timeout=300)
+        json.loads(done.stdout or "{}")
+        stamps.append(time.monotonic())
+
+    _, kids_before = cpu_seconds()
+    started = time.monotonic()
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, payloads))
+    elapsed = time.monotonic() - started
+    _, kids_after = cpu_seconds()
+    rate, startup = rates(stamps, started)
+    return {"n": len(paths), "elapsed": elapsed, "rate": rate, "startup": startup,
+            "cpu": (kids_after - kids_before) / len(paths)}
+
+
+NBCLIENT_RUNNER = r"""
+import json, sys, time
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
+
+def one(path):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    except Exception as exc:
+        return repr(exc)
+    return None
+
+if __name__ == "__main__":
+    paths, jobs = json.loads(sys.argv[1]), int(sys.argv[2])
+    started = time.monotonic()
+    stamps, errors = [], []
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        for error in pool.map(one, paths):
+            stamps.append(time.monotonic())
+            if error:
+                errors.append(error)
+    print(json.dumps({"started": started, "stamps": stamps, "errors": errors[:3]}))
+"""
+
+
+def nbclient_problem() -> str | None:
+    env = {**os.environ, "PYTHONPATH": str(DEPS)}
+    probe = subprocess.run([sys.executable, "-c", "import nbclient, ipykernel"], env=env, capture_output=True)
+    if probe.returncode == 0:
+        return None
+    return (f"nbclient and ipykernel are not installed (for this bench only: python bench/throughput.py --install, "
+            f"which runs: {sys.executable} -m pip install --target {DEPS} nbclient ipykernel)")
+
+
+def install_nbclient() -> None:
+    DEPS.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                    str(DEPS), "nbclient", "ipykernel"], check=True)
+
+
+def run_nbclient(paths: list[Path], jobs: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(DEPS), "OMP_NUM_THREADS": "1"}
+    _, kids_before = cpu_seconds()
+    done = subprocess.run([sys.executable, "-c", NBCLIENT_RUNNER, json.dumps([str(p) for p in paths]), str(jobs)],
+                          env=env, capture_output=True, text=True, timeout=3600)
+    _, kids_after = cpu_seconds()
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    rate, startup = rates(data["stamps"], data["started"])
+    return {"n": len(paths), "elapsed": data["stamps"][-1] - data["started"], "rate": rate, "startup": startup,
+            "cpu": (kids_after - kids_before) / len(paths), "errors": data["errors"]}
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=120, help="notebooks in the batch (≥ 100 for the record)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
+    parser.add_argument("--sample", type=int, default=24, help="notebooks for the two slow ways (0: all)")
+    parser.add_argument("--install", action="store_true", help="install nbclient+ipykernel into the bench's own folder")
+    parser.add_argument("--skip", default="", help="comma-separated ways to skip: fresh,nbclient")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    with tempfile.TemporaryDirectory(prefix="gradproof-bench-") as tmp:
+        folder = Path(tmp) / "batch"
+        folder.mkdir()
+        paths = make_batch(folder, args.count)
+        sample = paths if args.sample <= 0 else paths[: args.sample]
+        print(f"batch: {len(paths)} notebooks ({MAIN} and {len(OTHERS)} others) in {folder}; "
+              f"{args.jobs} at a time; {os.cpu_count()} CPUs; python {sys.version.split()[0]}", flush=True)
+
+        ours = run_gradproof(paths, args.jobs, args.sandbox, Path(tmp) / "out")
+        print(f"\ngradproof pool ({ours['isolation']}):\n"
+              f"  {ours['n']} graded in {ours['elapsed']:.2f} s (scores {ours['scores']})\n"
+              f"  steady state: {ours['rate']:.1f} submissions/s; start-up {ours['startup']:.2f} s\n"
+              f"  CPU per submission in the steady state: grader {ours['cpu_grader'] * 1000:.1f} ms + workers and "
+              f"their children {ours['cpu_workers'] * 1000:.1f} ms", flush=True)
+
+        fresh = None
+        if "fresh" not in skip:
+            fresh = run_fresh(sample, args.jobs)
+            print(f"\nfresh python per submission (import torch, run, return data; no grading):\n"
+                  f"  {fresh['n']} run in {fresh['elapsed']:.2f} s\n"
+                  f"  steady state: {fresh['rate']:.2f} submissions/s; CPU per submission {fresh['cpu']:.2f} s",
+                  flush=True)
+
+        nbc = None
+        if "nbclient" not in skip:
+            if args.install and nbclient_problem():
+                install_nbclient()
+            problem = nbclient_problem()
+            if problem:
+                print(f"\nnbclient + fresh ipykernel: skipped: {problem}")
+            else:
+                nbc = run_nbclient(sample, args.jobs)
+                print(f"\nnbclient + fresh ipykernel per notebook (nbgrader's and Otter's engine; no grading):\n"
+                      f"  {nbc['n']} run in {nbc['elapsed']:.2f} s" + (f" ({len(nbc['errors'])} errors: {nbc['errors']})"
+                                                                      if nbc["errors"] else "") +
+                      f"\n  steady state: {nbc['rate']:.2f} submissions/s; CPU per submission {nbc['cpu']:.2f} s",
+                      flush=True)
+
+        print("\nratios (steady state):")
+        if fresh:
+            print(f"  gradproof / fresh process: {ours['rate'] / fresh['rate']:.0f}x")
+        if nbc:
+            print(f"  gradproof / nbclient:      {ours['rate'] / nbc['rate']:.0f}x")
+        print(f"  goals on 2 cores: >= 60/s sandboxed ({ours['rate']:.1f}), >= 40x fresh, >= 60x nbclient")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""Gradescope: build an autograder zip, and run it inside Gradescope's container.
+
+``gradproof gradescope build [--spec FILE] -o autograder.zip`` writes a zip
+with, at its root (Gradescope's autograder specification):
+
+* ``setup.sh``: run once when Gradescope builds the image; installs Python's
+  pip if needed, bubblewrap (optional), CPU torch, then the bundled wheel;
+* ``run_autograder``: grades ``/autograder/submission`` with
+  ``gradproof gradescope run`` and writes ``/autograder/results/results.json``;
+* ``spec.toml``: the assignment spec (the default one without ``--spec``);
+* ``gradproof-<version>-py3-none-any.whl``: the gradproof that built the zip,
+  packed from its installed files (no network, no build tools needed), so the
+  autograder grades exactly as the instructor's machine does.
+
+The root ``/autograder`` can be moved with the ``AUTOGRADER_ROOT``
+environment variable (the tests run the whole flow in a temporary folder).
+
+``results.json``: ``score``, ``execution_time``, ``output``,
+``stdout_visibility`` and ``tests``, one per check, each with ``name``,
+``score``, ``max_score``, ``status`` (``passed``/``failed``), ``output`` and
+``visibility`` (the spec's).  A hidden check's details never reach the
+student: its ``output`` is a neutral line, and nothing in the top-level
+``output`` is about it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.assignment import CHECKS, Assignment, default_spec_text, load_spec, parse_spec
+from harness.errors import GraderError, GradproofError, UsageError
+
+DEFAULT_ROOT = "/autograder"
+HIDDEN_OUTPUT = "This check is hidden: its result counts in your score, its details are not shown."
+TITLES = {
+    "forward": "forward pass (Y_cap)",
+    "loss": "loss (E)",
+    "dE_dW2": "gradient dE/dW2",
+    "dE_dW1": "gradient dE/dW1",
+    "update": "update (W1_new, W2_new)",
+    "sigmoid": "helper sigmoid(z)",
+    "sigmoid_grad": "helper sigmoid_grad(h)",
+}
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same inputs give the same zip
+
+SETUP_SH = """#!/usr/bin/env bash
+# gradproof autograder setup: Gradescope runs this once, as root, when it builds the image.
+set -euo pipefail
+SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${GRADPROOF_PYTHON:-python3}"
+export DEBIAN_FRONTEND=noninteractive
+if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    apt-get update
+    apt-get install -y python3 python3-pip
+fi
+# bubblewrap gives each submission its own namespaces where the container allows it;
+# without it gradproof still runs every submission in a limited, unprivileged child.
+apt-get install -y bubblewrap >/dev/null 2>&1 || echo "gradproof: bubblewrap not installed (optional)"
+# CPU torch: much smaller than the default CUDA build, and all the grader needs.
+"$PYTHON" -m pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.1,<3" \\
+    || "$PYTHON" -m pip install "torch>=2.1,<3"
+"$PYTHON" -m pip install "$SOURCE"/gradproof-*.whl
+gradproof --version
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# gradproof: grade the submission in $AUTOGRADER_ROOT/submission (default /autograder)
+# and write $AUTOGRADER_ROOT/results/results.json for Gradescope.
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+export AUTOGRADER_ROOT="$ROOT"
+cd "$ROOT"
+exec gradproof gradescope run --root "$ROOT" --spec "$ROOT/source/spec.toml"
+"""
+
+
+# ---------------------------------------------------------------- build
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _package_files() -> dict[str, bytes]:
+    """The installed ``harness`` and ``reference`` packages: sources, ``py.typed`` and specs."""
+    import importlib.util
+
+    files: dict[str, bytes] = {}
+    for package in ("harness", "reference"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise GraderError(f"cannot find the installed {package!r} package to bundle")
+        base = Path(list(spec.submodule_search_locations)[0])
+        found = [Path(folder) / name for folder, _, names in os.walk(base, followlinks=True) for name in names]
+        for path in sorted(found):
+            rel = path.relative_to(base)
+            if "__pycache__" in rel.parts or any(p.startswith(".") for p in rel.parts):
+                continue
+            if path.suffix in (".py", ".toml", ".typed"):
+                files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
+    return files
+
+
+def build_wheel() -> tuple[str, bytes]:
+    """A wheel of the running gradproof, ``(file name, bytes)``, packed from its installed files.
+
+    The metadata (dependencies, entry points) is the installed distribution's,
+    so ``pip install`` of the wheel pulls the same requirements.
+    """
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("gradproof")
+    except metadata.PackageNotFoundError:
+        raise GraderError("gradproof is not installed (pip install -e . first): cannot bundle it") from None
+    version = dist.version
+    meta = dist.read_text("METADATA")
+    if not meta:
+        raise GraderError("the installed gradproof has no METADATA: cannot bundle it")
+    info = f"gradproof-{version}.dist-info"
+    files = _package_files()
+    files[f"{info}/METADATA"] = meta.encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: gradproof\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    entry_points = dist.read_text("entry_points.txt")
+    if entry_points:
+        files[f"{info}/entry_points.txt"] = entry_points.encode()
+    files[f"{info}/top_level.txt"] = b"harness\nreference\n"
+    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in files.items())
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(zipfile.ZipInfo(name, _ZIP_TIME), data, zipfile.ZIP_DEFLATED)
+    return f"gradproof-{version}-py3-none-any.whl", buffer.getvalue()
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    item = zipfile.ZipInfo(name, _ZIP_TIME)
+    item.external_attr = (0o100755 if executable else 0o100644) << 16
+    item.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(item, data)
+
+
+def build(out: Path, spec: Path | None = None) -> list[str]:
+    """Write the autograder zip to ``out``; returns the names inside it."""
+    if spec is None:
+        text = default_spec_text()
+    else:
+        load_spec(spec)  # validated now, not in Gradescope
+        text = spec.read_text(encoding="utf-8")
+    parse_spec(text)
+    wheel_name, wheel = build_wheel()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        _add(zf, "setup.sh", SETUP_SH.encode(), executable=True)
+        _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
+        _add(zf, "spec.toml", text.encode())
+        _add(zf, wheel_name, wheel)
+    os.replace(tmp, out)
+    return ["setup.sh", "run_autograder", "spec.toml", wheel_name]
+
+
+# ---------------------------------------------------------------- run (inside Gradescope)
+
+
+def autograder_root(root: Path | None = None) -> Path:
+    return Path(root) if root is not None else Path(os.environ.get("AUTOGRADER_ROOT") or DEFAULT_ROOT)
+
+
+@dataclass
+class Found:
+    path: Path | None
+    problem: str | None
+
+
+def find_submission(folder: Path, assignment: Assignment) -> Found:
+    """The one file to grade in ``folder``, or why there is none."""
+    from harness.load import SUFFIXES
+
+    if not folder.is_dir():
+        return Found(None, f"the submission folder {folder} does not exist")
+    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES
+                        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts))
+    if assignment.submission:
+        named = [p for p in candidates if p.name == assignment.submission]
+        if not named:
+            return Found(None, f"no file named {assignment.submission} in your submission")
+        named.sort(key=lambda p: len(p.relative_to(folder).parts))
+        return Found(named[0], None)
+    if not candidates:
+        return Found(None, "your submission holds no .py or .ipynb file")
+    if len(candidates) > 1:
+        names = ", ".join(str(p.relative_to(folder)) for p in candidates[:8])
+        return Found(None, f"your submission holds several .py/.ipynb files ({names}); submit only the one to grade")
+    return Found(candidates[0], None)
+
+
+def _details(check: dict[str, Any]) -> str:
+    lines = [check["message"]]
+    if check.get("diagnosis"):
+        lines.append(f"Likely mistake: {check['diagnosis']['message']}")
+    for note in check.get("notes") or []:
+        lines.append(f"Note: {note}")
+    if check["status"] != "pass":
+        for e in check.get("worst") or []:
+            lines.append(f"  entry {e['index']}: yours {e['submitted']:.6g}, expected {e['expected']:.6g}")
+        if check.get("counterexample"):
+            lines.append("Smallest failing input: " + json.dumps(check["counterexample"])[:1500])
+    return "\n".join(lines)
+
+
+def _test(name: str, score: float, max_score: float, passed: bool, output: str, visibility: str) -> dict[str, Any]:
+    return {
+        "name": f"{name}: {TITLES.get(name, name)}",
+        "score": score,
+        "max_score": max_score,
+        "status": "passed" if passed else "failed",
+        "output": output if visibility != "hidden" else HIDDEN_OUTPUT,
+        "visibility": visibility,
+    }
+
+
+def results(verdict: dict[str, Any] | None, assignment: Assignment, execution_time: float,
+            problem: str | None = None) -> dict[str, Any]:
+    """Gradescope's ``results.json`` for one verdict (report.json schema), or for a submission not found."""
+    tests: list[dict[str, Any]] = []
+    if verdict is None or verdict["status"] == "error":
+        why = problem or (verdict or {}).get("error") or "not graded"
+        for name in CHECKS:
+            if assignment.max_points(name) > 0:
+                tests.append(_test(name, 0.0, assignment.max_points(name), False, f"Not graded: {why}",
+                                   assignment.visibility_of(name)))
+        output = f"Your submission could not be graded: {why}"
+    else:
+        for check in verdict["checks"]:
+            tests.append(_test(check["name"], float(check["score"]), float(check["max_score"]),
+                               check["status"] == "pass", _details(check), assignment.visibility_of(check["name"])))
+        notes = [n for n in verdict.get("notes") or []]
+        output = f"Graded by gradproof ({assignment.name})." + "".join(f"\n{n}" for n in notes)
+    return {
+        "score": round(sum(t["score"] for t in tests), 6),
+        "execution_time": round(execution_time, 3),
+        "output": output,
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "auto") -> dict[str, Any]:
+    """Grade ``ROOT/submission``, write ``ROOT/results/results.json``; returns what it wrote.
+
+    A submission that cannot be found or graded is a result (score 0 and
+    why); only a failure of the grader itself raises, after writing a
+    results.json that says so.
+    """
+    from harness.report import write_atomic
+
+    started = time.monotonic()
+    base = autograder_root(root)
+    results_dir = base / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    target = results_dir / "results.json"
+    try:
+        assignment = load_spec(spec)
+    except UsageError:
+        write_atomic(target, json.dumps(_failure("the assignment spec is invalid"), indent=2) + "\n")
+        raise
+    try:
+        found = find_submission(base / "submission", assignment)
+        verdict = None
+        if found.path is not None:
+            from harness.grade import grade_batch
+
+            hide = [found.path.parent.resolve(), (base / "source").resolve(), results_dir.resolve()]
+            verdict = grade_batch([found.path], assignment, jobs=1, sandbox=sandbox,  # type: ignore[arg-type]
+                                  hide=[p for p in hide if p.is_dir()])[0]
+            verdict["submission"] = str(found.path.relative_to(base / "submission"))
+        data = results(verdict, assignment, time.monotonic() - started, found.problem)
+    except GradproofError as exc:
+        write_atomic(target, json.dumps(_failure(str(exc)), indent=2) + "\n")
+        raise
+    except Exception as exc:
+        write_atomic(target, json.dumps(_failure(f"{type(exc).__name__}: {exc}"), indent=2) + "\n")
+        raise GraderError(f"the autograder failed: {type(exc).__name__}: {exc}") from exc
+    write_atomic(target, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    return data
+
+
+def _failure(why: str) -> dict[str, Any]:
+    return {"score": 0.0, "output": "The autograder could not grade this submission; please tell your instructor. "
+            f"({why})", "stdout_visibility": "hidden", "tests": []}
+
+
+# ---------------------------------------------------------------- checking results.json
+
+
+def validate_results(data: Any) -> list[str]:
+    """Problems with a ``results.json`` against Gradescope's format (empty: valid)."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return ["results.json must be an object"]
+    known = {"score", "execution_time", "output", "output_format", "visibility", "stdout_visibility",
+             "extra_data", "tests", "leaderboard"}
+    problems += [f"unknown top-level key {k!r}" for k in data if k not in known]
+    visibilities = ("visible", "hidden", "after_due_date", "after_published")
+    if "score" in data and not isinstance(data["score"], (int, float)):
+        problems.append("score must be a number")
+    tests = data.get("tests", [])
+    if "score" not in data and not all(isinstance(t, dict) and "score" in t for t in tests):
+        problems.append("score is required unless every test has one")
+    for key in ("visibility", "stdout_visibility"):
+        if key in data and data[key] not in visibilities:
+            problems.append(f"{key}={data[key]!r} is not one of {visibilities}")
+    if "execution_time" in data and not isinstance(data["execution_time"], (int, float)):
+        problems.append("execution_time must be a number of seconds")
+    if "output" in data and not isinstance(data["output"], str):
+        problems.append("output must be a string")
+    if not isinstance(tests, list):
+        return problems + ["tests must be a list"]
+    test_keys = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
+                 "tags", "visibility", "extra_data"}
+    for i, test in enumerate(tests):
+        if not isinstance(test, dict):
+            problems.append(f"tests[{i}] must be an object")
+            continue
+        problems += [f"tests[{i}]: unknown key {k!r}" for k in test if k not in test_keys]
+        for key in ("score", "max_score"):
+            if key in test and (isinstance(test[key], bool) or not isinstance(test[key], (int, float))):
+                problems.append(f"tests[{i}].{key} must be a number")
+        if "status" in test and test["status"] not in ("passed", "failed"):
+            problems.append(f"tests[{i}].status={test['status']!r} is not passed or failed")
+        if "visibility" in test and test["visibility"] not in visibilities:
+            problems.append(f"tests[{i}].visibility={test['visibility']!r} is not one of {visibilities}")
+        for key in ("name", "output"):
+            if key in test and not isinstance(test[key], str):
+                problems.append(f"tests[{i}].{key} must be a string")
+    return problems

@@ -1,0 +1,3 @@
+# mypy: ignore-errors
+"""Hostile: raises KeyboardInterrupt as if Ctrl-C. Expected: KeyboardInterrupt is the verdict."""
+raise KeyboardInterrupt

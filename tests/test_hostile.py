@@ -1,0 +1,241 @@
+"""The hostile corpus (``tests/hostile/*.py``), graded in the real sandbox and in the fallback.
+
+Each mode grades every file in one ``grade_batch`` call, with limits small enough for CI.
+Every file must end in its expected verdict, the correct submission among them must still
+get 10/10, and nothing may be left behind: no process of the uids the workers' children ran
+as, no daemon, no file outside the children's private directories.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+import harness.grade
+from harness.assignment import Assignment
+from harness.grade import grade_batch
+from harness.run import Pool
+from harness.sandbox import bubblewrap_problem
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+FILES = sorted(p.name for p in HOSTILE.glob("*.py"))
+ROOT = os.geteuid() == 0
+LIMITS = replace(Assignment().limits, timeout=3.0, memory_bytes=512 * 1024**2, processes=16,
+                 file_bytes=1024**2, output_bytes=1024**2, output_keep_bytes=4096)
+DAEMON_MARKERS = ("sleep 4711", "gradproof-hostile-daemon")
+HOST_TARGETS = [Path("/tmp/gradproof-hostile-escape"), Path("/tmp/gradproof-hostile-tmp"),
+                Path("/tmp/gradproof-hostile-dir"), Path("/var/tmp/gradproof-hostile-vartmp"),
+                Path("/dev/shm/gradproof-hostile-shm"), Path("/gradproof-hostile-root"),
+                Path.home() / "gradproof-hostile-home"]
+
+MODES = [
+    pytest.param("require", id="sandbox", marks=pytest.mark.skipif(bubblewrap_problem() is not None,
+                                                                   reason=f"no sandbox here: {bubblewrap_problem()}")),
+    pytest.param("off", id="fallback"),
+]
+
+
+class _RecordingPool(Pool):
+    """A pool that remembers the uids its workers' children ran as."""
+
+    seen_uids: list[int] = []
+
+    def start(self) -> None:
+        super().start()
+        _RecordingPool.seen_uids.extend(self.uids)
+
+
+def _processes() -> list[tuple[int, int, str, str]]:
+    """(pid, uid, state, command line) of every process on the machine."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            uid = os.stat(f"/proc/{entry}").st_uid
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state = stat[stat.rfind(b")") + 2:].split()[0].decode()
+        found.append((int(entry), uid, state, cmdline))
+    return found
+
+
+def _leftovers(uids: list[int]) -> list[tuple[int, int, str, str]]:
+    """Live processes of ``uids`` or carrying a daemon marker, after a short grace period."""
+    deadline = time.monotonic() + 3.0
+    while True:
+        left = [p for p in _processes() if p[2] not in ("Z", "X")
+                and (p[1] in uids or any(m in p[3] for m in DAEMON_MARKERS))]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Every hostile file graded in one batch; what was left behind, looked at right after."""
+    mode = request.param
+    for target in HOST_TARGETS:
+        assert not target.exists(), f"{target} exists before the batch: remove it first"
+    out = tmp_path_factory.mktemp(f"hostile-{mode}")
+    _RecordingPool.seen_uids = []
+    assignment = replace(Assignment(), limits=LIMITS)
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(harness.grade, "Pool", _RecordingPool)
+        verdicts = grade_batch([HOSTILE / name for name in FILES], assignment, jobs=2, sandbox=mode, out=out,
+                               hide=[HOSTILE])
+    took = time.monotonic() - started
+    uids = list(_RecordingPool.seen_uids)
+    leftovers = _leftovers(uids)
+    written = [str(t) for t in HOST_TARGETS if t.exists()]
+    owned = []
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        for entry in os.listdir(place) if os.path.isdir(place) else []:
+            try:
+                if os.lstat(os.path.join(place, entry)).st_uid in uids:
+                    owned.append(os.path.join(place, entry))
+            except OSError:
+                pass
+    yield {"mode": mode, "by_name": {Path(v["submission"]).name: v for v in verdicts}, "uids": uids,
+           "leftovers": leftovers, "written": written, "owned": owned, "took": took}
+
+
+def _notes(v: dict[str, Any]) -> str:
+    return " | ".join(v["notes"])
+
+
+def _stopped_by(text: str) -> Callable[[dict[str, Any], str], None]:
+    def check(v: dict[str, Any], mode: str) -> None:
+        assert v["status"] == "graded" and v["score"] == 0.0, v
+        assert text in _notes(v), _notes(v)
+
+    return check
+
+
+def _refused(package: str) -> Callable[[dict[str, Any], str], None]:
+    def check(v: dict[str, Any], mode: str) -> None:
+        assert v["status"] == "error" and v["score"] == 0.0
+        assert "not graded" in v["error"] and package in v["error"], v["error"]
+
+    return check
+
+
+def _flood(v: dict[str, Any], mode: str) -> None:
+    _stopped_by("printed more than 1024 KiB and was stopped")(v, mode)
+    assert v["stdout"].startswith("HEAD-OF-THE-FLOOD\n")
+    assert len(v["stdout"].encode()) <= 4096
+    assert "never reached" not in v["stdout"]
+
+
+def _write_outside(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded" and v["score"] == 0.0
+    if mode == "require":  # the system is read-only; only the private /tmp takes writes
+        assert "REFUSED ../../gradproof-hostile-escape" in v["stdout"]
+        assert "REFUSED /var/tmp/gradproof-hostile-vartmp" in v["stdout"]
+
+
+def _read_grader_files(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded"
+    assert "ROOTS [" in v["stdout"] and "ROOTS []" not in v["stdout"], "the probe found no checkout to look in"
+    if mode == "require":
+        assert "READ " not in v["stdout"], v["stdout"]
+    if ROOT:  # another uid than the grader's: no reading the grader's memory or environment
+        assert "REFUSED /proc/1/root" in v["stdout"] or mode != "require"
+        assert "environ PermissionError" in v["stdout"] and "mem PermissionError" in v["stdout"]
+
+
+def _monkeypatch(v: dict[str, Any], mode: str) -> None:
+    checks = {c["name"]: c["status"] for c in v["checks"]}
+    assert checks["dE_dW2"] == "fail" and checks["dE_dW1"] == "fail", checks
+    assert v["score"] <= 3.0
+
+
+def _orphans(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded" and "left two processes behind" in v["stdout"]
+    assert "stopped" not in _notes(v)
+
+
+def _network(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded" and v["score"] == 0.0
+    if mode == "require":
+        assert "INTERFACES ['lo']" in v["stdout"]
+        assert "OSError: [Errno 101] Network is unreachable (network.py, line 7)" in _notes(v)
+
+
+def _kill_supervisor(v: dict[str, Any], mode: str) -> None:
+    if ROOT or mode == "require":
+        _stopped_by("PermissionError: [Errno 1] Operation not permitted (kill_supervisor.py, line 7)")(v, mode)
+    else:  # the fallback without root shares the worker's uid: the kill works, and is the verdict
+        _stopped_by("killed or broke the process that supervised it")(v, mode)
+
+
+def _correct(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded" and v["score"] == 10.0 == v["max_score"], v
+
+
+EXPECTED: dict[str, Callable[[dict[str, Any], str], None]] = {
+    "infinite_loop.py": _stopped_by("ran past its time limit of 3 s and was stopped"),
+    "catch_base_exception.py": _stopped_by("ran past its time limit of 3 s and was stopped"),
+    "memory_bomb.py": _stopped_by("MemoryError (memory_bomb.py, line 5)"),
+    "fork_bomb.py": _stopped_by("BlockingIOError: [Errno 11] Resource temporarily unavailable (fork_bomb.py, line 7)"),
+    "sys_exit.py": _stopped_by("SystemExit: 3 (sys_exit.py, line 6)"),
+    "os_exit.py": _stopped_by("process exited (exit code 7) before it was done"),
+    "keyboard_interrupt.py": _stopped_by("KeyboardInterrupt (keyboard_interrupt.py, line 3)"),
+    "segfault.py": _stopped_by("process crashed (SIGSEGV)"),
+    "flood_output.py": _flood,
+    "write_outside.py": _write_outside,
+    "read_grader_files.py": _read_grader_files,
+    "import_reference.py": _refused("reference"),
+    "import_harness_hidden.py": _refused("harness"),
+    "monkeypatch_torch.py": _monkeypatch,
+    "orphan_daemon.py": _orphans,
+    "network.py": _network,
+    "kill_supervisor.py": _kill_supervisor,
+    "correct_script.py": _correct,
+}
+
+
+def test_every_file_of_the_corpus_has_an_expected_verdict() -> None:
+    assert sorted(EXPECTED) == FILES
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_each_hostile_submission_ends_in_its_expected_verdict(batch: dict[str, Any], name: str) -> None:
+    EXPECTED[name](batch["by_name"][name], batch["mode"])
+
+
+def test_the_report_says_how_each_submission_was_isolated(batch: dict[str, Any]) -> None:
+    graded = [v for v in batch["by_name"].values() if v["status"] == "graded"]
+    expected = "bubblewrap (" if batch["mode"] == "require" else "process ("
+    assert graded and all(v["isolation"].startswith(expected) for v in graded)
+
+
+def test_a_correct_submission_in_the_same_batch_is_still_graded_ten_out_of_ten(batch: dict[str, Any]) -> None:
+    _correct(batch["by_name"]["correct_script.py"], batch["mode"])
+
+
+def test_no_process_of_the_batch_outlives_it(batch: dict[str, Any]) -> None:
+    if ROOT:
+        assert batch["uids"], "as root, every worker's children run as a uid of their own"
+    assert batch["leftovers"] == []
+
+
+def test_nothing_the_submissions_wrote_is_left_outside_their_private_directories(batch: dict[str, Any]) -> None:
+    if not ROOT and batch["mode"] != "require":
+        pytest.skip("the fallback without root shares the grader's uid: its writes cannot be told apart")
+    assert batch["written"] == []
+    assert batch["owned"] == []
+
+
+def test_the_whole_hostile_batch_takes_seconds_not_minutes(batch: dict[str, Any]) -> None:
+    assert batch["took"] < 40.0

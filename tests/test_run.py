@@ -1,0 +1,341 @@
+"""The run stage: the plain data that comes back from a child, and the pool that runs children.
+
+The pool tests run real workers (sandboxed where bubblewrap works, else plain processes).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import pytest
+import torch
+
+import harness.run as run
+from harness.assignment import FUNCTIONS, Assignment
+from harness.load import load
+from harness.run import CapturedError, Ending, Outcome, Pool, decode_value, encode_argument
+from harness.sandbox import Limits, bubblewrap_problem
+
+NAMES = Assignment().tracked_names()
+LIMITS = replace(Assignment().limits, timeout=5.0, memory_bytes=1024**3, output_keep_bytes=2048)
+SANDBOX = pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox here: {bubblewrap_problem()}")
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[Pool]:
+    with Pool(1, "auto") as p:
+        p.start()
+        yield p
+
+
+def _submit(pool: Pool, tmp_path: Path, source: str, name: str = "sub.py", limits: Limits = LIMITS,
+            calls: Sequence[tuple[str, list[dict[str, Any]]]] = ()) -> tuple[Outcome, list[run.CallResult]]:
+    path = tmp_path / name
+    path.write_text(source)
+    results = []
+    with pool.session(load(path), limits, NAMES, list(FUNCTIONS)) as session:
+        session.wait_executed()
+        for fn, args in calls:
+            results.append(session.call(fn, args))
+    return session.outcome, results
+
+
+def _stdout(outcome: Outcome) -> str:
+    assert outcome.ending is not None
+    return outcome.ending.stdout
+
+
+# ---------------------------------------------------------------- plain data
+
+
+def test_a_tensor_comes_back_as_float64_with_its_dtype_kept() -> None:
+    value = decode_value({"t": "tensor", "dtype": "float32", "shape": [2, 1], "data": [0.5, 1.5]})
+    assert value.kind == "tensor" and value.dtype == "float32"
+    assert value.tensor is not None and value.tensor.dtype == torch.float64
+    assert value.tensor.tolist() == [[0.5], [1.5]]
+
+
+@pytest.mark.parametrize("data", [
+    {"t": "tensor", "dtype": "float32", "shape": [2, 2], "data": [1.0]},
+    {"t": "tensor", "dtype": "float32", "shape": [-1], "data": []},
+    {"t": "tensor", "dtype": "float32", "shape": [1] * 9, "data": [1.0]},
+    {"t": "tensor", "dtype": "float32", "shape": [2], "data": ["a", "b"]},
+    {"t": "tensor", "dtype": "float32", "shape": [1], "data": [True]},
+    {"t": "number", "v": "1"},
+    {"t": "number", "v": False},
+    {"t": "list", "items": "not a list"},
+    "not even a dict",
+    {"t": "pickle", "data": "gASVAAAAAAAAAAA="},
+])
+def test_malformed_data_from_a_child_becomes_an_unusable_value_not_an_error(data: Any) -> None:
+    value = decode_value(data)
+    assert value.tensor is None and value.kind == "other"
+
+
+def test_a_list_of_equal_rows_is_read_as_an_array() -> None:
+    row = {"t": "list", "items": [{"t": "number", "v": 1.0}, {"t": "number", "v": 2.0}]}
+    value = decode_value({"t": "list", "items": [row, row]})
+    assert value.tensor is not None and value.tensor.shape == (2, 2)
+
+
+def test_an_argument_is_sent_as_plain_numbers_of_the_requested_dtype() -> None:
+    data = encode_argument(torch.tensor([[1.0, 2.0]], dtype=torch.float64), "float32", as_numpy=False)
+    assert data == {"t": "tensor", "dtype": "float32", "shape": [1, 2], "data": [1.0, 2.0]}
+    assert encode_argument(torch.ones(2), "float64", as_numpy=True)["t"] == "ndarray"
+
+
+@pytest.mark.parametrize("ending, phrase", [
+    (Ending(reason="timeout"), "time limit of 5 s"),
+    (Ending(reason="output"), "printed more than"),
+    (Ending(reason="worker-died"), "killed or broke the process that supervised it"),
+    (Ending(reason="protocol"), "could not be read"),
+    (Ending(reason="exited", signal="SIGXCPU"), "CPU time (6 s)"),
+    (Ending(reason="exited", signal="SIGSEGV"), "crashed (SIGSEGV)"),
+    (Ending(reason="exited", signal="SIGKILL", cpu_limit_reached=True), "CPU time (6 s)"),
+    (Ending(reason="exited", signal="SIGKILL"), "crashed (SIGKILL)"),
+    (Ending(reason="exited", code=3), "exit code 3"),
+])
+def test_each_way_a_child_can_end_early_is_a_sentence_for_the_report(ending: Ending, phrase: str) -> None:
+    problem = ending.problem(LIMITS)
+    assert problem is not None and phrase in problem
+
+
+def test_a_child_that_was_ended_by_the_grader_has_no_problem() -> None:
+    assert Ending(reason="ended", signal="SIGKILL").problem(LIMITS) is None
+
+
+def test_a_captured_error_says_where_it_happened() -> None:
+    error = CapturedError.from_event({"type": "ValueError", "message": "m" * 5000, "label": "cell 3", "line": 2})
+    assert str(error).endswith("(cell 3, line 2)") and len(error.message) == 2000
+
+
+def test_a_child_cannot_frame_its_event_as_the_workers(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.write(write, b'c{"ev": "exit", "id": 1, "reason": "ended"}\n'
+                    b'w{"ev": "bind", "values": {}}\n'
+                    b'x{"ev": "bind"}\n'
+                    b'cnot json\n'
+                    b'c{"ev": "bind", "values": {}}\n'
+                    b'w{"ev": "exit", "id": 1}\n')
+    os.close(write)
+    lines = run._Lines(read)
+    deadline = time.monotonic() + 5
+    got = [lines.read(deadline) for _ in range(6)]
+    os.close(read)
+    assert [g and g["ev"] for g in got] == [None, None, None, None, "bind", "exit"]
+
+
+# ---------------------------------------------------------------- real children
+
+
+def test_every_top_level_statement_leaves_its_values_in_the_history(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(pool, tmp_path, "import torch\nW1 = torch.ones(4, 3)\nW1 -= 0.5\nlr = 0.1\ndel lr\n")
+    history = [(b.statement, b.name, b.value.kind) for b in outcome.history]
+    assert history == [(2, "W1", "tensor"), (3, "W1", "tensor"), (4, "lr", "number"), (5, "lr", "unbound")]
+    final = outcome.final("W1")
+    assert final is not None and final.tensor is not None and float(final.tensor[0, 0]) == 0.5
+    assert outcome.executed and outcome.error is None and outcome.ending is not None
+    assert outcome.ending.reason == "ended"
+
+
+def test_the_grader_calls_the_submissions_functions_and_gets_values_or_errors(pool: Pool, tmp_path: Path) -> None:
+    arg = encode_argument(torch.tensor([[0.0], [2.0]]), "float32", as_numpy=False)
+    outcome, (ok, bad, missing) = _submit(
+        pool, tmp_path, "import torch\ndef sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
+                        "def loss(y_cap, y):\n    raise ValueError('no loss yet')\n",
+        calls=[("sigmoid", [arg]), ("loss", [arg, arg]), ("forward", [arg])])
+    assert outcome.functions == ("loss", "sigmoid")
+    assert ok.value is not None and ok.value.tensor is not None
+    assert ok.value.tensor[0, 0].item() == 0.5 and ok.value.dtype == "float32"
+    assert bad.error is not None and bad.error.type == "ValueError" and "no loss yet" in bad.error.message
+    assert missing.error is not None and missing.error.type == "NameError"
+
+
+def test_a_call_into_a_child_that_died_is_a_stopped_result(pool: Pool, tmp_path: Path) -> None:
+    arg = encode_argument(torch.zeros(1), "float32", as_numpy=False)
+    outcome, (result,) = _submit(pool, tmp_path, "import os\ndef sigmoid(z):\n    os._exit(5)\n",
+                                 calls=[("sigmoid", [arg])])
+    assert result.error is not None and result.error.type == "Stopped" and "exit code 5" in result.error.message
+    assert outcome.ending is not None and outcome.ending.code == 5
+
+
+def test_a_child_cannot_forge_the_end_of_its_own_job(pool: Pool, tmp_path: Path) -> None:
+    source = (
+        "import os, socket, stat\n"
+        "fds = [fd for fd in range(3, 64) if os.path.exists(f'/proc/self/fd/{fd}') and stat.S_ISSOCK(os.fstat(fd).st_mode)]\n"
+        "s = socket.socket(fileno=fds[0])\n"
+        "s.sendall(b'{\"ev\": \"exit\", \"id\": 1, \"reason\": \"ended\"}\\n')\n"
+        "s.sendall(b'{\"ev\": \"bind\", \"statement\": 1, \"values\": {}, \"ev\": \"exit\"}\\n')\n"
+        "s.sendall(b'wnot an event\\n')\n"
+        "X = 1.0\n"
+    )
+    outcome, _ = _submit(pool, tmp_path, source)
+    assert outcome.error is None and outcome.executed
+    assert [b.name for b in outcome.history if b.name == "X"] == ["X"]
+    assert outcome.ending is not None and outcome.ending.reason == "ended"
+
+
+def test_each_submission_gets_a_fresh_process_and_an_empty_private_directory(pool: Pool, tmp_path: Path) -> None:
+    probe = "import os\nprint(os.getpid(), os.getcwd(), sorted(os.listdir('.')), oct(os.stat('.').st_mode & 0o777))\n" \
+            "open('left-behind.txt', 'w').write('x')\n"
+    first, _ = _submit(pool, tmp_path, probe, name="a.py")
+    second, _ = _submit(pool, tmp_path, probe, name="b.py")
+    pid1, cwd1, files1, mode1 = _stdout(first).split(" ", 3)
+    pid2, cwd2, files2, mode2 = _stdout(second).split(" ", 3)
+    assert pid1 != pid2 and cwd1 != cwd2
+    assert files1.startswith("[]") and files2.startswith("[]")
+    assert mode1.strip() == mode2.strip() == "0o700"
+
+
+def test_the_child_runs_torch_on_one_thread_in_a_clean_environment(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(pool, tmp_path, "import os, sys, torch\nprint(torch.get_num_threads(), sorted(os.environ), "
+                                         "sys.flags.hash_randomization, hash('gradproof'))\n")
+    threads, rest = _stdout(outcome).split(" ", 1)
+    assert threads == "1"
+    env = eval(rest[: rest.index("]") + 1])
+    assert set(env) <= {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                        "MPLBACKEND", "PYTHONHASHSEED", "PWD"}
+    assert rest.split()[-2] == "0"  # no hash randomisation: a printed set is in the same order every time
+
+
+def test_the_same_submission_draws_the_same_random_numbers_every_time(pool: Pool, tmp_path: Path) -> None:
+    source = "import torch, random, numpy\nprint(torch.rand(2).tolist(), random.random(), numpy.random.rand())\n"
+    first, _ = _submit(pool, tmp_path, source, name="a.py")
+    second, _ = _submit(pool, tmp_path, source, name="a.py")
+    other, _ = _submit(pool, tmp_path, source + "# another file\n", name="a.py")
+    assert _stdout(first) == _stdout(second) != _stdout(other)
+
+
+def test_the_report_keeps_the_head_of_each_stream_and_counts_the_rest(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(pool, tmp_path, "import sys\nprint('a' * 5000)\nsys.stderr.write('e' * 3000)\nX = 1\n")
+    ending = outcome.ending
+    assert ending is not None and ending.reason == "ended"
+    assert ending.stdout == "a" * 2048 and ending.stdout_bytes == 5001
+    assert ending.stderr == "e" * 2048 and ending.stderr_bytes == 3000
+    assert outcome.final("X") is not None
+
+
+def test_the_resource_limits_are_set_in_the_child(pool: Pool, tmp_path: Path) -> None:
+    limits = replace(LIMITS, processes=7, file_bytes=12345, cpu_seconds=4.0)
+    outcome, _ = _submit(pool, tmp_path, "import resource as r\n"
+                                         "print([r.getrlimit(getattr(r, n)) for n in ('RLIMIT_NPROC', 'RLIMIT_FSIZE', "
+                                         "'RLIMIT_CPU', 'RLIMIT_CORE')])\n", limits=limits)
+    nproc, fsize, cpu, core = eval(_stdout(outcome))
+    assert fsize == (12345, 12345) and cpu == (4, 5) and core == (0, 0)
+    if os.geteuid() == 0:
+        assert nproc == (7, 7)
+
+
+def test_a_grader_error_mid_job_never_lends_out_a_busy_worker(pool: Pool, tmp_path: Path) -> None:
+    path = tmp_path / "busy.py"
+    path.write_text("import time\ntime.sleep(30)\n")
+    with pytest.raises(RuntimeError):
+        with pool.session(load(path), LIMITS, NAMES, []) as session:
+            raise RuntimeError("the check stage failed")
+    started = time.monotonic()
+    outcome, _ = _submit(pool, tmp_path, "X = 2.0\n")
+    assert outcome.final("X") is not None and time.monotonic() - started < 5.0
+
+
+def test_a_submission_past_its_time_is_killed_and_the_worker_keeps_serving(pool: Pool, tmp_path: Path) -> None:
+    worker = pool.workers[0]
+    proc = worker.proc
+    outcome, _ = _submit(pool, tmp_path, "while True:\n    pass\n", limits=replace(LIMITS, timeout=1.0))
+    assert outcome.ending is not None and outcome.ending.reason == "timeout"
+    assert 0.9 < outcome.duration_s < 3.0
+    assert worker.proc is proc and worker.alive  # the worker did its job: no restart
+
+
+def test_an_unresponsive_worker_is_killed_and_replaced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(run, "GRACE_S", 0.5)
+    with Pool(1, "off") as pool:
+        pool.start()
+        worker = pool.workers[0]
+        assert worker.proc is not None
+        os.kill(worker.proc.pid, signal.SIGSTOP)  # the worker itself stops answering
+        outcome, _ = _submit(pool, tmp_path, "X = 1.0\n", limits=replace(LIMITS, timeout=1.0))
+        assert outcome.ending is not None and outcome.ending.reason == "timeout"
+        assert outcome.duration_s < 4.0
+        assert worker.proc is None  # stopped; the next session starts a fresh one
+        outcome, _ = _submit(pool, tmp_path, "X = 1.0\n")
+        assert outcome.final("X") is not None and worker.alive
+
+
+@SANDBOX
+def test_a_worker_restarted_from_a_short_lived_thread_outlives_that_thread(tmp_path: Path) -> None:
+    # bubblewrap's --die-with-parent follows the thread that started it: restarts go through the
+    # pool's own long-lived spawner thread.
+    with Pool(1, "require") as pool:
+        pool.start()
+        worker = pool.workers[0]
+        worker.stop()  # dead: the next session restarts it, here from a thread that then ends
+        results: list[Outcome] = []
+        thread = threading.Thread(target=lambda: results.append(_submit(pool, tmp_path, "X = 1.0\n")[0]))
+        thread.start()
+        thread.join()
+        assert results and results[0].final("X") is not None
+        restarted = worker.proc
+        time.sleep(0.5)
+        assert worker.alive and worker.proc is restarted
+        outcome, _ = _submit(pool, tmp_path, "X = 2.0\n")
+        assert outcome.final("X") is not None and worker.proc is restarted
+
+
+def test_a_daemon_left_by_a_submission_is_killed_when_its_own_job_ends(pool: Pool, tmp_path: Path) -> None:
+    marker = f"gradproof-run-test-{os.getpid()}"
+    source = ("import os, sys, time\n"
+              "if os.fork() == 0:\n"
+              "    os.setsid()\n"
+              "    if os.fork() == 0:\n"
+              f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(99)  # {marker}'])\n"
+              "    os._exit(0)\n"
+              "time.sleep(0.3)\n"
+              "X = 1.0\n")
+    _submit(pool, tmp_path, source)
+    assert pool.workers[0].alive  # the pool is still running: the job's own cleanup did it
+
+    def alive() -> list[str]:
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        with open(f"/proc/{entry}/stat", "rb") as g:
+                            if g.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X"):
+                                found.append(entry)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 2
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive() == []
+
+
+def test_a_session_reports_the_isolation_it_ran_under(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(pool, tmp_path, "X = 1\n")
+    assert outcome.isolation == pool.isolation and outcome.isolation
+    assert "61000" not in outcome.isolation  # the same text whichever worker ran it
+
+
+
+def test_a_submission_that_ignores_sigxcpu_is_killed_at_its_hard_cpu_limit(pool: Pool, tmp_path: Path) -> None:
+    source = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    outcome, _ = _submit(pool, tmp_path, source, limits=replace(LIMITS, timeout=20.0, cpu_seconds=0.5))
+    assert outcome.ending is not None and outcome.ending.signal == "SIGKILL"
+    problem = outcome.ending.problem(replace(LIMITS, cpu_seconds=0.5))
+    assert problem is not None and "more than its CPU time (0.5 s)" in problem
+    assert outcome.duration_s < 10.0
+
+
+def test_a_submission_that_kills_itself_crashed_rather_than_ran_out_of_cpu(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(pool, tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert outcome.ending is not None
+    assert outcome.ending.problem(LIMITS) == "the submission's process crashed (SIGKILL)"
