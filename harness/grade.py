@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from harness.assignment import FUNCTIONS, Assignment
+from harness.assignment import CHECKS, FUNCTIONS, Assignment
 from harness.check import CheckResult, Diagnosis, check_functions, check_helpers, check_script
 from harness.errors import GraderError, SubmissionError, invalid
 from harness.load import Submission, load
@@ -47,7 +47,15 @@ class Verdict:
 
 
 def max_score(assignment: Assignment) -> float:
-    return sum(assignment.max_points(name) for name in ("forward", "loss", "dE_dW2", "dE_dW1", "update"))
+    return sum(assignment.max_points(name) for name in CHECKS)
+
+
+def _unreached(checks: list[CheckResult], assignment: Assignment) -> list[CheckResult]:
+    """Checks worth points that this submission's style never reached (a script without ``sigmoid``)."""
+    present = {c.name for c in checks}
+    return [CheckResult(name=name, status="missing", score=0.0, max_score=assignment.max_points(name),
+                        message=f"{name} is not defined.")
+            for name in CHECKS if name not in present and assignment.max_points(name) > 0]
 
 
 def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: str | None = None) -> Verdict:
@@ -58,7 +66,8 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         submission = load(path)
     except SubmissionError as exc:
         return Verdict(submission=name, status="error", error=f"cannot load the submission: {exc}", score=0.0,
-                       max_score=max_score(assignment), isolation="not run", duration_s=time.monotonic() - started)
+                       max_score=max_score(assignment), isolation="not run", duration_s=time.monotonic() - started,
+                       digest=digest_of(path))
     if submission.imports_grader:
         return _refused(submission, name, assignment, started, "it imports the grader's own package "
                         f"({', '.join(sorted(submission.imports & {'harness', 'reference'}))}), which submissions may not use")
@@ -79,7 +88,7 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         else:
             checks = check_script(outcome, assignment) + check_helpers(session, outcome, assignment, dtype, as_numpy,
                                                                        submission.seed)
-    checks = _apply_policy(checks, submission, assignment)
+    checks = _apply_policy(checks, submission, assignment) + _unreached(checks, assignment)
     notes = _notes(submission, outcome)
     ending = outcome.ending
     return Verdict(

@@ -99,3 +99,24 @@ def test_grading_the_same_submission_twice_gives_the_same_verdict(tmp_path: Path
     for v in (first, second):
         v.pop("duration_s")
     assert first == second
+
+
+def test_a_check_worth_points_that_a_script_never_reaches_counts_as_missing() -> None:
+    from harness.assignment import DEFAULT_POINTS, Assignment
+    from harness.grade import grade_batch
+
+    assignment = Assignment(points={**DEFAULT_POINTS, "sigmoid": 1.0})
+    path = Path(__file__).resolve().parent.parent / "submissions" / "correct_script.py"
+    (verdict,) = grade_batch([path], assignment, jobs=1)
+    sigmoid = next(c for c in verdict["checks"] if c["name"] == "sigmoid")
+    assert sigmoid["status"] == "missing" and sigmoid["max_score"] == 1.0
+    assert verdict["score"] == 10.0 and verdict["max_score"] == 11.0
+
+
+def test_an_unloadable_submission_keeps_its_digest_so_resume_skips_it(tmp_path: Path) -> None:
+    from harness.grade import digest_of, grade_batch
+
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{nope")
+    (verdict,) = grade_batch([bad], jobs=1)
+    assert verdict["status"] == "error" and verdict["digest"] == digest_of(bad) != ""
