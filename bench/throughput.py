@@ -230,8 +230,10 @@ def install_nbclient() -> None:
 
 def run_nbclient(paths: list[Path], jobs: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(DEPS), "OMP_NUM_THREADS": "1"}
+    runner = paths[0].parent.parent / "nbclient_runner.py"  # a file: spawned processes import it by name
+    runner.write_text(NBCLIENT_RUNNER)
     _, kids_before = cpu_seconds()
-    done = subprocess.run([sys.executable, "-c", NBCLIENT_RUNNER, json.dumps([str(p) for p in paths]), str(jobs)],
+    done = subprocess.run([sys.executable, str(runner), json.dumps([str(p) for p in paths]), str(jobs)],
                           env=env, capture_output=True, text=True, timeout=3600)
     _, kids_after = cpu_seconds()
     if done.returncode != 0:
