@@ -19,7 +19,7 @@ from harness.errors import GradproofError, GraderError, SandboxUnavailable, Spec
 if TYPE_CHECKING:
     from harness.assignment import Assignment
     from harness.grade import grade_batch
-    from harness.gradients import GradientCheckResult, Mismatch, assert_gradients, check_gradients
+    from harness.gradients import GradientCheckResult, GradproofWarning, Mismatch, assert_gradients, check_gradients
 
 _LAZY = {
     "Assignment": "harness.assignment",
@@ -27,6 +27,7 @@ _LAZY = {
     "check_gradients": "harness.gradients",
     "assert_gradients": "harness.gradients",
     "GradientCheckResult": "harness.gradients",
+    "GradproofWarning": "harness.gradients",
     "Mismatch": "harness.gradients",
 }
 
@@ -35,6 +36,7 @@ __all__ = [
     "GradientCheckResult",
     "GraderError",
     "GradproofError",
+    "GradproofWarning",
     "Mismatch",
     "SandboxUnavailable",
     "SpecError",

@@ -411,6 +411,27 @@ class _Checker:
             if i not in self.checked:
                 self.check_entry(i)
 
+    def result(self, mode: Literal["entries", "directions"], seed: int) -> GradientCheckResult:
+        """What was found, as the public record."""
+        return GradientCheckResult(
+            ok=not self.mismatches,
+            mismatches=tuple(sorted(self.mismatches, key=lambda m: (m.input, m.index))),
+            mode=mode,
+            parameters=self.problem.size,
+            inputs_checked=len(self.problem.slots),
+            function_evaluations=self.problem.evaluations,
+            gradient_evaluations=1,
+            directional_tests=self.directional_tests,
+            entries_checked=len(self.checked),
+            eps=self.h,
+            atol=self.precision.atol,
+            rtol=self.precision.rtol,
+            noise=self.noise,
+            dtype=self.precision.dtype,
+            seed=seed,
+            truncated=self.full,
+        )
+
     # -- directions: detect, localise, repeat
 
     def run_directions(self, n_directions: int) -> None:
@@ -773,7 +794,7 @@ def _check(
 
     grads, u, out = _analytic(fn, tensors, grad_fn, o.grad_outputs, generator)
     slots = _slots(tensors, grads, names)
-    checked_grads = [g for s in slots for g in [grads[s.position]] if g is not None]
+    checked_grads = [g for g in (grads[s.position] for s in slots) if g is not None]
     precision = _Precision.of(
         [tensors[s.position].dtype for s in slots] + [out.dtype], [g.dtype for g in checked_grads], o.eps, o.atol, o.rtol
     )
@@ -789,22 +810,4 @@ def _check(
         checker.check_entries(range(problem.size))
     else:
         checker.run_directions(o.n_directions)
-
-    return GradientCheckResult(
-        ok=not checker.mismatches,
-        mismatches=tuple(sorted(checker.mismatches, key=lambda m: (m.input, m.index))),
-        mode="entries" if entries else "directions",
-        parameters=problem.size,
-        inputs_checked=len(slots),
-        function_evaluations=problem.evaluations,
-        gradient_evaluations=1,
-        directional_tests=checker.directional_tests,
-        entries_checked=len(checker.checked),
-        eps=precision.h,
-        atol=precision.atol,
-        rtol=precision.rtol,
-        noise=checker.noise,
-        dtype=precision.dtype,
-        seed=o.seed,
-        truncated=checker.full,
-    )
+    return checker.result("entries" if entries else "directions", o.seed)
