@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,12 +67,18 @@ os._exit(0)
 
 
 def make_batch(folder: Path, count: int) -> list[Path]:
-    """``count`` notebooks: mostly the classic one, one in six another bundled notebook."""
+    """``count`` notebooks: mostly the classic one, one in six another bundled notebook.
+
+    Every copy differs from the others by a line of metadata, as every student's notebook
+    does: each has its own digest, so its own seed, its own random weights and its own truth.
+    """
     paths = []
     for i in range(count):
         name = OTHERS[(i // 6) % len(OTHERS)] if i % 6 == 5 else MAIN
         target = folder / f"nb{i:04d}_{name}"
-        shutil.copy(SUBMISSIONS / name, target)
+        notebook = json.loads((SUBMISSIONS / name).read_text(encoding="utf-8"))
+        notebook.setdefault("metadata", {})["student"] = f"student {i:04d}"
+        target.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
         paths.append(target)
     return paths
 

@@ -41,12 +41,12 @@ import functools
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from harness.check import Diagnosis, Problem, Truth
+from harness.check import Diagnosis, Problem, Truth, truth_of
 
 __all__ = [
     "IDS",
@@ -434,8 +434,6 @@ def catalogue(key: str) -> tuple[Mutant, ...]:
 
 def probe_cases(sizes: Sequence[tuple[int, int, int]] = ((3, 4, 3), (4, 3, 1), (2, 5, 4)), seed: int = 20240611) -> list[Case]:
     """Generic inputs (no symmetric or special values) on which mutants are told apart."""
-    from harness.check import truth_of
-
     gen = torch.Generator().manual_seed(seed)
     cases = []
     for n_in, n_h, n_out in sizes:
@@ -1050,11 +1048,4 @@ def shape_diagnosis(key: str, got: Sequence[int], want: Sequence[int], fn: str |
     else:
         what = f"the shape {want_t}"
     return Diagnosis("wrong-shape", f"{name} has shape {got_t}; it needs {what}: {hint}.")
-
-
-def cases_from(items: Iterable[tuple[Tensor, Problem, Mapping[str, Any]]]) -> list[Case]:
-    """Evidence cases from (submitted, problem, context) triples; the truth is recomputed."""
-    from harness.check import truth_of
-
-    return [Case(s.to(torch.float64), p, truth_of(p), dict(ctx)) for s, p, ctx in items]
 

@@ -266,6 +266,7 @@ class Runner:
     defined: set[str]
     seed: int
     own: Problem | None = None  # the submission's own X, Y, W1, W2 (globals), if it has them
+    budget: int | None = None  # new calls while shrinking; None: the assignment's (or the default)
     results: dict[str, CheckResult] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # hypothesis describes the strategies it reports, this included: keep it cheap
@@ -285,6 +286,8 @@ class Runner:
 
     @property
     def shrink_budget(self) -> int:
+        if self.budget is not None:
+            return self.budget
         return int(getattr(self.assignment, "shrink_budget", DEFAULT_SHRINK_BUDGET))
 
     def rounded(self, p: Problem) -> Problem:

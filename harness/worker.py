@@ -128,7 +128,7 @@ class Child:
         self.job = job
         self.names: list[str] = list(job.get("names", []))
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.seen: dict[str, tuple[tuple[int, Any], str]] = {}
+        self.seen: dict[str, tuple[Any, int | None, str]] = {}  # name: (object, tensor version, its JSON)
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
         self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
@@ -178,30 +178,41 @@ class Child:
             self._reserve = None
 
     def snapshot(self, statement: int, label: str) -> None:
-        """Send the tracked names whose value changed in this statement (tensors: by id and version)."""
-        changed: dict[str, Any] = {}
+        """Send the tracked names whose value changed in this statement.
+
+        The object last sent for each name is kept (so its id cannot be reused): the same
+        tensor at the same version counter, or the same immutable number, has not changed
+        and costs nothing; anything else is encoded and compared as text.
+        """
+        changed: list[str] = []
         namespace = self.namespace
+        seen = self.seen
         for name in self.names:
             if name not in namespace:
-                if self.seen.pop(name, None) is not None:
-                    changed[name] = {"t": "unbound"}
+                if seen.pop(name, None) is not None:
+                    changed.append(f'{json.dumps(name)}: {{"t": "unbound"}}')
                 continue
             value = namespace[name]
-            version = getattr(value, "_version", None) if _is_tensor(value) else None
-            key = (id(value), version)
-            previous = self.seen.get(name)
-            if previous is not None and version is not None and previous[0] == key:
+            previous = seen.get(name)
+            kind = type(value)
+            version = value._version if kind in _TENSOR_TYPES else None
+            if previous is not None and previous[0] is value and (kind in _IMMUTABLE or (
+                    version is not None and previous[1] == version)):
                 continue
             try:
-                encoded = encode(value)
+                text = json.dumps(encode(value), allow_nan=True)
             except BaseException as exc:
-                encoded = {"t": "other", "type": f"unreadable ({type(exc).__name__})"}
-            text = json.dumps(encoded, allow_nan=True)
-            self.seen[name] = (key, text)
-            if previous is None or previous[1] != text:
-                changed[name] = encoded
+                text = json.dumps({"t": "other", "type": f"unreadable ({type(exc).__name__})"})
+            seen[name] = (value, version, text)
+            if previous is None or previous[2] != text:
+                changed.append(f"{json.dumps(name)}: {text}")
         if changed:
-            self.send({"ev": "bind", "statement": statement, "label": label, "values": changed})
+            line = (f'{{"ev": "bind", "statement": {statement}, "label": {json.dumps(label)}, '
+                    f'"values": {{{", ".join(changed)}}}}}\n').encode()
+            if len(line) > MAX_EVENT:
+                self.send({"ev": "bind", "statement": statement, "label": label, "too_large": True})
+            else:
+                self._send(line)
 
     def raised(self, exc: BaseException, label: str, statement: int) -> None:
         self.send({"ev": "raised", "statement": statement, "label": label, **describe(exc, label)})
@@ -254,9 +265,14 @@ def _flush_std() -> None:
             pass
 
 
-def _is_tensor(value: Any) -> bool:
+_IMMUTABLE = frozenset({int, float, bool, str, type(None), complex, bytes})
+_TENSOR_TYPES: frozenset[type] = frozenset()
+
+
+def _tensor_types() -> frozenset[type]:
+    """torch.Tensor and torch.nn.Parameter: the types whose ``_version`` counts in-place changes."""
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
+    return frozenset({torch.Tensor, torch.nn.Parameter}) if torch is not None else frozenset()
 
 
 def describe(exc: BaseException, label: str | None = None) -> dict[str, Any]:
@@ -459,9 +475,11 @@ class Worker:
     # ---------------------------------------------------------------- main loop
 
     def serve(self) -> None:
+        global _TENSOR_TYPES
         import torch
 
         torch.set_num_threads(1)
+        _TENSOR_TYPES = _tensor_types()
         try:
             import numpy  # noqa: F401 - so that children need not import it
         except ImportError:

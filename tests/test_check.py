@@ -22,9 +22,7 @@ from torch import Tensor
 
 import reference
 from harness.assignment import Assignment
-from harness.check import (
-    CheckResult, Problem, check_functions, check_helpers, check_script, compare, fit, problem_from, truth_of,
-)
+from harness.check import CheckResult, check_functions, check_helpers, check_script, compare, fit, problem_from
 from harness.run import Binding, CallResult, CapturedError, Outcome, Value, decode_value
 from harness.worker import decode, encode
 
@@ -289,16 +287,23 @@ def test_the_smallest_failing_input_is_reproducible_from_the_recorded_seed() -> 
 
 
 def test_shrinking_stops_after_its_budget_of_new_calls() -> None:
+    from harness.check import Calls
+    from harness.properties import Runner
+
     def sometimes(X: Tensor, Y: Tensor, W1: Tensor, W2: Tensor) -> tuple[Tensor, Tensor]:
         g1, g2 = functions()["backward"](X, Y, W1, W2)
         return g1, g2 * (1 + float(X.abs().sum()))  # wrong wherever X is not 0: a lot to shrink
-    budget = 5
-    _, session = run_functions(functions(backward=sometimes), assignment=replace(A, examples=4), seed=5)
-    small = Assignment(examples=4)
-    object.__setattr__(small, "shrink_budget", budget)
-    _, limited = run_functions(functions(backward=sometimes), assignment=small, seed=5)
-    assert limited.calls.count("backward") <= 2 + 4 + budget + 1
-    assert limited.calls.count("backward") <= session.calls.count("backward")
+
+    def calls_with(budget: int | None) -> tuple[int, CheckResult]:
+        session = FakeSession(functions(backward=sometimes))
+        runner = Runner(Calls(session, "float32", False), replace(A, examples=4), set(session.namespace), 5,  # type: ignore[arg-type]
+                        budget=budget)
+        return session.calls.count("backward"), runner.check("dE_dW2")
+
+    unlimited, found = calls_with(None)
+    limited, still = calls_with(3)
+    assert limited <= 2 + 4 + 3 < unlimited
+    assert found.status == still.status == "fail" and still.counterexample is not None
 
 
 def test_a_function_right_on_the_notebooks_globals_and_wrong_elsewhere_is_instance_only() -> None:

@@ -23,7 +23,7 @@ from harness.gradients import (
     assert_gradients,
     check_gradients,
 )
-from harness.pytest_gradients import GradientChecker, gradient_checker  # noqa: F401  (the fixture)
+from harness.pytest_gradients import GradientChecker
 from harness.strategies import tensor_shapes, well_conditioned_tensors
 from reference.loop import random_problem
 from reference.mlp import backward, forward
