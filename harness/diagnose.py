@@ -57,6 +57,7 @@ __all__ = [
     "catalogue",
     "diagnose",
     "explain",
+    "instance_diagnosis",
     "shape_diagnosis",
     "sizes_diagnosis",
 ]
@@ -768,16 +769,22 @@ def _non_finite(key: str, name: str, cases: list[Case], context: Mapping[str, An
     return None
 
 
+def instance_diagnosis(fn: str) -> Diagnosis:
+    """A function right on the notebook's own inputs and wrong on generic others."""
+    return Diagnosis("instance-only", f"{fn}() is right on your notebook's own X, W1, W2 but wrong on other "
+                     "inputs: it must compute everything from its arguments, not from global variables, cached "
+                     "results or hard-coded numbers.")
+
+
 def _instance_only(key: str, name: str, cases: list[Case], context: Mapping[str, Any], rtol: float) -> Finding | None:
+    """``instance``: (its value, the right value) on the submission's own inputs, given only when it also
+    failed on generic inputs (a mistake that shows at special inputs only is no sign of cached values)."""
     instance = context.get("instance")
     if not (isinstance(instance, tuple) and len(instance) == 2):
         return None
     own, expected = instance
     if isinstance(own, Tensor) and isinstance(expected, Tensor) and close(own, expected, rtol):
-        fn = context.get("fn") or key
-        return Finding(Diagnosis("instance-only", f"{fn}() is right on your notebook's own X, W1, W2 but wrong on "
-                                 "other inputs: it must compute everything from its arguments, not from global "
-                                 "variables, cached results or hard-coded numbers."))
+        return Finding(instance_diagnosis(str(context.get("fn") or key)))
     return None
 
 

@@ -30,7 +30,7 @@ from torch import Tensor
 import reference
 from harness.assignment import Assignment, Tolerance
 from harness.check import Calls, CheckResult, Diagnosis, Problem, Status, _judged, _result, fit, compare, truth_of
-from harness.diagnose import Case, diagnose, shape_diagnosis, sizes_diagnosis
+from harness.diagnose import Case, diagnose, instance_diagnosis, shape_diagnosis, sizes_diagnosis
 from harness.run import Value
 
 DEFAULT_SHRINK_BUDGET = 60  # new calls of the child while shrinking one failure
@@ -190,6 +190,7 @@ class Search:
     examples: int = 0
     failures: list[Observation] = field(default_factory=list)
     passes_at: set[tuple[int, int, int]] = field(default_factory=set)
+    generic_failed: bool = False  # it failed on a seeded generic input, not only on hypothesis's special ones
 
     @property
     def minimal(self) -> Observation | None:
@@ -232,6 +233,7 @@ def falsify(observe: Callable[[Draw], Observation], strategy: st.SearchStrategy[
         obs = judge(d)
         if obs is not None and not obs.ok:
             search.failures.append(obs)
+            search.generic_failed = True
 
     def prop(d: Draw) -> None:
         obs = judge(d)
@@ -504,8 +506,16 @@ class Runner:
     def _diagnosis(self, name: str, fn: str, search: Search, observe: Callable[[Draw], Observation]) -> Diagnosis | None:
         failures = search.failures
         sizes = self.assignment.sizes
-        if self.assignment.general_sizes and sizes in search.passes_at and all(f.sizes != sizes for f in failures):
-            return sizes_diagnosis(fn, _sizes(sizes), _sizes(failures[-1].sizes))
+        # right at the assignment's sizes, wrong only at others it allows: hard-coded sizes, when the failures are
+        # errors or shapes, or when nothing else explains the values (a transpose shows on square matrices only)
+        only_elsewhere = self.assignment.general_sizes and sizes in search.passes_at and \
+            all(f.sizes != sizes for f in failures)
+        elsewhere = sizes_diagnosis(fn, _sizes(sizes), _sizes(failures[-1].sizes))
+        if only_elsewhere and all(f.case is None for f in failures):
+            return elsewhere
+        instance = self._instance(name, observe) if search.generic_failed else None
+        if instance is not None and any(f.case is None for f in failures):
+            return instance_diagnosis(fn)  # it raised or changed shape on other inputs: the lesson is the same
         fixed = [f.diagnosis for f in failures if f.diagnosis is not None]
         if fixed:
             return fixed[0]
@@ -517,7 +527,6 @@ class Runner:
         primary = chosen[0]
         context: dict[str, Any] = dict(primary.context)
         context["evidence"] = chosen[1:]
-        instance = self._instance(name, observe)
         if instance is not None:
             context["instance"] = instance
         if name in ("dE_dW1", "dE_dW2"):
@@ -529,9 +538,10 @@ class Runner:
                 context["own_gradients"] = self._own_gradients
                 context["own"] = self._own_values(primary.problem)
         try:
-            return diagnose(_key(name), primary.submitted, primary.problem, primary.truth, **context)
+            found = diagnose(_key(name), primary.submitted, primary.problem, primary.truth, **context)
         except Exception:  # a diagnosis is advice: it never costs the verdict
-            return None
+            found = None
+        return found if found is not None or not only_elsewhere else elsewhere
 
     def _instance(self, name: str, observe: Callable[[Draw], Observation]) -> tuple[Tensor, Tensor] | None:
         """On the submission's own X, Y, W1, W2: (its value, the right value), when it is right there."""

@@ -298,7 +298,8 @@ def test_shrinking_stops_after_its_budget_of_new_calls() -> None:
         session = FakeSession(functions(backward=sometimes))
         runner = Runner(Calls(session, "float32", False), replace(A, examples=4), set(session.namespace), 5,  # type: ignore[arg-type]
                         budget=budget)
-        return session.calls.count("backward"), runner.check("dE_dW2")
+        result = runner.check("dE_dW2")
+        return session.calls.count("backward"), result
 
     unlimited, found = calls_with(None)
     limited, still = calls_with(3)

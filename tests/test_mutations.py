@@ -581,3 +581,28 @@ def test_messages_name_the_variable_and_never_print_the_reference_gradient(grade
 def test_the_whole_batch_is_reproducible_from_the_recorded_seed(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
     for _planted, verdict in graded:
         assert isinstance(verdict["seed"], int)
+
+
+@pytest.mark.slow
+def test_with_any_sizes_allowed_every_function_mistake_is_still_named_and_hard_coded_sizes_fail(
+        tmp_path: Path) -> None:
+    """The same mistakes under an assignment that draws n_in, n_hidden, n_out too (a second batch: slow)."""
+    from dataclasses import replace
+
+    from harness.assignment import Assignment
+    from harness.grade import grade_batch
+
+    items = [(m.name, m.expected("function"), write(tmp_path, m.name, render("function", m.edits), "module"))
+             for m in MISTAKES if "function" in m.styles]
+    items += [(name, {"forward": "fixed-sizes", "dE_dW2": "fixed-sizes", "dE_dW1": "fixed-sizes"}
+               if name == "hard_coded_sizes" else {}, write(tmp_path, f"correct_{name}", source, "module"))
+              for name, source in CORRECT_FUNCTION.items()]
+    verdicts = grade_batch([path for _, _, path in items], replace(Assignment(), general_sizes=True), jobs=2)
+    wrong = []
+    for (name, expected, _), verdict in zip(items, verdicts):
+        for check in verdict["checks"]:
+            want = expected.get(check["name"])
+            got = check["diagnosis"]["id"] if check["diagnosis"] else None
+            if (want is None and check["status"] != "pass") or (want and (check["status"] == "pass" or got != want)):
+                wrong.append(f"{name}: {check['name']} {check['status']} {got}, expected {want or 'pass'}")
+    assert not wrong, "\n".join(wrong)
