@@ -181,7 +181,7 @@ def markdown(verdict: dict[str, Any], report: dict[str, Any]) -> str:
                 for e in c["worst"]:
                     lines.append(f"| {e['index']} | {_num(e['submitted'])} | {_num(e['expected'])} | {_num(e['abs_error'])} |")
             if c.get("counterexample") and c["status"] != "pass":
-                lines += ["", "Smallest failing input:", "", "```json", json.dumps(c["counterexample"], indent=1)[:3000], "```"]
+                lines += ["", "Smallest failing input:", "", "```json", json.dumps(c["counterexample"])[:3000], "```"]
             if c.get("tolerance"):
                 lines += ["", f"Tolerance: {c['tolerance']}"]
             lines.append("")
