@@ -35,6 +35,7 @@ SandboxMode = Literal["auto", "require", "off"]
 SANDBOX_MODES: tuple[str, ...] = ("auto", "require", "off")
 FIRST_UID = 61000  # as root, each worker's children run as a uid from FIRST_UID on
 UID_RANGE = 4096
+MAX_KEEP_BYTES = 4 * 1024 * 1024
 
 _WORKER_SOURCE = Path(__file__).with_name("worker.py")
 
@@ -58,6 +59,8 @@ class Limits:
                 invalid(name, value, "must be a positive number")
         if self.cpu_seconds is not None and self.cpu_seconds <= 0:
             invalid("cpu_seconds", self.cpu_seconds, "must be a positive number of seconds")
+        if self.output_keep_bytes > MAX_KEEP_BYTES:
+            invalid("output_keep_bytes", self.output_keep_bytes, f"must be at most {MAX_KEEP_BYTES} (4 MiB) per stream")
 
     @property
     def cpu_limit(self) -> float:
@@ -192,11 +195,18 @@ def worker_environment() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/tmp", **WORKER_ENV}
 
 
-def claim_uid(first: int = FIRST_UID) -> tuple[int, int]:
+def claim_uid(first: int | None = None) -> tuple[int, int]:
     """A uid no other worker on this machine uses, and the lock that holds it (close it to release).
 
     Lock files live in a root-owned folder of the temp dir; a killed grader's locks vanish with it.
+    The search starts at ``first``, else ``$GRADPROOF_FIRST_UID``, else :data:`FIRST_UID` (a site
+    whose uids from 61000 on are taken names another range).
     """
+    if first is None:
+        text = os.environ.get("GRADPROOF_FIRST_UID", "")
+        first = int(text) if text.isdigit() else FIRST_UID
+    if first < 1000:
+        invalid("GRADPROOF_FIRST_UID", first, "must be a uid of 1000 or more (no system account)")
     folder = Path(tempfile.gettempdir()) / "gradproof-uids"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)

@@ -63,6 +63,7 @@ PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CAP_DAC_READ_SEARCH = 2
+MADV_COLLAPSE = 25
 
 
 # --------------------------------------------------------------------- encoding
@@ -493,6 +494,7 @@ class Worker:
         _warm_up()
         gc.collect()
         gc.freeze()  # the children's collections then never touch (copy) the worker's objects
+        _huge_pages()
         self.kill_leftovers()  # a uid slot is reused: nothing of an earlier run may remain
         if not self.pidns:  # a directory of our own in the shared /tmp (in a sandbox /tmp is ours)
             self.base = os.path.join(self.base, f"worker-{os.getpid()}")
@@ -624,12 +626,11 @@ class Worker:
         except OSError:
             pass  # the child is gone already: the supervision below says how
         reason, kept = self.supervise(child, limits, job_id, started)
-        if reason == "ended":
-            # The grader is done with it: answer at once, clean up while the grader checks.
+        if child.status is None:  # never signal a pid once reaped: it may be another process's now
             _kill(child.pid)
+        if reason == "ended":  # the grader is done with it: answer at once, clean up while it checks
             ended = True
         else:
-            _kill(child.pid)
             self.reap(child)
         self.drain(child, kept, int(limits["output_keep_bytes"]))
         event: dict[str, Any] = {"ev": "exit", "id": job_id, "reason": reason, "duration": time.monotonic() - started,
@@ -823,7 +824,8 @@ class Worker:
             return True
 
     def discard(self, child: Prepared) -> None:
-        _kill(child.pid)
+        if child.status is None:
+            _kill(child.pid)
         self.reap(child)
         child.close_fds()
         self.remove_files(child.workdir)
@@ -955,6 +957,34 @@ def _keep_only_capability(cap: int) -> None:
     if _libc.capset(ctypes.byref(header), data) != 0:
         raise OSError(ctypes.get_errno(), "capset failed")
     _libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+
+def _huge_pages() -> int:
+    """Back the worker's private memory with 2 MiB pages where the kernel can (Linux ≥ 6.1).
+
+    Every fork copies, and every child's exit tears down, one page-table entry per page of
+    the worker's ~150 MB of torch: with huge pages that is 512 times fewer entries, and a
+    fork with its exit costs about half.  A child still copies only the 4 KiB it writes.
+    Returns the bytes collapsed (0 where the kernel cannot).
+    """
+    madvise = _libc.madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    huge = 2 << 20
+    done = 0
+    try:
+        with open("/proc/self/maps") as maps:
+            regions = [line.split() for line in maps]
+    except OSError:
+        return 0
+    for parts in regions:
+        if not parts[1].startswith("rw") or (len(parts) > 5 and parts[5] != "[heap]"):
+            continue  # private anonymous memory only: no file, no stack
+        low, high = (int(x, 16) for x in parts[0].split("-"))
+        start, end = -(-low // huge) * huge, high // huge * huge
+        # MADV_COLLAPSE alone (not MADV_HUGEPAGE): what a child allocates later keeps small pages
+        if end > start and madvise(start, end - start, MADV_COLLAPSE) == 0:
+            done += end - start
+    return done
 
 
 def _kill(pid: int) -> None:

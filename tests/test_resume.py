@@ -57,9 +57,7 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def _grader_processes(pid: int, out: Path) -> list[str]:
-    """Live processes that belong to the grader ``pid``: its workers (and their children, which
-    share their command line) and its bubblewraps (whose command line names ``out``)."""
+def _live_processes() -> list[tuple[int, str]]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -71,11 +69,29 @@ def _grader_processes(pid: int, out: Path) -> list[str]:
                 state = f.read().rsplit(b")", 1)[1].split()[0]
         except OSError:
             continue
-        if state in (b"Z", b"X"):
-            continue
-        if f'"grader": {pid}}}' in cmdline or (cmdline.startswith("bwrap ") and str(out) in cmdline):
+        if state not in (b"Z", b"X"):
+            found.append((int(entry), cmdline))
+    return found
+
+
+def _grader_processes(pid: int, out: Path, graders: set[int]) -> list[str]:
+    """Live processes that belong to the grader ``pid``: its grader processes (one per job, if it
+    runs them), the workers of either (and their children, which share the worker's command line)
+    and its bubblewraps (whose command line names ``out``)."""
+    found = []
+    owners = {pid} | graders
+    for entry, cmdline in _live_processes():
+        if (any(f'"grader": {owner}}}' in cmdline for owner in owners)
+                or (cmdline.startswith("bwrap ") and str(out) in cmdline)
+                or (entry in graders)):
             found.append(f"{entry}: {cmdline[:100]}")
     return found
+
+
+def _grader_children(pid: int) -> set[int]:
+    """The grader processes a grader started (``harness.run.grade_in_processes``), if any."""
+    return {entry for entry, cmdline in _live_processes()
+            if "_grader_process_main" in cmdline and cmdline.rstrip().endswith(f" {pid}")}
 
 
 @pytest.fixture(scope="module")
@@ -114,16 +130,17 @@ def runs(batch: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
             break
         time.sleep(0.01)
     assert proc.poll() is None, "the batch ended before it could be killed"
+    graders = _grader_children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.stderr is not None
     proc.stderr.close()
     at_kill = journal.read_bytes().count(b"\n")
-    survivors = _grader_processes(proc.pid, killed)
+    survivors = _grader_processes(proc.pid, killed, graders)
     deadline = time.monotonic() + 5
     while survivors and time.monotonic() < deadline:
         time.sleep(0.05)
-        survivors = _grader_processes(proc.pid, killed)
+        survivors = _grader_processes(proc.pid, killed, graders)
     report_after_kill = (killed / "report.json").exists()
 
     resumed = subprocess.run([*GRADPROOF, "grade", str(batch), "--out", str(killed), "--jobs", "1", "--resume"],

@@ -339,3 +339,102 @@ def test_a_submission_that_kills_itself_crashed_rather_than_ran_out_of_cpu(pool:
     outcome, _ = _submit(pool, tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     assert outcome.ending is not None
     assert outcome.ending.problem(LIMITS) == "the submission's process crashed (SIGKILL)"
+
+
+# ---------------------------------------------------------------- a batch across grader processes
+
+
+SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
+
+
+def _without_timings(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "duration_s"}
+
+
+def test_grader_processes_give_the_verdicts_one_process_gives() -> None:
+    from harness.grade import grade_submission, verdict_data
+
+    names = ["correct_notebook_classic.ipynb", "bug_sign_flip_dW2.py", "correct_functions.py", "broken_syntax_error.py"]
+    items = [(i, SUBMISSIONS / name) for i, name in enumerate(names)]
+    assignment = Assignment()
+    got = dict(run.grade_in_processes(items, assignment, processes=2))
+    assert sorted(got) == [0, 1, 2, 3]
+    with Pool(1) as pool:
+        for i, path in items:
+            expected = verdict_data(grade_submission(path, pool, assignment))
+            data = got[i]
+            assert isinstance(data, dict) and _without_timings(data) == _without_timings(expected)
+
+
+def _grader_children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if "_grader_process_main" in cmdline and cmdline.rstrip().endswith(f" {pid}"):
+            found.append(int(entry))
+    return found
+
+
+def test_the_submissions_of_a_grader_process_that_dies_are_graded_by_another(tmp_path: Path) -> None:
+    items = []
+    for i in range(6):
+        path = tmp_path / f"s{i}.py"
+        path.write_text(f"import time\ntime.sleep(0.3)\nX = {i}.0\n")
+        items.append((i, path))
+    seen: dict[int, Any] = {}
+    for index, data in run.grade_in_processes(items, replace(Assignment(), limits=LIMITS), processes=2):
+        if not seen:
+            victims = _grader_children(os.getpid())
+            assert len(victims) == 2
+            os.kill(victims[0], signal.SIGKILL)
+        seen[index] = data
+    assert sorted(seen) == list(range(6))
+    assert all(isinstance(d, dict) and d["status"] == "graded" for d in seen.values())
+    assert _grader_children(os.getpid()) == []
+
+
+def test_grader_processes_and_their_workers_die_with_their_parent(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "slow.py"
+    path.write_text("import time\ntime.sleep(30)\n")
+    script = ("import sys\nfrom pathlib import Path\nfrom harness.assignment import Assignment\n"
+              "from harness.run import grade_in_processes\n"
+              f"for item in grade_in_processes([(0, Path({str(path)!r})), (1, Path({str(path)!r}))], Assignment(), 2):\n"
+              "    pass\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    graders: list[int] = []
+    while time.monotonic() < deadline and len(graders) < 2:
+        graders = _grader_children(parent.pid)
+        time.sleep(0.1)
+    assert len(graders) == 2
+
+    def workers() -> list[int]:
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read()
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, ValueError):
+                continue
+            if state not in (b"Z", b"X") and any(f'"grader": {g}}}'.encode() in cmdline for g in graders):
+                found.append(int(entry))
+        return found
+
+    while time.monotonic() < deadline and len(workers()) < 4:  # two workers, each running its child
+        time.sleep(0.1)
+    assert len(workers()) >= 2
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (workers() or _grader_children(parent.pid)):
+        time.sleep(0.05)
+    assert workers() == [] and _grader_children(parent.pid) == []

@@ -97,6 +97,11 @@ def test_a_limit_that_is_not_a_positive_number_is_a_usage_error(field: str, valu
         Limits(**{field: value})
 
 
+def test_the_report_keeps_at_most_four_mib_of_each_stream() -> None:
+    with pytest.raises(UsageError, match="output_keep_bytes"):
+        Limits(output_keep_bytes=4 * 1024**2 + 1)
+
+
 def test_the_cpu_limit_leaves_the_last_word_to_the_wall_clock_unless_set() -> None:
     assert Limits(timeout=3).cpu_limit == 4.0
     assert Limits(timeout=3, cpu_seconds=1.5).cpu_limit == 1.5
@@ -138,7 +143,7 @@ def test_the_sandbox_drops_every_capability_the_worker_does_not_need(tmp_path: P
 
 def test_the_isolation_text_is_the_same_whichever_worker_says_it() -> None:
     for mode in ("auto", "off"):
-        assert worker_command(0, mode, []).isolation == worker_command(5, mode, []).isolation  # type: ignore[arg-type]
+        assert worker_command(0, mode, []).isolation == worker_command(5, mode, []).isolation
 
 
 def test_the_graders_own_files_are_hidden_but_never_the_interpreter() -> None:
@@ -183,11 +188,11 @@ def test_the_child_writes_in_its_own_directory_and_nowhere_in_the_system(probe: 
         assert probe["write_usr"] is False
 
 
-@SANDBOX
 def test_in_the_sandbox_the_child_has_no_network_but_loopback(probe: dict[str, Any]) -> None:
-    if probe["mode"] == "require":
-        assert probe["interfaces"] == ["lo"]
-        assert len(socket.if_nameindex()) >= 1
+    if probe["mode"] != "require":
+        pytest.skip("without namespaces the child has the machine's network (the report's isolation says so)")
+    assert probe["interfaces"] == ["lo"]
+    assert len(socket.if_nameindex()) >= 1
 
 
 def test_in_the_sandbox_the_graders_files_are_empty_folders(probe: dict[str, Any]) -> None:

@@ -37,3 +37,4 @@ for attempt in ("/proc/1/root/etc/hostname", f"/proc/{os.getppid()}/environ", f"
     except OSError as exc:
         print("REFUSED", attempt, type(exc).__name__)
 print("ROOTS", sorted(roots))
+print("UID", os.getuid())
