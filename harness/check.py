@@ -163,6 +163,7 @@ def confirm_by_finite_differences(p: Problem, truth: Truth) -> bool:
         loss,
         (p.W1.clone().requires_grad_(True), p.W2.clone().requires_grad_(True)),
         lambda W1, W2: (truth.grads.dE_dW1, truth.grads.dE_dW2),
+        mode="directions",
     )
     return bool(result.ok)
 

@@ -72,16 +72,26 @@ def grade(paths: tuple[Path, ...], out: Path, spec: Path | None, timeout: float 
         assignment = replace(assignment, limits=replace(assignment.limits, timeout=timeout))
     hide = sorted({p.resolve().parent if p.is_file() else p.resolve() for p in paths})
 
+    # On a terminal, one progress bar (on stderr) stands for the line per submission; in a log
+    # (not a terminal) the lines come as before; --quiet: neither.
+    bar = (click.progressbar(length=len(plan.files), label="grading", file=sys.stderr, show_pos=True)
+           if not quiet and len(plan.files) > 1 and sys.stderr.isatty() else None)
+
     def show(verdict: dict[str, Any]) -> None:
-        if not quiet:
+        if bar is not None:
+            bar.update(1)
+        elif not quiet:
             click.echo(summary_line(verdict))
 
     verdicts: list[dict[str, Any]] = []
     if plan.files:
+        from contextlib import nullcontext
+
         from harness.grade import grade_batch
 
-        verdicts = grade_batch(plan.files, assignment, jobs=jobs, sandbox=sandbox,  # type: ignore[arg-type]
-                               out=out, resume=resume, hide=hide, on_verdict=show)
+        with bar if bar is not None else nullcontext():
+            verdicts = grade_batch(plan.files, assignment, jobs=jobs, sandbox=sandbox,  # type: ignore[arg-type]
+                                   out=out, resume=resume, hide=hide, on_verdict=show)
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
     data = report_data(verdicts, assignment.name, tolerances)
     if plan.info:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from harness.assignment import CHECKS, FUNCTIONS, Assignment
 from harness.check import CheckResult, Diagnosis, check_functions, check_helpers, check_script
 from harness.errors import GraderError, SubmissionError, invalid
 from harness.load import Submission, load
-from harness.run import CapturedError, Outcome, Pool
+from harness.run import CapturedError, GradingFailed, Outcome, Pool, grade_in_processes
 from harness.sandbox import SandboxMode
 
 JOURNAL = "journal.jsonl"
@@ -236,13 +235,33 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _grader_failure(path: Path, exc: BaseException, assignment: Assignment) -> dict[str, Any]:
+def _grader_failure(path: Path, why: str, assignment: Assignment) -> dict[str, Any]:
     """The verdict of a submission the grader itself failed on: said, never journaled (a resume
     tries it again), and the batch carries on."""
     return canonical(verdict_data(Verdict(
         submission=str(path), status="error", score=0.0, max_score=max_score(assignment),
-        error=f"the grader failed on this submission ({type(exc).__name__}: {exc}); grade it again",
+        error=f"the grader failed on this submission ({why}); grade it again",
         isolation="not run", duration_s=0.0)))
+
+
+def _graded(todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode,
+            hide: list[Path]) -> Iterator[tuple[int, dict[str, Any] | GradingFailed]]:
+    """Verdict data for each (index, path) as it is done: one worker in this process for one
+    job, else one grader process per job (see ``harness.run.grade_in_processes``)."""
+    if jobs > 1 and len(todo) > 1:
+        yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
+        return
+    with Pool(1, sandbox, hide) as pool:
+        pool.start()
+        for i, path in todo:
+            try:
+                data = verdict_data(grade_submission(path, pool, assignment))
+            except GraderError:
+                raise  # the grader cannot work at all (a worker that cannot start)
+            except Exception as exc:
+                yield i, GradingFailed(f"{type(exc).__name__}: {exc}")
+            else:
+                yield i, data
 
 
 def digest_of(path: Path) -> str:
@@ -292,22 +311,13 @@ def grade_batch(
             todo.append((i, path))
     if todo:
         hidden = list(hide or []) + ([out] if out is not None else [])
-        with Pool(min(jobs, len(todo)), sandbox, hidden) as pool:
-            pool.start()
-            with ThreadPoolExecutor(max_workers=pool.jobs) as executor:
-                futures = {executor.submit(grade_submission, path, pool, assignment): (i, path) for i, path in todo}
-                for future in as_completed(futures):
-                    i, path = futures[future]
-                    try:
-                        data = canonical(verdict_data(future.result()))
-                    except GraderError:
-                        raise  # the grader cannot work at all (a worker that cannot start)
-                    except Exception as exc:
-                        results[i] = _grader_failure(path, exc, assignment)
-                    else:
-                        results[i] = data
-                        if journal is not None:
-                            journal.append(data)
-                    if on_verdict:
-                        on_verdict(results[i])
+        for i, outcome in _graded(todo, assignment, jobs, sandbox, hidden):
+            if isinstance(outcome, GradingFailed):
+                results[i] = _grader_failure(paths[i], outcome.message, assignment)
+            else:
+                results[i] = canonical(outcome)
+                if journal is not None:
+                    journal.append(results[i])
+            if on_verdict:
+                on_verdict(results[i])
     return [results[i] for i in range(len(paths))]

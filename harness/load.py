@@ -14,6 +14,7 @@ import ast
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from typing import Any
 from harness.errors import SubmissionError, UsageError, invalid
 
 SUFFIXES = (".py", ".ipynb")
+# A cell IPython's transformers could change: a line starting with an escape (% %% ! !! ? / , ;)
+# or a prompt (>>> ... In [1]:), a line ending with ? (help), an assignment from a magic or a
+# shell command; and (below) a cell indented as a whole.
+_MAYBE_IPYTHON = re.compile(r"^\s*[%!?/,;]|[?]\s*$|=\s*[%!]|^\s*(>>>|\.\.\.|In \[)", re.MULTILINE)
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
 _AUTOGRAD_MARKERS = (".backward(", "torch.autograd", "requires_grad", "autograd.grad")
@@ -156,6 +161,8 @@ def _notebook_cells(text: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
 
 def _neutralise_ipython(source: str) -> tuple[str, list[str]]:
     """Rewrite IPython syntax to plain Python calling ``get_ipython()``; list the rewritten lines."""
+    if not _MAYBE_IPYTHON.search(source) and not source.lstrip("\r\n")[:1].isspace():
+        return source, []  # plain Python: IPython's transformers would give it back unchanged
     transformed: str = _transformer().transform_cell(source)
     if "get_ipython()" not in transformed or "get_ipython()" in source:
         return transformed, []

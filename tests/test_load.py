@@ -114,3 +114,31 @@ def test_paths_that_cannot_be_graded_are_usage_errors(tmp_path: Path, make: obje
 def test_no_paths_at_all_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="paths=\\[\\]"):
         collect([])
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "x = 1\ny = x * 2",
+        "# is this a comment?\nx = 1",
+        "d = {'a': 1}  # what?",
+        "s = 'a % b' % ('x',)\nt = a != b",
+        "if True:\n    z = 3",
+        "    x = 1\n    y = 2",
+        ">>> x = 1\n>>> y = 2",
+        "In [1]: x = 1",
+        "os?",
+        "?os",
+        "files = !ls",
+        "x = %time 1",
+        "%%time\nx = 1",
+        "!!ls",
+        "/print 'a'",
+        "x = 5 % 2\ny = [1, 2]",
+    ],
+)
+def test_the_fast_path_for_plain_cells_agrees_with_ipythons_transformers(cell: str) -> None:
+    from harness.load import _neutralise_ipython, _transformer
+
+    fast, _ = _neutralise_ipython(cell)
+    assert fast.rstrip("\n") == _transformer().transform_cell(cell).rstrip("\n")
