@@ -28,13 +28,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterator
 
 from harness.errors import GraderError
 from harness.load import Submission
 from harness.sandbox import Limits, SandboxMode, claim_uid, worker_command, worker_environment
+
+if TYPE_CHECKING:  # torch is imported where values are decoded, so that a pool can start first
+    import torch
 
 GRACE_S = 5.0  # how long past its timeout the grader waits for a worker before killing it
 START_TIMEOUT_S = 120.0
@@ -58,7 +59,7 @@ class Value:
 
     kind: str  # tensor | ndarray | number | list | tuple | function | too_large | other | unbound
     dtype: str | None = None
-    tensor: torch.Tensor | None = None
+    tensor: "torch.Tensor | None" = None
     items: tuple["Value", ...] = ()
     description: str = ""
 
@@ -69,6 +70,8 @@ class Value:
 
 def decode_value(data: Any, depth: int = 0) -> Value:
     """Validate and decode one encoded value; anything malformed becomes ``other``."""
+    import torch
+
     if not isinstance(data, dict) or depth > 5:
         return Value(kind="other", description="malformed")
     kind = data.get("t")
@@ -98,10 +101,12 @@ def decode_value(data: Any, depth: int = 0) -> Value:
     return Value(kind="other", description=str(data.get("type", "?"))[:100])
 
 
-def _nested_tensor(items: tuple[Value, ...]) -> torch.Tensor | None:
+def _nested_tensor(items: tuple[Value, ...]) -> "torch.Tensor | None":
     """A list of numbers (or of equal-length lists of numbers) read as an array."""
     if not items or any(item.tensor is None for item in items):
         return None
+    import torch
+
     parts = [item.tensor for item in items if item.tensor is not None]
     if len({tuple(p.shape) for p in parts}) != 1:
         return None
@@ -113,8 +118,10 @@ def _dtype_name(dtype: str) -> str:
     return name if name in FLOAT_DTYPES else ("float64" if name.startswith(("int", "uint", "bool")) else name)
 
 
-def encode_argument(tensor: torch.Tensor, dtype: str, as_numpy: bool) -> dict[str, Any]:
+def encode_argument(tensor: "torch.Tensor", dtype: str, as_numpy: bool) -> dict[str, Any]:
     """An input the grader generated, as plain data for the child."""
+    import torch
+
     return {
         "t": "ndarray" if as_numpy else "tensor",
         "dtype": dtype,
@@ -591,6 +598,7 @@ class Pool:
         self.spawner = _Spawner()
         self.workers: list[Worker] = []
         self._lock = threading.Lock()
+        self._spawned = False
         self._started = False
         self._closed = False
         try:
@@ -600,16 +608,34 @@ class Pool:
             self.close()
             raise
 
+    def spawn(self) -> None:
+        """Start every worker's process without waiting for it (all on the spawner thread).
+
+        The workers import torch meanwhile: a caller that has not imported torch yet
+        (the self-test) does so now, on the other core.  :meth:`start` waits for them.
+        """
+        with self._lock:
+            if self._closed:
+                raise GraderError("the pool is closed")
+            if self._spawned:
+                return
+            try:
+                for worker in self.workers:
+                    worker.spawn()
+            except BaseException:
+                self.close()
+                raise
+            self._spawned = True
+
     def start(self) -> None:
-        """Start every worker (all on the spawner thread); they import torch in parallel."""
+        """Start every worker (spawned if :meth:`spawn` did not) and wait until each is ready."""
+        self.spawn()
         with self._lock:
             if self._started:
                 return
             if self._closed:
                 raise GraderError("the pool is closed")
             try:
-                for worker in self.workers:
-                    worker.spawn()
                 for worker in self.workers:
                     worker.wait_ready()
             except BaseException:
@@ -864,6 +890,8 @@ def _grader_process_main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # a stray print goes to stderr, never into the channel
+    import torch
+
     torch.set_num_threads(1)
     from harness.grade import grade_submission, verdict_data
 

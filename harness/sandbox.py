@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -114,11 +115,13 @@ def _namespace_flags() -> list[str]:
 
 def hidden_paths(extra: list[Path]) -> list[Path]:
     """The grader's own files, which a submission must not see, plus ``extra`` (reports, inputs)."""
-    import harness
-    import reference
-
-    found = [Path(harness.__file__).parent, Path(reference.__file__).parent, *extra]
-    checkout = Path(harness.__file__).parent.parent
+    found: list[Path] = []
+    for package in ("harness", "reference"):  # found, not imported: importing reference imports torch
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            found.append(Path(list(spec.submodule_search_locations)[0]))
+    found += extra
+    checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").exists():  # a source checkout (editable install)
         found += [checkout / name for name in ("tests", "submissions", "bench", ".git", ".ci")]
     protected = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}

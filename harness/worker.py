@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import builtins
 import ctypes
-import errno
 import gc
 import json
 import math

@@ -236,7 +236,7 @@ def test_a_grader_error_mid_job_never_lends_out_a_busy_worker(pool: Pool, tmp_pa
     path = tmp_path / "busy.py"
     path.write_text("import time\ntime.sleep(30)\n")
     with pytest.raises(RuntimeError):
-        with pool.session(load(path), LIMITS, NAMES, []) as session:
+        with pool.session(load(path), LIMITS, NAMES, []):
             raise RuntimeError("the check stage failed")
     started = time.monotonic()
     outcome, _ = _submit(pool, tmp_path, "X = 2.0\n")

@@ -11,8 +11,7 @@ import pytest
 
 from harness.assignment import Assignment, parse_spec
 from harness.errors import UsageError
-from harness.sandbox import hidden_paths
-from harness.selftest import SelfTest, describe, grader_paths, run_selftest
+from harness.selftest import SelfTest, describe, run_selftest
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 
@@ -51,11 +50,6 @@ def test_a_wrong_gradient_fails_with_its_diagnosis(failing: SelfTest) -> None:
     assert lines[-1] == "4 of 5 visible checks pass (7 of 10 points)."
 
 
-def test_the_worker_starts_before_torch_is_imported_so_the_two_imports_overlap(passing: SelfTest,
-                                                                               failing: SelfTest) -> None:
-    assert passing.early_worker and failing.early_worker
-
-
 def test_the_self_test_verdict_is_the_graders_verdict(failing: SelfTest) -> None:
     assert failing.verdict["status"] == "graded" and failing.verdict["score"] == 7.0
     assert [c["name"] for c in failing.verdict["checks"] if c["status"] != "pass"] == ["dE_dW2"]
@@ -92,13 +86,8 @@ def test_the_self_test_grades_one_file_not_a_folder() -> None:
         run_selftest(SUBMISSIONS)
 
 
-def test_the_early_worker_hides_what_the_sandbox_hides() -> None:
-    extra = [SUBMISSIONS]
-    assert grader_paths(extra) == hidden_paths(extra)
-
-
 def test_everything_before_the_early_worker_starts_is_torch_free() -> None:
     code = ("import sys; from pathlib import Path; import harness.selftest as s; from harness.load import collect; "
-            "s.load_spec(None); collect([Path(sys.argv[1])]); s.worker_command(0, 'auto', s.grader_paths([])); "
+            "s.load_spec(None); collect([Path(sys.argv[1])]); from harness.run import Pool; p = Pool(1, 'auto', []); p.spawn(); "
             "assert 'torch' not in sys.modules, 'torch imported before the worker starts'")
     subprocess.run([sys.executable, "-c", code, str(SUBMISSIONS / "correct_script.py")], check=True)
