@@ -137,7 +137,8 @@ def hidden_paths(extra: list[Path]) -> list[Path]:
     return result
 
 
-def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | None = None) -> WorkerCommand:
+def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | None = None,
+                   *, warm: bool = True) -> WorkerCommand:
     """The command line of worker ``slot``: bubblewrap around it where possible (``mode``).
 
     ``uid`` is the unprivileged uid its children run as (see :func:`claim_uid`); as
@@ -157,7 +158,7 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | No
     # Without namespaces, a private home that holds the interpreter stays closed to the child's
     # uid: the child then keeps CAP_DAC_READ_SEARCH (read any file, as the root grader could).
     read_all = uid is not None and not use_bwrap and not interpreter_is_public()
-    config = {"uid": uid, "pidns": use_bwrap, "read_all": read_all,
+    config = {"uid": uid, "pidns": use_bwrap, "read_all": read_all, "warm": warm,
               "workdir_base": "/tmp" if use_bwrap else fallback_base(),
               "grader": os.getpid()}  # unused by the worker: says whose it is in a process list
     # Not -I: its -E would ignore PYTHONHASHSEED, and string hashing (so the order of a set a

@@ -70,7 +70,7 @@ def run_selftest(path: Path, spec: Path | None = None, *, sandbox: SandboxMode =
     hide = [path.resolve().parent]
     from harness.run import Pool  # torch-free: the worker starts before torch is imported here
 
-    pool = Pool(1, sandbox, hide)
+    pool = Pool(1, sandbox, hide, warm=False)  # one job: warming the worker up would only delay it
     try:
         pool.spawn()
         from harness.grade import grade_submission, verdict_data  # imports torch while the worker does

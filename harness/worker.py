@@ -440,6 +440,7 @@ class Worker:
         self.uid: int | None = config.get("uid")
         self.pidns: bool = bool(config.get("pidns"))
         self.read_all: bool = bool(config.get("read_all"))
+        self.warm: bool = bool(config.get("warm", True))  # worth it for a batch, not for one job
         self.base: str = config.get("workdir_base") or "/tmp"
         self.root = os.geteuid() == 0
         self.drops = self.uid is not None and self.root
@@ -490,10 +491,12 @@ class Worker:
         if not self.pidns:  # without bwrap's --die-with-parent: the grader's death ends us too
             signal.signal(signal.SIGTERM, _exit_on_signal)
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        _warm_up()
+        if self.warm:
+            _warm_up()
         gc.collect()
         gc.freeze()  # the children's collections then never touch (copy) the worker's objects
-        _huge_pages()
+        if self.warm:
+            _huge_pages()
         self.kill_leftovers()  # a uid slot is reused: nothing of an earlier run may remain
         if not self.pidns:  # a directory of our own in the shared /tmp (in a sandbox /tmp is ours)
             self.base = os.path.join(self.base, f"worker-{os.getpid()}")
