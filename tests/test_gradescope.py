@@ -144,7 +144,7 @@ def test_the_bundled_wheel_installs_with_pip_and_carries_the_spec_and_the_entry_
     assert (site / "harness" / "specs" / "mlp-4-3-1.toml").is_file()
     info = next(site.glob("gradproof-*.dist-info"))
     entry_points = (info / "entry_points.txt").read_text()
-    assert "gradproof = harness.cli:main" in entry_points and "gradproof = harness.pytest_plugin" in entry_points
+    assert "gradproof = harness.cli:run" in entry_points and "gradproof = harness.pytest_plugin" in entry_points
     assert "Requires-Dist: torch" in (info / "METADATA").read_text()
 
 

@@ -32,6 +32,7 @@ def pytest_collection_finish(session):
 
 def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["COLUMNS"] = "1000"  # the summary line of a failure is cut at the terminal width
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
 
