@@ -173,8 +173,7 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | No
                                                     f"no namespaces: {problem})")
     argv = ["bwrap", "--die-with-parent", "--new-session", *_namespace_flags()]
     argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
-    if uid is not None:
-        argv += _reachable_interpreter()
+    argv += _reachable_interpreter(private_tmp=True, other_uid=uid is not None)
     for path in hide:
         argv += ["--tmpfs", str(path)]
     argv += ["--cap-drop", "ALL"]
@@ -231,28 +230,38 @@ def claim_uid(first: int | None = None) -> tuple[int, int]:
     raise SandboxUnavailable(f"no free uid for a worker in {first}..{first + UID_RANGE - 1}")
 
 
-def _reachable_interpreter() -> list[str]:
-    """Mounts that let an unprivileged child read the interpreter and its packages.
+def _reachable_interpreter(private_tmp: bool = False, other_uid: bool = True) -> list[str]:
+    """Mounts that keep the interpreter and its packages readable inside the sandbox.
 
-    Python often lives under a private home (``/root/.pyenv``): cover the closed
-    ancestor with an empty tmpfs and bind back only the interpreter's own trees.
+    * ``private_tmp``: the sandbox covers ``/tmp`` with an empty tmpfs; a virtualenv
+      that lives there (``python -m venv /tmp/venv``) is bound back, read-only.
+    * ``other_uid``: Python often lives under a private home (``/root/.pyenv``) that
+      the child's own uid cannot enter: cover that closed ancestor with an empty
+      tmpfs too, and bind back only the interpreter's own trees.
     """
+    tmp = Path("/tmp")
     needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent}
     needed |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
-    closed: dict[Path, list[Path]] = {}
+    covers: dict[Path, list[Path]] = {}
     for path in sorted(p.resolve() for p in needed):
+        if private_tmp and tmp in path.parents:
+            covers.setdefault(tmp, []).append(path)
+            continue
+        if not other_uid:
+            continue
         for ancestor in reversed(path.parents):
             if ancestor != Path("/") and not os.stat(ancestor).st_mode & 0o001:
-                closed.setdefault(ancestor, []).append(path)
+                covers.setdefault(ancestor, []).append(path)
                 break
     argv: list[str] = []
-    for ancestor, paths in closed.items():
-        argv += ["--perms", "0755", "--tmpfs", str(ancestor)]
+    for cover, paths in covers.items():
+        if cover != tmp:  # /tmp is covered already, world-writable: it keeps its mode
+            argv += ["--perms", "0755", "--tmpfs", str(cover)]
         made: set[Path] = set()
         for path in paths:
             if any(other in path.parents for other in paths):
                 continue  # already inside a tree bound back
-            between = [p for p in reversed(path.parents) if ancestor in p.parents and p not in made]
+            between = [p for p in reversed(path.parents) if cover in p.parents and p not in made]
             for directory in between:  # bwrap would make these 0700
                 argv += ["--perms", "0755", "--dir", str(directory)]
                 made.add(directory)

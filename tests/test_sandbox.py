@@ -207,3 +207,29 @@ def test_in_the_sandbox_tmp_is_private_and_the_graders_processes_are_invisible(p
     assert probe["marker"] not in probe["tmp"]
     assert os.getpid() not in probe["pids"] and len(probe["pids"]) <= 4
     assert "bubblewrap" in probe["isolation"]
+
+
+def test_a_virtualenv_under_tmp_stays_reachable_inside_the_private_tmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from harness import sandbox
+
+    if sandbox.bubblewrap_problem() is not None:
+        pytest.skip("bubblewrap cannot create namespaces here")
+    home = Path(tempfile.mkdtemp(dir="/tmp"))
+    home.chmod(0o755)  # like `python -m venv /tmp/venv`: open to all, hidden only by the private /tmp
+    venv = home / "venv"
+    (venv / "lib").mkdir(parents=True)
+    (venv / "lib" / "marker.txt").write_text("here")
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    command = sandbox.worker_command(0, "require", [])
+    prefix = command.argv[: command.argv.index(sys.executable)]
+    assert prefix[prefix.index("/tmp") - 1] == "--tmpfs"  # /tmp is private ...
+    try:
+        done = subprocess.run([*prefix, "cat", str(venv / "lib" / "marker.txt")], capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(home)
+    assert done.stdout == "here", done.stderr  # ... and the virtualenv in it is bound back
