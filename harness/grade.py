@@ -146,6 +146,8 @@ def _apply_policy(checks: list[CheckResult], submission: Submission, assignment:
 
 def _notes(submission: Submission, outcome: Outcome) -> list[str]:
     notes = [f"IPython line not executed: {line}" for line in submission.neutralised]
+    notes += [f"the module {name!r} is not installed on the grader; the code ran on with a stand-in that does nothing"
+              for name in dict.fromkeys(outcome.missing_modules)]
     if outcome.error is not None:
         notes.append(f"the submission stopped: {outcome.error}")
     ending = outcome.ending

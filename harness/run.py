@@ -42,7 +42,7 @@ START_TIMEOUT_S = 120.0
 MAX_LINE = 64 * 1024 * 1024  # a worker's line: an exit event holds up to 2 × 4 MiB of output, escaped
 MAX_DIMS = 8
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
-CHILD_EVENTS = frozenset({"bind", "raised", "executed", "return", "call_error", "blocked", "ipython"})
+CHILD_EVENTS = frozenset({"bind", "raised", "executed", "return", "call_error", "blocked", "ipython", "missing_module"})
 WORKER_EVENTS = frozenset({"ready", "exit"})
 
 
@@ -210,6 +210,7 @@ class Outcome:
     functions: tuple[str, ...] = ()
     blocked_imports: list[str] = field(default_factory=list)
     ipython: list[str] = field(default_factory=list)
+    missing_modules: list[str] = field(default_factory=list)  # imports the grader could not satisfy
     executed: bool = False  # the child reached the end of the code (raising or not)
     ending: Ending | None = None
     duration_s: float = 0.0
@@ -493,6 +494,8 @@ class Session:
                 self.outcome.blocked_imports.append(str(event.get("module", ""))[:200])
             elif kind == "ipython":
                 self.outcome.ipython.append(str(event.get("call", ""))[:300])
+            elif kind == "missing_module":
+                self.outcome.missing_modules.append(str(event.get("module", ""))[:200])
             elif kind == "exit":
                 if event.get("id") != self.job_id:
                     continue  # not this job's (cannot happen with a sane worker)

@@ -11,7 +11,7 @@ once, warms it up, then forks a fresh child per submission:
 * worker -> grader (stdout, one line per event, framed by its first byte):
   ``w{...}`` is the worker's own (``ready``, one ``exit`` per job), ``c{...}`` a
   child's event relayed unread (``bind``, ``raised``, ``executed``, ``return``,
-  ``call_error``, ``blocked``, ``ipython``).  The frame byte is the worker's, so
+  ``call_error``, ``blocked``, ``ipython``, ``missing_module``).  The frame byte is the worker's, so
   a child cannot forge a worker event; the grader validates every child event.
 
 The child is the submission.  It is forked *before* its job arrives (while the
@@ -159,6 +159,17 @@ class Child:
                 try:
                     code = compile(ast.Module(body=[node], type_ignores=[]), label, "exec", dont_inherit=True)
                     exec(code, self.namespace)
+                except ModuleNotFoundError as exc:
+                    if not isinstance(node, (ast.Import, ast.ImportFrom)) or _grader_package(exc.name):
+                        self.release_reserve()
+                        self.snapshot(statement, label)
+                        self.raised(exc, label, statement)
+                        stopped = True
+                        break
+                    # A module the grader lacks (matplotlib for a plot, say): the student had it, so
+                    # the names it would bind get a stand-in that does nothing, and the rest runs.
+                    _bind_stand_ins(node, self.namespace)
+                    self.send({"ev": "missing_module", "module": str(exc.name or "")[:200], "label": label})
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
                     self.release_reserve()
                     self.snapshot(statement, label)
@@ -291,6 +302,48 @@ def describe(exc: BaseException, label: str | None = None) -> dict[str, Any]:
         message = "<unprintable>"
     return {"type": type(exc).__name__, "message": message[:2000],
             "line": line if isinstance(line, int) else None, "traceback": text[-4000:]}
+
+
+class _Absent:
+    """Stands in for a module that is not installed: every attribute and call is another stand-in."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> "_Absent":
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _Absent(f"{self._name}.{attr}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "_Absent":
+        return _Absent(f"{self._name}()")
+
+    def __enter__(self) -> "_Absent":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: not installed on the grader>"
+
+
+def _bind_stand_ins(node: ast.stmt, namespace: dict[str, Any]) -> None:
+    """Bind the names an import that failed would have bound to stand-ins."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            namespace.setdefault(alias.asname or alias.name.split(".")[0], _Absent(alias.name))
+    elif isinstance(node, ast.ImportFrom):
+        for alias in node.names:
+            if alias.name != "*":
+                namespace.setdefault(alias.asname or alias.name, _Absent(f"{node.module}.{alias.name}"))
+
+
+def _grader_package(name: str | None) -> bool:
+    return bool(name) and str(name).split(".")[0] in GRADER_PACKAGES
 
 
 class _GraderBlocker:

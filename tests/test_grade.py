@@ -120,3 +120,31 @@ def test_an_unloadable_submission_keeps_its_digest_so_resume_skips_it(tmp_path: 
     bad.write_text("{nope")
     (verdict,) = grade_batch([bad], jobs=1)
     assert verdict["status"] == "error" and verdict["digest"] == digest_of(bad) != ""
+
+
+def test_a_plotting_library_the_grader_lacks_does_not_stop_a_notebook(tmp_path: Path) -> None:
+    import nbformat
+
+    from harness.grade import grade_batch
+
+    script = (Path(__file__).resolve().parent.parent / "submissions" / "correct_script.py").read_text()
+    cells = ["import matplotlib.pyplot as plt\nfrom not_installed_anywhere import lineplot as lp", script,
+             "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nplt.title('loss')\nplt.show()\nlp(x=[1])"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    path = tmp_path / "plots.ipynb"
+    path.write_text(nbformat.writes(nb))
+    (verdict,) = grade_batch([path], jobs=1)
+    assert verdict["score"] == 10.0, verdict
+    assert any("'not_installed_anywhere' is not installed on the grader" in n for n in verdict["notes"])
+
+
+def test_a_missing_module_used_in_the_computation_still_fails_its_checks(tmp_path: Path) -> None:
+    from harness.grade import grade_batch
+
+    path = tmp_path / "scipy_sigmoid.py"
+    path.write_text("import torch\nfrom not_installed_anywhere import expit\n"
+                    "X = torch.ones(4, 1)\nW1 = torch.ones(4, 3)\nW2 = torch.ones(3, 1)\nY = 0.0\n"
+                    "H = expit(W1.T @ X)\nY_cap = expit(H.T @ W2)\n")
+    (verdict,) = grade_batch([path], jobs=1)
+    forward = next(c for c in verdict["checks"] if c["name"] == "forward")
+    assert forward["status"] in ("fail", "error") and verdict["score"] == 0.0, forward["message"]
