@@ -38,6 +38,7 @@ from typing import Any
 
 from harness.assignment import CHECKS, Assignment, default_spec_text, load_spec, parse_spec
 from harness.errors import GraderError, GradproofError, UsageError
+from harness.report import check_details
 
 DEFAULT_ROOT = "/autograder"
 HIDDEN_OUTPUT = "This check is hidden: its result counts in your score, its details are not shown."
@@ -205,20 +206,6 @@ def find_submission(folder: Path, assignment: Assignment) -> Found:
     return Found(candidates[0], None)
 
 
-def _details(check: dict[str, Any]) -> str:
-    lines = [check["message"]]
-    if check.get("diagnosis"):
-        lines.append(f"Likely mistake: {check['diagnosis']['message']}")
-    for note in check.get("notes") or []:
-        lines.append(f"Note: {note}")
-    if check["status"] != "pass":
-        for e in check.get("worst") or []:
-            lines.append(f"  entry {e['index']}: yours {e['submitted']:.6g}, expected {e['expected']:.6g}")
-        if check.get("counterexample"):
-            lines.append("Smallest failing input: " + json.dumps(check["counterexample"])[:1500])
-    return "\n".join(lines)
-
-
 def _test(name: str, score: float, max_score: float, passed: bool, output: str, visibility: str) -> dict[str, Any]:
     return {
         "name": f"{name}: {TITLES.get(name, name)}",
@@ -244,7 +231,7 @@ def results(verdict: dict[str, Any] | None, assignment: Assignment, execution_ti
     else:
         for check in verdict["checks"]:
             tests.append(_test(check["name"], float(check["score"]), float(check["max_score"]),
-                               check["status"] == "pass", _details(check), assignment.visibility_of(check["name"])))
+                               check["status"] == "pass", check_details(check, diagnosis_id=False, tolerance=False, counterexample_chars=1500), assignment.visibility_of(check["name"])))
         notes = [n for n in verdict.get("notes") or []]
         output = f"Graded by gradproof ({assignment.name})." + "".join(f"\n{n}" for n in notes)
     return {

@@ -133,16 +133,11 @@ class Check(pytest.Item):
             return
         if not self.visible:
             raise CheckFailed(HIDDEN_MESSAGE)
+        from harness.report import check_details
+
         c = self.check
-        lines = [f"{c['name']} {c['status']} ({c['score']:g}/{c['max_score']:g} points): {c['message']}"]
-        if c.get("diagnosis"):
-            lines.append(f"Likely mistake ({c['diagnosis']['id']}): {c['diagnosis']['message']}")
-        for note in c.get("notes") or []:
-            lines.append(f"Note: {note}")
-        for e in c.get("worst") or []:
-            lines.append(f"  entry {e['index']}: yours {e['submitted']:.6g}, expected {e['expected']:.6g}, "
-                         f"abs error {e['abs_error']:.3g}")
-        raise CheckFailed("\n".join(lines))
+        details = check_details(c, tolerance=False, counterexample_chars=0)
+        raise CheckFailed(f"{c['name']} {c['status']} ({c['score']:g}/{c['max_score']:g} points): {details}")
 
     def repr_failure(self, excinfo: ExceptionInfo[BaseException],
                      style: Any = None) -> str | TerminalRepr:

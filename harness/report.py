@@ -152,6 +152,31 @@ def write_reports(out: Path, report: dict[str, Any], formats: Iterable[str] = FO
     return written
 
 
+def check_details(check: dict[str, Any], *, diagnosis_id: bool = True, tolerance: bool = True,
+                  counterexample_chars: int = 2000) -> str:
+    """One check as plain text: its message, the likely mistake, notes, the worst entries of a
+    failure, the smallest failing input.  JUnit, Gradescope and the pytest plugin all say this."""
+    lines = [check["message"]]
+    diagnosis = check.get("diagnosis")
+    if diagnosis:
+        label = f"Likely mistake ({diagnosis['id']})" if diagnosis_id else "Likely mistake"
+        lines.append(f"{label}: {diagnosis['message']}")
+    lines += [f"Note: {note}" for note in check.get("notes") or []]
+    if check["status"] != "pass":
+        for e in check.get("worst") or []:
+            lines.append(f"  entry {e['index']}: yours {_num6(e['submitted'])}, expected {_num6(e['expected'])}, "
+                         f"abs error {_num(e['abs_error'])}")
+        if check.get("counterexample") and counterexample_chars > 0:
+            lines.append("Smallest failing input: " + json.dumps(check["counterexample"])[:counterexample_chars])
+    if tolerance and check.get("tolerance"):
+        lines.append(f"Tolerance: {check['tolerance']}")
+    return "\n".join(lines)
+
+
+def _num6(x: Any) -> str:
+    return "–" if x is None else f"{x:.6g}"
+
+
 def _num(x: Any) -> str:
     return "–" if x is None else f"{x:.3g}"
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.assignment import CHECKS
+from harness.report import check_details
 
 ALL_FORMATS: tuple[str, ...] = ("json", "md", "html", "junit", "csv")
 JUNIT_FILE = "junit.xml"
@@ -102,22 +103,6 @@ def _classname(submission: str) -> str:
     return "gradproof." + (re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_") or "submission")
 
 
-def _check_details(check: dict[str, Any]) -> str:
-    lines = [check["message"]]
-    if check.get("diagnosis"):
-        lines.append(f"Likely mistake ({check['diagnosis']['id']}): {check['diagnosis']['message']}")
-    for note in check.get("notes") or []:
-        lines.append(f"Note: {note}")
-    for e in check.get("worst") or []:
-        lines.append(f"  entry {e['index']}: yours {_fmt(e['submitted'])}, expected {_fmt(e['expected'])}, "
-                     f"abs error {_fmt(e['abs_error'])}")
-    if check.get("counterexample"):
-        lines.append("Smallest failing input: " + json.dumps(check["counterexample"])[:2000])
-    if check.get("tolerance"):
-        lines.append(f"Tolerance: {check['tolerance']}")
-    return "\n".join(lines)
-
-
 def junit_xml(report: dict[str, Any]) -> str:
     """The batch as JUnit XML: ``<testsuites>``, a ``<testsuite>`` per submission, a ``<testcase>`` per check.
 
@@ -155,7 +140,7 @@ def junit_xml(report: dict[str, Any]) -> str:
             counts["errors" if kind == "error" else "failures"] += 1
             why = check["diagnosis"]["id"] if check.get("diagnosis") else status
             node = ET.SubElement(case, kind, message=_x(check["message"]), type=_x(why))
-            node.text = _x(_check_details(check))
+            node.text = _x(check_details(check))
         if verdict.get("stdout"):
             ET.SubElement(suite, "system-out").text = _x(verdict["stdout"])
         if verdict.get("stderr"):

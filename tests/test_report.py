@@ -77,3 +77,17 @@ def test_json_is_always_among_the_formats() -> None:
 def test_an_unknown_format_is_a_usage_error_naming_it() -> None:
     with pytest.raises(UsageError, match="format='pdf'"):
         parse_formats("json,pdf")
+
+
+def test_a_check_as_text_has_its_message_mistake_and_worst_entries() -> None:
+    from harness.report import check_details
+
+    failing = check("dE_dW2", "fail", 0, 3, {"id": "sign-flip", "message": "flip it"})
+    assert check_details(failing).splitlines() == [
+        "dE_dW2 says fail",
+        "Likely mistake (sign-flip): flip it",
+        "  entry [0, 0]: yours -0.1, expected 0.1, abs error 0.2",
+        "Tolerance: rtol=0.0001, atol=1e-06",
+    ]
+    assert check_details(failing, diagnosis_id=False, tolerance=False).splitlines()[1] == "Likely mistake: flip it"
+    assert check_details(check("loss", "pass", 1, 1), tolerance=False) == "loss says pass"
