@@ -20,6 +20,16 @@ for folder in sys.path:
                 for part in line.split("'"):
                     if part.startswith("/"):
                         roots.add(os.path.dirname(part))
+# what the test looks for comes first: the READ lines may run past the output that is kept
+print("ROOTS", sorted(roots))
+print("UID", os.getuid())
+for attempt in ("/proc/1/root/etc/hostname", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/mem"):
+    try:
+        with open(attempt, "rb") as f:
+            f.read(10)
+        print("READ", attempt)
+    except OSError as exc:
+        print("REFUSED", attempt, type(exc).__name__)
 for root in sorted(roots):
     for sub in ("harness", "reference", "tests", "submissions", ".git"):
         for path in glob.glob(os.path.join(root, sub, "*")):
@@ -29,12 +39,3 @@ for root in sorted(roots):
                 print("READ", path)
             except OSError:
                 pass
-for attempt in ("/proc/1/root/etc/hostname", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/mem"):
-    try:
-        with open(attempt, "rb") as f:
-            f.read(10)
-        print("READ", attempt)
-    except OSError as exc:
-        print("REFUSED", attempt, type(exc).__name__)
-print("ROOTS", sorted(roots))
-print("UID", os.getuid())
