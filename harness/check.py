@@ -281,6 +281,17 @@ class History:
         bindings = [b for b in self.by_key.get(key, []) if b.value.kind != "unbound"]
         return bindings[0].value if bindings else None
 
+    def first_change(self, key: str) -> Value | None:
+        """The first value of ``key`` that differs from its first one: one update of the
+        weights, also when a training loop updated them many times."""
+        found = self.numeric(key)
+        for binding in found[1:]:
+            first, later = found[0].value.tensor, binding.value.tensor
+            assert first is not None and later is not None
+            if first.shape != later.shape or not torch.equal(first, later):
+                return binding.value
+        return None
+
     def at(self, key: str, statement: int) -> Value | None:
         """The value ``key`` held just after ``statement``."""
         current: Value | None = None
@@ -479,13 +490,11 @@ def _check_update(history: History, problem: Problem, truth: Truth, own: dict[st
     """The update as a rule: W_new − W against −lr · (the submission's own gradient)."""
     pairs = []
     for key, new_key, grad in (("W1", "W1_new", "dE_dW1"), ("W2", "W2_new", "dE_dW2")):
-        new = history.last(new_key)
+        # W_new, or W itself updated in place or re-bound (W = W − lr·dE_dW); in a training
+        # loop, the first step: the one the first gradient belongs to.
+        new = history.first(new_key) if history.numeric(new_key) else history.last(new_key)
         if new is None:
-            last = history.last(key)
-            first = history.first(key)
-            if last is not None and first is not None and last.tensor is not None and first.tensor is not None \
-                    and not torch.equal(last.tensor, first.tensor):
-                new = last  # updated in place, or re-bound: W = W − lr·dE_dW
+            new = history.first_change(key)
         if new is None:
             continue
         if new.tensor is None:

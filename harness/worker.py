@@ -129,6 +129,8 @@ class Child:
         self.names: list[str] = list(job.get("names", []))
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.seen: dict[str, tuple[Any, int | None, str]] = {}  # name: (object, tensor version, its JSON)
+        self.step = 0  # snapshots so far: the order of the history
+        self.inner_left = INNER_SNAPSHOTS
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
         self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
@@ -140,30 +142,45 @@ class Child:
         self._send(line)
 
     def execute(self) -> None:
-        """Run every cell, one top-level statement at a time, then say so."""
+        """Run every cell, one top-level statement at a time, then say so.
+
+        ``step`` numbers every snapshot: one after each top-level statement, and inside a
+        top-level loop (or ``if``/``with``/``try``) one after each statement of its body too,
+        for the first :data:`INNER_SNAPSHOTS` of them: a training loop's first step is then
+        seen with the weights it started from.
+        """
         self.namespace["get_ipython"] = _IPythonStub(self).get_ipython
         blocker = _GraderBlocker(self)
         sys.meta_path.insert(0, blocker)
-        statement = 0
+        label = ""
+
+        def inner_step() -> None:
+            if self.inner_left > 0:
+                self.inner_left -= 1
+                self.step += 1
+                self.snapshot(self.step, label)
+
+        self.namespace[STEP_NAME] = inner_step
         for label, source in self.job["cells"]:
             try:
                 tree = compile(source, label, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
                 assert isinstance(tree, ast.Module)
             except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError
                 self.release_reserve()
-                self.raised(exc, label, statement)
+                self.raised(exc, label, self.step)
                 break
             stopped = False
             for node in tree.body:  # one statement at a time, so the grader sees the history
-                statement += 1
                 try:
-                    code = compile(ast.Module(body=[node], type_ignores=[]), label, "exec", dont_inherit=True)
+                    code = compile(ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec",
+                                   dont_inherit=True)
                     exec(code, self.namespace)
                 except ModuleNotFoundError as exc:
                     if not isinstance(node, (ast.Import, ast.ImportFrom)) or _grader_package(exc.name):
                         self.release_reserve()
-                        self.snapshot(statement, label)
-                        self.raised(exc, label, statement)
+                        self.step += 1
+                        self.snapshot(self.step, label)
+                        self.raised(exc, label, self.step)
                         stopped = True
                         break
                     # A module the grader lacks (matplotlib for a plot, say): the student had it, so
@@ -172,13 +189,16 @@ class Child:
                     self.send({"ev": "missing_module", "module": str(exc.name or "")[:200], "label": label})
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
                     self.release_reserve()
-                    self.snapshot(statement, label)
-                    self.raised(exc, label, statement)
+                    self.step += 1
+                    self.snapshot(self.step, label)
+                    self.raised(exc, label, self.step)
                     stopped = True
                     break
-                self.snapshot(statement, label)
+                self.step += 1
+                self.snapshot(self.step, label)
             if stopped:
                 break
+        self.namespace.pop(STEP_NAME, None)
         functions = sorted(n for n in self.job.get("functions", []) if callable(self.namespace.get(n)))
         _flush_std()  # what it printed is in the pipes before the grader can end the job
         self.send({"ev": "executed", "functions": functions})
@@ -340,6 +360,45 @@ def _bind_stand_ins(node: ast.stmt, namespace: dict[str, Any]) -> None:
         for alias in node.names:
             if alias.name != "*":
                 namespace.setdefault(alias.asname or alias.name, _Absent(f"{node.module}.{alias.name}"))
+
+
+STEP_NAME = "__gradproof_step__"
+INNER_SNAPSHOTS = 400  # snapshots inside top-level compound statements, per submission
+_COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)
+_NO_STEP_AFTER = (ast.Break, ast.Continue, ast.Return, ast.Raise, ast.Pass, ast.FunctionDef,
+                  ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class _Steps(ast.NodeTransformer):
+    """Insert a snapshot call after each statement in the bodies of a compound statement."""
+
+    def _keep(self, node: ast.AST) -> ast.AST:
+        return node  # a definition's body runs later, when it is called: not part of this statement
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _keep
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if not (isinstance(body, list) and body and isinstance(body[0], ast.stmt)):
+                continue
+            stepped: list[ast.stmt] = []
+            for stmt in body:
+                stepped.append(stmt)
+                if not isinstance(stmt, _NO_STEP_AFTER):
+                    call = ast.Expr(ast.Call(ast.Name(STEP_NAME, ast.Load()), [], []))
+                    stepped.append(ast.copy_location(call, stmt))
+            setattr(node, field, stepped)
+        return node
+
+
+def _with_steps(node: ast.stmt) -> ast.stmt:
+    if not isinstance(node, _COMPOUND):
+        return node
+    stepped = _Steps().visit(node)
+    assert isinstance(stepped, ast.stmt)
+    return ast.fix_missing_locations(stepped)
 
 
 def _grader_package(name: str | None) -> bool:

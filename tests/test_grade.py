@@ -148,3 +148,39 @@ def test_a_missing_module_used_in_the_computation_still_fails_its_checks(tmp_pat
     (verdict,) = grade_batch([path], jobs=1)
     forward = next(c for c in verdict["checks"] if c["name"] == "forward")
     assert forward["status"] in ("fail", "error") and verdict["score"] == 0.0, forward["message"]
+
+
+TRAINING_LOOP = """import torch
+torch.manual_seed(0)
+X = torch.tensor([[0.9], [0.8], [0.7], [0.6]]); Y = torch.tensor([[0.0]])
+W1 = torch.rand(4, 3); W2 = torch.rand(3, 1); lr = 0.1
+def sig(z):
+    return 1 / (1 + torch.exp(-z))
+losses = []
+for epoch in range(EPOCHS):
+    Z = W1.T @ X; H = sig(Z); O = H.T @ W2; Y_cap = sig(O); E = (Y - Y_cap) ** 2
+    dE_dO = SIGN * 2 * (Y - Y_cap) * Y_cap * (1 - Y_cap)
+    dE_dW2 = H @ dE_dO
+    dE_dW1 = X @ ((W2 @ (-2 * (Y - Y_cap) * Y_cap * (1 - Y_cap))) * H * (1 - H)).T
+    W1 = W1 - lr * dE_dW1
+    W2 = W2 - lr * dE_dW2
+    losses.append(E.item())
+"""
+
+
+def _loop(tmp_path: Path, name: str, epochs: int, sign: int) -> Path:
+    path = tmp_path / name
+    path.write_text(TRAINING_LOOP.replace("EPOCHS", str(epochs)).replace("SIGN", str(sign)))
+    return path
+
+
+def test_a_training_loop_is_judged_on_its_first_step(tmp_path: Path) -> None:
+    from harness.grade import grade_batch
+
+    paths = [_loop(tmp_path, "loop.py", 3, -1), _loop(tmp_path, "long.py", 3000, -1), _loop(tmp_path, "flip.py", 3, 1)]
+    correct, long, flipped = grade_batch(paths, jobs=2)
+    assert correct["score"] == 10.0, correct
+    assert long["score"] == 10.0, long
+    statuses = {c["name"]: (c["status"], (c["diagnosis"] or {}).get("id")) for c in flipped["checks"]}
+    assert statuses["dE_dW2"] == ("fail", "sign-flip") and statuses["dE_dW1"] == ("pass", None)
+    assert statuses["update"] == ("pass", None)
