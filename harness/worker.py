@@ -175,19 +175,14 @@ class Child:
                     code = compile(ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec",
                                    dont_inherit=True)
                     exec(code, self.namespace)
-                except ModuleNotFoundError as exc:
-                    if not isinstance(node, (ast.Import, ast.ImportFrom)) or _grader_package(exc.name):
-                        self.release_reserve()
-                        self.step += 1
-                        self.snapshot(self.step, label)
-                        self.raised(exc, label, self.step)
-                        stopped = True
-                        break
-                    # A module the grader lacks (matplotlib for a plot, say): the student had it, so
-                    # the names it would bind get a stand-in that does nothing, and the rest runs.
-                    _bind_stand_ins(node, self.namespace)
-                    self.send({"ev": "missing_module", "module": str(exc.name or "")[:200], "label": label})
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
+                    if _missing_module(exc, node):
+                        # A module the grader lacks (matplotlib for a plot, say): the student had it, so
+                        # the names it would bind get a stand-in that does nothing, and the rest runs.
+                        _bind_stand_ins(node, self.namespace)
+                        self.send({"ev": "missing_module", "module": str(getattr(exc, "name", "") or "")[:200],
+                                   "label": label})
+                        continue
                     self.release_reserve()
                     self.step += 1
                     self.snapshot(self.step, label)
@@ -399,6 +394,12 @@ def _with_steps(node: ast.stmt) -> ast.stmt:
     stepped = _Steps().visit(node)
     assert isinstance(stepped, ast.stmt)
     return ast.fix_missing_locations(stepped)
+
+
+def _missing_module(exc: BaseException, node: ast.stmt) -> bool:
+    """An import statement the grader cannot satisfy (never one of the grader's own packages)."""
+    return (isinstance(exc, ModuleNotFoundError) and isinstance(node, (ast.Import, ast.ImportFrom))
+            and not _grader_package(exc.name))
 
 
 def _grader_package(name: str | None) -> bool:
