@@ -67,9 +67,9 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         return Verdict(submission=name, status="error", error=f"cannot load the submission: {exc}", score=0.0,
                        max_score=max_score(assignment), isolation="not run", duration_s=time.monotonic() - started,
                        digest=digest_of(path))
-    if submission.imports_grader:
+    if submission.grader_imports:
         return _refused(submission, name, assignment, started, "it imports the grader's own package "
-                        f"({', '.join(sorted(submission.imports & {'harness', 'reference'}))}), which submissions may not use")
+                        f"({', '.join(submission.grader_imports)}), which submissions may not use")
     with pool.session(submission, assignment.limits, assignment.tracked_names(), list(FUNCTIONS)) as session:
         session.wait_executed()
         outcome = session.outcome
@@ -80,7 +80,7 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
                             outcome)
         _note_stop(outcome, assignment)
         style = "function" if set(outcome.functions) & set(FUNCTION_STYLE) else "script"
-        dtype = _dtype_of(outcome)
+        dtype = _dtype_of(outcome, assignment)
         as_numpy = "numpy" in submission.imports and "torch" not in submission.imports
         if style == "function":
             checks = check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed)
@@ -122,9 +122,11 @@ def _note_stop(outcome: Outcome, assignment: Assignment) -> None:
         outcome.error = CapturedError(type="Stopped", message=problem, where="", traceback="")
 
 
-def _dtype_of(outcome: Outcome) -> str:
+def _dtype_of(outcome: Outcome, assignment: Assignment) -> str:
+    """The dtype of the submission's own W1 (under any name the spec gives it), else float32."""
+    names = assignment.aliases("W1")
     for binding in outcome.history:
-        if binding.name == "W1" and binding.value.dtype in ("float16", "bfloat16", "float32", "float64"):
+        if binding.name in names and binding.value.dtype in ("float16", "bfloat16", "float32", "float64"):
             return binding.value.dtype
     return "float32"
 

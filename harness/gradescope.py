@@ -38,6 +38,7 @@ from typing import Any
 
 from harness.assignment import CHECKS, Assignment, default_spec_text, load_spec, parse_spec
 from harness.errors import GraderError, GradproofError, UsageError
+from harness.load import GRADER_PACKAGES
 from harness.report import check_details
 
 DEFAULT_ROOT = "/autograder"
@@ -96,7 +97,7 @@ def _package_files() -> dict[str, bytes]:
     import importlib.util
 
     files: dict[str, bytes] = {}
-    for package in ("harness", "reference"):
+    for package in GRADER_PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise GraderError(f"cannot find the installed {package!r} package to bundle")

@@ -29,7 +29,7 @@ _MAYBE_IPYTHON = re.compile(r"^\s*[%!?/,;]|[?]\s*$|=\s*[%!]|^\s*(>>>|\.\.\.|In \
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
 _AUTOGRAD_MARKERS = (".backward(", "torch.autograd", "requires_grad", "autograd.grad")
-_GRADER_PACKAGES = ("harness", "reference")
+GRADER_PACKAGES = ("harness", "reference")  # a submission may not import these
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,12 @@ class Submission:
     neutralised: tuple[str, ...] = ()  # IPython lines that will not be executed as written
     imports: frozenset[str] = frozenset()  # top-level modules the code imports
     uses_autograd: bool = False
-    imports_grader: bool = False
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def grader_imports(self) -> list[str]:
+        """The grader's own packages this code imports (it is then not graded)."""
+        return sorted(self.imports & set(GRADER_PACKAGES))
 
     @property
     def seed(self) -> int:
@@ -120,7 +124,6 @@ def load(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
         neutralised=neutralised,
         imports=frozenset(imports),
         uses_autograd=uses_autograd,
-        imports_grader=bool(imports & set(_GRADER_PACKAGES)),
     )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import SandboxUnavailable, invalid
+from harness.load import GRADER_PACKAGES
 
 SandboxMode = Literal["auto", "require", "off"]
 SANDBOX_MODES: tuple[str, ...] = ("auto", "require", "off")
@@ -116,7 +117,7 @@ def _namespace_flags() -> list[str]:
 def hidden_paths(extra: list[Path]) -> list[Path]:
     """The grader's own files, which a submission must not see, plus ``extra`` (reports, inputs)."""
     found: list[Path] = []
-    for package in ("harness", "reference"):  # found, not imported: importing reference imports torch
+    for package in GRADER_PACKAGES:  # found, not imported: importing reference imports torch
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:
             found.append(Path(list(spec.submodule_search_locations)[0]))

@@ -184,3 +184,20 @@ def test_a_training_loop_is_judged_on_its_first_step(tmp_path: Path) -> None:
     statuses = {c["name"]: (c["status"], (c["diagnosis"] or {}).get("id")) for c in flipped["checks"]}
     assert statuses["dE_dW2"] == ("fail", "sign-flip") and statuses["dE_dW1"] == ("pass", None)
     assert statuses["update"] == ("pass", None)
+
+
+def test_the_dtype_is_read_from_w1_under_the_name_the_spec_gives_it(tmp_path: Path) -> None:
+    import re
+
+    from harness.assignment import DEFAULT_NAMES, Assignment
+    from harness.grade import grade_batch
+
+    source = (Path(__file__).resolve().parent.parent / "submissions" / "correct_float64_inplace.py").read_text()
+    path = tmp_path / "renamed.py"
+    helper = "\ndef sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
+    path.write_text(re.sub(r"\bW1\b", "W_in", source) + helper)
+    assignment = Assignment(names={**DEFAULT_NAMES, "W1": ("W_in",)})
+    (verdict,) = grade_batch([path], assignment, jobs=1)
+    sigmoid = next(c for c in verdict["checks"] if c["name"] == "sigmoid")
+    assert verdict["score"] == 10.0 and sigmoid["status"] == "pass", verdict
+    assert sigmoid["tolerance"] == "rtol=1e-07, atol=1e-10"  # called in float64 and judged so, not as float32

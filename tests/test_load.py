@@ -24,7 +24,7 @@ def test_a_module_is_one_cell_with_its_facts(tmp_path: Path) -> None:
     sub = load(path)
     assert sub.kind == "module" and len(sub.cells) == 1 and sub.cells[0].label == "s.py"
     assert sub.imports == {"torch", "numpy"}
-    assert sub.uses_autograd and not sub.imports_grader
+    assert sub.uses_autograd and not sub.grader_imports
 
 
 def test_notebook_code_cells_are_kept_in_order_and_markdown_is_skipped(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_the_size_cap_is_validated() -> None:
 
 def test_importing_the_reference_is_seen_statically(tmp_path: Path) -> None:
     (tmp_path / "cheat.py").write_text("from reference.mlp import backward\n")
-    assert load(tmp_path / "cheat.py").imports_grader
+    assert load(tmp_path / "cheat.py").grader_imports == ["reference"]
 
 
 def test_a_folder_expands_to_its_submissions_sorted_skipping_hidden_files(tmp_path: Path) -> None:
