@@ -49,12 +49,17 @@ def problems(count: int, seed: int = 7) -> list[tuple[Problem, dict[str, object]
 
         def draw(*shape: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
             return low + (high - low) * torch.rand(*shape, generator=gen, dtype=torch.float64)
+
         W1 = draw(n_in, n_h, low=0.0) if notebook else draw(n_in, n_h)
         W2 = draw(n_h, n_out, low=0.0) if notebook else draw(n_h, n_out)
         Y = torch.zeros(1, n_out, dtype=torch.float64) if notebook else draw(1, n_out, low=0.0, high=1.0)
         p = Problem(X=draw(n_in, 1, low=0.1, high=1.0), Y=Y, W1=W1, W2=W2, dtype="float32")
-        context = {"lr": 0.1, "own_y_cap": draw(1, n_out, low=0.05, high=0.95), "z": draw(n_h, 1, low=-4, high=4),
-                   "h": draw(n_h, 1, low=0.05, high=0.95)}
+        context = {
+            "lr": 0.1,
+            "own_y_cap": draw(1, n_out, low=0.05, high=0.95),
+            "z": draw(n_h, 1, low=-4, high=4),
+            "h": draw(n_h, 1, low=0.05, high=0.95),
+        }
         found.append((p, context))
     return found
 
@@ -67,8 +72,10 @@ def bench_catalogue(count: int) -> None:
     tol = Assignment().tolerance("float32")
     cases = [(p, truth_of(p), ctx) for p, ctx in problems(count)]
     print(f"catalogue: every mutant planted on {count} problems (float32), sizes {sorted(set(SIZES))}")
-    print(f"{'key':<13}{'mutants':>8}{'planted':>9}{'detected':>10}{'named':>8}{'exact':>8}{'coincident':>11}"
-          f"{'wrong':>7}{'none':>7}{'ms/diag':>9}")
+    print(
+        f"{'key':<13}{'mutants':>8}{'planted':>9}{'detected':>10}{'named':>8}{'exact':>8}{'coincident':>11}"
+        f"{'wrong':>7}{'none':>7}{'ms/diag':>9}"
+    )
     totals: dict[str, int] = defaultdict(int)
     by_id: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     false_alarms = 0
@@ -110,23 +117,28 @@ def bench_catalogue(count: int) -> None:
                 else:
                     counts["wrong"] += 1
         det = counts["detected"] or 1
-        print(f"{key:<13}{len(catalogue(key)):>8}{counts['planted']:>9}"
-              f"{counts['detected'] / max(counts['planted'], 1):>10.1%}{counts['named'] / det:>8.1%}"
-              f"{counts['exact'] / det:>8.1%}{counts['coincident'] / det:>11.1%}{counts['wrong'] / det:>7.1%}"
-              f"{counts['none'] / det:>7.1%}{1e3 * spent / det:>9.2f}")
+        print(
+            f"{key:<13}{len(catalogue(key)):>8}{counts['planted']:>9}"
+            f"{counts['detected'] / max(counts['planted'], 1):>10.1%}{counts['named'] / det:>8.1%}"
+            f"{counts['exact'] / det:>8.1%}{counts['coincident'] / det:>11.1%}{counts['wrong'] / det:>7.1%}"
+            f"{counts['none'] / det:>7.1%}{1e3 * spent / det:>9.2f}"
+        )
         for k, v in counts.items():
             totals[k] += v
     det = totals["detected"] or 1
-    print(f"{'all':<13}{'':>8}{totals['planted']:>9}{totals['detected'] / max(totals['planted'], 1):>10.1%}"
-          f"{totals['named'] / det:>8.1%}{totals['exact'] / det:>8.1%}{totals['coincident'] / det:>11.1%}"
-          f"{totals['wrong'] / det:>7.1%}{totals['none'] / det:>7.1%}")
+    print(
+        f"{'all':<13}{'':>8}{totals['planted']:>9}{totals['detected'] / max(totals['planted'], 1):>10.1%}"
+        f"{totals['named'] / det:>8.1%}{totals['exact'] / det:>8.1%}{totals['coincident'] / det:>11.1%}"
+        f"{totals['wrong'] / det:>7.1%}{totals['none'] / det:>7.1%}"
+    )
     print(f"false alarms on the right values: {false_alarms} of {len(cases) * len(KEYS)}")
     print("named rate by id: " + ", ".join(f"{i} {n / max(d, 1):.0%}" for i, (n, d) in sorted(by_id.items())))
 
 
 def bench_pipeline(jobs: int) -> None:
-    from harness.grade import grade_batch
     from test_mutations import plant  # the mutation suite's templates
+
+    from harness.grade import grade_batch
 
     with tempfile.TemporaryDirectory() as folder:
         planted = plant(Path(folder))

@@ -37,7 +37,7 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.gradients import check_gradients  # noqa: E402
+from harness.gradients import check_gradients
 
 SIZES = {"15": (3, 3, 2), "1e3": (16, 48, 5), "1e4": (64, 128, 14), "1e5": (256, 320, 56)}
 RELATIVE_ERRORS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-7)
@@ -76,7 +76,9 @@ class Network:
         dZ = (dO @ W2.T) * (1 - H * H)
         return self.X.T @ dZ, H.T @ dO
 
-    def planted(self, seed: int, relative: float) -> tuple[Callable[[Tensor, Tensor], Grads], tuple[int, tuple[int, ...]]]:
+    def planted(
+        self, seed: int, relative: float
+    ) -> tuple[Callable[[Tensor, Tensor], Grads], tuple[int, tuple[int, ...]]]:
         """The backward with one entry, drawn by ``seed``, off by ``relative``; and that entry."""
         gen = torch.Generator().manual_seed(10_000 + seed)
         flat = int(torch.randint(self.parameters, (1,), generator=gen))
@@ -92,7 +94,9 @@ class Network:
         return wrong, (k, index)
 
 
-def as_function(loss: Callable[[Tensor, Tensor], Tensor], grad_fn: Callable[[Tensor, Tensor], Grads]) -> Callable[..., Tensor]:
+def as_function(
+    loss: Callable[[Tensor, Tensor], Tensor], grad_fn: Callable[[Tensor, Tensor], Grads]
+) -> Callable[..., Tensor]:
     """``loss`` as a ``torch.autograd.Function`` whose backward is ``grad_fn`` (for gradcheck)."""
 
     class Hand(torch.autograd.Function):
@@ -117,7 +121,9 @@ def gradcheck(net: Network, grad_fn: Callable[[Tensor, Tensor], Grads], fast: bo
     return bool(ok), time.perf_counter() - start
 
 
-def gradproof(net: Network, grad_fn: Callable[[Tensor, Tensor], Grads], seed: int = 0, repeats: int = 1) -> tuple[Any, float]:
+def gradproof(
+    net: Network, grad_fn: Callable[[Tensor, Tensor], Grads], seed: int = 0, repeats: int = 1
+) -> tuple[Any, float]:
     """gradproof's result and its best time over ``repeats`` runs."""
     best = math.inf
     for _ in range(repeats):
@@ -138,7 +144,9 @@ def loss_time(net: Network, repeats: int = 200) -> float:
 
 def speed_table(sizes: dict[str, tuple[int, int, int]], full: bool) -> None:
     print("## One entry wrong by a relative 1e-3 (seed 0), and the correct backward\n")
-    print("| P | gradproof correct | gradproof wrong | localised | gradcheck slow | gradcheck found | gradcheck fast (found) | speed-up |")
+    print(
+        "| P | gradproof correct | gradproof wrong | localised | gradcheck slow | gradcheck found | gradcheck fast (found) | speed-up |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, layers in sizes.items():
         net = Network.draw(layers, seed=0)
@@ -171,7 +179,11 @@ def false_alarms(sizes: dict[str, tuple[int, int, int]], seeds: int, full: bool)
     for name, layers in sizes.items():
         nets = [Network.draw(layers, seed) for seed in range(seeds)]
         ours = sum(not gradproof(net, net.backward, seed=seed)[0].ok for seed, net in enumerate(nets))
-        theirs = f"{sum(not gradcheck(net, net.backward)[0] for net in nets)}/{seeds}" if name in ("15", "1e3") or (full and name == "1e4") else "not run"
+        theirs = (
+            f"{sum(not gradcheck(net, net.backward)[0] for net in nets)}/{seeds}"
+            if name in ("15", "1e3") or (full and name == "1e4")
+            else "not run"
+        )
         print(f"| {nets[0].parameters:,} | {ours}/{seeds} | {theirs} |", flush=True)
 
 
@@ -205,10 +217,14 @@ def run_gradcheck(name: str, relative: float, full: bool) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full", action="store_true", help="also run gradcheck at 1e5 parameters, and at 1e4 in every table")
+    parser.add_argument(
+        "--full", action="store_true", help="also run gradcheck at 1e5 parameters, and at 1e4 in every table"
+    )
     parser.add_argument("--seeds", type=int, default=20, help="seeds for the false-alarm count (default 20)")
     parser.add_argument("--detection-seeds", type=int, default=10, help="seeds per detection cell (default 10)")
-    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="sizes to run (default all)")
+    parser.add_argument(
+        "--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="sizes to run (default all)"
+    )
     args = parser.parse_args()
     sizes = {name: SIZES[name] for name in args.sizes}
     torch.manual_seed(0)

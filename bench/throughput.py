@@ -42,8 +42,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "submissions"
 MAIN = "correct_notebook_classic.ipynb"
-OTHERS = ["bug_missing_factor_2.ipynb", "bug_wrong_learning_rate.ipynb", "bug_missing_activation_derivative.ipynb",
-          "correct_functions_notebook.ipynb", "broken_exception_halfway.ipynb"]
+OTHERS = [
+    "bug_missing_factor_2.ipynb",
+    "bug_wrong_learning_rate.ipynb",
+    "bug_missing_activation_derivative.ipynb",
+    "correct_functions_notebook.ipynb",
+    "broken_exception_halfway.ipynb",
+]
 DEPS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gradproof-bench" / "deps"
 
 FRESH_RUNNER = r"""
@@ -133,7 +138,7 @@ def descendants_cpu(root: int) -> tuple[float, float]:
         while ancestor not in (None, 0, 1, root):
             ancestor = parents.get(ancestor)
         if ancestor == root:
-            total[0 if pid in graders else 1] += times[pid] if pid in graders else times[pid]
+            total[0 if pid in graders else 1] += times[pid]
     # a grader process's own children (its workers) are counted in "everything else" while alive
     return total[0], total[1]
 
@@ -158,16 +163,28 @@ def run_gradproof(paths: list[Path], jobs: int, sandbox: str, out: Path) -> dict
             at_end.extend([cpu_seconds()[0], *descendants_cpu(os.getpid())])
 
     started = time.monotonic()
-    verdicts = grade.grade_batch(paths, Assignment(), jobs=jobs, sandbox=sandbox, out=out,  # type: ignore[arg-type]
-                                 on_verdict=on_verdict)
+    verdicts = grade.grade_batch(
+        paths,
+        Assignment(),
+        jobs=jobs,
+        sandbox=sandbox,
+        out=out,  # type: ignore[arg-type]
+        on_verdict=on_verdict,
+    )
     elapsed = time.monotonic() - started
     rate, startup = rates(stamps, started)
     scores = sorted({v["score"] for v in verdicts})
     steady = len(verdicts) - k
-    return {"n": len(verdicts), "elapsed": elapsed, "rate": rate, "startup": startup,
-            "cpu_grader": (at_end[0] - at_k[0] + at_end[1] - at_k[1]) / steady,
-            "cpu_workers": (at_end[2] - at_k[2]) / steady,
-            "isolation": verdicts[0]["isolation"], "scores": scores}
+    return {
+        "n": len(verdicts),
+        "elapsed": elapsed,
+        "rate": rate,
+        "startup": startup,
+        "cpu_grader": (at_end[0] - at_k[0] + at_end[1] - at_k[1]) / steady,
+        "cpu_workers": (at_end[2] - at_k[2]) / steady,
+        "isolation": verdicts[0]["isolation"],
+        "scores": scores,
+    }
 
 
 def run_fresh(paths: list[Path], jobs: int, os_exit: bool = False) -> dict[str, Any]:
@@ -177,8 +194,13 @@ def run_fresh(paths: list[Path], jobs: int, os_exit: bool = False) -> dict[str, 
     stamps: list[float] = []
 
     def one(payload: str) -> None:
-        done = subprocess.run([sys.executable, "-s", "-c", FRESH_RUNNER, *(["--os-exit"] if os_exit else [])],
-                              input=payload, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-s", "-c", FRESH_RUNNER, *(["--os-exit"] if os_exit else [])],
+            input=payload,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         values = json.loads(done.stdout)
         assert values, "the fresh process returned nothing"
         stamps.append(time.monotonic())
@@ -190,8 +212,13 @@ def run_fresh(paths: list[Path], jobs: int, os_exit: bool = False) -> dict[str, 
     elapsed = time.monotonic() - started
     _, kids_after = cpu_seconds()
     rate, startup = rates(stamps, started)
-    return {"n": len(paths), "elapsed": elapsed, "rate": rate, "startup": startup,
-            "cpu": (kids_after - kids_before) / len(paths)}
+    return {
+        "n": len(paths),
+        "elapsed": elapsed,
+        "rate": rate,
+        "startup": startup,
+        "cpu": (kids_after - kids_before) / len(paths),
+    }
 
 
 NBCLIENT_RUNNER = r"""
@@ -227,14 +254,29 @@ def nbclient_problem() -> str | None:
     probe = subprocess.run([sys.executable, "-c", "import nbclient, ipykernel"], env=env, capture_output=True)
     if probe.returncode == 0:
         return None
-    return (f"nbclient and ipykernel are not installed (for this bench only: python bench/throughput.py --install, "
-            f"which runs: {sys.executable} -m pip install --target {DEPS} nbclient ipykernel)")
+    return (
+        f"nbclient and ipykernel are not installed (for this bench only: python bench/throughput.py --install, "
+        f"which runs: {sys.executable} -m pip install --target {DEPS} nbclient ipykernel)"
+    )
 
 
 def install_nbclient() -> None:
     DEPS.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-                    str(DEPS), "nbclient", "ipykernel"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(DEPS),
+            "nbclient",
+            "ipykernel",
+        ],
+        check=True,
+    )
 
 
 def run_nbclient(paths: list[Path], jobs: int) -> dict[str, Any]:
@@ -242,15 +284,26 @@ def run_nbclient(paths: list[Path], jobs: int) -> dict[str, Any]:
     runner = paths[0].parent.parent / "nbclient_runner.py"  # a file: spawned processes import it by name
     runner.write_text(NBCLIENT_RUNNER)
     _, kids_before = cpu_seconds()
-    done = subprocess.run([sys.executable, str(runner), json.dumps([str(p) for p in paths]), str(jobs)],
-                          env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [sys.executable, str(runner), json.dumps([str(p) for p in paths]), str(jobs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     _, kids_after = cpu_seconds()
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     data = json.loads(done.stdout.strip().splitlines()[-1])
     rate, startup = rates(data["stamps"], data["started"])
-    return {"n": len(paths), "elapsed": data["stamps"][-1] - data["started"], "rate": rate, "startup": startup,
-            "cpu": (kids_after - kids_before) / len(paths), "errors": data["errors"]}
+    return {
+        "n": len(paths),
+        "elapsed": data["stamps"][-1] - data["started"],
+        "rate": rate,
+        "startup": startup,
+        "cpu": (kids_after - kids_before) / len(paths),
+        "errors": data["errors"],
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -273,24 +326,32 @@ def main() -> int:
         folder.mkdir()
         paths = make_batch(folder, args.count)
         sample = paths if args.sample <= 0 else paths[: args.sample]
-        print(f"batch: {len(paths)} notebooks ({MAIN} and {len(OTHERS)} others) in {folder}; "
-              f"{args.jobs} at a time; {os.cpu_count()} CPUs; python {sys.version.split()[0]}", flush=True)
+        print(
+            f"batch: {len(paths)} notebooks ({MAIN} and {len(OTHERS)} others) in {folder}; "
+            f"{args.jobs} at a time; {os.cpu_count()} CPUs; python {sys.version.split()[0]}",
+            flush=True,
+        )
 
         ours = run_gradproof(paths, args.jobs, args.sandbox, Path(tmp) / "out")
-        print(f"\ngradproof pool ({ours['isolation']}):\n"
-              f"  {ours['n']} graded in {ours['elapsed']:.2f} s (scores {ours['scores']})\n"
-              f"  steady state: {ours['rate']:.1f} submissions/s; start-up {ours['startup']:.2f} s\n"
-              f"  CPU per submission in the steady state: grader {ours['cpu_grader'] * 1000:.1f} ms (load, check, "
-              f"report) + workers and their children {ours['cpu_workers'] * 1000:.1f} ms (run)", flush=True)
+        print(
+            f"\ngradproof pool ({ours['isolation']}):\n"
+            f"  {ours['n']} graded in {ours['elapsed']:.2f} s (scores {ours['scores']})\n"
+            f"  steady state: {ours['rate']:.1f} submissions/s; start-up {ours['startup']:.2f} s\n"
+            f"  CPU per submission in the steady state: grader {ours['cpu_grader'] * 1000:.1f} ms (load, check, "
+            f"report) + workers and their children {ours['cpu_workers'] * 1000:.1f} ms (run)",
+            flush=True,
+        )
 
         fresh = None
         if "fresh" not in skip:
             fresh = run_fresh(sample, args.jobs, args.fresh_os_exit)
             ending = "os._exit" if args.fresh_os_exit else "a normal exit"
-            print(f"\nfresh python per submission (import torch, run, return data, {ending}; no grading):\n"
-                  f"  {fresh['n']} run in {fresh['elapsed']:.2f} s\n"
-                  f"  steady state: {fresh['rate']:.2f} submissions/s; CPU per submission {fresh['cpu']:.2f} s",
-                  flush=True)
+            print(
+                f"\nfresh python per submission (import torch, run, return data, {ending}; no grading):\n"
+                f"  {fresh['n']} run in {fresh['elapsed']:.2f} s\n"
+                f"  steady state: {fresh['rate']:.2f} submissions/s; CPU per submission {fresh['cpu']:.2f} s",
+                flush=True,
+            )
 
         nbc = None
         if "nbclient" not in skip:
@@ -301,11 +362,13 @@ def main() -> int:
                 print(f"\nnbclient + fresh ipykernel: skipped: {problem}")
             else:
                 nbc = run_nbclient(sample, args.jobs)
-                print(f"\nnbclient + fresh ipykernel per notebook (nbgrader's and Otter's engine; no grading):\n"
-                      f"  {nbc['n']} run in {nbc['elapsed']:.2f} s" + (f" ({len(nbc['errors'])} errors: {nbc['errors']})"
-                                                                      if nbc["errors"] else "") +
-                      f"\n  steady state: {nbc['rate']:.2f} submissions/s; CPU per submission {nbc['cpu']:.2f} s",
-                      flush=True)
+                print(
+                    f"\nnbclient + fresh ipykernel per notebook (nbgrader's and Otter's engine; no grading):\n"
+                    f"  {nbc['n']} run in {nbc['elapsed']:.2f} s"
+                    + (f" ({len(nbc['errors'])} errors: {nbc['errors']})" if nbc["errors"] else "")
+                    + f"\n  steady state: {nbc['rate']:.2f} submissions/s; CPU per submission {nbc['cpu']:.2f} s",
+                    flush=True,
+                )
 
         print("\nratios (steady state):")
         if fresh:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import GradproofError, GraderError, SandboxUnavailable, SpecError, SubmissionError, UsageError
+from harness.errors import GraderError, GradproofError, SandboxUnavailable, SpecError, SubmissionError, UsageError
 
 if TYPE_CHECKING:
     from harness.assignment import Assignment
@@ -33,8 +33,8 @@ _LAZY = {
 
 __all__ = [
     "Assignment",
-    "GradientCheckResult",
     "GraderError",
+    "GradientCheckResult",
     "GradproofError",
     "GradproofWarning",
     "Mismatch",

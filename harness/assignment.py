@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, NoReturn
+from typing import Any, NoReturn
 
 from harness.errors import SpecError, UsageError, invalid
 from harness.sandbox import Limits
@@ -208,8 +209,13 @@ class _Spec:
         return value
 
     def number(self, key: str, value: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or value < minimum or (strict and value == minimum):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < minimum
+            or (strict and value == minimum)
+        ):
             self.bad(key, value, f"must be a number {'>' if strict else '≥'} {minimum:g}")
         return float(value)
 
@@ -266,8 +272,11 @@ def parse_spec(text: str, source: str = "<spec>") -> Assignment:
         kw["name"] = spec.text("assignment.name", section["name"])
     if "sizes" in section:
         sizes = section["sizes"]
-        if not isinstance(sizes, list) or len(sizes) != 3 or not all(
-                isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        if (
+            not isinstance(sizes, list)
+            or len(sizes) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
+        ):
             spec.bad("assignment.sizes", sizes, "expected three whole numbers ≥ 1: [n_in, n_hidden, n_out]")
         kw["sizes"] = (sizes[0], sizes[1], sizes[2])
     if "general_sizes" in section:
@@ -283,8 +292,11 @@ def parse_spec(text: str, source: str = "<spec>") -> Assignment:
     for key, aliases in names.items():
         if isinstance(aliases, str):
             aliases = [aliases]
-        if not isinstance(aliases, list) or not aliases or not all(
-                isinstance(a, str) and a.isidentifier() for a in aliases):
+        if (
+            not isinstance(aliases, list)
+            or not aliases
+            or not all(isinstance(a, str) and a.isidentifier() for a in aliases)
+        ):
             spec.bad(f"names.{key}", aliases, "expected a non-empty list of Python identifiers")
         merged[key] = tuple(dict.fromkeys(aliases))
     for key, aliases in merged.items():

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -116,7 +117,10 @@ def fit(submitted: Tensor, expected: Tensor) -> tuple[Tensor | None, str | None]
     if squeezed_s == squeezed_e:  # (3,) for (3, 1), (1, 1) for a scalar
         return submitted.reshape(expected.shape), None
     if submitted.dim() == 2 and expected.dim() == 2 and tuple(submitted.T.shape) == tuple(expected.shape):
-        return submitted.T, f"stored as {tuple(submitted.shape)}, the transpose of {tuple(expected.shape)}; read as its transpose"
+        return (
+            submitted.T,
+            f"stored as {tuple(submitted.shape)}, the transpose of {tuple(expected.shape)}; read as its transpose",
+        )
     return None, None
 
 
@@ -224,25 +228,64 @@ def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
 
 def _result(name: str, status: Status, assignment: Assignment, message: str, **kw: Any) -> CheckResult:
     max_score = assignment.max_points(name)
-    return CheckResult(name=name, status=status, score=max_score if status == "pass" else 0.0,
-                       max_score=max_score, message=message, **kw)
+    return CheckResult(
+        name=name,
+        status=status,
+        score=max_score if status == "pass" else 0.0,
+        max_score=max_score,
+        message=message,
+        **kw,
+    )
 
 
-def _judged(name: str, assignment: Assignment, submitted: Tensor, expected: Tensor, tol: Tolerance,
-            what: str, notes: Sequence[str] = (), diagnosis: Diagnosis | None = None,
-            counterexample: dict[str, Any] | None = None) -> CheckResult:
+def _judged(
+    name: str,
+    assignment: Assignment,
+    submitted: Tensor,
+    expected: Tensor,
+    tol: Tolerance,
+    what: str,
+    notes: Sequence[str] = (),
+    diagnosis: Diagnosis | None = None,
+    counterexample: dict[str, Any] | None = None,
+) -> CheckResult:
     cmp = compare(submitted, expected, tol)
-    errors = tuple(tuple(float(v) for v in row) for row in cmp.errors.reshape(cmp.errors.shape[0], -1).tolist()) if cmp.errors.dim() else None
+    errors = (
+        tuple(tuple(float(v) for v in row) for row in cmp.errors.reshape(cmp.errors.shape[0], -1).tolist())
+        if cmp.errors.dim()
+        else None
+    )
     if cmp.ok:
-        return _result(name, "pass", assignment, f"{what} is correct.", max_abs_error=cmp.max_abs,
-                       max_rel_error=cmp.max_rel, notes=tuple(notes), tolerance=str(tol))
+        return _result(
+            name,
+            "pass",
+            assignment,
+            f"{what} is correct.",
+            max_abs_error=cmp.max_abs,
+            max_rel_error=cmp.max_rel,
+            notes=tuple(notes),
+            tolerance=str(tol),
+        )
     worst = cmp.worst[0]
     where = f" at {list(worst.index)}" if worst.index else ""
-    message = (f"{what} is wrong: the largest error is {worst.abs_error:.3g}{where} "
-               f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g}).")
-    return _result(name, "fail", assignment, message, max_abs_error=cmp.max_abs, max_rel_error=cmp.max_rel,
-                   worst=cmp.worst, notes=tuple(notes), tolerance=str(tol), diagnosis=diagnosis,
-                   counterexample=counterexample, errors=errors)
+    message = (
+        f"{what} is wrong: the largest error is {worst.abs_error:.3g}{where} "
+        f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})."
+    )
+    return _result(
+        name,
+        "fail",
+        assignment,
+        message,
+        max_abs_error=cmp.max_abs,
+        max_rel_error=cmp.max_rel,
+        worst=cmp.worst,
+        notes=tuple(notes),
+        tolerance=str(tol),
+        diagnosis=diagnosis,
+        counterexample=counterexample,
+        errors=errors,
+    )
 
 
 def close(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
@@ -260,7 +303,22 @@ class History:
         self.assignment = assignment
         self.by_key: dict[str, list[Binding]] = {}
         for binding in outcome.history:
-            for key in ("X", "Y", "W1", "W2", "Z", "H", "O", "Y_cap", "E", "dE_dW2", "dE_dW1", "W1_new", "W2_new", "lr"):
+            for key in (
+                "X",
+                "Y",
+                "W1",
+                "W2",
+                "Z",
+                "H",
+                "O",
+                "Y_cap",
+                "E",
+                "dE_dW2",
+                "dE_dW1",
+                "W1_new",
+                "W2_new",
+                "lr",
+            ):
                 if binding.name in assignment.aliases(key):
                     self.by_key.setdefault(key, []).append(binding)
 
@@ -311,23 +369,40 @@ def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
     checks = ("forward", "loss", "dE_dW2", "dE_dW1", "update")
     if problem is None:
         if outcome.error is not None:
-            found = [_result(name, "error", assignment, f"cannot be judged: {why}; the submission stopped{stop}.") for name in checks]
+            found = [
+                _result(name, "error", assignment, f"cannot be judged: {why}; the submission stopped{stop}.")
+                for name in checks
+            ]
         else:
             found = [_unjudgeable(name, history, assignment, f"cannot be judged: {why}.") for name in checks]
         if why.endswith(NON_FINITE):
             bad = why.split()[0]
-            diagnosis = Diagnosis("non-finite", f"{bad} holds NaN or infinite values, so nothing after it can be "
-                                  f"checked: look at how {bad} is built (a division by zero, an overflowing exp, "
-                                  "an uninitialised array such as torch.empty).")
+            diagnosis = Diagnosis(
+                "non-finite",
+                f"{bad} holds NaN or infinite values, so nothing after it can be "
+                f"checked: look at how {bad} is built (a division by zero, an overflowing exp, "
+                "an uninitialised array such as torch.empty).",
+            )
             found = [replace(r, diagnosis=diagnosis) if r.status != "missing" else r for r in found]
         return found
     truth = truth_of(problem)
     tol = assignment.tolerance(problem.dtype)
     if not confirm_by_finite_differences(problem, truth):
-        return [_result(name, "error", assignment, "cannot be judged: the network saturates at these weights "
-                        "(finite differences and autograd disagree).") for name in checks]
+        return [
+            _result(
+                name,
+                "error",
+                assignment,
+                "cannot be judged: the network saturates at these weights (finite differences and autograd disagree).",
+            )
+            for name in checks
+        ]
     lr_value = history.last("lr")
-    lr = float(lr_value.tensor) if lr_value is not None and lr_value.tensor is not None and lr_value.tensor.numel() == 1 else assignment.lr
+    lr = (
+        float(lr_value.tensor)
+        if lr_value is not None and lr_value.tensor is not None and lr_value.tensor.numel() == 1
+        else assignment.lr
+    )
     others = _other_problems(history, problem)
     results = [
         _check_forward(history, problem, truth, others, tol, assignment, stop),
@@ -402,8 +477,15 @@ def _notes_for(problem: Problem) -> list[str]:
     return list(problem.notes)
 
 
-def _check_forward(history: History, problem: Problem, truth: Truth, others: list[Problem],
-                   tol: Tolerance, assignment: Assignment, stop: str) -> CheckResult:
+def _check_forward(
+    history: History,
+    problem: Problem,
+    truth: Truth,
+    others: list[Problem],
+    tol: Tolerance,
+    assignment: Assignment,
+    stop: str,
+) -> CheckResult:
     bindings = history.numeric("Y_cap")
     if not bindings:
         return _missing_or_error("forward", "Y_cap", history, assignment, stop)
@@ -423,29 +505,65 @@ def _check_forward(history: History, problem: Problem, truth: Truth, others: lis
         assert b is not None and b.value.tensor is not None
         fitted, note = fit(b.value.tensor, expected)
         if fitted is None:
-            return _result("forward", "fail", assignment, f"{key} has shape {tuple(b.value.tensor.shape)}; "
-                           f"expected {tuple(expected.shape)}.", diagnosis=_shape_diagnosis(key, tuple(b.value.tensor.shape), tuple(expected.shape)))
+            return _result(
+                "forward",
+                "fail",
+                assignment,
+                f"{key} has shape {tuple(b.value.tensor.shape)}; expected {tuple(expected.shape)}.",
+                diagnosis=_shape_diagnosis(key, tuple(b.value.tensor.shape), tuple(expected.shape)),
+            )
         if not compare(fitted, expected, tol).ok:
-            return _with_diagnosis(_judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes), key, fitted, problem, truth)
+            return _with_diagnosis(
+                _judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes),
+                key,
+                fitted,
+                problem,
+                truth,
+            )
     fitted, note = fit(chosen.value.tensor, truth.forward.Y_cap)
     if fitted is None:
-        return _result("forward", "fail", assignment, f"Y_cap has shape {tuple(chosen.value.tensor.shape)}; expected {tuple(truth.forward.Y_cap.shape)}.",
-                       diagnosis=_shape_diagnosis("Y_cap", tuple(chosen.value.tensor.shape), tuple(truth.forward.Y_cap.shape)))
-    result = _judged("forward", assignment, fitted, truth.forward.Y_cap, tol, "The forward pass (Y_cap)", notes + ([note] if note else []))
+        return _result(
+            "forward",
+            "fail",
+            assignment,
+            f"Y_cap has shape {tuple(chosen.value.tensor.shape)}; expected {tuple(truth.forward.Y_cap.shape)}.",
+            diagnosis=_shape_diagnosis("Y_cap", tuple(chosen.value.tensor.shape), tuple(truth.forward.Y_cap.shape)),
+        )
+    result = _judged(
+        "forward",
+        assignment,
+        fitted,
+        truth.forward.Y_cap,
+        tol,
+        "The forward pass (Y_cap)",
+        notes + ([note] if note else []),
+    )
     return _with_diagnosis(result, "Y_cap", fitted, problem, truth)
 
 
 def _missing_or_error(name: str, key: str, history: History, assignment: Assignment, stop: str) -> CheckResult:
     value = history.any(key)
     if value is not None:
-        return _result(name, "fail", assignment, f"{key} is not an array of numbers ({value.kind} {value.description}).".replace(" )", ")"))
+        return _result(
+            name,
+            "fail",
+            assignment,
+            f"{key} is not an array of numbers ({value.kind} {value.description}).".replace(" )", ")"),
+        )
     if stop:
         return _result(name, "error", assignment, f"{key} was never defined: the submission stopped before it{stop}.")
     return _result(name, "missing", assignment, f"{key} is never defined.")
 
 
-def _check_loss(history: History, problem: Problem, truth: Truth, others: list[Problem],
-                tol: Tolerance, assignment: Assignment, stop: str) -> CheckResult:
+def _check_loss(
+    history: History,
+    problem: Problem,
+    truth: Truth,
+    others: list[Problem],
+    tol: Tolerance,
+    assignment: Assignment,
+    stop: str,
+) -> CheckResult:
     bindings = history.numeric("E")
     if not bindings:
         return _missing_or_error("loss", "E", history, assignment, stop)
@@ -459,15 +577,28 @@ def _check_loss(history: History, problem: Problem, truth: Truth, others: list[P
     chosen = _pick(bindings, expected, alternatives, tol)
     assert chosen is not None and chosen.value.tensor is not None
     if chosen.value.tensor.numel() != 1:
-        return _result("loss", "fail", assignment, f"E has shape {tuple(chosen.value.tensor.shape)}; the error is one number.",
-                       diagnosis=_shape_diagnosis("E", tuple(chosen.value.tensor.shape), ()))
+        return _result(
+            "loss",
+            "fail",
+            assignment,
+            f"E has shape {tuple(chosen.value.tensor.shape)}; the error is one number.",
+            diagnosis=_shape_diagnosis("E", tuple(chosen.value.tensor.shape), ()),
+        )
     result = _judged("loss", assignment, chosen.value.tensor.reshape(()), expected.reshape(()), tol, "The error E")
     return _with_diagnosis(result, "E", chosen.value.tensor.reshape(()), problem, truth, own_y_cap=own)
 
 
-def _check_gradient(name: str, history: History, problem: Problem, truth: Truth, others: list[Problem],
-                    tol: Tolerance, assignment: Assignment, stop: str,
-                    context: dict[str, Any] | None = None) -> tuple[CheckResult, Tensor | None]:
+def _check_gradient(
+    name: str,
+    history: History,
+    problem: Problem,
+    truth: Truth,
+    others: list[Problem],
+    tol: Tolerance,
+    assignment: Assignment,
+    stop: str,
+    context: dict[str, Any] | None = None,
+) -> tuple[CheckResult, Tensor | None]:
     bindings = history.numeric(name)
     if not bindings:
         return _missing_or_error(name, name, history, assignment, stop), None
@@ -478,15 +609,28 @@ def _check_gradient(name: str, history: History, problem: Problem, truth: Truth,
     fitted, note = fit(chosen.value.tensor, expected)
     if fitted is None:
         shape = tuple(chosen.value.tensor.shape)
-        return _result(name, "fail", assignment, f"{name} has shape {shape}; expected {tuple(expected.shape)} (the shape of the weights).",
-                       diagnosis=_shape_diagnosis(name, shape, tuple(expected.shape))), None
+        return _result(
+            name,
+            "fail",
+            assignment,
+            f"{name} has shape {shape}; expected {tuple(expected.shape)} (the shape of the weights).",
+            diagnosis=_shape_diagnosis(name, shape, tuple(expected.shape)),
+        ), None
     notes = _notes_for(problem) + ([note] if note else [])
     result = _judged(name, assignment, fitted, expected, tol, f"The gradient {name}", notes)
     return _with_diagnosis(result, name, fitted, problem, truth, **(context or {})), fitted
 
 
-def _check_update(history: History, problem: Problem, truth: Truth, own: dict[str, Tensor | None],
-                  lr: float, tol: Tolerance, assignment: Assignment, stop: str) -> CheckResult:
+def _check_update(
+    history: History,
+    problem: Problem,
+    truth: Truth,
+    own: dict[str, Tensor | None],
+    lr: float,
+    tol: Tolerance,
+    assignment: Assignment,
+    stop: str,
+) -> CheckResult:
     """The update as a rule: W_new − W against −lr · (the submission's own gradient)."""
     pairs = []
     for key, new_key, grad in (("W1", "W1_new", "dE_dW1"), ("W2", "W2_new", "dE_dW2")):
@@ -500,10 +644,15 @@ def _check_update(history: History, problem: Problem, truth: Truth, own: dict[st
         if new.tensor is None:
             return _result("update", "fail", assignment, f"{new_key} is not an array of numbers.")
         weights: Tensor = getattr(problem, key)
-        fitted, note = fit(new.tensor, weights)
+        fitted, _note = fit(new.tensor, weights)
         if fitted is None:
-            return _result("update", "fail", assignment, f"{new_key} has shape {tuple(new.tensor.shape)}; expected {tuple(weights.shape)}.",
-                           diagnosis=_shape_diagnosis(new_key, tuple(new.tensor.shape), tuple(weights.shape)))
+            return _result(
+                "update",
+                "fail",
+                assignment,
+                f"{new_key} has shape {tuple(new.tensor.shape)}; expected {tuple(weights.shape)}.",
+                diagnosis=_shape_diagnosis(new_key, tuple(new.tensor.shape), tuple(weights.shape)),
+            )
         gradient = own.get(grad)
         if gradient is None:
             gradient = _broadcast_gradient(history, grad, weights)
@@ -533,7 +682,9 @@ def _broadcast_gradient(history: History, grad: str, weights: Tensor) -> Tensor 
         return None
 
 
-def _with_diagnosis(result: CheckResult, key: str, submitted: Tensor, problem: Problem, truth: Truth, **context: Any) -> CheckResult:
+def _with_diagnosis(
+    result: CheckResult, key: str, submitted: Tensor, problem: Problem, truth: Truth, **context: Any
+) -> CheckResult:
     """A failing check gets the diagnosis of :mod:`harness.diagnose`, where one can be made (never a passing one)."""
     if result.status != "fail" or result.diagnosis is not None:
         return result
@@ -542,7 +693,9 @@ def _with_diagnosis(result: CheckResult, key: str, submitted: Tensor, problem: P
     try:
         diagnosis = diagnose(key, submitted, problem, truth, **context)
     except Exception as exc:  # a diagnosis is advice: it never costs the verdict
-        return replace(result, notes=result.notes + (f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})",))
+        return replace(
+            result, notes=result.notes + (f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})",)
+        )
     return replace(result, diagnosis=diagnosis) if diagnosis else result
 
 
@@ -566,8 +719,10 @@ class Calls:
     cache: dict[str, CallResult] = field(default_factory=dict)
 
     def __call__(self, fn: str, *args: Tensor | float) -> CallResult:
-        encoded = [encode_argument(a, self.dtype, self.as_numpy) if isinstance(a, Tensor) else {"t": "number", "v": a}
-                   for a in args]
+        encoded = [
+            encode_argument(a, self.dtype, self.as_numpy) if isinstance(a, Tensor) else {"t": "number", "v": a}
+            for a in args
+        ]
         key = json.dumps([fn, encoded])
         cached = self.cache.get(key)
         if cached is not None:
@@ -596,8 +751,11 @@ def generated_problems(assignment: Assignment, seed: int, count: int) -> list[Pr
         def draw(*shape: int, low: float = -1.0, high: float = 1.0) -> Tensor:
             return low + (high - low) * torch.rand(*shape, generator=gen, dtype=torch.float64)
 
-        problems.append(Problem(X=draw(n_in, 1, low=0.0), Y=draw(1, n_out, low=0.0), W1=draw(n_in, n_hidden),
-                                W2=draw(n_hidden, n_out)))
+        problems.append(
+            Problem(
+                X=draw(n_in, 1, low=0.0), Y=draw(1, n_out, low=0.0), W1=draw(n_in, n_hidden), W2=draw(n_hidden, n_out)
+            )
+        )
     return problems
 
 
@@ -611,21 +769,24 @@ def _own_problem(outcome: Outcome, assignment: Assignment) -> Problem | None:
     return problem
 
 
-def check_functions(session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool,
-                    seed: int) -> list[CheckResult]:
+def check_functions(
+    session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool, seed: int
+) -> list[CheckResult]:
     """Judge a function-style submission: properties over generated inputs (:mod:`harness.properties`)."""
     from harness.properties import Runner
 
-    runner = Runner(Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed,
-                    own=_own_problem(outcome, assignment))
+    runner = Runner(
+        Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed, own=_own_problem(outcome, assignment)
+    )
     order = ("forward", "loss", "dE_dW2", "dE_dW1", "update", "sigmoid", "sigmoid_grad")
     for name in ("forward", "loss", "dE_dW1", "dE_dW2", "update", "sigmoid", "sigmoid_grad"):
         runner.check(name)
     return [runner.results[name] for name in order]
 
 
-def check_helpers(session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool,
-                  seed: int) -> list[CheckResult]:
+def check_helpers(
+    session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool, seed: int
+) -> list[CheckResult]:
     """``sigmoid`` and ``sigmoid_grad`` of a script-style submission, checked where defined."""
     from harness.properties import Runner
 

@@ -32,30 +32,70 @@ def main() -> None:
     """gradproof: grade hand-written backpropagation, honestly."""
 
 
-_SPEC_OPTION = click.option("--spec", "spec", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                            help="Assignment spec (TOML) [the packaged mlp-4-3-1].")
-_SANDBOX_OPTION = click.option("--sandbox", type=click.Choice(["auto", "require", "off"]), default="auto",
-                               show_default=True,
-                               help="bubblewrap namespaces: where available, always (else fail), or never.")
+_SPEC_OPTION = click.option(
+    "--spec",
+    "spec",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Assignment spec (TOML) [the packaged mlp-4-3-1].",
+)
+_SANDBOX_OPTION = click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "require", "off"]),
+    default="auto",
+    show_default=True,
+    help="bubblewrap namespaces: where available, always (else fail), or never.",
+)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Folder for the reports.")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Folder for the reports."
+)
 @_SPEC_OPTION
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Wall-clock seconds per submission [the spec's, 30].")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Wall-clock seconds per submission [the spec's, 30].",
+)
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Workers in parallel [the CPU count].")
 @_SANDBOX_OPTION
-@click.option("--format", "formats", default="json,md", show_default=True,
-              help="Comma-separated report formats: json, md, html, junit, csv (json is always written).")
+@click.option(
+    "--format",
+    "formats",
+    default="json,md",
+    show_default=True,
+    help="Comma-separated report formats: json, md, html, junit, csv (json is always written).",
+)
 @click.option("--resume", is_flag=True, help="Skip submissions already graded in --out's journal.")
-@click.option("--shard", default=None, metavar="K/N|auto",
-              help="Grade only slice K of N (K from 1); 'auto': from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.")
-@click.option("--shard-count", type=click.IntRange(min=1), default=None,
-              help="Number of shards for --shard auto (else SLURM_ARRAY_TASK_COUNT or GRADPROOF_SHARD_COUNT).")
+@click.option(
+    "--shard",
+    default=None,
+    metavar="K/N|auto",
+    help="Grade only slice K of N (K from 1); 'auto': from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.",
+)
+@click.option(
+    "--shard-count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of shards for --shard auto (else SLURM_ARRAY_TASK_COUNT or GRADPROOF_SHARD_COUNT).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-submission lines.")
-def grade(paths: tuple[Path, ...], out: Path, spec: Path | None, timeout: float | None, jobs: int | None,
-          sandbox: str, formats: str, resume: bool, shard: str | None, shard_count: int | None, quiet: bool) -> None:
+def grade(
+    paths: tuple[Path, ...],
+    out: Path,
+    spec: Path | None,
+    timeout: float | None,
+    jobs: int | None,
+    sandbox: str,
+    formats: str,
+    resume: bool,
+    shard: str | None,
+    shard_count: int | None,
+    quiet: bool,
+) -> None:
     """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT."""
     from dataclasses import replace
 
@@ -75,8 +115,11 @@ def grade(paths: tuple[Path, ...], out: Path, spec: Path | None, timeout: float 
 
     # On a terminal, one progress bar (on stderr) stands for the line per submission; in a log
     # (not a terminal) the lines come as before; --quiet: neither.
-    bar = (click.progressbar(length=len(plan.files), label="grading", file=sys.stderr, show_pos=True)
-           if not quiet and len(plan.files) > 1 and sys.stderr.isatty() else None)
+    bar = (
+        click.progressbar(length=len(plan.files), label="grading", file=sys.stderr, show_pos=True)
+        if not quiet and len(plan.files) > 1 and sys.stderr.isatty()
+        else None
+    )
 
     def show(verdict: dict[str, Any]) -> None:
         if bar is not None:
@@ -91,8 +134,16 @@ def grade(paths: tuple[Path, ...], out: Path, spec: Path | None, timeout: float 
         from harness.grade import grade_batch
 
         with bar if bar is not None else nullcontext():
-            verdicts = grade_batch(plan.files, assignment, jobs=jobs, sandbox=sandbox,  # type: ignore[arg-type]
-                                   out=out, resume=resume, hide=hide, on_verdict=show)
+            verdicts = grade_batch(
+                plan.files,
+                assignment,
+                jobs=jobs,
+                sandbox=sandbox,  # type: ignore[arg-type]
+                out=out,
+                resume=resume,
+                hide=hide,
+                on_verdict=show,
+            )
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
     data = report_data(verdicts, assignment.name, tolerances)
     if plan.info:
@@ -104,16 +155,28 @@ def grade(paths: tuple[Path, ...], out: Path, spec: Path | None, timeout: float 
         return
     graded = sum(v["status"] == "graded" for v in verdicts)
     total = sum(v["score"] for v in verdicts)
-    click.echo(f"{where}{len(verdicts)} submissions, {graded} graded, {len(verdicts) - graded} not gradable; "
-               f"mean score {total / len(verdicts):.2f}; reports in {out}")
+    click.echo(
+        f"{where}{len(verdicts)} submissions, {graded} graded, {len(verdicts) - graded} not gradable; "
+        f"mean score {total / len(verdicts):.2f}; reports in {out}"
+    )
 
 
 @main.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="Folder for the merged reports.")
-@click.option("--format", "formats", default="json,md", show_default=True,
-              help="Comma-separated report formats: json, md, html, junit, csv.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder for the merged reports.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,md",
+    show_default=True,
+    help="Comma-separated report formats: json, md, html, junit, csv.",
+)
 def merge(dirs: tuple[Path, ...], out: Path, formats: str) -> None:
     """Merge the outputs of grade --shard (their report.json) into the reports one run would write."""
     from harness import shard as sharding
@@ -171,8 +234,10 @@ def spec_check(path: Path) -> None:
     from harness.assignment import CHECKS, load_spec
 
     a = load_spec(path)
-    click.echo(f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
-               f"timeout {a.limits.timeout:g} s, {a.examples} examples")
+    click.echo(
+        f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
+        f"timeout {a.limits.timeout:g} s, {a.examples} examples"
+    )
     for check in CHECKS:
         click.echo(f"  {check:<13} {a.max_points(check):>4g} points  {a.visibility_of(check)}")
 
@@ -184,8 +249,15 @@ def gradescope() -> None:
 
 @gradescope.command("build")
 @_SPEC_OPTION
-@click.option("-o", "--out", "out", type=click.Path(path_type=Path, dir_okay=False), default="autograder.zip",
-              show_default=True, help="The zip to write.")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="autograder.zip",
+    show_default=True,
+    help="The zip to write.",
+)
 def gradescope_build(spec: Path | None, out: Path) -> None:
     """Write the autograder zip to upload to Gradescope."""
     from harness.gradescope import build
@@ -196,8 +268,12 @@ def gradescope_build(spec: Path | None, out: Path) -> None:
 
 @gradescope.command("run")
 @_SPEC_OPTION
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="The autograder root [$AUTOGRADER_ROOT or /autograder].")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The autograder root [$AUTOGRADER_ROOT or /autograder].",
+)
 @_SANDBOX_OPTION
 def gradescope_run(spec: Path | None, root: Path | None, sandbox: str) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
@@ -205,13 +281,20 @@ def gradescope_run(spec: Path | None, root: Path | None, sandbox: str) -> None:
 
     data = run(root, spec, sandbox=sandbox)
     passed = sum(t["status"] == "passed" for t in data["tests"])
-    click.echo(f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "
-               f"results in {autograder_root(root) / 'results' / 'results.json'}")
+    click.echo(
+        f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "
+        f"results in {autograder_root(root) / 'results' / 'results.json'}"
+    )
 
 
 @main.command()
-@click.option("--weights", type=click.Choice(["notebook", "random"]), default="notebook", show_default=True,
-              help="The notebook's printed weights, or random ones (--seed).")
+@click.option(
+    "--weights",
+    type=click.Choice(["notebook", "random"]),
+    default="notebook",
+    show_default=True,
+    help="The notebook's printed weights, or random ones (--seed).",
+)
 @click.option("--seed", type=int, default=None, help="Seed for random weights (implies --weights random).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True)

@@ -40,8 +40,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -64,11 +65,29 @@ __all__ = [
 
 # Every id the engine can give (``uses-autograd`` is the policy's, see harness/grade.py).
 IDS = (
-    "sign-flip", "constant-factor", "missing-factor", "extra-factor", "missing-activation-derivative",
-    "derivative-on-preactivation", "wrong-operand", "transposed", "permuted", "wrong-shape",
-    "consistent-with-own-forward", "instance-only", "update-sign", "learning-rate", "no-update",
-    "loss-formula", "missing-activation", "wrong-activation", "wrong-factor", "fixed-sizes",
-    "imprecise", "non-finite", "uses-autograd",
+    "sign-flip",
+    "constant-factor",
+    "missing-factor",
+    "extra-factor",
+    "missing-activation-derivative",
+    "derivative-on-preactivation",
+    "wrong-operand",
+    "transposed",
+    "permuted",
+    "wrong-shape",
+    "consistent-with-own-forward",
+    "instance-only",
+    "update-sign",
+    "learning-rate",
+    "no-update",
+    "loss-formula",
+    "missing-activation",
+    "wrong-activation",
+    "wrong-factor",
+    "fixed-sizes",
+    "imprecise",
+    "non-finite",
+    "uses-autograd",
 )
 
 GRADIENTS = ("dE_dW1", "dE_dW2")
@@ -147,20 +166,46 @@ def close(a: Tensor, b: Tensor, rtol: float, atol: float = 0.0) -> bool:
 
 # index signature: i = input unit, j = hidden unit, k = output unit
 SIGS: dict[str, str] = {
-    "X": "i", "W1": "ij", "W1_new": "ij", "W2": "jk", "W2_new": "jk", "Y": "k",
-    "Z": "j", "H": "j", "1-H": "j", "H(1-H)": "j", "Z(1-Z)": "j", "s(H)(1-s(H))": "j",
-    "O": "k", "Y_cap": "k", "1-Y_cap": "k", "Y_cap(1-Y_cap)": "k", "O(1-O)": "k",
-    "s(Y_cap)(1-s(Y_cap))": "k", "Y_cap-Y": "k",
+    "X": "i",
+    "W1": "ij",
+    "W1_new": "ij",
+    "W2": "jk",
+    "W2_new": "jk",
+    "Y": "k",
+    "Z": "j",
+    "H": "j",
+    "1-H": "j",
+    "H(1-H)": "j",
+    "Z(1-Z)": "j",
+    "s(H)(1-s(H))": "j",
+    "O": "k",
+    "Y_cap": "k",
+    "1-Y_cap": "k",
+    "Y_cap(1-Y_cap)": "k",
+    "O(1-O)": "k",
+    "s(Y_cap)(1-s(Y_cap))": "k",
+    "Y_cap-Y": "k",
 }
 
 # How a value is named to the student.
 LABELS: dict[str, str] = {
-    "X": "X", "W1": "W1", "W2": "W2", "Y": "Y",
-    "W1_new": "W1_new (the weights after the update)", "W2_new": "W2_new (the weights after the update)",
-    "Z": "Z (the hidden layer before its sigmoid)", "H": "H", "1-H": "1 − H", "H(1-H)": "H·(1 − H)",
-    "Z(1-Z)": "Z·(1 − Z)", "s(H)(1-s(H))": "the sigmoid's derivative evaluated at H (H is already a sigmoid's output)",
-    "O": "O (the output before its sigmoid)", "Y_cap": "Y_cap", "1-Y_cap": "1 − Y_cap",
-    "Y_cap(1-Y_cap)": "Y_cap·(1 − Y_cap)", "O(1-O)": "O·(1 − O)",
+    "X": "X",
+    "W1": "W1",
+    "W2": "W2",
+    "Y": "Y",
+    "W1_new": "W1_new (the weights after the update)",
+    "W2_new": "W2_new (the weights after the update)",
+    "Z": "Z (the hidden layer before its sigmoid)",
+    "H": "H",
+    "1-H": "1 − H",
+    "H(1-H)": "H·(1 − H)",
+    "Z(1-Z)": "Z·(1 − Z)",
+    "s(H)(1-s(H))": "the sigmoid's derivative evaluated at H (H is already a sigmoid's output)",
+    "O": "O (the output before its sigmoid)",
+    "Y_cap": "Y_cap",
+    "1-Y_cap": "1 − Y_cap",
+    "Y_cap(1-Y_cap)": "Y_cap·(1 − Y_cap)",
+    "O(1-O)": "O·(1 − O)",
     "s(Y_cap)(1-s(Y_cap))": "the sigmoid's derivative evaluated at Y_cap (Y_cap is already a sigmoid's output)",
     "Y_cap-Y": "Y_cap − Y",
 }
@@ -211,12 +256,25 @@ def _env(p: Problem, truth: Truth, lr: float, own: Mapping[str, Tensor] | None =
     Y = p.Y[0]
     s = torch.sigmoid
     return {
-        "X": X, "W1": p.W1, "W2": p.W2, "Y": Y,
-        "W1_new": p.W1 - lr * truth.grads.dE_dW1, "W2_new": p.W2 - lr * truth.grads.dE_dW2,
-        "Z": Z, "H": H, "1-H": 1 - H, "H(1-H)": H * (1 - H), "Z(1-Z)": Z * (1 - Z),
+        "X": X,
+        "W1": p.W1,
+        "W2": p.W2,
+        "Y": Y,
+        "W1_new": p.W1 - lr * truth.grads.dE_dW1,
+        "W2_new": p.W2 - lr * truth.grads.dE_dW2,
+        "Z": Z,
+        "H": H,
+        "1-H": 1 - H,
+        "H(1-H)": H * (1 - H),
+        "Z(1-Z)": Z * (1 - Z),
         "s(H)(1-s(H))": s(H) * (1 - s(H)),
-        "O": O, "Y_cap": Yc, "1-Y_cap": 1 - Yc, "Y_cap(1-Y_cap)": Yc * (1 - Yc), "O(1-O)": O * (1 - O),
-        "s(Y_cap)(1-s(Y_cap))": s(Yc) * (1 - s(Yc)), "Y_cap-Y": Yc - Y,
+        "O": O,
+        "Y_cap": Yc,
+        "1-Y_cap": 1 - Yc,
+        "Y_cap(1-Y_cap)": Yc * (1 - Yc),
+        "O(1-O)": O * (1 - O),
+        "s(Y_cap)(1-s(Y_cap))": s(Yc) * (1 - s(Yc)),
+        "Y_cap-Y": Yc - Y,
     }
 
 
@@ -271,8 +329,17 @@ class Chain:
 
 TRUE_CHAINS: dict[str, Chain] = {
     "dE_dW2": Chain(2.0, (("dE_dY_cap", "Y_cap-Y"), ("dY_cap_dO", "Y_cap(1-Y_cap)"), ("dO_dW2", "H")), "jk"),
-    "dE_dW1": Chain(2.0, (("dE_dY_cap", "Y_cap-Y"), ("dY_cap_dO", "Y_cap(1-Y_cap)"), ("dO_dH", "W2"),
-                          ("dH_dZ", "H(1-H)"), ("dZ_dW1", "X")), "ij"),
+    "dE_dW1": Chain(
+        2.0,
+        (
+            ("dE_dY_cap", "Y_cap-Y"),
+            ("dY_cap_dO", "Y_cap(1-Y_cap)"),
+            ("dO_dH", "W2"),
+            ("dH_dZ", "H(1-H)"),
+            ("dZ_dW1", "X"),
+        ),
+        "ij",
+    ),
 }
 
 # Named values a student plausibly multiplies in by mistake, or puts in place of the right one.
@@ -315,6 +382,7 @@ class Edit:
 def _chain_rule(chain: Chain) -> Rule:
     def rule(case: Case) -> Tensor | None:
         return chain.value(case.env())
+
     return rule
 
 
@@ -329,6 +397,7 @@ def _edits(key: str) -> list[Edit]:
             if step not in dict(c.factors):
                 return None
             return Chain(c.const, tuple((s, new if s == step else n) for s, n in c.factors), c.out, c.collapsed, c.post)
+
         return apply
 
     def dropped(step: str) -> Callable[[Chain], Chain | None]:
@@ -336,81 +405,191 @@ def _edits(key: str) -> list[Edit]:
             if step not in dict(c.factors) or len(c.factors) < 2:
                 return None
             return Chain(c.const, tuple(f for f in c.factors if f[0] != step), c.out, c.collapsed, c.post)
+
         return apply
 
     def added(name: str) -> Callable[[Chain], Chain | None]:
         def apply(c: Chain) -> Chain | None:
             return Chain(c.const, c.factors + (("extra", name),), c.out, c.collapsed, c.post)
+
         return apply
 
     def collapsed(name: str) -> Callable[[Chain], Chain | None]:
         def apply(c: Chain) -> Chain | None:
             return Chain(c.const, c.factors, c.out, c.collapsed | {name}, c.post)
+
         return apply
 
     def scaled(by: float) -> Callable[[Chain], Chain | None]:
         def apply(c: Chain) -> Chain | None:
             return Chain(c.const * by, c.factors, c.out, c.collapsed, c.post)
+
         return apply
 
     def posted(post: str) -> Callable[[Chain], Chain | None]:
         def apply(c: Chain) -> Chain | None:
             return Chain(c.const, c.factors, c.out, c.collapsed, post)
+
         return apply
 
-    edits.append(Edit("sign-flip", "negate", "has the opposite sign (check the sign of each factor of the chain "
-                      "rule, starting with the derivative of (Y − Y_cap)²)", 1.0, scaled(-1.0), brief="has the opposite sign"))
-    edits.append(Edit("missing-factor", "drop 2", "is half the right size: a constant factor of dE_dY_cap is "
-                      "missing (differentiate the square once more)", 1.0, scaled(0.5)))
-    edits.append(Edit("constant-factor", "times 2", "is twice the right size: check the constant factor in "
-                      "dE_dY_cap", 1.0, scaled(2.0)))
+    edits.append(
+        Edit(
+            "sign-flip",
+            "negate",
+            "has the opposite sign (check the sign of each factor of the chain "
+            "rule, starting with the derivative of (Y − Y_cap)²)",
+            1.0,
+            scaled(-1.0),
+            brief="has the opposite sign",
+        )
+    )
+    edits.append(
+        Edit(
+            "missing-factor",
+            "drop 2",
+            "is half the right size: a constant factor of dE_dY_cap is missing (differentiate the square once more)",
+            1.0,
+            scaled(0.5),
+        )
+    )
+    edits.append(
+        Edit(
+            "constant-factor",
+            "times 2",
+            "is twice the right size: check the constant factor in dE_dY_cap",
+            1.0,
+            scaled(2.0),
+        )
+    )
     for step, name in truth.factors:
         if step in SIGMOID_STEPS:
-            edits.append(Edit("missing-activation-derivative", f"drop {step}", f"leaves out {STEPS[step]}: every "
-                              "sigmoid the chain rule passes through contributes its derivative", 1.0, dropped(step), step,
-                              brief=f"leaves out {STEPS[step]}"))
+            edits.append(
+                Edit(
+                    "missing-activation-derivative",
+                    f"drop {step}",
+                    f"leaves out {STEPS[step]}: every sigmoid the chain rule passes through contributes its derivative",
+                    1.0,
+                    dropped(step),
+                    step,
+                    brief=f"leaves out {STEPS[step]}",
+                )
+            )
             pre, pre_name, _parts = SIGMOID_STEPS[step]
-            edits.append(Edit("derivative-on-preactivation", f"{step} on {pre_name}",
-                              f"evaluates {step} on {pre_name}, the value before the sigmoid; written in terms of "
-                              "the sigmoid, its derivative takes the sigmoid's output", 1.0, replaced(step, pre), step,
-                              brief=f"evaluates {step} on {pre_name}"))
+            edits.append(
+                Edit(
+                    "derivative-on-preactivation",
+                    f"{step} on {pre_name}",
+                    f"evaluates {step} on {pre_name}, the value before the sigmoid; written in terms of "
+                    "the sigmoid, its derivative takes the sigmoid's output",
+                    1.0,
+                    replaced(step, pre),
+                    step,
+                    brief=f"evaluates {step} on {pre_name}",
+                )
+            )
         else:
-            edits.append(Edit("missing-factor", f"drop {step}", f"leaves out the chain-rule factor {STEPS[step]}",
-                              1.0, dropped(step), step))
+            edits.append(
+                Edit(
+                    "missing-factor",
+                    f"drop {step}",
+                    f"leaves out the chain-rule factor {STEPS[step]}",
+                    1.0,
+                    dropped(step),
+                    step,
+                )
+            )
         for other in SIGS:
-            if other == name or SIGS[other] != SIGS[name] or (step in SIGMOID_STEPS and other == SIGMOID_STEPS[step][0]):
+            if (
+                other == name
+                or SIGS[other] != SIGS[name]
+                or (step in SIGMOID_STEPS and other == SIGMOID_STEPS[step][0])
+            ):
                 continue  # the pre-activation derivative is its own edit above
             if other == "Y" and step != "dE_dY_cap":
                 continue
             if step in SIGMOID_STEPS and other in SIGMOID_STEPS[step][2]:
-                edits.append(Edit("missing-factor", f"{step} uses {other}", f"keeps only part of {STEPS[step]}",
-                                  1.2, replaced(step, other), step))
+                edits.append(
+                    Edit(
+                        "missing-factor",
+                        f"{step} uses {other}",
+                        f"keeps only part of {STEPS[step]}",
+                        1.2,
+                        replaced(step, other),
+                        step,
+                    )
+                )
             else:
-                edits.append(Edit("wrong-operand", f"{step} uses {other}", f"uses {LABELS[other]} in {step} where "
-                                  "another value belongs", 1.2, replaced(step, other), step))
+                edits.append(
+                    Edit(
+                        "wrong-operand",
+                        f"{step} uses {other}",
+                        f"uses {LABELS[other]} in {step} where another value belongs",
+                        1.2,
+                        replaced(step, other),
+                        step,
+                    )
+                )
         if any(c in truth.out for c in SIGS[name]) and name not in ("Y_cap-Y",):
             unit = AXES[next(c for c in SIGS[name] if c in truth.out)][0]
-            edits.append(Edit("wrong-shape", f"sum {step}", f"sums {step} into one number that is broadcast; it "
-                              f"needs one value per {unit}: check the shapes in that product", 1.5, collapsed(name), step))
+            edits.append(
+                Edit(
+                    "wrong-shape",
+                    f"sum {step}",
+                    f"sums {step} into one number that is broadcast; it "
+                    f"needs one value per {unit}: check the shapes in that product",
+                    1.5,
+                    collapsed(name),
+                    step,
+                )
+            )
     for name in EXTRAS:
         if set(SIGS[name]) <= indices:
-            edits.append(Edit("extra-factor", f"extra {name}", f"has an extra factor {LABELS[name]} that the chain "
-                              "rule does not produce", 1.5, added(name)))
-    edits.append(Edit("transposed", "transpose", "is transposed: entry [a, b] holds the value of [b, a]; it must be "
-                      "laid out like the weights it differentiates", 1.0, posted("T")))
-    edits.append(Edit("permuted", "reshape", "has the right numbers in the wrong places: a matrix in the transposed "
-                      "shape was reshaped (.reshape/.view) instead of transposed (.T)", 1.2, posted("reshape")))
+            edits.append(
+                Edit(
+                    "extra-factor",
+                    f"extra {name}",
+                    f"has an extra factor {LABELS[name]} that the chain rule does not produce",
+                    1.5,
+                    added(name),
+                )
+            )
+    edits.append(
+        Edit(
+            "transposed",
+            "transpose",
+            "is transposed: entry [a, b] holds the value of [b, a]; it must be "
+            "laid out like the weights it differentiates",
+            1.0,
+            posted("T"),
+        )
+    )
+    edits.append(
+        Edit(
+            "permuted",
+            "reshape",
+            "has the right numbers in the wrong places: a matrix in the transposed "
+            "shape was reshaped (.reshape/.view) instead of transposed (.T)",
+            1.2,
+            posted("reshape"),
+        )
+    )
     return edits
 
 
 def _lr_edit() -> Edit:
     def apply(c: Chain) -> Chain | None:
         return c  # scaled by lr in the rule (lr is a property of the case)
-    return Edit("constant-factor", "times lr", "is already multiplied by the learning rate: lr belongs in the "
-                "update, not in the gradient", 1.1, apply)
+
+    return Edit(
+        "constant-factor",
+        "times lr",
+        "is already multiplied by the learning rate: lr belongs in the update, not in the gradient",
+        1.1,
+        apply,
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalogue(key: str) -> tuple[Mutant, ...]:
     """Every mutant the engine tries for ``key``, cheapest (most plausible) first.
 
@@ -433,17 +612,28 @@ def catalogue(key: str) -> tuple[Mutant, ...]:
     return _distinct(key, mutants)
 
 
-def probe_cases(sizes: Sequence[tuple[int, int, int]] = ((3, 4, 3), (4, 3, 1), (2, 5, 4)), seed: int = 20240611) -> list[Case]:
+def probe_cases(
+    sizes: Sequence[tuple[int, int, int]] = ((3, 4, 3), (4, 3, 1), (2, 5, 4)), seed: int = 20240611
+) -> list[Case]:
     """Generic inputs (no symmetric or special values) on which mutants are told apart."""
     gen = torch.Generator().manual_seed(seed)
     cases = []
     for n_in, n_h, n_out in sizes:
+
         def draw(*shape: int, low: float = -1.0, high: float = 1.0) -> Tensor:
             return low + (high - low) * torch.rand(*shape, generator=gen, dtype=torch.float64)
-        p = Problem(X=draw(n_in, 1, low=0.1), Y=draw(1, n_out, low=0.1, high=0.9), W1=draw(n_in, n_h), W2=draw(n_h, n_out))
+
+        p = Problem(
+            X=draw(n_in, 1, low=0.1), Y=draw(1, n_out, low=0.1, high=0.9), W1=draw(n_in, n_h), W2=draw(n_h, n_out)
+        )
         t = truth_of(p)
-        context = {"lr": 0.1, "own_y_cap": draw(1, n_out, low=0.1, high=0.9), "z": draw(n_h, 1, low=-3, high=3),
-                   "h": draw(n_h, 1, low=0.1, high=0.9), "gradient": draw(n_in, n_h)}
+        context = {
+            "lr": 0.1,
+            "own_y_cap": draw(1, n_out, low=0.1, high=0.9),
+            "z": draw(n_h, 1, low=-3, high=3),
+            "h": draw(n_h, 1, low=0.1, high=0.9),
+            "gradient": draw(n_in, n_h),
+        }
         cases.append(Case(t.grads.dE_dW1, p, t, context))
     return cases
 
@@ -496,6 +686,7 @@ def _gradient_catalogue(key: str) -> tuple[Mutant, ...]:
     def lr_rule(case: Case) -> Tensor | None:
         value = truth.value(case.env())
         return None if value is None else value * float(case.context.get("lr", _DEFAULT_LR))
+
     mutants.append(Mutant(lr.id, sentence(lr), lr_rule, lr.cost, lr.name))
     # Pairs a student plausibly makes together: a constant or sign on top of a structural edit,
     # two dropped factors, both sigmoid derivatives on pre-activations.
@@ -511,7 +702,9 @@ def _gradient_catalogue(key: str) -> tuple[Mutant, ...]:
             first = a.apply(truth)
             chain = b.apply(first) if first is not None else None
             if chain is not None:
-                mutants.append(Mutant("constant-factor", sentence(a, b), _chain_rule(chain), 2.0, f"{a.name} + {b.name}"))
+                mutants.append(
+                    Mutant("constant-factor", sentence(a, b), _chain_rule(chain), 2.0, f"{a.name} + {b.name}")
+                )
     paired = [e for e in structural if e.name.startswith("drop ") or e.id == "derivative-on-preactivation"]
     for a, b in itertools.combinations(paired, 2):
         if a.step == b.step:
@@ -566,8 +759,13 @@ def _activation_clause(layer: str, act: str) -> tuple[str, str]:
 
 def _forward_models() -> list[ForwardModel]:
     """Every forward pass one or two edits away from the network; a missing sigmoid reads before an operand swap."""
-    models = [ForwardModel(h, s, o) for h in ACTIVATIONS for s in ("H", "Z") for o in ACTIVATIONS
-              if ForwardModel(h, s, o).deviations in (1, 2)]
+    models = [
+        ForwardModel(h, s, o)
+        for h in ACTIVATIONS
+        for s in ("H", "Z")
+        for o in ACTIVATIONS
+        if ForwardModel(h, s, o).deviations in (1, 2)
+    ]
     return sorted(models, key=lambda m: (m.deviations, m.source != "H"))
 
 
@@ -576,8 +774,12 @@ def _forward_describe(m: ForwardModel) -> tuple[str, str]:
     if m.hidden != "sigmoid":
         clauses.append(_activation_clause("hidden", m.hidden))
     if m.source != "H":
-        clauses.append(("wrong-operand", "O is computed from Z, the hidden layer before its sigmoid, instead of "
-                        "the hidden layer's output"))
+        clauses.append(
+            (
+                "wrong-operand",
+                "O is computed from Z, the hidden layer before its sigmoid, instead of the hidden layer's output",
+            )
+        )
     if m.output != "sigmoid":
         clauses.append(_activation_clause("output", m.output))
     return clauses[0][0], "; and ".join(c[1] for c in clauses)
@@ -588,8 +790,10 @@ def _forward_catalogue(key: str) -> tuple[Mutant, ...]:
     if key == "H":
         models = [ForwardModel(hidden=h) for h in ACTIVATIONS if h != "sigmoid"]
     elif key == "O":
-        models = sorted((ForwardModel(h, s) for h in ACTIVATIONS for s in ("H", "Z") if ForwardModel(h, s).deviations in (1, 2)),
-                        key=lambda m: (m.deviations, m.source != "H"))
+        models = sorted(
+            (ForwardModel(h, s) for h in ACTIVATIONS for s in ("H", "Z") if ForwardModel(h, s).deviations in (1, 2)),
+            key=lambda m: (m.deviations, m.source != "H"),
+        )
     elif key == "Y_cap":
         models = _forward_models()
     else:
@@ -601,8 +805,16 @@ def _forward_catalogue(key: str) -> tuple[Mutant, ...]:
         def rule(case: Case, m: ForwardModel = m) -> Tensor | None:
             p = case.problem
             return m.run(p.X, p.W1, p.W2)[key]
-        mutants.append(Mutant(edit_id, f"The forward pass is wrong at {key}: {text}.", rule, float(m.deviations),
-                              f"forward {m.hidden}/{m.source}/{m.output}"))
+
+        mutants.append(
+            Mutant(
+                edit_id,
+                f"The forward pass is wrong at {key}: {text}.",
+                rule,
+                float(m.deviations),
+                f"forward {m.hidden}/{m.source}/{m.output}",
+            )
+        )
     return tuple(sorted(mutants, key=lambda m: m.cost))
 
 
@@ -611,20 +823,39 @@ def _forward_catalogue(key: str) -> tuple[Mutant, ...]:
 
 LOSSES: dict[str, tuple[str, str, Callable[[Tensor, Tensor], Tensor]]] = {
     "squared": ("", "", lambda y, yc: ((y - yc) ** 2).sum()),
-    "absolute": ("loss-formula", "E uses the absolute difference; this assignment's error is the square of the "
-                 "difference", lambda y, yc: (y - yc).abs().sum()),
+    "absolute": (
+        "loss-formula",
+        "E uses the absolute difference; this assignment's error is the square of the difference",
+        lambda y, yc: (y - yc).abs().sum(),
+    ),
     "no square": ("loss-formula", "E is missing the square of the difference", lambda y, yc: (y - yc).sum()),
     "no square, reversed": ("loss-formula", "E is missing the square of the difference", lambda y, yc: (yc - y).sum()),
-    "half": ("loss-formula", "E has an extra factor ½ (a convention of some textbooks); this assignment's E has "
-             "none", lambda y, yc: 0.5 * ((y - yc) ** 2).sum()),
+    "half": (
+        "loss-formula",
+        "E has an extra factor ½ (a convention of some textbooks); this assignment's E has none",
+        lambda y, yc: 0.5 * ((y - yc) ** 2).sum(),
+    ),
     "double": ("loss-formula", "E is twice the squared error", lambda y, yc: 2 * ((y - yc) ** 2).sum()),
-    "mean": ("loss-formula", "E averages the squared error over the outputs; this assignment adds them up",
-             lambda y, yc: ((y - yc) ** 2).mean()),
-    "root": ("loss-formula", "E is the square root of the squared error; leave out the root",
-             lambda y, yc: ((y - yc) ** 2).sum().sqrt()),
-    "cross-entropy": ("loss-formula", "E is the cross-entropy; this assignment uses the squared error",
-                      lambda y, yc: -(y * yc.clamp(1e-12, 1).log() + (1 - y) * (1 - yc).clamp(1e-12, 1).log()).sum()),
-    "negated": ("sign-flip", "E has the opposite sign: an error is never negative", lambda y, yc: -((y - yc) ** 2).sum()),
+    "mean": (
+        "loss-formula",
+        "E averages the squared error over the outputs; this assignment adds them up",
+        lambda y, yc: ((y - yc) ** 2).mean(),
+    ),
+    "root": (
+        "loss-formula",
+        "E is the square root of the squared error; leave out the root",
+        lambda y, yc: ((y - yc) ** 2).sum().sqrt(),
+    ),
+    "cross-entropy": (
+        "loss-formula",
+        "E is the cross-entropy; this assignment uses the squared error",
+        lambda y, yc: -(y * yc.clamp(1e-12, 1).log() + (1 - y) * (1 - yc).clamp(1e-12, 1).log()).sum(),
+    ),
+    "negated": (
+        "sign-flip",
+        "E has the opposite sign: an error is never negative",
+        lambda y, yc: -((y - yc) ** 2).sum(),
+    ),
 }
 
 
@@ -638,48 +869,77 @@ def _loss_catalogue() -> tuple[Mutant, ...]:
             yc = case.context.get("own_y_cap")
             y_cap = yc if isinstance(yc, Tensor) else case.truth.forward.Y_cap
             return fn(case.problem.Y, y_cap)
+
         mutants.append(Mutant(edit_id, text + ".", rule, 1.0, f"loss {name}"))
 
     def on_o(case: Case) -> Tensor | None:
         return ((case.problem.Y - case.truth.forward.O) ** 2).sum()
-    mutants.append(Mutant("wrong-operand", "E is computed from O, the output before its sigmoid; the error compares "
-                          "Y with the prediction Y_cap.", on_o, 1.2, "loss on O"))
+
+    mutants.append(
+        Mutant(
+            "wrong-operand",
+            "E is computed from O, the output before its sigmoid; the error compares Y with the prediction Y_cap.",
+            on_o,
+            1.2,
+            "loss on O",
+        )
+    )
     return tuple(mutants)
 
 
 # ---------------------------------------------------------------- helper mutants
 
 
-def _helper_catalogue(name: str, arg: str, table: Sequence[tuple[str, str, str, Callable[[Tensor], Tensor]]]) -> tuple[Mutant, ...]:
+def _helper_catalogue(
+    name: str, arg: str, table: Sequence[tuple[str, str, str, Callable[[Tensor], Tensor]]]
+) -> tuple[Mutant, ...]:
     mutants = []
     for edit_id, label, text, fn in table:
+
         def rule(case: Case, fn: Callable[[Tensor], Tensor] = fn) -> Tensor | None:
             x = case.context.get(arg)
             return fn(x) if isinstance(x, Tensor) else None
+
         mutants.append(Mutant(edit_id, f"{name}() {text}.", rule, 1.0, f"{name} {label}"))
     return tuple(mutants)
 
 
 def _sigmoid_catalogue() -> tuple[Mutant, ...]:
-    return _helper_catalogue("sigmoid", "z", [
-        ("sign-flip", "σ(−z)", "has the wrong sign inside the exponential", lambda z: torch.sigmoid(-z)),
-        ("sign-flip", "1/(1−e^−z)", "has a wrong sign in the denominator", lambda z: 1 / (1 - torch.exp(-z))),
-        ("wrong-activation", "tanh", "computes tanh, not the sigmoid", torch.tanh),
-        ("missing-activation", "identity", "returns its input unchanged", lambda z: z),
-        ("wrong-activation", "derivative", "returns the sigmoid's derivative, not the sigmoid",
-         lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z))),
-    ])
+    return _helper_catalogue(
+        "sigmoid",
+        "z",
+        [
+            ("sign-flip", "σ(−z)", "has the wrong sign inside the exponential", lambda z: torch.sigmoid(-z)),
+            ("sign-flip", "1/(1−e^−z)", "has a wrong sign in the denominator", lambda z: 1 / (1 - torch.exp(-z))),
+            ("wrong-activation", "tanh", "computes tanh, not the sigmoid", torch.tanh),
+            ("missing-activation", "identity", "returns its input unchanged", lambda z: z),
+            (
+                "wrong-activation",
+                "derivative",
+                "returns the sigmoid's derivative, not the sigmoid",
+                lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z)),
+            ),
+        ],
+    )
 
 
 def _sigmoid_grad_catalogue() -> tuple[Mutant, ...]:
-    return _helper_catalogue("sigmoid_grad", "h", [
-        ("wrong-operand", "σ(h)(1−σ(h))", "applies the sigmoid to h again: h is already the sigmoid's output",
-         lambda h: torch.sigmoid(h) * (1 - torch.sigmoid(h))),
-        ("sign-flip", "negated", "has the opposite sign", lambda h: -h * (1 - h)),
-        ("missing-factor", "h", "keeps only part of the derivative", lambda h: h),
-        ("missing-factor", "1−h", "keeps only part of the derivative", lambda h: 1 - h),
-        ("constant-factor", "twice", "is twice the right size", lambda h: 2 * h * (1 - h)),
-    ])
+    return _helper_catalogue(
+        "sigmoid_grad",
+        "h",
+        [
+            (
+                "wrong-operand",
+                "σ(h)(1−σ(h))",
+                "applies the sigmoid to h again: h is already the sigmoid's output",
+                lambda h: torch.sigmoid(h) * (1 - torch.sigmoid(h)),
+            ),
+            ("sign-flip", "negated", "has the opposite sign", lambda h: -h * (1 - h)),
+            ("missing-factor", "h", "keeps only part of the derivative", lambda h: h),
+            ("missing-factor", "1−h", "keeps only part of the derivative", lambda h: 1 - h),
+            ("constant-factor", "twice", "is twice the right size", lambda h: 2 * h * (1 - h)),
+        ],
+    )
 
 
 # ---------------------------------------------------------------- the engine
@@ -723,8 +983,12 @@ def explain(key: str, submitted: Tensor, problem: Problem, truth: Truth, **conte
     rtol = _match_rtol(problem.dtype)
     name = label(key, context.get("fn"))
     first = expected_of(key, primary)
-    if first is not None and bool(torch.isfinite(primary.submitted).all()) and \
-            close(primary.submitted, first, rtol * 1e-2) and len(cases) == 1:
+    if (
+        first is not None
+        and bool(torch.isfinite(primary.submitted).all())
+        and close(primary.submitted, first, rtol * 1e-2)
+        and len(cases) == 1
+    ):
         return None  # nothing to explain: a value this close is never blamed
     for step in (_non_finite, _instance_only, _consistent):
         found = step(key, name, cases, context, rtol)
@@ -758,22 +1022,32 @@ def _non_finite(key: str, name: str, cases: list[Case], context: Mapping[str, An
             where = torch.nonzero(bad)[0].tolist() if s.dim() else []
             at = f" at {where}" if where else ""
             if bool(torch.isnan(s).any()):
-                what, hint = "NaN (not a number)", "look for 0/0, a log or square root of a negative number, or inf − inf"
+                what, hint = (
+                    "NaN (not a number)",
+                    "look for 0/0, a log or square root of a negative number, or inf − inf",
+                )
             else:
                 what, hint = "an infinite value", "look for a division by zero or the exp of a large number"
             gradient = case.context.get("gradient")
             if key == "update" and isinstance(gradient, Tensor) and not bool(torch.isfinite(gradient).all()):
-                return Finding(Diagnosis("non-finite", f"{name} holds {what}{at} because the gradient it applies "
-                                         "does: fix the gradient first."))
+                return Finding(
+                    Diagnosis(
+                        "non-finite",
+                        f"{name} holds {what}{at} because the gradient it applies does: fix the gradient first.",
+                    )
+                )
             return Finding(Diagnosis("non-finite", f"{name} holds {what}{at}: {hint}."))
     return None
 
 
 def instance_diagnosis(fn: str) -> Diagnosis:
     """A function right on the notebook's own inputs and wrong on generic others."""
-    return Diagnosis("instance-only", f"{fn}() is right on your notebook's own X, W1, W2 but wrong on other "
-                     "inputs: it must compute everything from its arguments, not from global variables, cached "
-                     "results or hard-coded numbers.")
+    return Diagnosis(
+        "instance-only",
+        f"{fn}() is right on your notebook's own X, W1, W2 but wrong on other "
+        "inputs: it must compute everything from its arguments, not from global variables, cached "
+        "results or hard-coded numbers.",
+    )
 
 
 def _instance_only(key: str, name: str, cases: list[Case], context: Mapping[str, Any], rtol: float) -> Finding | None:
@@ -790,9 +1064,12 @@ def _instance_only(key: str, name: str, cases: list[Case], context: Mapping[str,
 
 def sizes_diagnosis(fn: str, good: str, bad: str) -> Diagnosis:
     """A function right at the assignment's sizes, wrong (or raising) at others the assignment allows."""
-    return Diagnosis("fixed-sizes", f"{fn}() is right for a {good} network but not for a {bad} one: this "
-                     "assignment asks for any sizes; take the sizes from the arguments' shapes instead of "
-                     "fixed numbers.")
+    return Diagnosis(
+        "fixed-sizes",
+        f"{fn}() is right for a {good} network but not for a {bad} one: this "
+        "assignment asks for any sizes; take the sizes from the arguments' shapes instead of "
+        "fixed numbers.",
+    )
 
 
 def _consistent(key: str, name: str, cases: list[Case], context: Mapping[str, Any], rtol: float) -> Finding | None:
@@ -814,22 +1091,37 @@ def _consistent(key: str, name: str, cases: list[Case], context: Mapping[str, An
     if callable(own_gradients):
         grads = own_gradients(case.problem)
         if grads is not None:
-            candidates.append((grads[0] if key == "dE_dW1" else grads[1], max(rtol, 2e-2 if case.problem.dtype != "float64" else 1e-3)))
+            candidates.append(
+                (
+                    grads[0] if key == "dE_dW1" else grads[1],
+                    max(rtol, 2e-2 if case.problem.dtype != "float64" else 1e-3),
+                )
+            )
     own = context.get("own")
     values = {k: v for k, v in own.items() if isinstance(v, Tensor)} if isinstance(own, Mapping) else {}
     candidates += [(g, rtol) for g in _own_model_gradients(key, case, values)]
     for g, tol in candidates:
         if close(case.submitted, g, tol) and not close(g, right, tol):
-            return Finding(Diagnosis("consistent-with-own-forward", f"{name} is the right gradient of your own "
-                                     f"{part}, but that {part} is wrong (see the {check} check): fix it first; the "
-                                     "backward pass must follow the network's forward pass."))
+            return Finding(
+                Diagnosis(
+                    "consistent-with-own-forward",
+                    f"{name} is the right gradient of your own "
+                    f"{part}, but that {part} is wrong (see the {check} check): fix it first; the "
+                    "backward pass must follow the network's forward pass.",
+                )
+            )
     if values:
         env = _env(case.problem, case.truth, float(case.context.get("lr", _DEFAULT_LR)), values)
         chained = TRUE_CHAINS[key].value(env)
         if chained is not None and close(case.submitted, chained, rtol) and not close(chained, right, rtol):
-            return Finding(Diagnosis("consistent-with-own-forward", f"{name} applies the right backward steps to "
-                                     f"your own forward values, but those are wrong (see the {check} check): fix the "
-                                     f"{part} first."))
+            return Finding(
+                Diagnosis(
+                    "consistent-with-own-forward",
+                    f"{name} applies the right backward steps to "
+                    f"your own forward values, but those are wrong (see the {check} check): fix the "
+                    f"{part} first.",
+                )
+            )
     return None
 
 
@@ -863,7 +1155,7 @@ def _own_model_gradients(key: str, case: Case, values: Mapping[str, Tensor]) -> 
 def _mutants(key: str, pairs: Sequence[tuple[Case, Tensor]], rtol: float) -> Finding | None:
     """The cheapest mutant that reproduces the submission on every case (and is not the truth on all of them)."""
     table = catalogue(key)
-    case, expected = pairs[0]
+    case, _expected = pairs[0]
     s = case.submitted.reshape(-1).to(torch.float64)
     index: list[int] = []
     rows: list[Tensor] = []
@@ -916,8 +1208,13 @@ def _update(name: str, pairs: Sequence[tuple[Case, Tensor]], rtol: float) -> Fin
         eps = torch.finfo(getattr(torch, case.problem.dtype, torch.float32)).eps
         atol = 8 * eps * max(float(case.problem.W1.abs().max()), float(case.problem.W2.abs().max()), 1e-30)
         if float(step.abs().max()) <= 1e-12 and float(g.abs().max()) > 1e-9:
-            return Finding(Diagnosis("no-update", f"{name}: the weights do not change; the update step was not "
-                                     "applied (or its result was not stored)."))
+            return Finding(
+                Diagnosis(
+                    "no-update",
+                    f"{name}: the weights do not change; the update step was not "
+                    "applied (or its result was not stored).",
+                )
+            )
         gg = float(g @ g)
         if gg <= 0:
             return None
@@ -937,11 +1234,19 @@ def _update(name: str, pairs: Sequence[tuple[Case, Tensor]], rtol: float) -> Fin
         return None
     if c < 0:
         size = "" if same(-c, lr) else f", and with a step size of {-c:.4g} instead of lr = {lr:g}"
-        return Finding(Diagnosis("update-sign", f"{name} moves the weights up the gradient{size}: gradient descent "
-                                 "steps against the gradient."))
+        return Finding(
+            Diagnosis(
+                "update-sign",
+                f"{name} moves the weights up the gradient{size}: gradient descent steps against the gradient.",
+            )
+        )
     if all(same(f, c) for f in factors) and any(not same(r, lr) for r in lrs):
-        return Finding(Diagnosis("learning-rate", f"{name} always steps with a learning rate of {c:.4g}, whatever lr "
-                                 "it is given: use the lr argument."))
+        return Finding(
+            Diagnosis(
+                "learning-rate",
+                f"{name} always steps with a learning rate of {c:.4g}, whatever lr it is given: use the lr argument.",
+            )
+        )
     if same(c, 1.0):
         text = f"does not multiply the gradient by the learning rate (lr = {lr:g})."
     elif same(c, 2 * lr):
@@ -967,11 +1272,21 @@ def _fallbacks(key: str, name: str, case: Case, expected: Tensor, rtol: float) -
         if found is not None:
             return found
     if close(s, t, 1e-2):
-        return Finding(Diagnosis("imprecise", f"{name} is within 1% of the right values but not within the "
-                                 "tolerance: rounded or copied numbers, or a low-precision dtype, are the usual cause."))
+        return Finding(
+            Diagnosis(
+                "imprecise",
+                f"{name} is within 1% of the right values but not within the "
+                "tolerance: rounded or copied numbers, or a low-precision dtype, are the usual cause.",
+            )
+        )
     if s.numel() > 1 and close(torch.sort(s.reshape(-1)).values, torch.sort(t.reshape(-1)).values, rtol):
-        return Finding(Diagnosis("permuted", f"{name} holds the right numbers in the wrong places: check the order "
-                                 "of the operands of each product and every transpose or reshape."))
+        return Finding(
+            Diagnosis(
+                "permuted",
+                f"{name} holds the right numbers in the wrong places: check the order "
+                "of the operands of each product and every transpose or reshape.",
+            )
+        )
     return None
 
 
@@ -983,7 +1298,9 @@ def _constant(values: Tensor, rtol: float) -> float | None:
     return c if bool(((v - c).abs() <= 2 * rtol * (abs(c) + 1e-12)).all()) else None
 
 
-def _ratio(key: str, name: str, case: Case, s: Tensor, t: Tensor, ratio: Tensor, mask: Tensor, rtol: float) -> Finding | None:
+def _ratio(
+    key: str, name: str, case: Case, s: Tensor, t: Tensor, ratio: Tensor, mask: Tensor, rtol: float
+) -> Finding | None:
     """The submission / the truth: constant, or constant along each row or column (perhaps a named value)."""
     if bool((~mask).any()) and not bool((s[~mask].abs() <= 1e-6 * float(s.abs().max()) + 1e-12).all()):
         return None  # where the truth is zero the submission is not: no factor explains that
@@ -992,11 +1309,21 @@ def _ratio(key: str, name: str, case: Case, s: Tensor, t: Tensor, ratio: Tensor,
         if abs(c - 1) <= 1e-2:
             return None
         if abs(c + 1) <= 1e-2:
-            return Finding(Diagnosis("sign-flip", f"{name} has the opposite sign: check the sign of each factor "
-                                     "(start with the derivative of the error)."))
+            return Finding(
+                Diagnosis(
+                    "sign-flip",
+                    f"{name} has the opposite sign: check the sign of each factor "
+                    "(start with the derivative of the error).",
+                )
+            )
         sign = "; it also has the opposite sign" if c < 0 else ""
-        return Finding(Diagnosis("constant-factor", f"{name} is off by a constant factor of about {abs(c):.4g}{sign}: "
-                                 "look for a missing, extra or wrong constant."))
+        return Finding(
+            Diagnosis(
+                "constant-factor",
+                f"{name} is off by a constant factor of about {abs(c):.4g}{sign}: "
+                "look for a missing, extra or wrong constant.",
+            )
+        )
     if key not in GRADIENTS or s.dim() != 2:
         return None
     out = TRUE_CHAINS[key].out
@@ -1022,14 +1349,29 @@ def _ratio(key: str, name: str, case: Case, s: Tensor, t: Tensor, ratio: Tensor,
                 continue
             v = env[named]
             if close(vec, v, rtol):
-                return Finding(Diagnosis("extra-factor", f"every {line} of {name} (one per {unit}) is off by the "
-                                         f"factor {LABELS[named]}: the chain rule does not produce that factor here."))
+                return Finding(
+                    Diagnosis(
+                        "extra-factor",
+                        f"every {line} of {name} (one per {unit}) is off by the "
+                        f"factor {LABELS[named]}: the chain rule does not produce that factor here.",
+                    )
+                )
             if bool((v.abs() > 1e-9).all()) and close(vec, 1 / v, rtol):
-                return Finding(Diagnosis("missing-factor", f"every {line} of {name} (one per {unit}) is missing "
-                                         f"the factor {LABELS[named]}: look at {where}."))
+                return Finding(
+                    Diagnosis(
+                        "missing-factor",
+                        f"every {line} of {name} (one per {unit}) is missing "
+                        f"the factor {LABELS[named]}: look at {where}.",
+                    )
+                )
         if s.shape[other] > 1:
-            return Finding(Diagnosis("wrong-factor", f"every {line} of {name} is off by its own factor, which "
-                                     f"depends only on the {unit}: the mistake is in {where}."))
+            return Finding(
+                Diagnosis(
+                    "wrong-factor",
+                    f"every {line} of {name} is off by its own factor, which "
+                    f"depends only on the {unit}: the mistake is in {where}.",
+                )
+            )
     return None
 
 
@@ -1055,4 +1397,3 @@ def shape_diagnosis(key: str, got: Sequence[int], want: Sequence[int], fn: str |
     else:
         what = f"the shape {want_t}"
     return Diagnosis("wrong-shape", f"{name} has shape {got_t}; it needs {what}: {hint}.")
-

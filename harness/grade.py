@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from harness.assignment import CHECKS, FUNCTIONS, Assignment
 from harness.check import CheckResult, Diagnosis, check_functions, check_helpers, check_script
@@ -52,9 +53,17 @@ def max_score(assignment: Assignment) -> float:
 def _unreached(checks: list[CheckResult], assignment: Assignment) -> list[CheckResult]:
     """Checks worth points that this submission's style never reached (a script without ``sigmoid``)."""
     present = {c.name for c in checks}
-    return [CheckResult(name=name, status="missing", score=0.0, max_score=assignment.max_points(name),
-                        message=f"{name} is not defined.")
-            for name in CHECKS if name not in present and assignment.max_points(name) > 0]
+    return [
+        CheckResult(
+            name=name,
+            status="missing",
+            score=0.0,
+            max_score=assignment.max_points(name),
+            message=f"{name} is not defined.",
+        )
+        for name in CHECKS
+        if name not in present and assignment.max_points(name) > 0
+    ]
 
 
 def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: str | None = None) -> Verdict:
@@ -64,20 +73,39 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
     try:
         submission = load(path)
     except SubmissionError as exc:
-        return Verdict(submission=name, status="error", error=f"cannot load the submission: {exc}", score=0.0,
-                       max_score=max_score(assignment), isolation="not run", duration_s=time.monotonic() - started,
-                       digest=digest_of(path))
+        return Verdict(
+            submission=name,
+            status="error",
+            error=f"cannot load the submission: {exc}",
+            score=0.0,
+            max_score=max_score(assignment),
+            isolation="not run",
+            duration_s=time.monotonic() - started,
+            digest=digest_of(path),
+        )
     if submission.grader_imports:
-        return _refused(submission, name, assignment, started, "it imports the grader's own package "
-                        f"({', '.join(submission.grader_imports)}), which submissions may not use")
+        return _refused(
+            submission,
+            name,
+            assignment,
+            started,
+            "it imports the grader's own package "
+            f"({', '.join(submission.grader_imports)}), which submissions may not use",
+        )
     with pool.session(submission, assignment.limits, assignment.tracked_names(), list(FUNCTIONS)) as session:
         session.wait_executed()
         outcome = session.outcome
         if outcome.blocked_imports:
             session.close()
-            return _refused(submission, name, assignment, started, "it tried to import the grader's own package "
-                            f"({', '.join(sorted(set(outcome.blocked_imports)))}), which submissions may not use",
-                            outcome)
+            return _refused(
+                submission,
+                name,
+                assignment,
+                started,
+                "it tried to import the grader's own package "
+                f"({', '.join(sorted(set(outcome.blocked_imports)))}), which submissions may not use",
+                outcome,
+            )
         _note_stop(outcome, assignment)
         style = "function" if set(outcome.functions) & set(FUNCTION_STYLE) else "script"
         dtype = _dtype_of(outcome, assignment)
@@ -85,8 +113,9 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         if style == "function":
             checks = check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed)
         else:
-            checks = check_script(outcome, assignment) + check_helpers(session, outcome, assignment, dtype, as_numpy,
-                                                                       submission.seed)
+            checks = check_script(outcome, assignment) + check_helpers(
+                session, outcome, assignment, dtype, as_numpy, submission.seed
+            )
     checks = _apply_policy(checks, submission, assignment) + _unreached(checks, assignment)
     notes = _notes(submission, outcome)
     ending = outcome.ending
@@ -108,11 +137,20 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
     )
 
 
-def _refused(submission: Submission, name: str, assignment: Assignment, started: float, why: str,
-             outcome: Outcome | None = None) -> Verdict:
-    return Verdict(submission=name, status="error", error=f"not graded: {why}", score=0.0,
-                   max_score=max_score(assignment), isolation=outcome.isolation if outcome else "not run",
-                   duration_s=time.monotonic() - started, digest=submission.digest, seed=submission.seed)
+def _refused(
+    submission: Submission, name: str, assignment: Assignment, started: float, why: str, outcome: Outcome | None = None
+) -> Verdict:
+    return Verdict(
+        submission=name,
+        status="error",
+        error=f"not graded: {why}",
+        score=0.0,
+        max_score=max_score(assignment),
+        isolation=outcome.isolation if outcome else "not run",
+        duration_s=time.monotonic() - started,
+        digest=submission.digest,
+        seed=submission.seed,
+    )
 
 
 def _note_stop(outcome: Outcome, assignment: Assignment) -> None:
@@ -137,19 +175,33 @@ def _apply_policy(checks: list[CheckResult], submission: Submission, assignment:
         return checks
     from dataclasses import replace
 
-    diagnosis = Diagnosis("uses-autograd", "Your code uses autograd (.backward(), torch.autograd or requires_grad); "
-                          "this assignment asks for the gradients derived by hand.")
+    diagnosis = Diagnosis(
+        "uses-autograd",
+        "Your code uses autograd (.backward(), torch.autograd or requires_grad); "
+        "this assignment asks for the gradients derived by hand.",
+    )
     if assignment.autograd == "forbid":
-        return [replace(c, status="fail", score=0.0, diagnosis=diagnosis,
-                        message=f"{c.message} Not counted: autograd is not allowed in this assignment.")
-                if c.name in ("dE_dW1", "dE_dW2") and c.status == "pass" else c for c in checks]
+        return [
+            replace(
+                c,
+                status="fail",
+                score=0.0,
+                diagnosis=diagnosis,
+                message=f"{c.message} Not counted: autograd is not allowed in this assignment.",
+            )
+            if c.name in ("dE_dW1", "dE_dW2") and c.status == "pass"
+            else c
+            for c in checks
+        ]
     return [replace(c, notes=c.notes + (diagnosis.message,)) if c.name in ("dE_dW1", "dE_dW2") else c for c in checks]
 
 
 def _notes(submission: Submission, outcome: Outcome) -> list[str]:
     notes = [f"IPython line not executed: {line}" for line in submission.neutralised]
-    notes += [f"the module {name!r} is not installed on the grader; the code ran on with a stand-in that does nothing"
-              for name in dict.fromkeys(outcome.missing_modules)]
+    notes += [
+        f"the module {name!r} is not installed on the grader; the code ran on with a stand-in that does nothing"
+        for name in dict.fromkeys(outcome.missing_modules)
+    ]
     if outcome.error is not None:
         notes.append(f"the submission stopped: {outcome.error}")
     ending = outcome.ending
@@ -242,14 +294,24 @@ def _fsync_dir(folder: Path) -> None:
 def _grader_failure(path: Path, why: str, assignment: Assignment) -> dict[str, Any]:
     """The verdict of a submission the grader itself failed on: said, never journaled (a resume
     tries it again), and the batch carries on."""
-    return canonical(verdict_data(Verdict(
-        submission=str(path), status="error", score=0.0, max_score=max_score(assignment),
-        error=f"the grader failed on this submission ({why}); grade it again",
-        isolation="not run", duration_s=0.0)))
+    return canonical(
+        verdict_data(
+            Verdict(
+                submission=str(path),
+                status="error",
+                score=0.0,
+                max_score=max_score(assignment),
+                error=f"the grader failed on this submission ({why}); grade it again",
+                isolation="not run",
+                duration_s=0.0,
+            )
+        )
+    )
 
 
-def _graded(todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode,
-            hide: list[Path]) -> Iterator[tuple[int, dict[str, Any] | GradingFailed]]:
+def _graded(
+    todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode, hide: list[Path]
+) -> Iterator[tuple[int, dict[str, Any] | GradingFailed]]:
     """Verdict data for each (index, path) as it is done: one worker in this process for one
     job, else one grader process per job (see ``harness.run.grade_in_processes``)."""
     if jobs > 1 and len(todo) > 1:
@@ -273,7 +335,11 @@ def digest_of(path: Path) -> str:
 
     try:
         with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else hashlib.sha256(f.read()).hexdigest()
+            return (
+                hashlib.file_digest(f, "sha256").hexdigest()
+                if hasattr(hashlib, "file_digest")
+                else hashlib.sha256(f.read()).hexdigest()
+            )
     except OSError:
         return ""
 

@@ -191,8 +191,13 @@ def find_submission(folder: Path, assignment: Assignment) -> Found:
 
     if not folder.is_dir():
         return Found(None, f"the submission folder {folder} does not exist")
-    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES
-                        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts))
+    candidates = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in SUFFIXES
+        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts)
+    )
     if assignment.submission:
         named = [p for p in candidates if p.name == assignment.submission]
         if not named:
@@ -218,21 +223,38 @@ def _test(name: str, score: float, max_score: float, passed: bool, output: str, 
     }
 
 
-def results(verdict: dict[str, Any] | None, assignment: Assignment, execution_time: float,
-            problem: str | None = None) -> dict[str, Any]:
+def results(
+    verdict: dict[str, Any] | None, assignment: Assignment, execution_time: float, problem: str | None = None
+) -> dict[str, Any]:
     """Gradescope's ``results.json`` for one verdict (report.json schema), or for a submission not found."""
     tests: list[dict[str, Any]] = []
     if verdict is None or verdict["status"] == "error":
         why = problem or (verdict or {}).get("error") or "not graded"
         for name in CHECKS:
             if assignment.max_points(name) > 0:
-                tests.append(_test(name, 0.0, assignment.max_points(name), False, f"Not graded: {why}",
-                                   assignment.visibility_of(name)))
+                tests.append(
+                    _test(
+                        name,
+                        0.0,
+                        assignment.max_points(name),
+                        False,
+                        f"Not graded: {why}",
+                        assignment.visibility_of(name),
+                    )
+                )
         output = f"Your submission could not be graded: {why}"
     else:
         for check in verdict["checks"]:
-            tests.append(_test(check["name"], float(check["score"]), float(check["max_score"]),
-                               check["status"] == "pass", check_details(check, diagnosis_id=False, tolerance=False, counterexample_chars=1500), assignment.visibility_of(check["name"])))
+            tests.append(
+                _test(
+                    check["name"],
+                    float(check["score"]),
+                    float(check["max_score"]),
+                    check["status"] == "pass",
+                    check_details(check, diagnosis_id=False, tolerance=False, counterexample_chars=1500),
+                    assignment.visibility_of(check["name"]),
+                )
+            )
         notes = [n for n in verdict.get("notes") or []]
         output = f"Graded by gradproof ({assignment.name})." + "".join(f"\n{n}" for n in notes)
     return {
@@ -270,8 +292,13 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "a
             from harness.grade import grade_batch
 
             hide = [found.path.parent.resolve(), (base / "source").resolve(), results_dir.resolve()]
-            verdict = grade_batch([found.path], assignment, jobs=1, sandbox=sandbox,  # type: ignore[arg-type]
-                                  hide=[p for p in hide if p.is_dir()])[0]
+            verdict = grade_batch(
+                [found.path],
+                assignment,
+                jobs=1,
+                sandbox=sandbox,  # type: ignore[arg-type]
+                hide=[p for p in hide if p.is_dir()],
+            )[0]
             verdict["submission"] = str(found.path.relative_to(base / "submission"))
         data = results(verdict, assignment, time.monotonic() - started, found.problem)
     except GradproofError as exc:
@@ -285,8 +312,12 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "a
 
 
 def _failure(why: str) -> dict[str, Any]:
-    return {"score": 0.0, "output": "The autograder could not grade this submission; please tell your instructor. "
-            f"({why})", "stdout_visibility": "hidden", "tests": []}
+    return {
+        "score": 0.0,
+        "output": f"The autograder could not grade this submission; please tell your instructor. ({why})",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
 
 
 # ---------------------------------------------------------------- checking results.json
@@ -297,8 +328,17 @@ def validate_results(data: Any) -> list[str]:
     problems: list[str] = []
     if not isinstance(data, dict):
         return ["results.json must be an object"]
-    known = {"score", "execution_time", "output", "output_format", "visibility", "stdout_visibility",
-             "extra_data", "tests", "leaderboard"}
+    known = {
+        "score",
+        "execution_time",
+        "output",
+        "output_format",
+        "visibility",
+        "stdout_visibility",
+        "extra_data",
+        "tests",
+        "leaderboard",
+    }
     problems += [f"unknown top-level key {k!r}" for k in data if k not in known]
     visibilities = ("visible", "hidden", "after_due_date", "after_published")
     if "score" in data and not isinstance(data["score"], (int, float)):
@@ -315,8 +355,19 @@ def validate_results(data: Any) -> list[str]:
         problems.append("output must be a string")
     if not isinstance(tests, list):
         return problems + ["tests must be a list"]
-    test_keys = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
-                 "tags", "visibility", "extra_data"}
+    test_keys = {
+        "score",
+        "max_score",
+        "status",
+        "name",
+        "name_format",
+        "number",
+        "output",
+        "output_format",
+        "tags",
+        "visibility",
+        "extra_data",
+    }
     for i, test in enumerate(tests):
         if not isinstance(test, dict):
             problems.append(f"tests[{i}] must be an object")

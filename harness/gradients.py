@@ -599,7 +599,9 @@ def _validated_gradients(grads: object, inputs: list[Tensor]) -> list[Tensor | N
                 invalid(f"grad_fn(*inputs)[{k}]", g, "expected a floating-point tensor or None")
             if g.shape != x.shape:
                 invalid(
-                    f"grad_fn(*inputs)[{k}].shape", tuple(g.shape), f"expected {tuple(x.shape)}, the shape of inputs[{k}]"
+                    f"grad_fn(*inputs)[{k}].shape",
+                    tuple(g.shape),
+                    f"expected {tuple(x.shape)}, the shape of inputs[{k}]",
                 )
             g = g.detach()
         result.append(g)
@@ -623,11 +625,17 @@ def _analytic(
         return _validated_gradients(grad_fn(*[x.detach().clone() for x in inputs]), inputs), u, out
     wanted = [k for k, x in enumerate(inputs) if x.requires_grad]
     if not wanted:
-        invalid("grad_fn", None, "no input requires grad: set requires_grad=True on the inputs to check, or pass grad_fn")
+        invalid(
+            "grad_fn", None, "no input requires grad: set requires_grad=True on the inputs to check, or pass grad_fn"
+        )
     leaves = [x.detach().clone().requires_grad_(x.requires_grad) for x in inputs]
     out = _validated_output(fn(*leaves), grad_outputs)
     if not out.requires_grad:
-        invalid("fn(*inputs).requires_grad", False, "expected an output computed from the inputs by autograd, or pass grad_fn")
+        invalid(
+            "fn(*inputs).requires_grad",
+            False,
+            "expected an output computed from the inputs by autograd, or pass grad_fn",
+        )
     u = _out_direction(out, grad_outputs, generator, has_grad_fn=False)
     scalar = out.sum() if u is None else (out * u.to(out.dtype)).sum()
     found = torch.autograd.grad(scalar, [leaves[k] for k in wanted], allow_unused=True)
@@ -662,7 +670,12 @@ class _Precision:
 
     @classmethod
     def of(
-        cls, dtypes: list[torch.dtype], grad_dtypes: list[torch.dtype], eps: float | None, atol: float | None, rtol: float | None
+        cls,
+        dtypes: list[torch.dtype],
+        grad_dtypes: list[torch.dtype],
+        eps: float | None,
+        atol: float | None,
+        rtol: float | None,
     ) -> _Precision:
         dtype = max(dtypes, key=lambda d: torch.finfo(d).eps)
         eps_fn = torch.finfo(dtype).eps
@@ -796,7 +809,11 @@ def _check(
     slots = _slots(tensors, grads, names)
     checked_grads = [g for g in (grads[s.position] for s in slots) if g is not None]
     precision = _Precision.of(
-        [tensors[s.position].dtype for s in slots] + [out.dtype], [g.dtype for g in checked_grads], o.eps, o.atol, o.rtol
+        [tensors[s.position].dtype for s in slots] + [out.dtype],
+        [g.dtype for g in checked_grads],
+        o.eps,
+        o.atol,
+        o.rtol,
     )
     precision.warn_if_low(stacklevel + 1)
 

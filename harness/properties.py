@@ -19,8 +19,9 @@ distinct input is sent to the child once (calls are cached), so the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
@@ -29,7 +30,7 @@ from torch import Tensor
 
 import reference
 from harness.assignment import Assignment, Tolerance
-from harness.check import Calls, CheckResult, Diagnosis, Problem, Status, _judged, _result, fit, compare, truth_of
+from harness.check import Calls, CheckResult, Diagnosis, Problem, Status, _judged, _result, compare, fit, truth_of
 from harness.diagnose import Case, diagnose, instance_diagnosis, shape_diagnosis, sizes_diagnosis
 from harness.run import Value
 
@@ -127,16 +128,21 @@ def problems(draw: st.DrawFn, sizes: st.SearchStrategy[tuple[int, int, int]]) ->
 
 def _blank(n_in: int, n_h: int, n_out: int, Y: Tensor | None = None) -> Problem:
     zeros = torch.zeros
-    return Problem(X=zeros(n_in, 1, dtype=torch.float64), Y=zeros(1, n_out, dtype=torch.float64) if Y is None else Y,
-                   W1=zeros(n_in, n_h, dtype=torch.float64), W2=zeros(n_h, n_out, dtype=torch.float64))
+    return Problem(
+        X=zeros(n_in, 1, dtype=torch.float64),
+        Y=zeros(1, n_out, dtype=torch.float64) if Y is None else Y,
+        W1=zeros(n_in, n_h, dtype=torch.float64),
+        W2=zeros(n_h, n_out, dtype=torch.float64),
+    )
 
 
 @st.composite
 def loss_draws(draw: st.DrawFn, sizes: st.SearchStrategy[tuple[int, int, int]]) -> Draw:
     n_in, n_h, n_out = draw(sizes)
     bc, by = draw(_bytes(n_out)), draw(_bytes(n_out))
-    return Draw(_blank(n_in, n_h, n_out, UNIT(by, 1, n_out)), y_cap=OPEN_UNIT(bc, 1, n_out),
-                code=((n_in, n_h, n_out), bc, by))
+    return Draw(
+        _blank(n_in, n_h, n_out, UNIT(by, 1, n_out)), y_cap=OPEN_UNIT(bc, 1, n_out), code=((n_in, n_h, n_out), bc, by)
+    )
 
 
 @st.composite
@@ -145,8 +151,9 @@ def update_draws(draw: st.DrawFn, sizes: st.SearchStrategy[tuple[int, int, int]]
     n_in, n_h, n_out = base.sizes
     b1, b2 = draw(_bytes(n_in * n_h)), draw(_bytes(n_h * n_out))
     lr = draw(st.sampled_from(list(lrs)))
-    return Draw(base.problem, lr=lr, grads=(SIGNED(b1, n_in, n_h), SIGNED(b2, n_h, n_out)),
-                code=(base.code, b1, b2, lr))
+    return Draw(
+        base.problem, lr=lr, grads=(SIGNED(b1, n_in, n_h), SIGNED(b2, n_h, n_out)), code=(base.code, b1, b2, lr)
+    )
 
 
 @st.composite
@@ -201,8 +208,15 @@ class _Falsified(Exception):
     pass
 
 
-def falsify(observe: Callable[[Draw], Observation], strategy: st.SearchStrategy[Draw], generic: Sequence[Draw], *,
-            examples: int, seed_value: int, shrink_budget: int = DEFAULT_SHRINK_BUDGET) -> Search:
+def falsify(
+    observe: Callable[[Draw], Observation],
+    strategy: st.SearchStrategy[Draw],
+    generic: Sequence[Draw],
+    *,
+    examples: int,
+    seed_value: int,
+    shrink_budget: int = DEFAULT_SHRINK_BUDGET,
+) -> Search:
     """Look for an input on which ``observe`` fails: the ``generic`` inputs first, then hypothesis.
 
     The last failure recorded is the smallest hypothesis found (it replays the
@@ -241,11 +255,19 @@ def falsify(observe: Callable[[Draw], Observation], strategy: st.SearchStrategy[
             search.failures.append(obs)
             raise _Falsified
 
-    run = seed(seed_value)(settings(
-        max_examples=examples, database=None, deadline=None, derandomize=False,
-        suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink),
-        report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False,
-    )(given(strategy)(prop)))
+    run = seed(seed_value)(
+        settings(
+            max_examples=examples,
+            database=None,
+            deadline=None,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+            phases=(Phase.generate, Phase.shrink),
+            report_multiple_bugs=False,
+            verbosity=Verbosity.quiet,
+            print_blob=False,
+        )(given(strategy)(prop))
+    )
     try:
         run()
     except _Falsified:
@@ -307,25 +329,48 @@ class Runner:
     # -------- one function, start to end
 
     def check(self, name: str) -> CheckResult:
-        fn = {"forward": "forward", "loss": "loss", "dE_dW1": "backward", "dE_dW2": "backward",
-              "update": "update", "sigmoid": "sigmoid", "sigmoid_grad": "sigmoid_grad"}[name]
+        fn = {
+            "forward": "forward",
+            "loss": "loss",
+            "dE_dW1": "backward",
+            "dE_dW2": "backward",
+            "update": "update",
+            "sigmoid": "sigmoid",
+            "sigmoid_grad": "sigmoid_grad",
+        }[name]
         if fn not in self.defined:
             result = _result(name, "missing", self.assignment, f"The function {fn}() is not defined.")
             self.results[name] = result
             return result
         observe, strategy, generic = self._property(name)
         try:
-            search = falsify(observe, strategy, generic, examples=self.examples, seed_value=self.seed,
-                             shrink_budget=self.shrink_budget)
+            search = falsify(
+                observe,
+                strategy,
+                generic,
+                examples=self.examples,
+                seed_value=self.seed,
+                shrink_budget=self.shrink_budget,
+            )
         except Exception as exc:  # the grader's own failure: this check cannot be judged, the others can
-            result = _result(name, "error", self.assignment, f"{fn}() could not be checked: the grader failed "
-                             f"({type(exc).__name__}: {exc}).")
+            result = _result(
+                name,
+                "error",
+                self.assignment,
+                f"{fn}() could not be checked: the grader failed ({type(exc).__name__}: {exc}).",
+            )
             self.results[name] = result
             return result
         if not search.failures:
             notes = self._probe_other_sizes(name, observe)
-            result = _result(name, "pass", self.assignment, f"{fn}() is correct on {search.examples} generated "
-                             f"inputs (hypothesis, seed {self.seed}).", tolerance=str(self._tol(name)), notes=notes)
+            result = _result(
+                name,
+                "pass",
+                self.assignment,
+                f"{fn}() is correct on {search.examples} generated inputs (hypothesis, seed {self.seed}).",
+                tolerance=str(self._tol(name)),
+                notes=notes,
+            )
         else:
             result = self._failed(name, fn, search, observe)
         self.results[name] = result
@@ -341,47 +386,97 @@ class Runner:
         if name == "forward":
             return self._forward, problems(sizes).map(self._round_draw), [Draw(p) for p in generic]
         if name in ("dE_dW1", "dE_dW2"):
-            return (lambda d: self._backward(d, name)), problems(sizes).map(self._round_draw), [Draw(p) for p in generic]
+            return (
+                (lambda d: self._backward(d, name)),
+                problems(sizes).map(self._round_draw),
+                [Draw(p) for p in generic],
+            )
         if name == "loss":
-            return self._loss, loss_draws(sizes).map(self._round_draw), [
-                Draw(p, y_cap=self.calls.round(reference.forward(p.X, p.Y, p.W1, p.W2).Y_cap)) for p in generic]
+            return (
+                self._loss,
+                loss_draws(sizes).map(self._round_draw),
+                [Draw(p, y_cap=self.calls.round(reference.forward(p.X, p.Y, p.W1, p.W2).Y_cap)) for p in generic],
+            )
         if name == "update":
+
             def true_step(p: Problem) -> Draw:
                 g = reference.autograd_backward(p.X, p.Y, p.W1, p.W2)
                 return Draw(p, lr=self.assignment.lr, grads=(self.calls.round(g.dE_dW1), self.calls.round(g.dE_dW2)))
-            return self._update, update_draws(sizes, learning_rates(self.assignment)).map(self._round_draw), \
-                [true_step(p) for p in generic]
+
+            return (
+                self._update,
+                update_draws(sizes, learning_rates(self.assignment)).map(self._round_draw),
+                [true_step(p) for p in generic],
+            )
         if name == "sigmoid":
-            return self._sigmoid, helper_draws(sizes, "z").map(self._round_draw), [
-                Draw(p, z=self.calls.round(p.W1.T @ p.X * 2.0)) for p in generic]
-        return self._sigmoid_grad, helper_draws(sizes, "h").map(self._round_draw), [
-            Draw(p, h=self.calls.round(torch.sigmoid(p.W1.T @ p.X * 2.0))) for p in generic]
+            return (
+                self._sigmoid,
+                helper_draws(sizes, "z").map(self._round_draw),
+                [Draw(p, z=self.calls.round(p.W1.T @ p.X * 2.0)) for p in generic],
+            )
+        return (
+            self._sigmoid_grad,
+            helper_draws(sizes, "h").map(self._round_draw),
+            [Draw(p, h=self.calls.round(torch.sigmoid(p.W1.T @ p.X * 2.0))) for p in generic],
+        )
 
     def _round_draw(self, d: Draw) -> Draw:
         """The values the child will see (grid values are exact in every float dtype; this is a safeguard)."""
         r = self.calls.round
-        return Draw(self.rounded(d.problem), lr=d.lr, y_cap=None if d.y_cap is None else r(d.y_cap),
-                    grads=None if d.grads is None else (r(d.grads[0]), r(d.grads[1])),
-                    z=None if d.z is None else r(d.z), h=None if d.h is None else r(d.h), code=d.code)
+        return Draw(
+            self.rounded(d.problem),
+            lr=d.lr,
+            y_cap=None if d.y_cap is None else r(d.y_cap),
+            grads=None if d.grads is None else (r(d.grads[0]), r(d.grads[1])),
+            z=None if d.z is None else r(d.z),
+            h=None if d.h is None else r(d.h),
+            code=d.code,
+        )
 
     # -------- observers: call, fit, compare
 
-    def _judge(self, name: str, fn: str, d: Draw, value: Tensor | None, expected: Tensor, inputs: dict[str, Any],
-               context: dict[str, Any], raw: Value | None, key: str | None = None) -> Observation:
+    def _judge(
+        self,
+        name: str,
+        fn: str,
+        d: Draw,
+        value: Tensor | None,
+        expected: Tensor,
+        inputs: dict[str, Any],
+        context: dict[str, Any],
+        raw: Value | None,
+        key: str | None = None,
+    ) -> Observation:
         sizes = d.sizes
         if value is None:
             kind = raw.kind if raw is not None else "nothing"
             return Observation(False, "fail", f"{fn}() returned {kind}, not an array of numbers.", inputs, sizes)
         fitted, note = fit(value, expected)
         if fitted is None:
-            return Observation(False, "fail", f"{fn}() returned shape {tuple(value.shape)}; expected "
-                               f"{tuple(expected.shape)}.", inputs, sizes, submitted=value, expected=expected,
-                               diagnosis=shape_diagnosis(key or name, tuple(value.shape), tuple(expected.shape), fn))
+            return Observation(
+                False,
+                "fail",
+                f"{fn}() returned shape {tuple(value.shape)}; expected {tuple(expected.shape)}.",
+                inputs,
+                sizes,
+                submitted=value,
+                expected=expected,
+                diagnosis=shape_diagnosis(key or name, tuple(value.shape), tuple(expected.shape), fn),
+            )
         ok = compare(fitted, expected, self._tol(name)).ok
         p = d.problem
         case = Case(fitted.to(torch.float64), p, truth_of(p), {**context, "fn": fn}) if not ok else None
-        return Observation(ok, "pass" if ok else "fail", "", inputs, sizes, submitted=fitted, expected=expected,
-                           notes=(note,) if note else (), case=case)
+        return Observation(
+            ok,
+            "pass" if ok else "fail",
+            "",
+            inputs,
+            sizes,
+            submitted=fitted,
+            expected=expected,
+            notes=(note,) if note else (),
+            case=case,
+        )
 
     def _error(self, fn: str, d: Draw, inputs: dict[str, Any], error: Any) -> Observation:
         return Observation(False, "error", f"{fn}() raised {error}.", inputs, d.sizes)
@@ -417,12 +512,17 @@ class Runner:
         truth = truth_of(p)
         returned = result.value
         if returned is None or len(returned.items) != 2 or any(i.tensor is None for i in returned.items):
-            return Observation(False, "fail", "backward() must return a pair (dE_dW1, dE_dW2) of arrays.", inputs, d.sizes)
+            return Observation(
+                False, "fail", "backward() must return a pair (dE_dW1, dE_dW2) of arrays.", inputs, d.sizes
+            )
         first, second = (i.tensor for i in returned.items)
         assert first is not None and second is not None
         notes: list[str] = []
-        if fit(first, truth.grads.dE_dW1)[0] is None and fit(second, truth.grads.dE_dW1)[0] is not None \
-                and fit(first, truth.grads.dE_dW2)[0] is not None:
+        if (
+            fit(first, truth.grads.dE_dW1)[0] is None
+            and fit(second, truth.grads.dE_dW1)[0] is not None
+            and fit(first, truth.grads.dE_dW2)[0] is not None
+        ):
             first, second = second, first
             notes.append("backward() returned (dE_dW2, dE_dW1); read in that order")
         value = first if name == "dE_dW1" else second
@@ -444,22 +544,33 @@ class Runner:
         value = result.value
         if value is None or len(value.items) != 2 or any(v.tensor is None for v in value.items):
             kind = value.kind if value is not None else "nothing"
-            return Observation(False, "fail", f"update() must return a pair (W1_new, W2_new) of arrays, not {kind}.",
-                               inputs, d.sizes)
+            return Observation(
+                False, "fail", f"update() must return a pair (W1_new, W2_new) of arrays, not {kind}.", inputs, d.sizes
+            )
         parts = []
         for item, like, label in zip(value.items, (p.W1, p.W2), ("W1_new", "W2_new")):
             assert item.tensor is not None
             fitted, _ = fit(item.tensor, like)
             if fitted is None:
-                return Observation(False, "fail", f"update() returned {label} with shape {tuple(item.tensor.shape)}; "
-                                   f"expected {tuple(like.shape)}.", inputs, d.sizes,
-                                   diagnosis=shape_diagnosis(label, tuple(item.tensor.shape), tuple(like.shape), "update"))
+                return Observation(
+                    False,
+                    "fail",
+                    f"update() returned {label} with shape {tuple(item.tensor.shape)}; expected {tuple(like.shape)}.",
+                    inputs,
+                    d.sizes,
+                    diagnosis=shape_diagnosis(label, tuple(item.tensor.shape), tuple(like.shape), "update"),
+                )
             parts.append(fitted.reshape(-1))
         new = torch.cat(parts)
         ok = compare(new, expected, self._tol("update")).ok
-        case = None if ok else Case((new - W).to(torch.float64), p, truth_of(p),
-                                    {"gradient": gradient, "lr": d.lr, "fn": "update"})
-        return Observation(ok, "pass" if ok else "fail", "", inputs, d.sizes, submitted=new, expected=expected, case=case)
+        case = (
+            None
+            if ok
+            else Case((new - W).to(torch.float64), p, truth_of(p), {"gradient": gradient, "lr": d.lr, "fn": "update"})
+        )
+        return Observation(
+            ok, "pass" if ok else "fail", "", inputs, d.sizes, submitted=new, expected=expected, case=case
+        )
 
     def _sigmoid(self, d: Draw) -> Observation:
         assert d.z is not None
@@ -484,32 +595,59 @@ class Runner:
     def _failed(self, name: str, fn: str, search: Search, observe: Callable[[Draw], Observation]) -> CheckResult:
         minimal = search.minimal
         assert minimal is not None
-        counterexample: dict[str, Any] = {"inputs": minimal.inputs, "sizes": list(minimal.sizes), "seed": self.seed,
-                                          "examples": search.examples}
+        counterexample: dict[str, Any] = {
+            "inputs": minimal.inputs,
+            "sizes": list(minimal.sizes),
+            "seed": self.seed,
+            "examples": search.examples,
+        }
         if minimal.submitted is not None and minimal.expected is not None:
             counterexample["submitted"] = minimal.submitted.tolist()
             counterexample["expected"] = minimal.expected.tolist()
         diagnosis = self._diagnosis(name, fn, search, observe)
         where = f" (smallest failing input: a {_sizes(minimal.sizes)} network)" if self.assignment.general_sizes else ""
-        if minimal.status == "error" or minimal.submitted is None or minimal.expected is None \
-                or minimal.submitted.shape != minimal.expected.shape:
+        if (
+            minimal.status == "error"
+            or minimal.submitted is None
+            or minimal.expected is None
+            or minimal.submitted.shape != minimal.expected.shape
+        ):
             status: Status = "error" if minimal.status == "error" else "fail"
-            return _result(name, status, self.assignment, minimal.message + where, counterexample=counterexample,
-                           diagnosis=diagnosis, notes=minimal.notes)
+            return _result(
+                name,
+                status,
+                self.assignment,
+                minimal.message + where,
+                counterexample=counterexample,
+                diagnosis=diagnosis,
+                notes=minimal.notes,
+            )
         what = {"dE_dW1": "dE_dW1 from backward()", "dE_dW2": "dE_dW2 from backward()"}.get(name, f"{fn}()")
-        result = _judged(name, self.assignment, minimal.submitted, minimal.expected, self._tol(name), what,
-                         list(minimal.notes), diagnosis=diagnosis, counterexample=counterexample)
+        result = _judged(
+            name,
+            self.assignment,
+            minimal.submitted,
+            minimal.expected,
+            self._tol(name),
+            what,
+            list(minimal.notes),
+            diagnosis=diagnosis,
+            counterexample=counterexample,
+        )
         if where:
             result = replace(result, message=result.message + where)
         return result
 
-    def _diagnosis(self, name: str, fn: str, search: Search, observe: Callable[[Draw], Observation]) -> Diagnosis | None:
+    def _diagnosis(
+        self, name: str, fn: str, search: Search, observe: Callable[[Draw], Observation]
+    ) -> Diagnosis | None:
         failures = search.failures
         sizes = self.assignment.sizes
         # right at the assignment's sizes, wrong only at others it allows: hard-coded sizes, when the failures are
         # errors or shapes, or when nothing else explains the values (a transpose shows on square matrices only)
-        only_elsewhere = self.assignment.general_sizes and sizes in search.passes_at and \
-            all(f.sizes != sizes for f in failures)
+        only_elsewhere = (
+            self.assignment.general_sizes and sizes in search.passes_at and all(f.sizes != sizes for f in failures)
+        )
         elsewhere = sizes_diagnosis(fn, _sizes(sizes), _sizes(failures[-1].sizes))
         if only_elsewhere and all(f.case is None for f in failures):
             return elsewhere
@@ -573,7 +711,7 @@ class Runner:
 
     def _own_gradients(self, p: Problem) -> tuple[Tensor, Tensor] | None:
         """Central differences of the submission's own forward() (and loss(), if defined) at ``p``."""
-        h = 2.0 ** -12 if self.dtype == "float64" else 2.0 ** -6
+        h = 2.0**-12 if self.dtype == "float64" else 2.0**-6
 
         def error(W1: Tensor, W2: Tensor) -> float | None:
             result = self.calls("forward", p.X, W1, W2)
@@ -585,7 +723,12 @@ class Runner:
                 return None
             if "loss" in self.defined:
                 out = self.calls("loss", self.calls.round(y_cap), p.Y)
-                if out.error is not None or out.value is None or out.value.tensor is None or out.value.tensor.numel() != 1:
+                if (
+                    out.error is not None
+                    or out.value is None
+                    or out.value.tensor is None
+                    or out.value.tensor.numel() != 1
+                ):
                     return None
                 return float(out.value.tensor.reshape(()))
             return float(((p.Y - y_cap) ** 2).sum())
@@ -619,16 +762,20 @@ class Runner:
 
         def draw(*shape: int, low: float = -1.0) -> Tensor:
             return low + (1.0 - low) * torch.rand(*shape, generator=gen, dtype=torch.float64)
-        p = self.rounded(Problem(X=draw(n_in, 1, low=0.0), Y=draw(1, n_out, low=0.0), W1=draw(n_in, n_h),
-                                 W2=draw(n_h, n_out)))
+
+        p = self.rounded(
+            Problem(X=draw(n_in, 1, low=0.0), Y=draw(1, n_out, low=0.0), W1=draw(n_in, n_h), W2=draw(n_h, n_out))
+        )
         d = Draw(p, y_cap=self.calls.round(reference.forward(p.X, p.Y, p.W1, p.W2).Y_cap))
         obs = observe(d)
         if obs.ok:
             return ()
         fn = "backward" if name.startswith("dE_") else name
         how = "raised an error" if obs.status == "error" else "gave other values than the general formula"
-        return (f"(info) {fn}() was also tried on a {_sizes(probe)} network and {how}: it handles this "
-                f"assignment's {_sizes(self.assignment.sizes)} network only, which is all this assignment asks.",)
+        return (
+            f"(info) {fn}() was also tried on a {_sizes(probe)} network and {how}: it handles this "
+            f"assignment's {_sizes(self.assignment.sizes)} network only, which is all this assignment asks.",
+        )
 
 
 def _key(name: str) -> str:

@@ -33,13 +33,23 @@ HIDDEN_MESSAGE = "this check is hidden: it fails, and its details are not shown"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradproof", "grade a hand-written backprop submission (gradproof)")
-    group.addoption("--gradproof", action="append", default=[], metavar="FILE",
-                    help="grade FILE (.py or .ipynb): one test item per check (repeatable)")
+    group.addoption(
+        "--gradproof",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="grade FILE (.py or .ipynb): one test item per check (repeatable)",
+    )
     group.addoption("--gradproof-spec", default=None, metavar="SPEC", help="assignment spec (TOML) [the default]")
-    group.addoption("--gradproof-sandbox", default="auto", choices=("auto", "require", "off"),
-                    help="sandbox for the submission [auto]")
-    group.addoption("--gradproof-show-hidden", action="store_true", default=False,
-                    help="show the details of checks the spec hides")
+    group.addoption(
+        "--gradproof-sandbox",
+        default="auto",
+        choices=("auto", "require", "off"),
+        help="sandbox for the submission [auto]",
+    )
+    group.addoption(
+        "--gradproof-show-hidden", action="store_true", default=False, help="show the details of checks the spec hides"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,7 +73,7 @@ def _submission(path: Path, config: pytest.Config) -> bool:
     return files is not None and path.resolve() in files
 
 
-def _node(path: Path, parent: pytest.Collector) -> "Submission":
+def _node(path: Path, parent: pytest.Collector) -> Submission:
     """The submission's collector; its node id is the path from the rootdir (or the full path outside it)."""
     root = parent.config.rootpath
     try:
@@ -105,14 +115,18 @@ class Submission(pytest.File):
         assignment = load_spec(Path(spec) if spec else None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            verdict = grade_batch([self.path], assignment, jobs=1, sandbox=config.getoption("gradproof_sandbox"),
-                                  hide=[self.path.parent])[0]
+            verdict = grade_batch(
+                [self.path], assignment, jobs=1, sandbox=config.getoption("gradproof_sandbox"), hide=[self.path.parent]
+            )[0]
         show_hidden = bool(config.getoption("gradproof_show_hidden"))
         if verdict["status"] == "error":
             return [Check.from_parent(self, name="grade", check=None, verdict=verdict, visible=True)]
-        return [Check.from_parent(self, name=c["name"], check=c, verdict=verdict,
-                                  visible=show_hidden or assignment.visible(c["name"]))
-                for c in verdict["checks"]]
+        return [
+            Check.from_parent(
+                self, name=c["name"], check=c, verdict=verdict, visible=show_hidden or assignment.visible(c["name"])
+            )
+            for c in verdict["checks"]
+        ]
 
 
 class Check(pytest.Item):
@@ -139,8 +153,7 @@ class Check(pytest.Item):
         details = check_details(c, tolerance=False, counterexample_chars=0)
         raise CheckFailed(f"{c['name']} {c['status']} ({c['score']:g}/{c['max_score']:g} points): {details}")
 
-    def repr_failure(self, excinfo: ExceptionInfo[BaseException],
-                     style: Any = None) -> str | TerminalRepr:
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, CheckFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)

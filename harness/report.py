@@ -12,9 +12,10 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import invalid
 
@@ -40,26 +41,33 @@ def _finite(x: float | None) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def verdict_to_data(verdict: "Verdict") -> dict[str, Any]:
+def verdict_to_data(verdict: Verdict) -> dict[str, Any]:
     """One verdict in the ``report.json`` schema (plus a few extra keys other tools may ignore)."""
     checks = []
     for c in verdict.checks:
-        checks.append({
-            "name": c.name,
-            "status": c.status,
-            "score": c.score,
-            "max_score": c.max_score,
-            "message": c.message,
-            "max_abs_error": _finite(c.max_abs_error),
-            "max_rel_error": _finite(c.max_rel_error),
-            "diagnosis": {"id": c.diagnosis.id, "message": c.diagnosis.message} if c.diagnosis else None,
-            "tolerance": c.tolerance,
-            "notes": list(c.notes),
-            "worst": [{k: (_finite(v) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v)
-                       for k, v in asdict(e).items()} for e in c.worst],
-            "counterexample": _json_safe(c.counterexample),
-            "errors": _json_safe(c.errors),
-        })
+        checks.append(
+            {
+                "name": c.name,
+                "status": c.status,
+                "score": c.score,
+                "max_score": c.max_score,
+                "message": c.message,
+                "max_abs_error": _finite(c.max_abs_error),
+                "max_rel_error": _finite(c.max_rel_error),
+                "diagnosis": {"id": c.diagnosis.id, "message": c.diagnosis.message} if c.diagnosis else None,
+                "tolerance": c.tolerance,
+                "notes": list(c.notes),
+                "worst": [
+                    {
+                        k: (_finite(v) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v)
+                        for k, v in asdict(e).items()
+                    }
+                    for e in c.worst
+                ],
+                "counterexample": _json_safe(c.counterexample),
+                "errors": _json_safe(c.errors),
+            }
+        )
     return {
         "submission": verdict.submission,
         "status": verdict.status,
@@ -88,7 +96,9 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def report_data(verdicts: list[dict[str, Any]], assignment: str, tolerances: dict[str, str] | None = None) -> dict[str, Any]:
+def report_data(
+    verdicts: list[dict[str, Any]], assignment: str, tolerances: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "tool": TOOL,
         "version": version(),
@@ -152,8 +162,9 @@ def write_reports(out: Path, report: dict[str, Any], formats: Iterable[str] = FO
     return written
 
 
-def check_details(check: dict[str, Any], *, diagnosis_id: bool = True, tolerance: bool = True,
-                  counterexample_chars: int = 2000) -> str:
+def check_details(
+    check: dict[str, Any], *, diagnosis_id: bool = True, tolerance: bool = True, counterexample_chars: int = 2000
+) -> str:
     """One check as plain text: its message, the likely mistake, notes, the worst entries of a
     failure, the smallest failing input.  JUnit, Gradescope and the pytest plugin all say this."""
     lines = [check["message"]]
@@ -164,8 +175,10 @@ def check_details(check: dict[str, Any], *, diagnosis_id: bool = True, tolerance
     lines += [f"Note: {note}" for note in check.get("notes") or []]
     if check["status"] != "pass":
         for e in check.get("worst") or []:
-            lines.append(f"  entry {e['index']}: yours {_num6(e['submitted'])}, expected {_num6(e['expected'])}, "
-                         f"abs error {_num(e['abs_error'])}")
+            lines.append(
+                f"  entry {e['index']}: yours {_num6(e['submitted'])}, expected {_num6(e['expected'])}, "
+                f"abs error {_num(e['abs_error'])}"
+            )
         if check.get("counterexample") and counterexample_chars > 0:
             lines.append("Smallest failing input: " + json.dumps(check["counterexample"])[:counterexample_chars])
     if tolerance and check.get("tolerance"):
@@ -185,13 +198,23 @@ def markdown(verdict: dict[str, Any], report: dict[str, Any]) -> str:
     """One submission's report, for the student."""
     lines = [f"# {verdict['submission']}", ""]
     if verdict["status"] == "error":
-        lines += [f"**Not graded:** {verdict['error']}", "", f"Score: {verdict['score']:g} / {verdict['max_score']:g}", ""]
+        lines += [
+            f"**Not graded:** {verdict['error']}",
+            "",
+            f"Score: {verdict['score']:g} / {verdict['max_score']:g}",
+            "",
+        ]
     else:
-        lines += [f"Score: **{verdict['score']:g} / {verdict['max_score']:g}** ({verdict.get('style') or 'script'} style)", ""]
+        lines += [
+            f"Score: **{verdict['score']:g} / {verdict['max_score']:g}** ({verdict.get('style') or 'script'} style)",
+            "",
+        ]
         lines += ["| check | result | points | max abs error | max rel error |", "| --- | --- | --- | --- | --- |"]
         for c in verdict["checks"]:
-            lines.append(f"| {c['name']} | {c['status']} | {c['score']:g} / {c['max_score']:g} | "
-                         f"{_num(c['max_abs_error'])} | {_num(c['max_rel_error'])} |")
+            lines.append(
+                f"| {c['name']} | {c['status']} | {c['score']:g} / {c['max_score']:g} | "
+                f"{_num(c['max_abs_error'])} | {_num(c['max_rel_error'])} |"
+            )
         lines.append("")
         for c in verdict["checks"]:
             lines.append(f"## {c['name']}: {c['status']}")
@@ -204,7 +227,9 @@ def markdown(verdict: dict[str, Any], report: dict[str, Any]) -> str:
             if c.get("worst") and c["status"] == "fail":
                 lines += ["", "| entry | yours | expected | abs error |", "| --- | --- | --- | --- |"]
                 for e in c["worst"]:
-                    lines.append(f"| {e['index']} | {_num(e['submitted'])} | {_num(e['expected'])} | {_num(e['abs_error'])} |")
+                    lines.append(
+                        f"| {e['index']} | {_num(e['submitted'])} | {_num(e['expected'])} | {_num(e['abs_error'])} |"
+                    )
             if c.get("counterexample") and c["status"] != "pass":
                 lines += ["", "Smallest failing input:", "", "```json", json.dumps(c["counterexample"])[:3000], "```"]
             if c.get("tolerance"):
@@ -214,16 +239,25 @@ def markdown(verdict: dict[str, Any], report: dict[str, Any]) -> str:
         lines += ["## Notes", ""] + [f"- {n}" for n in verdict["notes"]] + [""]
     if verdict.get("stdout"):
         lines += ["## Output (first part)", "", "```", verdict["stdout"][:4000], "```", ""]
-    lines += [f"Isolation: {verdict['isolation']}", f"Graded by {report['tool']} {report['version']} "
-              f"(assignment {report['assignment']}).", ""]
+    lines += [
+        f"Isolation: {verdict['isolation']}",
+        f"Graded by {report['tool']} {report['version']} (assignment {report['assignment']}).",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# {report['assignment']}: {len(report['submissions'])} submissions", "",
-             "| submission | status | score | failed checks |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"# {report['assignment']}: {len(report['submissions'])} submissions",
+        "",
+        "| submission | status | score | failed checks |",
+        "| --- | --- | --- | --- |",
+    ]
     for v in report["submissions"]:
-        failed = ", ".join(c["name"] for c in v["checks"] if c["status"] != "pass") or ("–" if v["status"] == "graded" else v["error"])
+        failed = ", ".join(c["name"] for c in v["checks"] if c["status"] != "pass") or (
+            "–" if v["status"] == "graded" else v["error"]
+        )
         lines.append(f"| {v['submission']} | {v['status']} | {v['score']:g} / {v['max_score']:g} | {failed} |")
     return "\n".join(lines) + "\n"
 
@@ -232,8 +266,13 @@ def summary_line(verdict: dict[str, Any]) -> str:
     """One line per submission for the terminal."""
     if verdict["status"] == "error":
         return f"ERROR  {verdict['score']:>5g}/{verdict['max_score']:g}  {verdict['submission']}: {verdict['error']}"
-    bad = [c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] > 0] + \
-          [c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] == 0]
+    bad = [c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] > 0] + [
+        c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] == 0
+    ]
     tag = "PASS " if not bad else "FAIL "
-    detail = "; ".join(f"{c['name']} {c['status']}" + (f" ({c['diagnosis']['id']})" if c.get("diagnosis") else "") for c in bad)
-    return f"{tag}  {verdict['score']:>5g}/{verdict['max_score']:g}  {verdict['submission']}" + (f": {detail}" if detail else "")
+    detail = "; ".join(
+        f"{c['name']} {c['status']}" + (f" ({c['diagnosis']['id']})" if c.get("diagnosis") else "") for c in bad
+    )
+    return f"{tag}  {verdict['score']:>5g}/{verdict['max_score']:g}  {verdict['submission']}" + (
+        f": {detail}" if detail else ""
+    )

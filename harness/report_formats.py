@@ -57,7 +57,9 @@ def render(out: Path, report: dict[str, Any], fmt: str) -> list[tuple[Path, str]
         return [(out / CSV_FILE, grades_csv(report))]
     if fmt == "html":
         return [(out / HTML_INDEX, html_index(report))] + [
-            (out / "submissions" / page_name(v["submission"]), html_submission(v, report)) for v in report["submissions"]]
+            (out / "submissions" / page_name(v["submission"]), html_submission(v, report))
+            for v in report["submissions"]
+        ]
     return []
 
 
@@ -178,8 +180,16 @@ def grades_csv(report: dict[str, Any]) -> str:
         scores = {c["name"]: c["score"] for c in verdict.get("checks") or []}
         stem = Path(verdict["submission"]).name
         stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-        writer.writerow([_cell(verdict["submission"]), _cell(stem), verdict["status"],
-                         *(_fmt(scores.get(c)) for c in columns), _fmt(verdict["score"]), _fmt(verdict["max_score"])])
+        writer.writerow(
+            [
+                _cell(verdict["submission"]),
+                _cell(stem),
+                verdict["status"],
+                *(_fmt(scores.get(c)) for c in columns),
+                _fmt(verdict["score"]),
+                _fmt(verdict["max_score"]),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -223,10 +233,10 @@ def _e(text: Any) -> str:
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "img-src data:\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        'img-src data:">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -270,8 +280,10 @@ def _histogram_svg(labels: list[str], values: list[int], title: str, width: int 
     peak = ticks[-1]
     n = max(len(values), 1)
     slot = plot_w / n
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
+    ]
     for value in ticks:
         y = top_pad + plot_h - plot_h * value / peak
         parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>')
@@ -281,14 +293,20 @@ def _histogram_svg(labels: list[str], values: list[int], title: str, width: int 
         h = plot_h * value / peak
         x = left + i * slot + slot * 0.12
         y = top_pad + plot_h - h
-        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.76:.1f}" height="{h:.1f}" fill="#0969da">'
-                     f'<title>{_e(f"score {label}: {value} submission(s)")}</title></rect>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.76:.1f}" height="{h:.1f}" fill="#0969da">'
+            f"<title>{_e(f'score {label}: {value} submission(s)')}</title></rect>"
+        )
         if value:
             parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{y - 3:.1f}" text-anchor="middle">{value}</text>')
         if i % every == 0:
-            parts.append(f'<text x="{left + (i + 0.5) * slot:.1f}" y="{height - bottom + 14}" '
-                         f'text-anchor="middle">{_e(label)}</text>')
-    parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{top_pad + plot_h}" y2="{top_pad + plot_h}" stroke="#57606a"/>')
+            parts.append(
+                f'<text x="{left + (i + 0.5) * slot:.1f}" y="{height - bottom + 14}" '
+                f'text-anchor="middle">{_e(label)}</text>'
+            )
+    parts.append(
+        f'<line x1="{left}" x2="{width - 8}" y1="{top_pad + plot_h}" y2="{top_pad + plot_h}" stroke="#57606a"/>'
+    )
     parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle">total score</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -299,15 +317,19 @@ def _failures_svg(labels: list[str], values: list[int], of: int, title: str, wid
     row, left, right = 24, 110, 70
     height = max(row * len(values), row) + 8
     plot_w = width - left - right
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
+    ]
     for i, (label, value) in enumerate(zip(labels, values)):
         y = 4 + i * row
         w = plot_w * value / of if of else 0
         parts.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end">{_e(label)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{plot_w}" height="{row - 6}" fill="#f6f8fa"/>')
-        parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="#cf222e">'
-                     f'<title>{_e(f"{label}: failed in {value} of {of} submission(s)")}</title></rect>')
+        parts.append(
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="#cf222e">'
+            f"<title>{_e(f'{label}: failed in {value} of {of} submission(s)')}</title></rect>"
+        )
         parts.append(f'<text x="{left + plot_w + 6}" y="{y + row / 2 + 4:.1f}">{value} of {of}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -333,30 +355,50 @@ def html_index(report: dict[str, Any]) -> str:
     graded = sum(v["status"] == "graded" for v in subs)
     mean = sum(totals) / len(totals) if totals else 0.0
     ordered = sorted(totals)
-    median = (ordered[len(ordered) // 2] if len(ordered) % 2 else
-              (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2) if ordered else 0.0
+    median = (
+        (
+            ordered[len(ordered) // 2]
+            if len(ordered) % 2
+            else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+        )
+        if ordered
+        else 0.0
+    )
     full = sum(1 for v in subs if v["status"] == "graded" and v["score"] >= v["max_score"])
-    stats = [("submissions", str(len(subs))), ("graded", str(graded)), ("not gradable", str(len(subs) - graded)),
-             ("mean score", f"{mean:.2f} / {_fmt(max_score)}"), ("median", f"{median:g}"), ("full marks", str(full))]
-    body = [f"<h1>{_e(report['assignment'])}: {len(subs)} submissions</h1>",
-            f"<p class=\"muted\">Graded by {_e(report['tool'])} {_e(report['version'])}.</p>",
-            '<div class="stats">' + "".join(f'<div class="stat"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in stats) + "</div>"]
+    stats = [
+        ("submissions", str(len(subs))),
+        ("graded", str(graded)),
+        ("not gradable", str(len(subs) - graded)),
+        ("mean score", f"{mean:.2f} / {_fmt(max_score)}"),
+        ("median", f"{median:g}"),
+        ("full marks", str(full)),
+    ]
+    body = [
+        f"<h1>{_e(report['assignment'])}: {len(subs)} submissions</h1>",
+        f'<p class="muted">Graded by {_e(report["tool"])} {_e(report["version"])}.</p>',
+        '<div class="stats">' + "".join(f'<div class="stat"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in stats) + "</div>",
+    ]
 
     bins = histogram_bins(totals, max_score)
     labels = [_fmt(low) if low == high else f"{low:.3g}–{high:.3g}" for low, high, _ in bins]
     hist = _histogram_svg(labels, [c for _, _, c in bins], "Histogram of total scores")
     columns = check_columns(report)
-    fails = [sum(1 for v in subs for c in v.get("checks") or [] if c["name"] == name and c["status"] != "pass")
-             for name in columns]
+    fails = [
+        sum(1 for v in subs for c in v.get("checks") or [] if c["name"] == name and c["status"] != "pass")
+        for name in columns
+    ]
     not_graded = len(subs) - graded
     bar_labels = columns + (["not graded"] if not_graded else [])
     bar_values = fails + ([not_graded] if not_graded else [])
     order = sorted(range(len(bar_values)), key=lambda i: -bar_values[i])
-    failing = _failures_svg([bar_labels[i] for i in order], [bar_values[i] for i in order], len(subs),
-                            "Which checks failed most")
-    body.append('<div class="charts">'
-                f'<figure><figcaption>Total scores</figcaption>{hist}</figure>'
-                f'<figure><figcaption>Checks that failed most</figcaption>{failing}</figure></div>')
+    failing = _failures_svg(
+        [bar_labels[i] for i in order], [bar_values[i] for i in order], len(subs), "Which checks failed most"
+    )
+    body.append(
+        '<div class="charts">'
+        f"<figure><figcaption>Total scores</figcaption>{hist}</figure>"
+        f"<figure><figcaption>Checks that failed most</figcaption>{failing}</figure></div>"
+    )
 
     diag_counts: dict[str, int] = {}
     for v in subs:
@@ -365,20 +407,25 @@ def html_index(report: dict[str, Any]) -> str:
                 key = f"{c['name']}: {c['diagnosis']['id']}"
                 diag_counts[key] = diag_counts.get(key, 0) + 1
     if diag_counts:
-        body.append("<h2>Most common mistakes</h2><table><tr><th>check: diagnosis</th><th class=\"num\">submissions</th></tr>")
+        body.append(
+            '<h2>Most common mistakes</h2><table><tr><th>check: diagnosis</th><th class="num">submissions</th></tr>'
+        )
         for key, count in sorted(diag_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            body.append(f"<tr><td>{_e(key)}</td><td class=\"num\">{count}</td></tr>")
+            body.append(f'<tr><td>{_e(key)}</td><td class="num">{count}</td></tr>')
         body.append("</table>")
 
-    body.append('<h2>Submissions</h2><div class="scroll"><table><tr><th>submission</th><th>status</th>'
-                '<th class="num">score</th>' + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>")
+    body.append(
+        '<h2>Submissions</h2><div class="scroll"><table><tr><th>submission</th><th>status</th>'
+        '<th class="num">score</th>' + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"
+    )
     for v, shown in zip(subs, _display_names([v["submission"] for v in subs])):
-        link = (f'<a href="submissions/{_e(page_name(v["submission"]))}" title="{_e(v["submission"])}">'
-                f'{_e(shown)}</a>')
+        link = f'<a href="submissions/{_e(page_name(v["submission"]))}" title="{_e(v["submission"])}">{_e(shown)}</a>'
         status = {c["name"]: c["status"] for c in v.get("checks") or []}
         cells = "".join(f"<td>{_badge(status[c]) if c in status else ''}</td>" for c in columns)
-        body.append(f"<tr><td>{link}</td><td>{_badge(v['status'])}</td>"
-                    f"<td class=\"num\">{_fmt(v['score'])} / {_fmt(v['max_score'])}</td>{cells}</tr>")
+        body.append(
+            f"<tr><td>{link}</td><td>{_badge(v['status'])}</td>"
+            f'<td class="num">{_fmt(v["score"])} / {_fmt(v["max_score"])}</td>{cells}</tr>'
+        )
     body.append("</table></div>")
     return _page(f"{report['assignment']}: gradproof report", "\n".join(body))
 
@@ -404,8 +451,10 @@ def heatmap_svg(errors: list[list[float | None]], title: str) -> str:
     cell = 44 if cols <= 8 and rows <= 8 else 24 if cols <= 20 and rows <= 20 else 10
     left, top, legend = 30, 20, 70
     width, height = left + cols * cell + legend + 10, top + rows * cell + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{max(height, 130)}" '
-             f'viewBox="0 0 {width} {max(height, 130)}"><title>{_e(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{max(height, 130)}" '
+        f'viewBox="0 0 {width} {max(height, 130)}"><title>{_e(title)}</title>'
+    ]
     for j in range(cols):
         if cell >= 24 or j % 5 == 0:
             parts.append(f'<text x="{left + (j + 0.5) * cell:.1f}" y="{top - 6}" text-anchor="middle">{j}</text>')
@@ -417,12 +466,16 @@ def heatmap_svg(errors: list[list[float | None]], title: str) -> str:
             value = float(entry) if entry is not None and ok else 0.0
             color = _heat_color(value / peak if ok and peak > 0 else 0.0) if ok else "#000"
             label = f"[{i}, {j}] abs error {value:.3g}" if ok else f"[{i}, {j}] not finite"
-            parts.append(f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 1}" height="{cell - 1}" '
-                         f'fill="{color}"><title>{_e(label)}</title></rect>')
+            parts.append(
+                f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 1}" height="{cell - 1}" '
+                f'fill="{color}"><title>{_e(label)}</title></rect>'
+            )
             if cell >= 44 and ok:
                 shade = "#fff" if peak > 0 and value / peak > 0.6 else "#1f2328"
-                parts.append(f'<text x="{left + (j + 0.5) * cell:.1f}" y="{top + (i + 0.5) * cell + 4:.1f}" '
-                             f'text-anchor="middle" style="fill:{shade}">{value:.2g}</text>')
+                parts.append(
+                    f'<text x="{left + (j + 0.5) * cell:.1f}" y="{top + (i + 0.5) * cell + 4:.1f}" '
+                    f'text-anchor="middle" style="fill:{shade}">{value:.2g}</text>'
+                )
     lx = left + cols * cell + 16
     for k in range(10):
         parts.append(f'<rect x="{lx}" y="{top + (9 - k) * 10}" width="14" height="10" fill="{_heat_color(k / 9)}"/>')
@@ -442,11 +495,19 @@ def _compact_json(value: Any, depth: int = 0) -> str:
 
 
 def _worst_table(check: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><td>{_e(e['index'])}</td><td class=\"num\">{_num(e['submitted'])}</td>"
-                   f"<td class=\"num\">{_num(e['expected'])}</td><td class=\"num\">{_num(e['abs_error'])}</td></tr>"
-                   for e in check.get("worst") or [])
-    return ("<table><tr><th>entry</th><th class=\"num\">yours</th><th class=\"num\">expected</th>"
-            f"<th class=\"num\">abs error</th></tr>{rows}</table>") if rows else ""
+    rows = "".join(
+        f'<tr><td>{_e(e["index"])}</td><td class="num">{_num(e["submitted"])}</td>'
+        f'<td class="num">{_num(e["expected"])}</td><td class="num">{_num(e["abs_error"])}</td></tr>'
+        for e in check.get("worst") or []
+    )
+    return (
+        (
+            '<table><tr><th>entry</th><th class="num">yours</th><th class="num">expected</th>'
+            f'<th class="num">abs error</th></tr>{rows}</table>'
+        )
+        if rows
+        else ""
+    )
 
 
 def _as_matrix(errors: Any) -> list[list[float | None]] | None:
@@ -463,28 +524,39 @@ def html_submission(verdict: dict[str, Any], report: dict[str, Any]) -> str:
     body = ['<p><a href="../index.html">← all submissions</a></p>', f"<h1>{_e(name)}</h1>"]
     if verdict["status"] == "error":
         body.append(f'<div class="card bad"><h3>{_badge("error")} not graded</h3><p>{_e(verdict["error"])}</p></div>')
-    body.append(f"<p>Score: <b>{_fmt(verdict['score'])} / {_fmt(verdict['max_score'])}</b>"
-                + (f" ({_e(verdict.get('style') or 'script')} style)" if verdict["status"] == "graded" else "") + "</p>")
+    body.append(
+        f"<p>Score: <b>{_fmt(verdict['score'])} / {_fmt(verdict['max_score'])}</b>"
+        + (f" ({_e(verdict.get('style') or 'script')} style)" if verdict["status"] == "graded" else "")
+        + "</p>"
+    )
     checks = verdict.get("checks") or []
     if checks:
-        body.append("<table><tr><th>check</th><th>result</th><th class=\"num\">points</th>"
-                    "<th class=\"num\">max abs error</th><th class=\"num\">max rel error</th></tr>")
+        body.append(
+            '<table><tr><th>check</th><th>result</th><th class="num">points</th>'
+            '<th class="num">max abs error</th><th class="num">max rel error</th></tr>'
+        )
         for c in checks:
-            body.append(f"<tr><td><a href=\"#{_e(c['name'])}\">{_e(c['name'])}</a></td><td>{_badge(c['status'])}</td>"
-                        f"<td class=\"num\">{_fmt(c['score'])} / {_fmt(c['max_score'])}</td>"
-                        f"<td class=\"num\">{_num(c['max_abs_error'])}</td><td class=\"num\">{_num(c['max_rel_error'])}</td></tr>")
+            body.append(
+                f'<tr><td><a href="#{_e(c["name"])}">{_e(c["name"])}</a></td><td>{_badge(c["status"])}</td>'
+                f'<td class="num">{_fmt(c["score"])} / {_fmt(c["max_score"])}</td>'
+                f'<td class="num">{_num(c["max_abs_error"])}</td><td class="num">{_num(c["max_rel_error"])}</td></tr>'
+            )
         body.append("</table>")
     for c in checks:
         good = c["status"] == "pass"
-        parts = [f'<div class="card {"good" if good else "bad"}" id="{_e(c["name"])}">',
-                 f"<h3>{_badge(c['status'])} {_e(c['name'])} <span class=\"muted\">"
-                 f"{_fmt(c['score'])} / {_fmt(c['max_score'])} points</span></h3>",
-                 f"<p>{_e(c['message'])}</p>"]
+        parts = [
+            f'<div class="card {"good" if good else "bad"}" id="{_e(c["name"])}">',
+            f'<h3>{_badge(c["status"])} {_e(c["name"])} <span class="muted">'
+            f"{_fmt(c['score'])} / {_fmt(c['max_score'])} points</span></h3>",
+            f"<p>{_e(c['message'])}</p>",
+        ]
         if c.get("diagnosis"):
-            parts.append(f'<div class="diag"><b>Likely mistake</b> (<code>{_e(c["diagnosis"]["id"])}</code>): '
-                         f'{_e(c["diagnosis"]["message"])}</div>')
+            parts.append(
+                f'<div class="diag"><b>Likely mistake</b> (<code>{_e(c["diagnosis"]["id"])}</code>): '
+                f"{_e(c['diagnosis']['message'])}</div>"
+            )
         for note in c.get("notes") or []:
-            parts.append(f"<p class=\"muted\">Note: {_e(note)}</p>")
+            parts.append(f'<p class="muted">Note: {_e(note)}</p>')
         if not good:
             matrix = _as_matrix(c.get("errors"))
             if matrix:
@@ -492,16 +564,19 @@ def html_submission(verdict: dict[str, Any], report: dict[str, Any]) -> str:
                 parts.append(heatmap_svg(matrix, f"absolute error of {c['name']} per entry"))
             parts.append(_worst_table(c))
             if c.get("counterexample"):
-                parts.append("<p>Smallest failing input:</p><pre>"
-                             + _e(_compact_json(c["counterexample"])[:3000]) + "</pre>")
+                parts.append(
+                    "<p>Smallest failing input:</p><pre>" + _e(_compact_json(c["counterexample"])[:3000]) + "</pre>"
+                )
         if c.get("tolerance"):
-            parts.append(f"<p class=\"muted\">Tolerance: {_e(c['tolerance'])}</p>")
+            parts.append(f'<p class="muted">Tolerance: {_e(c["tolerance"])}</p>')
         parts.append("</div>")
         body.append("".join(parts))
     if verdict.get("notes"):
         body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in verdict["notes"]) + "</ul>")
     if verdict.get("stdout"):
         body.append(f"<h2>Output (first part)</h2><pre>{_e(verdict['stdout'][:4000])}</pre>")
-    body.append(f"<p class=\"muted\">Isolation: {_e(verdict['isolation'])}. Graded by {_e(report['tool'])} "
-                f"{_e(report['version'])} (assignment {_e(report['assignment'])}).</p>")
+    body.append(
+        f'<p class="muted">Isolation: {_e(verdict["isolation"])}. Graded by {_e(report["tool"])} '
+        f"{_e(report['version'])} (assignment {_e(report['assignment'])}).</p>"
+    )
     return _page(f"{name}: gradproof", "\n".join(body))

@@ -25,10 +25,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import GraderError
 from harness.load import Submission
@@ -59,8 +60,8 @@ class Value:
 
     kind: str  # tensor | ndarray | number | list | tuple | function | too_large | other | unbound
     dtype: str | None = None
-    tensor: "torch.Tensor | None" = None
-    items: tuple["Value", ...] = ()
+    tensor: torch.Tensor | None = None
+    items: tuple[Value, ...] = ()
     description: str = ""
 
     @property
@@ -77,7 +78,9 @@ def decode_value(data: Any, depth: int = 0) -> Value:
     kind = data.get("t")
     if kind in ("tensor", "ndarray"):
         shape, values, dtype = data.get("shape"), data.get("data"), str(data.get("dtype", ""))
-        if not (isinstance(shape, list) and len(shape) <= MAX_DIMS and all(isinstance(n, int) and n >= 0 for n in shape)):
+        if not (
+            isinstance(shape, list) and len(shape) <= MAX_DIMS and all(isinstance(n, int) and n >= 0 for n in shape)
+        ):
             return Value(kind="other", description="malformed shape")
         if not isinstance(values, list) or len(values) != math.prod(shape):
             return Value(kind="other", description="malformed data")
@@ -101,7 +104,7 @@ def decode_value(data: Any, depth: int = 0) -> Value:
     return Value(kind="other", description=str(data.get("type", "?"))[:100])
 
 
-def _nested_tensor(items: tuple[Value, ...]) -> "torch.Tensor | None":
+def _nested_tensor(items: tuple[Value, ...]) -> torch.Tensor | None:
     """A list of numbers (or of equal-length lists of numbers) read as an array."""
     if not items or any(item.tensor is None for item in items):
         return None
@@ -118,7 +121,7 @@ def _dtype_name(dtype: str) -> str:
     return name if name in FLOAT_DTYPES else ("float64" if name.startswith(("int", "uint", "bool")) else name)
 
 
-def encode_argument(tensor: "torch.Tensor", dtype: str, as_numpy: bool) -> dict[str, Any]:
+def encode_argument(tensor: torch.Tensor, dtype: str, as_numpy: bool) -> dict[str, Any]:
     """An input the grader generated, as plain data for the child."""
     import torch
 
@@ -143,7 +146,7 @@ class CapturedError:
     traceback: str
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> "CapturedError":
+    def from_event(cls, event: dict[str, Any]) -> CapturedError:
         line = event.get("line")
         label = str(event.get("label", ""))[:200]
         where = f"{label}, line {line}" if isinstance(line, int) and label else label
@@ -192,7 +195,9 @@ class Ending:
             return "the submission killed or broke the process that supervised it"
         if self.reason == "protocol":
             return "the submission's results could not be read (an oversized or garbled value)"
-        if self.reason == "exited" and (self.signal == "SIGXCPU" or (self.signal == "SIGKILL" and self.cpu_limit_reached)):
+        if self.reason == "exited" and (
+            self.signal == "SIGXCPU" or (self.signal == "SIGKILL" and self.cpu_limit_reached)
+        ):
             return f"the submission used more than its CPU time ({limits.cpu_limit:g} s) and was stopped"
         if self.signal is not None and self.reason == "exited":
             return f"the submission's process crashed ({self.signal})"
@@ -282,11 +287,13 @@ class _Spawner:
     """
 
     def __init__(self) -> None:
-        self.requests: queue.Queue[tuple[list[str], dict[str, Any], threading.Event, dict[str, Any]] | None] = queue.Queue()
+        self.requests: queue.Queue[tuple[list[str], dict[str, Any], threading.Event, dict[str, Any]] | None] = (
+            queue.Queue()
+        )
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
-    def popen(self, argv: list[str], **kwargs: Any) -> "subprocess.Popen[bytes]":
+    def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._serve, name="gradproof-spawner", daemon=True)
@@ -325,8 +332,9 @@ class _Spawner:
 class Worker:
     """The grader's handle on one worker process (one ``--jobs`` slot)."""
 
-    def __init__(self, slot: int, mode: SandboxMode, hide: list[Path], spawner: _Spawner | None = None,
-                 warm: bool = True) -> None:
+    def __init__(
+        self, slot: int, mode: SandboxMode, hide: list[Path], spawner: _Spawner | None = None, warm: bool = True
+    ) -> None:
         self.slot = slot
         self.warm = warm
         self.mode: SandboxMode = mode
@@ -387,7 +395,7 @@ class Worker:
         try:
             fd = self.proc.stdin.fileno()
             while data:  # one write(2) for a usual message: every system call is a chance to lose the GIL
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
             return True
         except (BrokenPipeError, OSError, ValueError):
             return False
@@ -538,7 +546,9 @@ class Session:
         started = time.monotonic()
         if not self.callable or not self.worker.send({"op": "call", "id": self.job_id, "fn": fn, "args": args}):
             reason = self.outcome.ending.problem(self.limits) if self.outcome.ending else None
-            return CallResult(None, CapturedError("NotRun", reason or "the submission is no longer running", "", ""), 0.0)
+            return CallResult(
+                None, CapturedError("NotRun", reason or "the submission is no longer running", "", ""), 0.0
+            )
         while True:
             event = self._event()
             if event is None:
@@ -548,7 +558,9 @@ class Session:
             if event.get("ev") == "return":
                 return CallResult(decode_value(event.get("value")), None, time.monotonic() - started)
             if event.get("ev") == "call_error":
-                return CallResult(None, CapturedError.from_event({**event, "label": f"in {fn}()"}), time.monotonic() - started)
+                return CallResult(
+                    None, CapturedError.from_event({**event, "label": f"in {fn}()"}), time.monotonic() - started
+                )
 
     def close(self) -> Outcome:
         if not self.closed:
@@ -590,8 +602,9 @@ def _faster_thread_switches(on: bool) -> None:
 class Pool:
     """``jobs`` warm workers; :meth:`session` lends one for one submission."""
 
-    def __init__(self, jobs: int, mode: SandboxMode = "auto", hide: list[Path] | None = None,
-                 *, warm: bool = True) -> None:
+    def __init__(
+        self, jobs: int, mode: SandboxMode = "auto", hide: list[Path] | None = None, *, warm: bool = True
+    ) -> None:
         """``warm``: each worker warms torch up and backs itself with huge pages before its
         first job (≈ 0.15 s once, then each job is faster): right for a batch, not for one file."""
         from harness.errors import invalid
@@ -664,7 +677,9 @@ class Pool:
         return [w.uid for w in self.workers if w.uid is not None]
 
     @contextmanager
-    def session(self, submission: Submission, limits: Limits, names: list[str], functions: list[str]) -> Iterator[Session]:
+    def session(
+        self, submission: Submission, limits: Limits, names: list[str], functions: list[str]
+    ) -> Iterator[Session]:
         self.start()
         worker = self.free.get()
         session: Session | None = None
@@ -726,7 +741,7 @@ class Pool:
         except OSError:
             pass
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -829,8 +844,12 @@ class _GraderProcess:
         from multiprocessing.connection import Connection
 
         # Started from the calling thread: PR_SET_PDEATHSIG follows it (it waits for the batch).
-        self.proc = subprocess.Popen([sys.executable, "-c", _GRADER_MAIN, str(os.getpid())],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _GRADER_MAIN, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.writer = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self.reader = Connection(os.dup(self.proc.stdout.fileno()), writable=False)

@@ -138,8 +138,9 @@ def hidden_paths(extra: list[Path]) -> list[Path]:
     return result
 
 
-def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | None = None,
-                   *, warm: bool = True) -> WorkerCommand:
+def worker_command(
+    slot: int, mode: SandboxMode, hide: list[Path], uid: int | None = None, *, warm: bool = True
+) -> WorkerCommand:
     """The command line of worker ``slot``: bubblewrap around it where possible (``mode``).
 
     ``uid`` is the unprivileged uid its children run as (see :func:`claim_uid`); as
@@ -159,9 +160,14 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | No
     # Without namespaces, a private home that holds the interpreter stays closed to the child's
     # uid: the child then keeps CAP_DAC_READ_SEARCH (read any file, as the root grader could).
     read_all = uid is not None and not use_bwrap and not interpreter_is_public()
-    config = {"uid": uid, "pidns": use_bwrap, "read_all": read_all, "warm": warm,
-              "workdir_base": "/tmp" if use_bwrap else fallback_base(),
-              "grader": os.getpid()}  # unused by the worker: says whose it is in a process list
+    config = {
+        "uid": uid,
+        "pidns": use_bwrap,
+        "read_all": read_all,
+        "warm": warm,
+        "workdir_base": "/tmp" if use_bwrap else fallback_base(),
+        "grader": os.getpid(),
+    }  # unused by the worker: says whose it is in a process list
     # Not -I: its -E would ignore PYTHONHASHSEED, and string hashing (so the order of a set a
     # submission prints) must not differ between workers. The environment is ours entirely
     # (bwrap --clearenv, or worker_environment()); -s and -P keep user and cwd paths out.
@@ -170,8 +176,10 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | No
     who = ", children run as unprivileged uids of their own" if uid is not None else ", children share the grader's uid"
     if not use_bwrap:
         readable = " that may read any file" if read_all else ""
-        return WorkerCommand(argv=python, isolation=f"process (resource limits, private directory{who}{readable}; "
-                                                    f"no namespaces: {problem})")
+        return WorkerCommand(
+            argv=python,
+            isolation=f"process (resource limits, private directory{who}{readable}; no namespaces: {problem})",
+        )
     argv = ["bwrap", "--die-with-parent", "--new-session", *_namespace_flags()]
     argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
     argv += _reachable_interpreter(private_tmp=True, other_uid=uid is not None)
@@ -189,8 +197,14 @@ def worker_command(slot: int, mode: SandboxMode, hide: list[Path], uid: int | No
     return WorkerCommand(argv=argv + python, isolation=isolation)
 
 
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8",
-              "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+WORKER_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "PYTHONHASHSEED": "0",
+}
 
 
 def worker_environment() -> dict[str, str]:

@@ -53,8 +53,9 @@ def _warm_up() -> None:
             pass
 
 
-def run_selftest(path: Path, spec: Path | None = None, *, sandbox: SandboxMode = "auto",
-                 timeout: float | None = None) -> SelfTest:
+def run_selftest(
+    path: Path, spec: Path | None = None, *, sandbox: SandboxMode = "auto", timeout: float | None = None
+) -> SelfTest:
     """Grade one file and describe what its author may see."""
     from dataclasses import replace
 
@@ -74,6 +75,7 @@ def run_selftest(path: Path, spec: Path | None = None, *, sandbox: SandboxMode =
     try:
         pool.spawn()
         from harness.grade import grade_submission, verdict_data  # imports torch while the worker does
+
         warm = threading.Thread(target=_warm_up, daemon=True)
         warm.start()  # what the check stage imports lazily loads while the worker finishes starting
         pool.start()
@@ -126,6 +128,3 @@ def describe(verdict: dict[str, Any], assignment: Assignment) -> SelfTest:
         lines.append("No check could run: does the file define the names of the assignment?")
         ok = False
     return SelfTest("\n".join(lines) + "\n", ok=ok, verdict=verdict)
-
-
-

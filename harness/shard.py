@@ -27,9 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from harness.errors import UsageError, invalid
 
@@ -95,15 +96,20 @@ def from_environment(env: Mapping[str, str], count: int | None = None) -> Shard:
                 raise UsageError("SLURM_ARRAY_TASK_COUNT is not set: give the number of shards with --shard-count")
             count = _int(env, "SLURM_ARRAY_TASK_COUNT")
         if step < 1 or (task - low) % step:
-            invalid("SLURM_ARRAY_TASK_ID", task, f"is not on the array's grid (min {low}, step {step}); "
-                    "use a contiguous --array such as 0-7")
+            invalid(
+                "SLURM_ARRAY_TASK_ID",
+                task,
+                f"is not on the array's grid (min {low}, step {step}); use a contiguous --array such as 0-7",
+            )
         return Shard((task - low) // step + 1, count, source="SLURM_ARRAY_TASK_ID")
     if "JOB_COMPLETION_INDEX" in env:
         index = _int(env, "JOB_COMPLETION_INDEX")
         if count is None:
             if "GRADPROOF_SHARD_COUNT" not in env:
-                raise UsageError("JOB_COMPLETION_INDEX is set but the number of shards is not: "
-                                 "give --shard-count or GRADPROOF_SHARD_COUNT (the Job's completions)")
+                raise UsageError(
+                    "JOB_COMPLETION_INDEX is set but the number of shards is not: "
+                    "give --shard-count or GRADPROOF_SHARD_COUNT (the Job's completions)"
+                )
             count = _int(env, "GRADPROOF_SHARD_COUNT")
         if index < 0:
             invalid("JOB_COMPLETION_INDEX", index, "must be ≥ 0")
@@ -137,8 +143,14 @@ def plan(files: list[Path], shard: Shard | None) -> Plan:
     if shard is None:
         return Plan(files=list(files), positions=list(range(len(files))), info={})
     positions = shard.positions(len(files))
-    info = {"index": shard.index, "count": shard.count, "source": shard.source, "total": len(files),
-            "positions": positions, "batch": batch_fingerprint(files)}
+    info = {
+        "index": shard.index,
+        "count": shard.count,
+        "source": shard.source,
+        "total": len(files),
+        "positions": positions,
+        "batch": batch_fingerprint(files),
+    }
     return Plan(files=[files[i] for i in positions], positions=positions, info=info)
 
 
@@ -177,8 +189,12 @@ def merge(folders: list[Path]) -> dict[str, Any]:
     for folder, data in reports[1:]:
         for key in ("assignment", "tolerances", "version"):
             if data.get(key) != first.get(key):
-                invalid(key, data.get(key), f"in {folder} differs from {first.get(key)!r} in {reports[0][0]}: "
-                        "these are not shards of one batch")
+                invalid(
+                    key,
+                    data.get(key),
+                    f"in {folder} differs from {first.get(key)!r} in {reports[0][0]}: "
+                    "these are not shards of one batch",
+                )
     sharded = [bool(data.get("shard")) for _, data in reports]
     if any(sharded) and not all(sharded):
         plain = [str(f) for (f, data) in reports if not data.get("shard")]
@@ -194,13 +210,21 @@ def merge(folders: list[Path]) -> dict[str, Any]:
     for folder, data in reports:
         info = data["shard"]
         if (info.get("total"), info.get("count"), info.get("batch")) != (total, count, batch):
-            invalid("shard", f"{info.get('index')}/{info.get('count')}",
-                    f"in {folder} was cut from another batch than {reports[0][0]} "
-                    "(a different list of submissions or number of shards)")
+            invalid(
+                "shard",
+                f"{info.get('index')}/{info.get('count')}",
+                f"in {folder} was cut from another batch than {reports[0][0]} "
+                "(a different list of submissions or number of shards)",
+            )
         index = info.get("index")
         if not isinstance(index, int) or index in seen:
-            invalid("shard", f"{index}/{count}", f"appears twice: in {seen.get(index)} and {folder}"
-                    if isinstance(index, int) else f"in {folder} has no valid index")
+            invalid(
+                "shard",
+                f"{index}/{count}",
+                f"appears twice: in {seen.get(index)} and {folder}"
+                if isinstance(index, int)
+                else f"in {folder} has no valid index",
+            )
         seen[index] = folder
         positions = info.get("positions")
         if not isinstance(positions, list) or len(positions) != len(data["submissions"]):
@@ -213,8 +237,10 @@ def merge(folders: list[Path]) -> dict[str, Any]:
         invalid("shard", shard0, "is not a valid shard record")
     missing_shards = [k for k in range(1, count + 1) if k not in seen and Shard(k, count).positions(total)]
     if missing_shards:
-        raise UsageError(f"shards={', '.join(f'{k}/{count}' for k in missing_shards)}: missing; "
-                         f"give every shard's output folder ({len(seen)} of {count} given)")
+        raise UsageError(
+            f"shards={', '.join(f'{k}/{count}' for k in missing_shards)}: missing; "
+            f"give every shard's output folder ({len(seen)} of {count} given)"
+        )
     missing = [i for i in range(total) if i not in slots]
     if missing:
         invalid("positions", missing[:10], "are not graded by any shard")

@@ -77,12 +77,16 @@ def well_conditioned_tensors(
     if isinstance(min_magnitude, bool) or not isinstance(min_magnitude, (int, float)) or not 0 <= min_magnitude < bound:
         invalid("min_magnitude", min_magnitude, f"expected a number in [0, bound={bound!r})")
     if not isinstance(shape, st.SearchStrategy):
-        if not isinstance(shape, tuple) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        if not isinstance(shape, tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+        ):
             invalid("shape", shape, "expected a tuple of ints >= 0 or a strategy for shapes")
     if not isinstance(requires_grad, bool):
         invalid("requires_grad", requires_grad, "expected a bool")
 
-    arrays = hnp.arrays(_NUMPY[dtype], shape, elements=_entries(dtype, float(bound), float(min_magnitude)), fill=st.nothing())
+    arrays = hnp.arrays(
+        _NUMPY[dtype], shape, elements=_entries(dtype, float(bound), float(min_magnitude)), fill=st.nothing()
+    )
     return arrays.map(lambda a: torch.from_numpy(np.array(a)).requires_grad_(requires_grad))
 
 

@@ -44,7 +44,8 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MAX_EVENT = 8 * 1024 * 1024  # one event line from the child
 MAX_JOB_EVENTS = 64 * 1024 * 1024  # all of one job's events: past this the child is stopped
@@ -67,6 +68,7 @@ MADV_COLLAPSE = 25
 
 # --------------------------------------------------------------------- encoding
 
+
 def encode(value: Any, depth: int = 0) -> dict[str, Any]:
     """Plain data for a value: tensors as dtype/shape/values, never pickle."""
     torch = sys.modules.get("torch")
@@ -79,24 +81,32 @@ def encode(value: Any, depth: int = 0) -> dict[str, Any]:
             return {"t": "other", "type": f"tensor({t.dtype}, {t.layout})"}
         flat = t.to("cpu").reshape(-1)
         data = flat.tolist() if t.dtype != torch.bool else [int(v) for v in flat.tolist()]
-        return {"t": "tensor", "dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape),
-                "data": data, "requires_grad": bool(value.requires_grad)}
+        return {
+            "t": "tensor",
+            "dtype": str(t.dtype).replace("torch.", ""),
+            "shape": list(t.shape),
+            "data": data,
+            "requires_grad": bool(value.requires_grad),
+        }
     if np is not None and isinstance(value, (np.ndarray, np.generic)):
         a = np.asarray(value)
         if a.size > MAX_ELEMENTS:
             return {"t": "too_large", "shape": list(a.shape), "kind": "ndarray"}
         if a.dtype.kind not in "biuf":
             return {"t": "other", "type": f"ndarray({a.dtype})"}
-        return {"t": "ndarray", "dtype": str(a.dtype), "shape": list(a.shape),
-                "data": [float(v) for v in a.reshape(-1).tolist()]}
+        return {
+            "t": "ndarray",
+            "dtype": str(a.dtype),
+            "shape": list(a.shape),
+            "data": [float(v) for v in a.reshape(-1).tolist()],
+        }
     if isinstance(value, bool):
         return {"t": "number", "v": int(value)}
     if isinstance(value, (int, float)):
         v = float(value) if isinstance(value, float) or abs(value) < 2**53 else float("nan")
         return {"t": "number", "v": v}
     if isinstance(value, (list, tuple)) and depth < 4 and len(value) <= 10_000:
-        return {"t": "tuple" if isinstance(value, tuple) else "list",
-                "items": [encode(v, depth + 1) for v in value]}
+        return {"t": "tuple" if isinstance(value, tuple) else "list", "items": [encode(v, depth + 1) for v in value]}
     if callable(value):
         return {"t": "function"}
     return {"t": "other", "type": type(value).__name__}
@@ -119,6 +129,7 @@ def decode(data: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------- the child
+
 
 class Child:
     """Runs inside the forked process: executes the submission and answers calls."""
@@ -172,16 +183,22 @@ class Child:
             stopped = False
             for node in tree.body:  # one statement at a time, so the grader sees the history
                 try:
-                    code = compile(ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec",
-                                   dont_inherit=True)
+                    code = compile(
+                        ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec", dont_inherit=True
+                    )
                     exec(code, self.namespace)
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
                     if _missing_module(exc, node):
                         # A module the grader lacks (matplotlib for a plot, say): the student had it, so
                         # the names it would bind get a stand-in that does nothing, and the rest runs.
                         _bind_stand_ins(node, self.namespace)
-                        self.send({"ev": "missing_module", "module": str(getattr(exc, "name", "") or "")[:200],
-                                   "label": label})
+                        self.send(
+                            {
+                                "ev": "missing_module",
+                                "module": str(getattr(exc, "name", "") or "")[:200],
+                                "label": label,
+                            }
+                        )
                         continue
                     self.release_reserve()
                     self.step += 1
@@ -222,8 +239,11 @@ class Child:
             previous = seen.get(name)
             kind = type(value)
             version = value._version if kind in _TENSOR_TYPES else None
-            if previous is not None and previous[0] is value and (kind in _IMMUTABLE or (
-                    version is not None and previous[1] == version)):
+            if (
+                previous is not None
+                and previous[0] is value
+                and (kind in _IMMUTABLE or (version is not None and previous[1] == version))
+            ):
                 continue
             try:
                 text = json.dumps(encode(value), allow_nan=True)
@@ -233,8 +253,10 @@ class Child:
             if previous is None or previous[2] != text:
                 changed.append(f"{json.dumps(name)}: {text}")
         if changed:
-            line = (f'{{"ev": "bind", "statement": {statement}, "label": {json.dumps(label)}, '
-                    f'"values": {{{", ".join(changed)}}}}}\n').encode()
+            line = (
+                f'{{"ev": "bind", "statement": {statement}, "label": {json.dumps(label)}, '
+                f'"values": {{{", ".join(changed)}}}}}\n'
+            ).encode()
             if len(line) > MAX_EVENT:
                 self.send({"ev": "bind", "statement": statement, "label": label, "too_large": True})
             else:
@@ -243,7 +265,7 @@ class Child:
     def raised(self, exc: BaseException, label: str, statement: int) -> None:
         self.send({"ev": "raised", "statement": statement, "label": label, **describe(exc, label)})
 
-    def serve(self, lines: "_SocketLines") -> None:
+    def serve(self, lines: _SocketLines) -> None:
         """Answer the grader's calls until it says ``end`` (then the worker kills us)."""
         while True:
             line = lines.next()
@@ -315,8 +337,12 @@ def describe(exc: BaseException, label: str | None = None) -> dict[str, Any]:
         message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
     except BaseException:
         message = "<unprintable>"
-    return {"type": type(exc).__name__, "message": message[:2000],
-            "line": line if isinstance(line, int) else None, "traceback": text[-4000:]}
+    return {
+        "type": type(exc).__name__,
+        "message": message[:2000],
+        "line": line if isinstance(line, int) else None,
+        "traceback": text[-4000:],
+    }
 
 
 class _Absent:
@@ -325,15 +351,15 @@ class _Absent:
     def __init__(self, name: str) -> None:
         self._name = name
 
-    def __getattr__(self, attr: str) -> "_Absent":
+    def __getattr__(self, attr: str) -> _Absent:
         if attr.startswith("__"):
             raise AttributeError(attr)
         return _Absent(f"{self._name}.{attr}")
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_Absent":
+    def __call__(self, *args: Any, **kwargs: Any) -> _Absent:
         return _Absent(f"{self._name}()")
 
-    def __enter__(self) -> "_Absent":
+    def __enter__(self) -> _Absent:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -360,8 +386,16 @@ def _bind_stand_ins(node: ast.stmt, namespace: dict[str, Any]) -> None:
 STEP_NAME = "__gradproof_step__"
 INNER_SNAPSHOTS = 400  # snapshots inside top-level compound statements, per submission
 _COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)
-_NO_STEP_AFTER = (ast.Break, ast.Continue, ast.Return, ast.Raise, ast.Pass, ast.FunctionDef,
-                  ast.AsyncFunctionDef, ast.ClassDef)
+_NO_STEP_AFTER = (
+    ast.Break,
+    ast.Continue,
+    ast.Return,
+    ast.Raise,
+    ast.Pass,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+)
 
 
 class _Steps(ast.NodeTransformer):
@@ -398,8 +432,11 @@ def _with_steps(node: ast.stmt) -> ast.stmt:
 
 def _missing_module(exc: BaseException, node: ast.stmt) -> bool:
     """An import statement the grader cannot satisfy (never one of the grader's own packages)."""
-    return (isinstance(exc, ModuleNotFoundError) and isinstance(node, (ast.Import, ast.ImportFrom))
-            and not _grader_package(exc.name))
+    return (
+        isinstance(exc, ModuleNotFoundError)
+        and isinstance(node, (ast.Import, ast.ImportFrom))
+        and not _grader_package(exc.name)
+    )
 
 
 def _grader_package(name: str | None) -> bool:
@@ -423,14 +460,25 @@ class _IPythonStub:
     """What ``get_ipython()`` returns: harmless magics run, the rest is refused and recorded."""
 
     RUN_LINE = {"time", "timeit", "capture"}
-    IGNORED = {"matplotlib", "config", "load_ext", "reload_ext", "autoreload", "pylab", "precision",
-               "pprint", "who", "whos", "env"}
+    IGNORED = {
+        "matplotlib",
+        "config",
+        "load_ext",
+        "reload_ext",
+        "autoreload",
+        "pylab",
+        "precision",
+        "pprint",
+        "who",
+        "whos",
+        "env",
+    }
 
     def __init__(self, child: Child) -> None:
         self.child = child
         self.user_ns = child.namespace
 
-    def get_ipython(self) -> "_IPythonStub":
+    def get_ipython(self) -> _IPythonStub:
         return self
 
     def _record(self, what: str, executed: bool) -> None:
@@ -481,24 +529,36 @@ class _IPythonStub:
 # times slower than the next, and every child inherits the warm state.
 _WARM_UP = [
     ("cell 1", "import math, random\nimport torch\nimport numpy as np\n"),
-    ("cell 2", "X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])\nY = torch.tensor([[0.0]])\n"
-               "W1 = torch.rand(4, 3)\nW2 = torch.rand(3, 1)\nprint(W1)\nprint(W2)\nW1\n"),
-    ("cell 3", "Z = torch.matmul(W1.T, X)\nH = 1/(1+torch.exp(-Z))\nO = torch.matmul(H.T, W2)\n"
-               "O = H.T @ W2\nY_cap = torch.sigmoid(O)\nE = (Y - Y_cap)**2\nprint('E =', E, E.item(), float(E))\n"
-               "dE_dY_cap = -2*(Y - Y_cap)\ndY_cap_dO = Y_cap*(1 - Y_cap)\ndE_dW2 = dE_dY_cap * dY_cap_dO * H\n"
-               "dE_dW1 = torch.matmul(X, (dE_dY_cap * dY_cap_dO * W2 * H*(1 - H)).T)\nlr = 0.1\n"
-               "W2_new = W2 - lr * dE_dW2\nW1_new = W1 - lr * dE_dW1\nprint(W1_new, W2_new)\n"
-               "W1 -= lr * dE_dW1\nW2.sub_(lr * dE_dW2)\n"),
-    ("cell 4", "Xd = X.double(); W = W1.double().clone().requires_grad_(True)\n"
-               "L = ((torch.sigmoid(torch.sigmoid(W.T @ Xd).T @ W2.double()) - 0) ** 2).sum(); L.backward()\n"
-               "g = W.grad.numpy(); print(W.grad)\nwith torch.no_grad():\n    W -= 0.1 * W.grad\n"
-               "W.grad.zero_(); torch.manual_seed(0); torch.randn(3, 1); torch.zeros(3, 1); torch.ones(1, 3)\n"
-               "torch.mm(W1.T, X); torch.mul(Z, H); torch.sum(H, dim=0, keepdim=True); torch.mean(E); H.t(); H.reshape(1, 3)\n"),
-    ("cell 5", "x = np.array([[0.9], [0.8], [0.7], [0.6]]); w1 = np.random.rand(4, 3); w2 = np.random.rand(3, 1)\n"
-               "h = 1 / (1 + np.exp(-(w1.T @ x))); o = np.dot(h.T, w2); e = np.square(0 - o); print(h, o, e)\n"
-               "torch.from_numpy(w1); torch.tensor(w1, dtype=torch.float32); f'{float(e[0, 0]):.4f}'\n"
-               "def sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
-               "def forward(X, W1, W2):\n    H = sigmoid(W1.T @ X)\n    return sigmoid(H.T @ W2)\nforward(X, W1, W2)\n"),
+    (
+        "cell 2",
+        "X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])\nY = torch.tensor([[0.0]])\n"
+        "W1 = torch.rand(4, 3)\nW2 = torch.rand(3, 1)\nprint(W1)\nprint(W2)\nW1\n",
+    ),
+    (
+        "cell 3",
+        "Z = torch.matmul(W1.T, X)\nH = 1/(1+torch.exp(-Z))\nO = torch.matmul(H.T, W2)\n"
+        "O = H.T @ W2\nY_cap = torch.sigmoid(O)\nE = (Y - Y_cap)**2\nprint('E =', E, E.item(), float(E))\n"
+        "dE_dY_cap = -2*(Y - Y_cap)\ndY_cap_dO = Y_cap*(1 - Y_cap)\ndE_dW2 = dE_dY_cap * dY_cap_dO * H\n"
+        "dE_dW1 = torch.matmul(X, (dE_dY_cap * dY_cap_dO * W2 * H*(1 - H)).T)\nlr = 0.1\n"
+        "W2_new = W2 - lr * dE_dW2\nW1_new = W1 - lr * dE_dW1\nprint(W1_new, W2_new)\n"
+        "W1 -= lr * dE_dW1\nW2.sub_(lr * dE_dW2)\n",
+    ),
+    (
+        "cell 4",
+        "Xd = X.double(); W = W1.double().clone().requires_grad_(True)\n"
+        "L = ((torch.sigmoid(torch.sigmoid(W.T @ Xd).T @ W2.double()) - 0) ** 2).sum(); L.backward()\n"
+        "g = W.grad.numpy(); print(W.grad)\nwith torch.no_grad():\n    W -= 0.1 * W.grad\n"
+        "W.grad.zero_(); torch.manual_seed(0); torch.randn(3, 1); torch.zeros(3, 1); torch.ones(1, 3)\n"
+        "torch.mm(W1.T, X); torch.mul(Z, H); torch.sum(H, dim=0, keepdim=True); torch.mean(E); H.t(); H.reshape(1, 3)\n",
+    ),
+    (
+        "cell 5",
+        "x = np.array([[0.9], [0.8], [0.7], [0.6]]); w1 = np.random.rand(4, 3); w2 = np.random.rand(3, 1)\n"
+        "h = 1 / (1 + np.exp(-(w1.T @ x))); o = np.dot(h.T, w2); e = np.square(0 - o); print(h, o, e)\n"
+        "torch.from_numpy(w1); torch.tensor(w1, dtype=torch.float32); f'{float(e[0, 0]):.4f}'\n"
+        "def sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
+        "def forward(X, W1, W2):\n    H = sigmoid(W1.T @ X)\n    return sigmoid(H.T @ W2)\nforward(X, W1, W2)\n",
+    ),
 ]
 
 
@@ -523,6 +583,7 @@ def _warm_up() -> None:
 
 
 # --------------------------------------------------------------------- the supervisor
+
 
 class Prepared:
     """A forked child that has set itself up and waits for its job."""
@@ -614,8 +675,15 @@ class Worker:
         if not self.pidns:  # a directory of our own in the shared /tmp (in a sandbox /tmp is ours)
             self.base = os.path.join(self.base, f"worker-{os.getpid()}")
             os.mkdir(self.base, 0o711)
-        self.send({"ev": "ready", "pid": os.getpid(), "uid": os.getuid(), "torch": torch.__version__,
-                   "python": sys.version.split()[0]})
+        self.send(
+            {
+                "ev": "ready",
+                "pid": os.getpid(),
+                "uid": os.getuid(),
+                "torch": torch.__version__,
+                "python": sys.version.split()[0],
+            }
+        )
         child: Prepared | None = None
         try:
             while True:
@@ -680,7 +748,9 @@ class Worker:
             except BaseException as exc:  # a failure of the worker's own set-up, told to the grader
                 code = 70
                 try:
-                    child_sock.sendall(json.dumps({"ev": "raised", "label": "grader set-up", **describe(exc)}).encode() + b"\n")
+                    child_sock.sendall(
+                        json.dumps({"ev": "raised", "label": "grader set-up", **describe(exc)}).encode() + b"\n"
+                    )
                 except BaseException:
                     pass
             finally:
@@ -723,7 +793,7 @@ class Worker:
         keep = sock.fileno()
         os.closerange(3, keep)
         os.closerange(keep + 1, 1 << 20)
-        sys.stdin = open(0, "r", closefd=False)
+        sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
         sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
         # The worker's environment is already the clean one the grader gave it; only these differ.
@@ -748,11 +818,18 @@ class Worker:
         else:
             self.reap(child)
         self.drain(child, kept, int(limits["output_keep_bytes"]))
-        event: dict[str, Any] = {"ev": "exit", "id": job_id, "reason": reason, "duration": time.monotonic() - started,
-                                 "stdout": kept[child.out_r][0].decode("utf-8", "replace"),
-                                 "stderr": kept[child.err_r][0].decode("utf-8", "replace"),
-                                 "stdout_bytes": kept[child.out_r][1], "stderr_bytes": kept[child.err_r][1],
-                                 "code": None, "signal": None}
+        event: dict[str, Any] = {
+            "ev": "exit",
+            "id": job_id,
+            "reason": reason,
+            "duration": time.monotonic() - started,
+            "stdout": kept[child.out_r][0].decode("utf-8", "replace"),
+            "stderr": kept[child.err_r][0].decode("utf-8", "replace"),
+            "stdout_bytes": kept[child.out_r][1],
+            "stderr_bytes": kept[child.err_r][1],
+            "code": None,
+            "signal": None,
+        }
         if not ended and child.status is not None:
             if os.WIFEXITED(child.status):
                 event["code"] = os.WEXITSTATUS(child.status)
@@ -768,8 +845,9 @@ class Worker:
         self.remove_files(child.workdir)
         return reason
 
-    def supervise(self, child: Prepared, limits: dict[str, Any], job_id: Any,
-                  started: float) -> tuple[str, dict[int, tuple[bytes, int]]]:
+    def supervise(
+        self, child: Prepared, limits: dict[str, Any], job_id: Any, started: float
+    ) -> tuple[str, dict[int, tuple[bytes, int]]]:
         """Relay events and calls until the child is done, times out, or floods its output."""
         keep_bytes = int(limits["output_keep_bytes"])
         max_output = int(limits["output_bytes"])
@@ -1025,6 +1103,7 @@ class Worker:
 
 # --------------------------------------------------------------------- helpers
 
+
 def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
     """The child's resource limits and seeds, set once its job is known."""
     limits = job["limits"]
@@ -1040,7 +1119,7 @@ def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
         ("RLIMIT_CORE", 0),
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
-    cpu = int(math.ceil(float(limits["cpu_seconds"])))
+    cpu = math.ceil(float(limits["cpu_seconds"]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     import random
 
@@ -1149,7 +1228,7 @@ def _kill_descendants() -> bool:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if fields[0] in (b"Z", b"X"):
             continue
         parents[int(entry)] = int(fields[1])

@@ -51,6 +51,7 @@ class Trace:
 
 def notebook_problem(dtype: torch.dtype = torch.float32, device: str = "cpu") -> Problem:
     """The notebook's X, Y and printed weights."""
+
     def t(v: object) -> Tensor:
         return torch.tensor(v, dtype=dtype, device=device)
 
@@ -104,5 +105,8 @@ def render(trace: Trace, decimals: int = 4) -> str:
             f"dE_dW2 =\n{fmt(step.grads.dE_dW2)}",
             f"dE_dW1 =\n{fmt(step.grads.dE_dW1)}",
         ]
-    lines += [f"updated output Y_cap = {fmt(trace.final.Y_cap)}", f"updated error E = {trace.final.E.item():.{decimals}f}"]
+    lines += [
+        f"updated output Y_cap = {fmt(trace.final.Y_cap)}",
+        f"updated error E = {trace.final.E.item():.{decimals}f}",
+    ]
     return "\n".join(lines)

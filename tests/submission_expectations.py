@@ -109,8 +109,11 @@ EXPECTED_OTHER_DIAGNOSES: dict[str, dict[str, str]] = {
 
 # Which failing checks carry the EXPECTED_DIAGNOSIS id (the file's "fail" checks).
 EXPECTED_DIAGNOSIS_CHECKS: dict[str, tuple[str, ...]] = {
-    name: tuple(check for check, status in EXPECTED[name].items()
-                if status == "fail" and check not in EXPECTED_OTHER_DIAGNOSES.get(name, {}))
+    name: tuple(
+        check
+        for check, status in EXPECTED[name].items()
+        if status == "fail" and check not in EXPECTED_OTHER_DIAGNOSES.get(name, {})
+    )
     for name in EXPECTED_DIAGNOSIS
 }
 

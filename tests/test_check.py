@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
@@ -27,8 +28,11 @@ from harness.run import Binding, CallResult, CapturedError, Outcome, Value, deco
 from harness.worker import decode, encode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from submission_expectations import (  # noqa: E402
-    EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED_DIAGNOSIS_CHECKS, EXPECTED_OTHER_DIAGNOSES,
+from submission_expectations import (
+    EXPECTED,
+    EXPECTED_DIAGNOSIS,
+    EXPECTED_DIAGNOSIS_CHECKS,
+    EXPECTED_OTHER_DIAGNOSES,
 )
 
 SUBMISSIONS = Path(__file__).parent.parent / "submissions"
@@ -56,6 +60,7 @@ class FakeSession:
 
 def functions(**overrides: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """The six functions of a correct function-style submission, some replaced."""
+
     def forward(X: Tensor, W1: Tensor, W2: Tensor) -> tuple[Tensor, ...]:
         Z = W1.T @ X
         H = torch.sigmoid(Z)
@@ -79,8 +84,13 @@ def functions(**overrides: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     return namespace
 
 
-def run_functions(namespace: dict[str, Callable[..., Any]], assignment: Assignment = A, seed: int = 1234,
-                  globals_: dict[str, Tensor] | None = None, dtype: str = "float32") -> tuple[dict[str, CheckResult], FakeSession]:
+def run_functions(
+    namespace: dict[str, Callable[..., Any]],
+    assignment: Assignment = A,
+    seed: int = 1234,
+    globals_: dict[str, Tensor] | None = None,
+    dtype: str = "float32",
+) -> tuple[dict[str, CheckResult], FakeSession]:
     session = FakeSession(namespace)
     outcome = Outcome(functions=tuple(namespace), history=_bindings(globals_ or {}, dtype), executed=True)
     results = check_functions(session, outcome, assignment, dtype, False, seed)  # type: ignore[arg-type]
@@ -103,9 +113,13 @@ def notebook_values(dtype: torch.dtype = torch.float32, **changes: Any) -> dict[
     right ones unless changed.
     """
     gen = torch.Generator().manual_seed(3)
-    v: dict[str, Any] = {"X": torch.tensor([[0.9], [0.8], [0.7], [0.6]], dtype=dtype), "Y": torch.zeros(1, 1, dtype=dtype),
-                         "W1": torch.rand(4, 3, generator=gen).to(dtype), "W2": torch.rand(3, 1, generator=gen).to(dtype),
-                         "lr": 0.1}
+    v: dict[str, Any] = {
+        "X": torch.tensor([[0.9], [0.8], [0.7], [0.6]], dtype=dtype),
+        "Y": torch.zeros(1, 1, dtype=dtype),
+        "W1": torch.rand(4, 3, generator=gen).to(dtype),
+        "W2": torch.rand(3, 1, generator=gen).to(dtype),
+        "lr": 0.1,
+    }
     right = reference.backward(v["X"], v["Y"], v["W1"], v["W2"], reference.forward(v["X"], v["Y"], v["W1"], v["W2"]))
 
     def statement(name: str, compute: Callable[[], Any]) -> None:
@@ -116,7 +130,7 @@ def notebook_values(dtype: torch.dtype = torch.float32, **changes: Any) -> dict[
 
     for name in ("X", "Y", "W1", "W2"):
         if name in changes:
-            statement(name, lambda: v[name])
+            statement(name, lambda name=name: v[name])
     statement("Z", lambda: v["W1"].T @ v["X"])
     statement("H", lambda: torch.sigmoid(v["Z"]))
     statement("O", lambda: v["H"].T @ v["W2"])
@@ -153,12 +167,17 @@ def test_fit_reads_a_transposed_matrix_with_a_note_and_a_flat_vector_as_a_column
 
 
 def test_problem_from_reads_weights_stored_transposed_and_refuses_non_finite_values() -> None:
-    v = {k: Value("tensor", "float32", torch.as_tensor(t, dtype=torch.float64))
-         for k, t in notebook_values().items() if k in ("X", "Y", "W1", "W2")}
+    v = {
+        k: Value("tensor", "float32", torch.as_tensor(t, dtype=torch.float64))
+        for k, t in notebook_values().items()
+        if k in ("X", "Y", "W1", "W2")
+    }
     transposed = dict(v, W1=Value("tensor", "float32", v["W1"].tensor.T))  # type: ignore[union-attr]
     p, _ = problem_from(transposed)  # type: ignore[arg-type]
     assert p is not None and p.W1.shape == (4, 3) and any("transpose" in n for n in p.notes)
-    bad = dict(v, X=Value("tensor", "float32", torch.tensor([[float("nan")], [0.0], [0.0], [0.0]], dtype=torch.float64)))
+    bad = dict(
+        v, X=Value("tensor", "float32", torch.tensor([[float("nan")], [0.0], [0.0], [0.0]], dtype=torch.float64))
+    )
     p, why = problem_from(bad)  # type: ignore[arg-type]
     assert p is None and "NaN" in why
 
@@ -173,17 +192,22 @@ def test_a_correct_script_passes_every_check_with_no_diagnosis() -> None:
         assert all(r.diagnosis is None for r in results.values())
 
 
-@pytest.mark.parametrize("check,changes,want", [
-    ("forward", {"Y_cap": lambda v: v["O"]}, "missing-activation"),
-    ("forward", {"H": lambda v: torch.tanh(v["Z"])}, "wrong-activation"),
-    ("loss", {"E": lambda v: (v["Y"] - v["Y_cap"]).abs()}, "loss-formula"),
-    ("dE_dW2", {"dE_dW2": lambda v: -v["dE_dW2"]}, "sign-flip"),
-    ("dE_dW1", {"dE_dW1": lambda v: v["dE_dW1"] / 2}, "missing-factor"),
-    ("dE_dW1", {"dE_dW1": lambda v: v["dE_dW1"] / (v["H"] * (1 - v["H"])).T}, "missing-activation-derivative"),
-    ("update", {"W1_new": lambda v: v["W1"] + v["lr"] * v["dE_dW1"]}, "update-sign"),
-    ("update", {"W2_new": lambda v: v["W2"] - 0.01 * v["dE_dW2"]}, "learning-rate"),
-])
-def test_every_script_checker_fails_on_its_planted_bug_and_names_it(check: str, changes: dict[str, Any], want: str) -> None:
+@pytest.mark.parametrize(
+    "check,changes,want",
+    [
+        ("forward", {"Y_cap": lambda v: v["O"]}, "missing-activation"),
+        ("forward", {"H": lambda v: torch.tanh(v["Z"])}, "wrong-activation"),
+        ("loss", {"E": lambda v: (v["Y"] - v["Y_cap"]).abs()}, "loss-formula"),
+        ("dE_dW2", {"dE_dW2": lambda v: -v["dE_dW2"]}, "sign-flip"),
+        ("dE_dW1", {"dE_dW1": lambda v: v["dE_dW1"] / 2}, "missing-factor"),
+        ("dE_dW1", {"dE_dW1": lambda v: v["dE_dW1"] / (v["H"] * (1 - v["H"])).T}, "missing-activation-derivative"),
+        ("update", {"W1_new": lambda v: v["W1"] + v["lr"] * v["dE_dW1"]}, "update-sign"),
+        ("update", {"W2_new": lambda v: v["W2"] - 0.01 * v["dE_dW2"]}, "learning-rate"),
+    ],
+)
+def test_every_script_checker_fails_on_its_planted_bug_and_names_it(
+    check: str, changes: dict[str, Any], want: str
+) -> None:
     results = run_script(notebook_values(**changes))
     assert results[check].status == "fail" and results[check].score == 0
     assert results[check].diagnosis is not None and results[check].diagnosis.id == want, results[check]
@@ -198,8 +222,10 @@ def test_a_script_with_NaN_inputs_cannot_be_judged_and_says_why() -> None:
 
 
 def test_a_collapsed_gradient_fails_its_shape_but_the_update_that_broadcasts_it_is_judged_as_a_rule() -> None:
-    collapsed = {"dE_dW2": lambda v: v["dE_dW2"].sum().reshape(1, 1),
-                 "W2_new": lambda v: v["W2"] - 0.1 * v["dE_dW2"].sum().reshape(1, 1)}
+    collapsed = {
+        "dE_dW2": lambda v: v["dE_dW2"].sum().reshape(1, 1),
+        "W2_new": lambda v: v["W2"] - 0.1 * v["dE_dW2"].sum().reshape(1, 1),
+    }
     results = run_script(notebook_values(**collapsed))
     assert results["dE_dW2"].status == "fail" and results["dE_dW2"].diagnosis.id == "wrong-shape"  # type: ignore[union-attr]
     assert "(3, 1)" in results["dE_dW2"].diagnosis.message  # type: ignore[union-attr]
@@ -213,9 +239,12 @@ def test_gradients_that_follow_a_wrong_forward_pass_are_told_apart_from_a_wrong_
             W2 = v["W2"].double().requires_grad_(True)
             Y_cap = torch.sigmoid(torch.tanh(W1.T @ v["X"].double()).T @ W2)
             return torch.autograd.grad(((v["Y"].double() - Y_cap) ** 2).sum(), (W1, W2))[which]
+
         return gradient
-    results = run_script(notebook_values(H=lambda v: torch.tanh(v["Z"]), dE_dW1=tanh_gradient(0),
-                                         dE_dW2=tanh_gradient(1)))
+
+    results = run_script(
+        notebook_values(H=lambda v: torch.tanh(v["Z"]), dE_dW1=tanh_gradient(0), dE_dW2=tanh_gradient(1))
+    )
     assert results["forward"].diagnosis.id == "wrong-activation"  # type: ignore[union-attr]
     for name in ("dE_dW1", "dE_dW2"):
         assert results[name].diagnosis.id == "consistent-with-own-forward"  # type: ignore[union-attr]
@@ -245,19 +274,31 @@ def _sign_flipped_backward(X: Tensor, Y: Tensor, W1: Tensor, W2: Tensor) -> tupl
     return g1, -g2
 
 
-@pytest.mark.parametrize("name,override,want", [
-    ("forward", {"forward": lambda X, W1, W2: torch.sigmoid(W1.T @ X).T @ W2}, "missing-activation"),
-    ("loss", {"loss": lambda Y_cap, Y: (Y - Y_cap).abs().sum()}, "loss-formula"),
-    ("dE_dW2", {"backward": _sign_flipped_backward}, "sign-flip"),
-    ("dE_dW1", {"backward": lambda X, Y, W1, W2: (2 * functions()["backward"](X, Y, W1, W2)[0],
-                                                  functions()["backward"](X, Y, W1, W2)[1])}, "constant-factor"),
-    ("update", {"update": lambda W1, W2, g1, g2, lr: (W1 + lr * g1, W2 + lr * g2)}, "update-sign"),
-    ("update", {"update": lambda W1, W2, g1, g2, lr: (W1 - 0.1 * g1, W2 - 0.1 * g2)}, "learning-rate"),
-    ("sigmoid", {"sigmoid": torch.tanh}, "wrong-activation"),
-    ("sigmoid_grad", {"sigmoid_grad": lambda h: -h * (1 - h)}, "sign-flip"),
-])
+@pytest.mark.parametrize(
+    "name,override,want",
+    [
+        ("forward", {"forward": lambda X, W1, W2: torch.sigmoid(W1.T @ X).T @ W2}, "missing-activation"),
+        ("loss", {"loss": lambda Y_cap, Y: (Y - Y_cap).abs().sum()}, "loss-formula"),
+        ("dE_dW2", {"backward": _sign_flipped_backward}, "sign-flip"),
+        (
+            "dE_dW1",
+            {
+                "backward": lambda X, Y, W1, W2: (
+                    2 * functions()["backward"](X, Y, W1, W2)[0],
+                    functions()["backward"](X, Y, W1, W2)[1],
+                )
+            },
+            "constant-factor",
+        ),
+        ("update", {"update": lambda W1, W2, g1, g2, lr: (W1 + lr * g1, W2 + lr * g2)}, "update-sign"),
+        ("update", {"update": lambda W1, W2, g1, g2, lr: (W1 - 0.1 * g1, W2 - 0.1 * g2)}, "learning-rate"),
+        ("sigmoid", {"sigmoid": torch.tanh}, "wrong-activation"),
+        ("sigmoid_grad", {"sigmoid_grad": lambda h: -h * (1 - h)}, "sign-flip"),
+    ],
+)
 def test_every_function_checker_fails_on_its_planted_bug_with_a_shrunk_counterexample(
-        name: str, override: dict[str, Callable[..., Any]], want: str) -> None:
+    name: str, override: dict[str, Callable[..., Any]], want: str
+) -> None:
     results, _ = run_functions(functions(**override))
     r = results[name]
     assert r.status == "fail" and r.score == 0
@@ -272,6 +313,7 @@ def test_a_function_that_raises_is_an_error_with_the_input_that_made_it_raise() 
         if float(Y.sum()) == 0.0:
             raise ZeroDivisionError("division by zero")
         return functions()["backward"](X, Y, W1, W2)
+
     results, _ = run_functions(functions(backward=backward))
     for name in ("dE_dW1", "dE_dW2"):
         r = results[name]
@@ -296,8 +338,13 @@ def test_shrinking_stops_after_its_budget_of_new_calls() -> None:
 
     def calls_with(budget: int | None) -> tuple[int, CheckResult]:
         session = FakeSession(functions(backward=sometimes))
-        runner = Runner(Calls(session, "float32", False), replace(A, examples=4), set(session.namespace), 5,  # type: ignore[arg-type]
-                        budget=budget)
+        runner = Runner(
+            Calls(session, "float32", False),
+            replace(A, examples=4),
+            set(session.namespace),
+            5,  # type: ignore[arg-type]
+            budget=budget,
+        )
         result = runner.check("dE_dW2")
         return session.calls.count("backward"), result
 
@@ -314,6 +361,7 @@ def test_a_function_right_on_the_notebooks_globals_and_wrong_elsewhere_is_instan
     def backward(X: Tensor, Y: Tensor, W1: Tensor, W2: Tensor) -> tuple[Tensor, Tensor]:
         d = -2 * (Y - Y_cap) * Y_cap * (1 - Y_cap)  # the notebook's Y_cap and H, not the arguments'
         return X @ ((W2 @ d.T) * H * (1 - H)).T, H @ d
+
     results, _ = run_functions(functions(backward=backward), globals_={k: own[k] for k in ("X", "Y", "W1", "W2")})
     for name in ("dE_dW1", "dE_dW2"):
         assert results[name].diagnosis.id == "instance-only", results[name]  # type: ignore[union-attr]
@@ -327,7 +375,8 @@ def test_a_backward_consistent_with_its_own_wrong_forward_function_is_told_so() 
         H = torch.tanh(W1.T @ X)
         Y_cap = torch.sigmoid(H.T @ W2)
         d = -2 * (Y - Y_cap) * Y_cap * (1 - Y_cap)
-        return X @ ((W2 @ d.T) * (1 - H ** 2)).T, H @ d
+        return X @ ((W2 @ d.T) * (1 - H**2)).T, H @ d
+
     results, _ = run_functions(functions(forward=forward, backward=backward))
     assert results["forward"].diagnosis.id == "wrong-activation"  # type: ignore[union-attr]
     for name in ("dE_dW1", "dE_dW2"):
@@ -354,7 +403,7 @@ def test_hard_coded_sizes_fail_an_assignment_that_allows_any_size_at_a_smallest_
 
 
 def test_general_sizes_are_drawn_and_correct_functions_pass_them_all() -> None:
-    results, session = run_functions(functions(), assignment=replace(A, general_sizes=True))
+    results, _session = run_functions(functions(), assignment=replace(A, general_sizes=True))
     assert all(r.status == "pass" for r in results.values()), results
 
 
@@ -372,6 +421,7 @@ def test_a_failure_of_the_grader_itself_in_one_property_does_not_sink_the_others
             if fn == "loss":
                 raise RuntimeError("grader bug")
             return super().call(fn, args)
+
     session = Broken(functions())
     outcome = Outcome(functions=tuple(functions()), executed=True)
     results = {r.name: r for r in check_functions(session, outcome, A, "float32", False, 1)}  # type: ignore[arg-type]
@@ -398,7 +448,9 @@ def forbidding() -> dict[str, dict[str, Any]]:
     return {Path(v["submission"]).name: v for v in verdicts}
 
 
-def test_the_bundled_submissions_get_their_expected_verdicts_and_diagnoses(forbidding: dict[str, dict[str, Any]]) -> None:
+def test_the_bundled_submissions_get_their_expected_verdicts_and_diagnoses(
+    forbidding: dict[str, dict[str, Any]],
+) -> None:
     wrong = []
     for name, expected in EXPECTED.items():
         verdict = forbidding[name]
@@ -420,7 +472,9 @@ def test_the_bundled_submissions_get_their_expected_verdicts_and_diagnoses(forbi
     assert not wrong, "\n".join(wrong)
 
 
-def test_forbidden_autograd_fails_the_gradient_checks_with_the_uses_autograd_diagnosis(forbidding: dict[str, dict[str, Any]]) -> None:
+def test_forbidden_autograd_fails_the_gradient_checks_with_the_uses_autograd_diagnosis(
+    forbidding: dict[str, dict[str, Any]],
+) -> None:
     verdict = forbidding["correct_functions_notebook.ipynb"]  # right, but it calls .backward() in a sanity cell
     checks = {c["name"]: c for c in verdict["checks"]}
     for name in ("dE_dW1", "dE_dW2"):

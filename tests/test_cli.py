@@ -40,8 +40,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     spec.write_text('[assignment]\nname = "hw1"\n[checks.dE_dW2]\npoints = 5\n')
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(ROOT)
-        result = _run("grade", "submissions/bug_sign_flip_dW2.py", "submissions/broken_invalid_notebook.ipynb",
-                      "--out", str(out), "--spec", str(spec), "--jobs", "1", "--format", "csv,junit")
+        result = _run(
+            "grade",
+            "submissions/bug_sign_flip_dW2.py",
+            "submissions/broken_invalid_notebook.ipynb",
+            "--out",
+            str(out),
+            "--spec",
+            str(spec),
+            "--jobs",
+            "1",
+            "--format",
+            "csv,junit",
+        )
     return result, out
 
 
@@ -50,8 +61,10 @@ def test_grade_with_a_spec_prints_a_line_per_submission_and_a_summary(graded: tu
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "FAIL       7/12  submissions/bug_sign_flip_dW2.py: dE_dW2 fail (sign-flip)"
-    assert lines[1].startswith("ERROR      0/12  submissions/broken_invalid_notebook.ipynb: cannot load the submission: "
-                               "the notebook is not valid JSON")
+    assert lines[1].startswith(
+        "ERROR      0/12  submissions/broken_invalid_notebook.ipynb: cannot load the submission: "
+        "the notebook is not valid JSON"
+    )
     assert lines[2] == (f"2 submissions, 1 graded, 1 not gradable; mean score 3.50; reports in {out}")
     assert len(lines) == 3
 
@@ -66,14 +79,21 @@ def test_grade_writes_the_formats_asked_for_and_json_always(graded: tuple[Result
     assert [(r["total"], r["max_score"]) for r in rows] == [("7", "12"), ("0", "12")]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--format", "json,pdf"], "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv"),
-    (["--shard", "0/2"], "Error: shard='0/2': K counts from 1 and must be between 1 and 2"),
-    (["--shard", "auto"], "Error: shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),
-    (["--spec", "missing.toml"], "Error: spec='missing.toml': no such file"),
-])
-def test_grade_refuses_bad_options_with_exit_2_before_grading(args: list[str], message: str, tmp_path: Path,
-                                                               in_checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--format", "json,pdf"],
+            "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv",
+        ),
+        (["--shard", "0/2"], "Error: shard='0/2': K counts from 1 and must be between 1 and 2"),
+        (["--shard", "auto"], "Error: shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),
+        (["--spec", "missing.toml"], "Error: spec='missing.toml': no such file"),
+    ],
+)
+def test_grade_refuses_bad_options_with_exit_2_before_grading(
+    args: list[str], message: str, tmp_path: Path, in_checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"):
         monkeypatch.delenv(name, raising=False)
     result = _run("grade", "submissions/correct_script.py", "--out", str(tmp_path / "o"), *args)
@@ -85,8 +105,9 @@ def test_grade_refuses_bad_options_with_exit_2_before_grading(args: list[str], m
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path: Path) -> None:
     spec = tmp_path / "bad.toml"
     spec.write_text("[checks.loss]\npoints = 'lots'\n")
-    result = _run("grade", str(ROOT / "submissions" / "correct_script.py"), "--out", str(tmp_path / "o"),
-                  "--spec", str(spec))
+    result = _run(
+        "grade", str(ROOT / "submissions" / "correct_script.py"), "--out", str(tmp_path / "o"), "--spec", str(spec)
+    )
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == f"Error: {spec}: checks.loss.points='lots': must be a number ≥ 0"
 
@@ -122,7 +143,8 @@ def test_spec_check_prints_what_a_spec_sets(tmp_path: Path) -> None:
         "  dE_dW1           4 points  hidden\n"
         "  update           1 points  visible\n"
         "  sigmoid          0 points  visible\n"
-        "  sigmoid_grad     0 points  visible\n")
+        "  sigmoid_grad     0 points  visible\n"
+    )
 
 
 def test_selftest_exits_0_when_every_visible_check_passes(in_checkout: Path) -> None:
@@ -171,5 +193,6 @@ def test_merge_needs_folders_and_an_output(tmp_path: Path) -> None:
     empty.mkdir()
     result = _run("merge", str(empty), "--out", str(tmp_path / "m"))
     assert result.exit_code == 2
-    assert result.output.splitlines()[-1] == (f"Error: dir={str(empty)!r}: holds no report.json "
-                                              "(is it a gradproof --out folder?)")
+    assert result.output.splitlines()[-1] == (
+        f"Error: dir={str(empty)!r}: holds no report.json (is it a gradproof --out folder?)"
+    )

@@ -38,8 +38,15 @@ def test_the_console_script_exits_2_on_a_usage_error_with_a_clear_message() -> N
 
 
 def test_the_console_script_grades_and_writes_its_reports(tmp_path: Path) -> None:
-    done = gradproof("grade", str(SUBMISSIONS / "correct_script.py"), str(SUBMISSIONS / "bug_loss_abs.py"),
-                     "--out", str(tmp_path), "--jobs", "2")
+    done = gradproof(
+        "grade",
+        str(SUBMISSIONS / "correct_script.py"),
+        str(SUBMISSIONS / "bug_loss_abs.py"),
+        "--out",
+        str(tmp_path),
+        "--jobs",
+        "2",
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "report.json").exists() and (tmp_path / "summary.md").exists()
     assert "2 submissions, 2 graded" in done.stdout

@@ -12,15 +12,26 @@ from torch import Tensor
 
 from harness.check import Problem, Truth, truth_of
 from harness.diagnose import (
-    IDS, LOSSES, TRUE_CHAINS, Case, ForwardModel, catalogue, close, diagnose, explain, probe_cases, shape_diagnosis,
+    IDS,
+    LOSSES,
+    TRUE_CHAINS,
+    Case,
+    ForwardModel,
+    catalogue,
+    close,
+    diagnose,
+    explain,
+    probe_cases,
+    shape_diagnosis,
     sizes_diagnosis,
 )
 
 KEYS = ("dE_dW1", "dE_dW2", "Y_cap", "H", "O", "E", "sigmoid", "sigmoid_grad")
 
 
-def make(sizes: tuple[int, int, int] = (4, 3, 1), seed: int = 0, target: float | None = None,
-         dtype: str = "float64") -> tuple[Problem, Truth]:
+def make(
+    sizes: tuple[int, int, int] = (4, 3, 1), seed: int = 0, target: float | None = None, dtype: str = "float64"
+) -> tuple[Problem, Truth]:
     n_in, n_h, n_out = sizes
     gen = torch.Generator().manual_seed(seed)
 
@@ -34,7 +45,7 @@ def make(sizes: tuple[int, int, int] = (4, 3, 1), seed: int = 0, target: float |
 
 def context_for(key: str, p: Problem, seed: int = 0) -> dict[str, object]:
     gen = torch.Generator().manual_seed(seed + 1)
-    n_in, n_h, n_out = p.sizes
+    _n_in, n_h, n_out = p.sizes
     if key == "E":
         return {"own_y_cap": 0.1 + 0.8 * torch.rand(1, n_out, generator=gen, dtype=torch.float64)}
     if key == "sigmoid":
@@ -92,8 +103,10 @@ def test_no_mutant_equals_the_truth_or_another_mutant_on_generic_inputs() -> Non
             truths = [expected(key, c.problem, c.truth, dict(c.context)) for c in cases]
             assert not all(v is None or close(v, tt, 1e-6) for v, tt in zip(values, truths)), (key, m.name)
             for other in seen:
-                assert not all((a is None) == (b is None) and (a is None or b is None or close(a, b, 1e-6))
-                               for a, b in zip(values, other)), (key, m.name)
+                assert not all(
+                    (a is None) == (b is None) and (a is None or b is None or close(a, b, 1e-6))
+                    for a, b in zip(values, other)
+                ), (key, m.name)
             seen.append(values)
 
 
@@ -144,8 +157,9 @@ def test_the_right_values_are_never_diagnosed(key: str) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 10_000), st.sampled_from([(4, 3, 1), (3, 4, 2), (2, 5, 1)]), st.data())
-def test_a_planted_single_mistake_is_named_with_its_id_on_random_networks(seed: int, sizes: tuple[int, int, int],
-                                                                           data: st.DataObject) -> None:
+def test_a_planted_single_mistake_is_named_with_its_id_on_random_networks(
+    seed: int, sizes: tuple[int, int, int], data: st.DataObject
+) -> None:
     p, t = make(sizes, seed)
     key = data.draw(st.sampled_from(["dE_dW1", "dE_dW2"]))
     singles = [m for m in catalogue(key) if "+" not in m.name]
@@ -166,20 +180,25 @@ def test_a_planted_single_mistake_is_named_with_its_id_on_random_networks(seed: 
 
 
 def notebook() -> tuple[Problem, Truth]:
-    W1 = torch.tensor([[0.6915, 0.2038, 0.1092], [0.8664, 0.2407, 0.9444], [0.9586, 0.5905, 0.4535],
-                       [0.4292, 0.7313, 0.8132]], dtype=torch.float64)
+    W1 = torch.tensor(
+        [[0.6915, 0.2038, 0.1092], [0.8664, 0.2407, 0.9444], [0.9586, 0.5905, 0.4535], [0.4292, 0.7313, 0.8132]],
+        dtype=torch.float64,
+    )
     W2 = torch.tensor([[0.9415], [0.9888], [0.9888]], dtype=torch.float64)
     X = torch.tensor([[0.9], [0.8], [0.7], [0.6]], dtype=torch.float64)
     p = Problem(X=X, Y=torch.zeros(1, 1, dtype=torch.float64), W1=W1, W2=W2, dtype="float32")
     return p, truth_of(p)
 
 
-@pytest.mark.parametrize("mistake,key,want", [
-    (lambda t: -t.grads.dE_dW2, "dE_dW2", "sign-flip"),
-    (lambda t: t.grads.dE_dW2 / 2, "dE_dW2", "missing-factor"),
-    (lambda t: t.grads.dE_dW1 * 2, "dE_dW1", "constant-factor"),
-    (lambda t: t.grads.dE_dW1 * 0.1, "dE_dW1", "constant-factor"),
-])
+@pytest.mark.parametrize(
+    "mistake,key,want",
+    [
+        (lambda t: -t.grads.dE_dW2, "dE_dW2", "sign-flip"),
+        (lambda t: t.grads.dE_dW2 / 2, "dE_dW2", "missing-factor"),
+        (lambda t: t.grads.dE_dW1 * 2, "dE_dW1", "constant-factor"),
+        (lambda t: t.grads.dE_dW1 * 0.1, "dE_dW1", "constant-factor"),
+    ],
+)
 def test_the_classic_notebook_mistakes_are_named_on_the_notebook_weights(mistake, key: str, want: str) -> None:  # type: ignore[no-untyped-def]
     p, t = notebook()
     found = diagnose(key, mistake(t).to(torch.float32).to(torch.float64), p, t, lr=0.1)
@@ -247,11 +266,14 @@ def test_non_finite_values_get_their_own_message(bad: float, word: str) -> None:
 
 def test_right_on_the_notebook_inputs_but_wrong_on_others_is_instance_only() -> None:
     p, t = make()
-    own_p, own_t = make(seed=9)
-    found = diagnose("dE_dW1", t.grads.dE_dW1 * 1.3, p, t, fn="backward",
-                     instance=(own_t.grads.dE_dW1, own_t.grads.dE_dW1))
+    _own_p, own_t = make(seed=9)
+    found = diagnose(
+        "dE_dW1", t.grads.dE_dW1 * 1.3, p, t, fn="backward", instance=(own_t.grads.dE_dW1, own_t.grads.dE_dW1)
+    )
     assert found is not None and found.id == "instance-only" and "backward()" in found.message
-    wrong_there_too = diagnose("dE_dW1", t.grads.dE_dW1 * 1.3, p, t, instance=(own_t.grads.dE_dW1 * 2, own_t.grads.dE_dW1))
+    wrong_there_too = diagnose(
+        "dE_dW1", t.grads.dE_dW1 * 1.3, p, t, instance=(own_t.grads.dE_dW1 * 2, own_t.grads.dE_dW1)
+    )
     assert wrong_there_too is None or wrong_there_too.id != "instance-only"
 
 
@@ -277,8 +299,13 @@ def test_a_backward_fed_with_its_own_wrong_forward_values_is_told_so() -> None:
     p, t = make((4, 3, 1), 8)
     own = {"Y_cap": t.forward.O}  # forgot the output sigmoid
     env = Case(t.grads.dE_dW2, p, t, {}).env()
-    env.update({"Y_cap": t.forward.O[0], "Y_cap(1-Y_cap)": t.forward.O[0] * (1 - t.forward.O[0]),
-                "Y_cap-Y": t.forward.O[0] - p.Y[0]})
+    env.update(
+        {
+            "Y_cap": t.forward.O[0],
+            "Y_cap(1-Y_cap)": t.forward.O[0] * (1 - t.forward.O[0]),
+            "Y_cap-Y": t.forward.O[0] - p.Y[0],
+        }
+    )
     fed = TRUE_CHAINS["dE_dW2"].value(env)
     assert fed is not None
     found = diagnose("dE_dW2", fed, p, t, own=own, forward_ok=False, loss_ok=True)
@@ -316,14 +343,17 @@ def _step(lr: float, g: Tensor) -> Tensor:
     return -lr * g
 
 
-@pytest.mark.parametrize("factor,want,words", [
-    (-0.1, "update-sign", "up the gradient"),
-    (-0.5, "update-sign", "step size"),
-    (0.01, "learning-rate", "0.01"),
-    (1.0, "learning-rate", "does not multiply"),
-    (0.2, "learning-rate", "twice"),
-    (0.0, "no-update", "do not change"),
-])
+@pytest.mark.parametrize(
+    "factor,want,words",
+    [
+        (-0.1, "update-sign", "up the gradient"),
+        (-0.5, "update-sign", "step size"),
+        (0.01, "learning-rate", "0.01"),
+        (1.0, "learning-rate", "does not multiply"),
+        (0.2, "learning-rate", "twice"),
+        (0.0, "no-update", "do not change"),
+    ],
+)
 def test_an_update_is_read_as_a_step_along_the_gradient(factor: float, want: str, words: str) -> None:
     p, t = make()
     g = t.grads.dE_dW1
@@ -336,8 +366,16 @@ def test_an_update_that_ignores_its_lr_argument_is_caught_across_examples() -> N
     p, t = make()
     q, u = make(seed=3)
     g, h = t.grads.dE_dW1, u.grads.dE_dW1
-    found = diagnose("update", _step(0.1, g), p, t, gradient=g, lr=0.5, fn="update",
-                     evidence=[Case(_step(0.1, h), q, u, {"gradient": h, "lr": 1.0})])
+    found = diagnose(
+        "update",
+        _step(0.1, g),
+        p,
+        t,
+        gradient=g,
+        lr=0.5,
+        fn="update",
+        evidence=[Case(_step(0.1, h), q, u, {"gradient": h, "lr": 1.0})],
+    )
     assert found is not None and found.id == "learning-rate" and "whatever lr" in found.message
 
 
@@ -356,14 +394,17 @@ def test_every_loss_formula_mistake_is_named(loss: str) -> None:
     assert found is not None and found.id == want
 
 
-@pytest.mark.parametrize("model,want", [
-    (ForwardModel(output="identity"), "missing-activation"),
-    (ForwardModel(hidden="identity"), "missing-activation"),
-    (ForwardModel(hidden="tanh"), "wrong-activation"),
-    (ForwardModel(output="relu"), "wrong-activation"),
-    (ForwardModel(source="Z"), "missing-activation"),  # the same numbers as H without its sigmoid
-    (ForwardModel(hidden="sigmoid(-z)"), "sign-flip"),
-])
+@pytest.mark.parametrize(
+    "model,want",
+    [
+        (ForwardModel(output="identity"), "missing-activation"),
+        (ForwardModel(hidden="identity"), "missing-activation"),
+        (ForwardModel(hidden="tanh"), "wrong-activation"),
+        (ForwardModel(output="relu"), "wrong-activation"),
+        (ForwardModel(source="Z"), "missing-activation"),  # the same numbers as H without its sigmoid
+        (ForwardModel(hidden="sigmoid(-z)"), "sign-flip"),
+    ],
+)
 def test_forward_mistakes_are_named_at_the_output(model: ForwardModel, want: str) -> None:
     p, t = make((4, 3, 2), 15)
     found = diagnose("Y_cap", model.run(p.X, p.W1, p.W2)["Y_cap"], p, t)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from submission_expectations import EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED_DIAGNOSIS_CHECKS, EXPECTED_STYLE
 
 CHECK_KEYS = {"name", "status", "score", "max_score", "message", "max_abs_error", "max_rel_error", "diagnosis"}
@@ -49,13 +48,13 @@ def test_report_json_follows_the_documented_schema(bundled: dict[str, Any]) -> N
     report = bundled["report"]
     assert report["tool"] == "gradproof" and report["assignment"] == "mlp-4-3-1" and report["version"]
     for verdict in report["submissions"]:
-        assert SUBMISSION_KEYS <= set(verdict)
+        assert set(verdict) >= SUBMISSION_KEYS
         assert verdict["status"] in ("graded", "error")
         assert (verdict["error"] is None) == (verdict["status"] == "graded")
         assert verdict["isolation"]
         assert 0 <= verdict["score"] <= verdict["max_score"]
         for check in verdict["checks"]:
-            assert CHECK_KEYS <= set(check)
+            assert set(check) >= CHECK_KEYS
             assert check["status"] in ("pass", "fail", "missing", "error")
             assert check["score"] == (check["max_score"] if check["status"] == "pass" else 0.0)
             assert check["diagnosis"] is None or set(check["diagnosis"]) == {"id", "message"}
@@ -128,8 +127,11 @@ def test_a_plotting_library_the_grader_lacks_does_not_stop_a_notebook(tmp_path: 
     from harness.grade import grade_batch
 
     script = (Path(__file__).resolve().parent.parent / "submissions" / "correct_script.py").read_text()
-    cells = ["import matplotlib.pyplot as plt\nfrom not_installed_anywhere import lineplot as lp", script,
-             "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nplt.title('loss')\nplt.show()\nlp(x=[1])"]
+    cells = [
+        "import matplotlib.pyplot as plt\nfrom not_installed_anywhere import lineplot as lp",
+        script,
+        "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nplt.title('loss')\nplt.show()\nlp(x=[1])",
+    ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     path = tmp_path / "plots.ipynb"
     path.write_text(nbformat.writes(nb))
@@ -142,9 +144,11 @@ def test_a_missing_module_used_in_the_computation_still_fails_its_checks(tmp_pat
     from harness.grade import grade_batch
 
     path = tmp_path / "scipy_sigmoid.py"
-    path.write_text("import torch\nfrom not_installed_anywhere import expit\n"
-                    "X = torch.ones(4, 1)\nW1 = torch.ones(4, 3)\nW2 = torch.ones(3, 1)\nY = 0.0\n"
-                    "H = expit(W1.T @ X)\nY_cap = expit(H.T @ W2)\n")
+    path.write_text(
+        "import torch\nfrom not_installed_anywhere import expit\n"
+        "X = torch.ones(4, 1)\nW1 = torch.ones(4, 3)\nW2 = torch.ones(3, 1)\nY = 0.0\n"
+        "H = expit(W1.T @ X)\nY_cap = expit(H.T @ W2)\n"
+    )
     (verdict,) = grade_batch([path], jobs=1)
     forward = next(c for c in verdict["checks"] if c["name"] == "forward")
     assert forward["status"] in ("fail", "error") and verdict["score"] == 0.0, forward["message"]

@@ -67,9 +67,22 @@ def site(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with zipfile.ZipFile(zip_path) as zf:
         wheel = next(n for n in zf.namelist() if n.endswith(".whl"))
         zf.extract(wheel, target.parent / "wheel")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--disable-pip-version-check", "--target", str(target), str(target.parent / "wheel" / wheel)],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(target.parent / "wheel" / wheel),
+        ],
+        check=True,
+    )
     return target
 
 
@@ -87,10 +100,13 @@ def _lay_out(zip_path: Path, root: Path, submission: str | None) -> None:
 
 
 def _run_autograder(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHONPATH": str(site),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=300,
-                          cwd="/")
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "PYTHONPATH": str(site),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    return subprocess.run([str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=300, cwd="/")
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +168,9 @@ def test_run_autograder_writes_results_json_that_gradescope_accepts(graded: dict
     data = graded["results"]
     assert schema_problems(data) == []
     assert data["score"] == 7.0 and data["stdout_visibility"] == "hidden"
-    assert [(t["name"].split(":")[0], t["status"], t["score"], t["max_score"], t["visibility"]) for t in data["tests"]] == [
+    assert [
+        (t["name"].split(":")[0], t["status"], t["score"], t["max_score"], t["visibility"]) for t in data["tests"]
+    ] == [
         ("forward", "passed", 2.0, 2.0, "visible"),
         ("loss", "passed", 1.0, 1.0, "visible"),
         ("dE_dW2", "failed", 0.0, 4.0, "hidden"),
@@ -171,10 +189,26 @@ def test_a_hidden_checks_details_never_reach_the_student(graded: dict[str, Any])
 
 
 def test_a_visible_failing_check_carries_its_diagnosis(site: Path, zip_path: Path, tmp_path: Path) -> None:
-    data = results({"status": "graded", "notes": [], "checks": [
-        {"name": "dE_dW2", "status": "fail", "score": 0.0, "max_score": 3.0, "message": "The gradient dE_dW2 is wrong.",
-         "diagnosis": {"id": "sign-flip", "message": "dE_dW2 has the opposite sign."}, "notes": [], "worst": []}]},
-        Assignment(), 1.5)
+    data = results(
+        {
+            "status": "graded",
+            "notes": [],
+            "checks": [
+                {
+                    "name": "dE_dW2",
+                    "status": "fail",
+                    "score": 0.0,
+                    "max_score": 3.0,
+                    "message": "The gradient dE_dW2 is wrong.",
+                    "diagnosis": {"id": "sign-flip", "message": "dE_dW2 has the opposite sign."},
+                    "notes": [],
+                    "worst": [],
+                }
+            ],
+        },
+        Assignment(),
+        1.5,
+    )
     assert schema_problems(data) == []
     assert data["tests"][0]["output"] == "The gradient dE_dW2 is wrong.\nLikely mistake: dE_dW2 has the opposite sign."
 
@@ -197,12 +231,15 @@ def test_the_submission_is_the_only_file_or_the_one_the_spec_names(tmp_path: Pat
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "hw.ipynb").write_text("{}")
     found = find_submission(tmp_path, Assignment())
-    assert found.path is None and found.problem == ("your submission holds several .py/.ipynb files (a.py, sub/hw.ipynb); "
-                                                    "submit only the one to grade")
+    assert found.path is None and found.problem == (
+        "your submission holds several .py/.ipynb files (a.py, sub/hw.ipynb); submit only the one to grade"
+    )
     named = parse_spec('[gradescope]\nsubmission = "hw.ipynb"')
     assert find_submission(tmp_path, named).path == tmp_path / "sub" / "hw.ipynb"
-    assert find_submission(tmp_path, parse_spec('[gradescope]\nsubmission = "x.py"')).problem == \
-        "no file named x.py in your submission"
+    assert (
+        find_submission(tmp_path, parse_spec('[gradescope]\nsubmission = "x.py"')).problem
+        == "no file named x.py in your submission"
+    )
 
 
 def test_the_schema_check_catches_what_gradescope_would_refuse() -> None:

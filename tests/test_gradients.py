@@ -121,13 +121,20 @@ def test_errors_far_below_gradchecks_tolerance_are_found() -> None:
 
 def test_several_wrong_entries_in_several_inputs_are_all_found() -> None:
     net = MLP(16, 32, 4)
-    edits: dict[tuple[int, tuple[int, ...]], float] = {(0, (0, 0)): 1.01, (0, (9, 31)): 1 - 1e-3, (0, (15, 2)): 0.5, (1, (4, 1)): 1 + 1e-4, (1, (31, 3)): -1.0}
+    edits: dict[tuple[int, tuple[int, ...]], float] = {
+        (0, (0, 0)): 1.01,
+        (0, (9, 31)): 1 - 1e-3,
+        (0, (15, 2)): 0.5,
+        (1, (4, 1)): 1 + 1e-4,
+        (1, (31, 3)): -1.0,
+    }
     result = check_gradients(net.loss, net.weights, planted(net.backward, edits))
     assert found(result) == set(edits)
 
 
 def test_a_sign_flip_of_a_whole_tensor_reports_every_entry_of_it() -> None:
     net = MLP(12, 20, 6)  # W2 has 120 entries
+
     def flipped(W1: Tensor, W2: Tensor) -> Grads:
         g1, g2 = net.backward(W1, W2)
         return g1, -g2
@@ -301,7 +308,9 @@ class Cube(torch.autograd.Function):
 
 
 @pytest.mark.parametrize("wrong", [1.0, 1.001])
-def test_a_custom_autograd_function_is_checked_through_its_backward(wrong: float, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_custom_autograd_function_is_checked_through_its_backward(
+    wrong: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(Cube, "wrong", wrong)
     x = torch.linspace(-2, 2, 200, dtype=torch.float64).reshape(20, 10).requires_grad_()
     result = check_gradients(lambda x: Cube.apply(x).sum(), x)  # type: ignore[no-untyped-call]
@@ -361,7 +370,9 @@ def test_auto_mode_checks_small_inputs_entry_by_entry() -> None:
 def test_a_correct_gradient_costs_the_same_evaluations_whatever_its_size() -> None:
     gen = torch.Generator().manual_seed(0)
     inputs = [torch.randn(n, generator=gen, dtype=torch.float64) for n in (100, 10_000, 100_000)]
-    counts = {check_gradients(lambda x: torch.cos(x).sum(), x, lambda x: -torch.sin(x)).function_evaluations for x in inputs}
+    counts = {
+        check_gradients(lambda x: torch.cos(x).sum(), x, lambda x: -torch.sin(x)).function_evaluations for x in inputs
+    }
     assert counts == {1 + 7 + 2 * 6}  # fn's output, the noise estimate, two directional tests
 
 
@@ -382,37 +393,106 @@ def square_sum(x: Tensor) -> Tensor:
 X = torch.ones(3, dtype=torch.float64)
 MISUSE: list[tuple[str, Callable[[], object], str]] = [
     ("no input requires grad", lambda: check_gradients(square_sum, X), r"^grad_fn=None: no input requires grad"),
-    ("eps zero", lambda: check_gradients(square_sum, X, lambda x: 2 * x, eps=0.0), r"^eps=0\.0: expected a number in \(0, 1\)"),
+    (
+        "eps zero",
+        lambda: check_gradients(square_sum, X, lambda x: 2 * x, eps=0.0),
+        r"^eps=0\.0: expected a number in \(0, 1\)",
+    ),
     ("eps negative", lambda: check_gradients(square_sum, X, lambda x: 2 * x, eps=-1e-3), r"^eps=-0\.001: "),
-    ("atol negative", lambda: check_gradients(square_sum, X, lambda x: 2 * x, atol=-1.0), r"^atol=-1\.0: expected a finite"),
+    (
+        "atol negative",
+        lambda: check_gradients(square_sum, X, lambda x: 2 * x, atol=-1.0),
+        r"^atol=-1\.0: expected a finite",
+    ),
     ("rtol nan", lambda: check_gradients(square_sum, X, lambda x: 2 * x, rtol=math.nan), r"^rtol=nan: "),
-    ("bad mode", lambda: check_gradients(square_sum, X, lambda x: 2 * x, mode="fast"), r"^mode='fast': expected one of"),  # type: ignore[arg-type]
+    (
+        "bad mode",
+        lambda: check_gradients(square_sum, X, lambda x: 2 * x, mode="fast"),
+        r"^mode='fast': expected one of",
+    ),  # type: ignore[arg-type]
     ("seed", lambda: check_gradients(square_sum, X, lambda x: 2 * x, seed=1.5), r"^seed=1\.5: expected an int"),  # type: ignore[arg-type]
-    ("negative seed", lambda: check_gradients(square_sum, X, lambda x: 2 * x, seed=-1), r"^seed=-1: expected an int in \[0, 2\*\*63\)"),
+    (
+        "negative seed",
+        lambda: check_gradients(square_sum, X, lambda x: 2 * x, seed=-1),
+        r"^seed=-1: expected an int in \[0, 2\*\*63\)",
+    ),
     ("no directions", lambda: check_gradients(square_sum, X, lambda x: 2 * x, n_directions=0), r"^n_directions=0: "),
-    ("max_mismatches", lambda: check_gradients(square_sum, X, lambda x: 2 * x, max_mismatches=0), r"^max_mismatches=0: "),
-    ("integer input", lambda: check_gradients(square_sum, torch.ones(3, dtype=torch.int64), lambda x: 2 * x),
-     r"^inputs\[0\]\.dtype=torch\.int64: expected a floating-point dtype"),
-    ("not a tensor", lambda: check_gradients(square_sum, [X, 3.0], lambda x, y: (x, x)),  # type: ignore[list-item]
-     r"^inputs\[1\]=3\.0: expected a tensor"),
-    ("no inputs", lambda: check_gradients(square_sum, [], lambda: ()), r"^inputs=\[\]: expected a tensor or a non-empty sequence"),
-    ("too many gradients", lambda: check_gradients(square_sum, X, lambda x: (2 * x, 2 * x)),
-     r"^len\(grad_fn\(\*inputs\)\)=2: expected 1, one gradient"),
-    ("wrong gradient shape", lambda: check_gradients(square_sum, X, lambda x: torch.ones(4, dtype=torch.float64)),
-     r"^grad_fn\(\*inputs\)\[0\]\.shape=\(4,\): expected \(3,\), the shape of inputs\[0\]"),
-    ("all gradients None", lambda: check_gradients(square_sum, X, lambda x: (None,)), r"^grad_fn\(\*inputs\)=\(None,\): expected at least one"),
-    ("non-scalar output with grad_fn", lambda: check_gradients(lambda x: x**2, X, lambda x: 2 * x),
-     r"^grad_outputs=None: fn returns shape \(3,\), not a scalar"),
-    ("grad_outputs shape", lambda: check_gradients(lambda x: x**2, X, lambda x: 2 * x, grad_outputs=torch.ones(2)),
-     r"^grad_outputs\.shape=\(2,\): expected \(3,\), fn's output shape"),
-    ("output not a tensor", lambda: check_gradients(lambda x: 1.0, X, lambda x: 2 * x), r"^fn\(\*inputs\)=1\.0: expected a floating-point tensor"),  # type: ignore[arg-type, return-value]
-    ("output not finite", lambda: check_gradients(lambda x: (x / 0).sum(), X, lambda x: x), r"^fn\(\*inputs\)=inf: expected finite values"),
-    ("output detached", lambda: check_gradients(lambda x: x.detach().sum(), X.clone().requires_grad_()),
-     r"^fn\(\*inputs\)\.requires_grad=False: "),
-    ("names", lambda: check_gradients(square_sum, X, lambda x: 2 * x, names=["a", "b"]), r"^names=\['a', 'b'\]: expected 1 strings"),
+    (
+        "max_mismatches",
+        lambda: check_gradients(square_sum, X, lambda x: 2 * x, max_mismatches=0),
+        r"^max_mismatches=0: ",
+    ),
+    (
+        "integer input",
+        lambda: check_gradients(square_sum, torch.ones(3, dtype=torch.int64), lambda x: 2 * x),
+        r"^inputs\[0\]\.dtype=torch\.int64: expected a floating-point dtype",
+    ),
+    (
+        "not a tensor",
+        lambda: check_gradients(square_sum, [X, 3.0], lambda x, y: (x, x)),  # type: ignore[list-item]
+        r"^inputs\[1\]=3\.0: expected a tensor",
+    ),
+    (
+        "no inputs",
+        lambda: check_gradients(square_sum, [], lambda: ()),
+        r"^inputs=\[\]: expected a tensor or a non-empty sequence",
+    ),
+    (
+        "too many gradients",
+        lambda: check_gradients(square_sum, X, lambda x: (2 * x, 2 * x)),
+        r"^len\(grad_fn\(\*inputs\)\)=2: expected 1, one gradient",
+    ),
+    (
+        "wrong gradient shape",
+        lambda: check_gradients(square_sum, X, lambda x: torch.ones(4, dtype=torch.float64)),
+        r"^grad_fn\(\*inputs\)\[0\]\.shape=\(4,\): expected \(3,\), the shape of inputs\[0\]",
+    ),
+    (
+        "all gradients None",
+        lambda: check_gradients(square_sum, X, lambda x: (None,)),
+        r"^grad_fn\(\*inputs\)=\(None,\): expected at least one",
+    ),
+    (
+        "non-scalar output with grad_fn",
+        lambda: check_gradients(lambda x: x**2, X, lambda x: 2 * x),
+        r"^grad_outputs=None: fn returns shape \(3,\), not a scalar",
+    ),
+    (
+        "grad_outputs shape",
+        lambda: check_gradients(lambda x: x**2, X, lambda x: 2 * x, grad_outputs=torch.ones(2)),
+        r"^grad_outputs\.shape=\(2,\): expected \(3,\), fn's output shape",
+    ),
+    (
+        "output not a tensor",
+        lambda: check_gradients(lambda x: 1.0, X, lambda x: 2 * x),
+        r"^fn\(\*inputs\)=1\.0: expected a floating-point tensor",
+    ),  # type: ignore[arg-type, return-value]
+    (
+        "output not finite",
+        lambda: check_gradients(lambda x: (x / 0).sum(), X, lambda x: x),
+        r"^fn\(\*inputs\)=inf: expected finite values",
+    ),
+    (
+        "output detached",
+        lambda: check_gradients(lambda x: x.detach().sum(), X.clone().requires_grad_()),
+        r"^fn\(\*inputs\)\.requires_grad=False: ",
+    ),
+    (
+        "names",
+        lambda: check_gradients(square_sum, X, lambda x: 2 * x, names=["a", "b"]),
+        r"^names=\['a', 'b'\]: expected 1 strings",
+    ),
     ("fn not callable", lambda: check_gradients(3, X, lambda x: 2 * x), r"^fn=3: expected a callable"),  # type: ignore[arg-type]
-    ("not finite when shifted", lambda: check_gradients(lambda x: torch.log(x).sum(), torch.full((3,), 1e-6, dtype=torch.float64) * torch.tensor([1.0, 1e6, 1e6], dtype=torch.float64), lambda x: 1 / x, eps=0.5),
-     r"^fn\(shifted inputs\)=nan: expected a finite value near the inputs"),
+    (
+        "not finite when shifted",
+        lambda: check_gradients(
+            lambda x: torch.log(x).sum(),
+            torch.full((3,), 1e-6, dtype=torch.float64) * torch.tensor([1.0, 1e6, 1e6], dtype=torch.float64),
+            lambda x: 1 / x,
+            eps=0.5,
+        ),
+        r"^fn\(shifted inputs\)=nan: expected a finite value near the inputs",
+    ),
 ]
 
 

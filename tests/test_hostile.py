@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,17 +24,32 @@ from harness.sandbox import bubblewrap_problem
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 FILES = sorted(p.name for p in HOSTILE.glob("*.py"))
 ROOT = os.geteuid() == 0
-LIMITS = replace(Assignment().limits, timeout=3.0, memory_bytes=512 * 1024**2, processes=16,
-                 file_bytes=1024**2, output_bytes=1024**2, output_keep_bytes=4096)
+LIMITS = replace(
+    Assignment().limits,
+    timeout=3.0,
+    memory_bytes=512 * 1024**2,
+    processes=16,
+    file_bytes=1024**2,
+    output_bytes=1024**2,
+    output_keep_bytes=4096,
+)
 DAEMON_MARKERS = ("sleep 4711", "gradproof-hostile-daemon")
-HOST_TARGETS = [Path("/tmp/gradproof-hostile-escape"), Path("/tmp/gradproof-hostile-tmp"),
-                Path("/tmp/gradproof-hostile-dir"), Path("/var/tmp/gradproof-hostile-vartmp"),
-                Path("/dev/shm/gradproof-hostile-shm"), Path("/gradproof-hostile-root"),
-                Path.home() / "gradproof-hostile-home"]
+HOST_TARGETS = [
+    Path("/tmp/gradproof-hostile-escape"),
+    Path("/tmp/gradproof-hostile-tmp"),
+    Path("/tmp/gradproof-hostile-dir"),
+    Path("/var/tmp/gradproof-hostile-vartmp"),
+    Path("/dev/shm/gradproof-hostile-shm"),
+    Path("/gradproof-hostile-root"),
+    Path.home() / "gradproof-hostile-home",
+]
 
 MODES = [
-    pytest.param("require", id="sandbox", marks=pytest.mark.skipif(bubblewrap_problem() is not None,
-                                                                   reason=f"no sandbox here: {bubblewrap_problem()}")),
+    pytest.param(
+        "require",
+        id="sandbox",
+        marks=pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox here: {bubblewrap_problem()}"),
+    ),
     pytest.param("off", id="fallback"),
 ]
 
@@ -58,7 +74,7 @@ def _processes() -> list[tuple[int, int, str, str]]:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        state = stat[stat.rfind(b")") + 2:].split()[0].decode()
+        state = stat[stat.rfind(b")") + 2 :].split()[0].decode()
         found.append((int(entry), uid, state, cmdline))
     return found
 
@@ -67,8 +83,11 @@ def _leftovers(uids: list[int]) -> list[tuple[int, int, str, str]]:
     """Live processes of ``uids`` or carrying a daemon marker, after a short grace period."""
     deadline = time.monotonic() + 3.0
     while True:
-        left = [p for p in _processes() if p[2] not in ("Z", "X")
-                and (p[1] in uids or any(m in p[3] for m in DAEMON_MARKERS))]
+        left = [
+            p
+            for p in _processes()
+            if p[2] not in ("Z", "X") and (p[1] in uids or any(m in p[3] for m in DAEMON_MARKERS))
+        ]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
@@ -86,8 +105,9 @@ def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     uids = UIDS if ROOT else []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADPROOF_FIRST_UID", str(UID_WINDOW))
-        verdicts = grade_batch([HOSTILE / name for name in FILES], assignment, jobs=2, sandbox=mode, out=out,
-                               hide=[HOSTILE])
+        verdicts = grade_batch(
+            [HOSTILE / name for name in FILES], assignment, jobs=2, sandbox=mode, out=out, hide=[HOSTILE]
+        )
     took = time.monotonic() - started
     leftovers = _leftovers(uids)
     written = [str(t) for t in HOST_TARGETS if t.exists()]
@@ -99,8 +119,15 @@ def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                     owned.append(os.path.join(place, entry))
             except OSError:
                 pass
-    yield {"mode": mode, "by_name": {Path(v["submission"]).name: v for v in verdicts}, "uids": uids,
-           "leftovers": leftovers, "written": written, "owned": owned, "took": took}
+    yield {
+        "mode": mode,
+        "by_name": {Path(v["submission"]).name: v for v in verdicts},
+        "uids": uids,
+        "leftovers": leftovers,
+        "written": written,
+        "owned": owned,
+        "took": took,
+    }
 
 
 def _notes(v: dict[str, Any]) -> str:

@@ -28,12 +28,14 @@ def test_a_module_is_one_cell_with_its_facts(tmp_path: Path) -> None:
 
 
 def test_notebook_code_cells_are_kept_in_order_and_markdown_is_skipped(tmp_path: Path) -> None:
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# hi"),
-        nbformat.v4.new_code_cell("a = 1"),
-        nbformat.v4.new_code_cell(""),
-        nbformat.v4.new_code_cell("b = a + 1"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# hi"),
+            nbformat.v4.new_code_cell("a = 1"),
+            nbformat.v4.new_code_cell(""),
+            nbformat.v4.new_code_cell("b = a + 1"),
+        ]
+    )
     (tmp_path / "n.ipynb").write_text(nbformat.writes(nb))
     sub = load(tmp_path / "n.ipynb")
     assert [c.label for c in sub.cells] == ["cell 2", "cell 4"]
@@ -41,7 +43,11 @@ def test_notebook_code_cells_are_kept_in_order_and_markdown_is_skipped(tmp_path:
 
 
 def test_ipython_syntax_is_rewritten_to_calls_and_never_left_as_shell(tmp_path: Path) -> None:
-    sub = load(notebook(tmp_path / "n.ipynb", "%matplotlib inline\nx = 1", "!pip install evil", "files = !ls", "%%bash\nrm -rf /"))
+    sub = load(
+        notebook(
+            tmp_path / "n.ipynb", "%matplotlib inline\nx = 1", "!pip install evil", "files = !ls", "%%bash\nrm -rf /"
+        )
+    )
     code = "\n".join(c.source for c in sub.cells)
     assert "get_ipython().system('pip install evil')" in code
     assert "get_ipython().getoutput('ls')" in code
@@ -51,9 +57,19 @@ def test_ipython_syntax_is_rewritten_to_calls_and_never_left_as_shell(tmp_path: 
 
 
 def test_an_old_nbformat_3_notebook_is_upgraded(tmp_path: Path) -> None:
-    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
-        {"cell_type": "code", "input": "x = 41 + 1", "language": "python", "outputs": [], "metadata": {}}],
-        "metadata": {}}]}
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {},
+        "worksheets": [
+            {
+                "cells": [
+                    {"cell_type": "code", "input": "x = 41 + 1", "language": "python", "outputs": [], "metadata": {}}
+                ],
+                "metadata": {},
+            }
+        ],
+    }
     (tmp_path / "old.ipynb").write_text(json.dumps(v3))
     assert load(tmp_path / "old.ipynb").cells[0].source.strip() == "x = 41 + 1"
 
@@ -62,13 +78,23 @@ def test_an_old_nbformat_3_notebook_is_upgraded(tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("bad.ipynb", b"{not json", "not valid JSON"),
-        ("empty.ipynb", json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode(), "no code cells"),
-        ("wrong.ipynb", json.dumps({"nbformat": 4, "cells": "nope"}).encode(), "notebook cannot be read|not a valid nbformat"),
+        (
+            "empty.ipynb",
+            json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode(),
+            "no code cells",
+        ),
+        (
+            "wrong.ipynb",
+            json.dumps({"nbformat": 4, "cells": "nope"}).encode(),
+            "notebook cannot be read|not a valid nbformat",
+        ),
         ("junk.py", bytes(range(256)), "binary"),
         ("latin.py", "x = 'é'".encode("latin-1"), "not UTF-8"),
     ],
 )
-def test_a_file_that_cannot_be_graded_is_a_clear_submission_error(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+def test_a_file_that_cannot_be_graded_is_a_clear_submission_error(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
     (tmp_path / name).write_bytes(content)
     with pytest.raises(SubmissionError, match=message):
         load(tmp_path / name)
@@ -101,7 +127,7 @@ def test_a_folder_expands_to_its_submissions_sorted_skipping_hidden_files(tmp_pa
     ("make", "message"),
     [
         (lambda d: d / "missing.py", "no such file"),
-        (lambda d: (d / "x.txt").write_text("") and d / "x.txt" or d / "x.txt", "expected a .py or .ipynb"),
+        (lambda d: ((d / "x.txt").write_text("") and d / "x.txt") or d / "x.txt", "expected a .py or .ipynb"),
         (lambda d: (d / "empty").mkdir() or d / "empty", "holds no .py or .ipynb"),
     ],
 )

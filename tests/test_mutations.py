@@ -133,8 +133,7 @@ DEFAULTS: dict[str, str] = {
 }
 
 
-def render(style: str, edits: dict[str, str] | None = None, *, seed: int = 0, n_in: int = 4,
-           dtype: str = "") -> str:
+def render(style: str, edits: dict[str, str] | None = None, *, seed: int = 0, n_in: int = 4, dtype: str = "") -> str:
     """The template of ``style`` with ``edits`` applied."""
     values = {**DEFAULTS, **(edits or {})}
     X = [[0.9], [0.8], [0.7], [0.6], [0.5]][:n_in]
@@ -150,7 +149,8 @@ def write(folder: Path, name: str, source: str, kind: str) -> Path:
         return path
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}")] + [
-        nbformat.v4.new_code_cell(cell.strip("\n")) for cell in re.split(r"^# %%\n", source, flags=re.M) if cell.strip()]
+        nbformat.v4.new_code_cell(cell.strip("\n")) for cell in re.split(r"^# %%\n", source, flags=re.M) if cell.strip()
+    ]
     path = folder / f"{name}.ipynb"
     nbformat.write(nb, str(path))
     return path
@@ -181,37 +181,65 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("factor_four", {"dE_dY_cap": "-4 * (Y - Y_cap)"}, dict.fromkeys(BOTH, "constant-factor")),
     Mistake("gradient_times_lr", {"dE_dW2": "0.1 * (dO_dW2 @ dE_dO)"}, {"dE_dW2": "constant-factor"}),
     Mistake("missing_factor_2", {"dE_dY_cap": "-(Y - Y_cap)"}, dict.fromkeys(BOTH, "missing-factor")),
-    Mistake("missing_error_factor", {"dE_dY_cap": "-2 * torch.ones_like(Y_cap)"}, dict.fromkeys(BOTH, "missing-factor")),
+    Mistake(
+        "missing_error_factor", {"dE_dY_cap": "-2 * torch.ones_like(Y_cap)"}, dict.fromkeys(BOTH, "missing-factor")
+    ),
     Mistake("extra_factor", {"dE_dH": "dO_dH @ (dE_dO * dY_cap_dO).T"}, {"dE_dW1": "extra-factor"}),
     Mistake("missing_hidden_derivative", {"dH_dZ": "1"}, {"dE_dW1": "missing-activation-derivative"}),
     Mistake("missing_output_derivative", {"dY_cap_dO": "1"}, dict.fromkeys(BOTH, "missing-activation-derivative")),
     Mistake("hidden_derivative_on_Z", {"dH_dZ": "Z * (1 - Z)"}, {"dE_dW1": "derivative-on-preactivation"}),
     Mistake("output_derivative_on_O", {"dY_cap_dO": "O * (1 - O)"}, dict.fromkeys(BOTH, "derivative-on-preactivation")),
     Mistake("Z_for_H", {"dO_dW2": "Z"}, {"dE_dW2": "wrong-operand"}),
-    Mistake("sigmoid_derivative_of_H", {"dH_dZ": "torch.sigmoid(H) * (1 - torch.sigmoid(H))"}, {"dE_dW1": "wrong-operand"}),
+    Mistake(
+        "sigmoid_derivative_of_H", {"dH_dZ": "torch.sigmoid(H) * (1 - torch.sigmoid(H))"}, {"dE_dW1": "wrong-operand"}
+    ),
     Mistake("transposed", {"dE_dW1": "dE_dZ @ dZ_dW1.T"}, {"dE_dW1": "transposed"}, styles=("script",), n_in=3),
-    Mistake("reshaped_not_transposed", {"dE_dW1": "(dE_dZ @ dZ_dW1.T).reshape(dZ_dW1.shape[0], -1)"},
-            {"dE_dW1": "permuted"}),
+    Mistake(
+        "reshaped_not_transposed", {"dE_dW1": "(dE_dZ @ dZ_dW1.T).reshape(dZ_dW1.shape[0], -1)"}, {"dE_dW1": "permuted"}
+    ),
     Mistake("collapsed_shape", {"dE_dW2": "dE_dO * dO_dW2.sum()"}, {"dE_dW2": "wrong-shape"}),
-    Mistake("tanh_forward_and_backward", {"H": "torch.tanh(Z)", "dH_dZ": "1 - H ** 2"},
-            {"forward": "wrong-activation", **dict.fromkeys(BOTH, "consistent-with-own-forward")}),
-    Mistake("no_output_sigmoid", {"Y_cap": "O"},
-            {"forward": "missing-activation", **dict.fromkeys(BOTH, "consistent-with-own-forward")}),
-    Mistake("uses_notebook_forward", {"forward_call": "Z, H, O, Y_cap = Z_nb, H_nb, O_nb, Y_cap_nb"},
-            dict.fromkeys(BOTH, "instance-only"), styles=("function",)),
+    Mistake(
+        "tanh_forward_and_backward",
+        {"H": "torch.tanh(Z)", "dH_dZ": "1 - H ** 2"},
+        {"forward": "wrong-activation", **dict.fromkeys(BOTH, "consistent-with-own-forward")},
+    ),
+    Mistake(
+        "no_output_sigmoid",
+        {"Y_cap": "O"},
+        {"forward": "missing-activation", **dict.fromkeys(BOTH, "consistent-with-own-forward")},
+    ),
+    Mistake(
+        "uses_notebook_forward",
+        {"forward_call": "Z, H, O, Y_cap = Z_nb, H_nb, O_nb, Y_cap_nb"},
+        dict.fromkeys(BOTH, "instance-only"),
+        styles=("function",),
+    ),
     Mistake("update_sign", {"W1_new": "W1 + lr * dE_dW1", "W2_new": "W2 + lr * dE_dW2"}, {"update": "update-sign"}),
-    Mistake("learning_rate", {"W1_new": "W1 - 0.01 * dE_dW1", "W2_new": "W2 - 0.01 * dE_dW2"}, {"update": "learning-rate"}),
-    Mistake("ignores_lr", {"W1_new": "W1 - 0.1 * dE_dW1", "W2_new": "W2 - 0.1 * dE_dW2"}, {"update": "learning-rate"},
-            styles=("function",)),
+    Mistake(
+        "learning_rate", {"W1_new": "W1 - 0.01 * dE_dW1", "W2_new": "W2 - 0.01 * dE_dW2"}, {"update": "learning-rate"}
+    ),
+    Mistake(
+        "ignores_lr",
+        {"W1_new": "W1 - 0.1 * dE_dW1", "W2_new": "W2 - 0.1 * dE_dW2"},
+        {"update": "learning-rate"},
+        styles=("function",),
+    ),
     Mistake("no_update", {"W1_new": "W1.clone()", "W2_new": "W2.clone()"}, {"update": "no-update"}),
     Mistake("absolute_error", {"E": "(Y - Y_cap).abs().sum()"}, {"loss": "loss-formula"}),
     Mistake("half_squared_error", {"E": "0.5 * ((Y - Y_cap) ** 2).sum()"}, {"loss": "loss-formula"}),
-    Mistake("nan_from_dividing_by_Y", {"dE_dY_cap": "-2 * (Y - Y_cap) * Y / Y"},
-            {**dict.fromkeys(BOTH, "non-finite"), "update": "non-finite"},
-            function_fails=dict.fromkeys(BOTH, "non-finite")),
+    Mistake(
+        "nan_from_dividing_by_Y",
+        {"dE_dY_cap": "-2 * (Y - Y_cap) * Y / Y"},
+        {**dict.fromkeys(BOTH, "non-finite"), "update": "non-finite"},
+        function_fails=dict.fromkeys(BOTH, "non-finite"),
+    ),
     Mistake("sigmoid_sign", {"sigmoid": "1 / (1 + torch.exp(z))"}, {"sigmoid": "sign-flip"}, styles=("function",)),
-    Mistake("sigmoid_grad_applies_sigmoid", {"sigmoid_grad": "torch.sigmoid(h) * (1 - torch.sigmoid(h))"},
-            {"sigmoid_grad": "wrong-operand"}, styles=("function",)),
+    Mistake(
+        "sigmoid_grad_applies_sigmoid",
+        {"sigmoid_grad": "torch.sigmoid(h) * (1 - torch.sigmoid(h))"},
+        {"sigmoid_grad": "wrong-operand"},
+        styles=("function",),
+    ),
 )
 
 KINDS = ("module", "notebook")
@@ -222,12 +250,23 @@ KINDS = ("module", "notebook")
 
 CORRECT_SCRIPT = {
     "float64": render("script", dtype="float64", seed=1),
-    "inplace": render("script", seed=2).replace("W1_new = W1 - lr * dE_dW1\nW2_new = W2 - lr * dE_dW2\n",
-                                                "W1 -= lr * dE_dW1\nW2 = W2 - lr * dE_dW2\n"),
-    "matmul_manual_sigmoid": render("script", {
-        "Z": "torch.matmul(W1.T, X)", "H": "1 / (1 + torch.exp(-Z))", "O": "torch.matmul(H.T, W2)",
-        "Y_cap": "1 / (1 + torch.exp(-O))", "E": "(Y - Y_cap) ** 2", "dE_dW2": "dO_dW2 * dE_dO",
-        "dE_dH": "dO_dH * dE_dO", "dE_dW1": "torch.matmul(dZ_dW1, dE_dZ.T)"}, seed=3),
+    "inplace": render("script", seed=2).replace(
+        "W1_new = W1 - lr * dE_dW1\nW2_new = W2 - lr * dE_dW2\n", "W1 -= lr * dE_dW1\nW2 = W2 - lr * dE_dW2\n"
+    ),
+    "matmul_manual_sigmoid": render(
+        "script",
+        {
+            "Z": "torch.matmul(W1.T, X)",
+            "H": "1 / (1 + torch.exp(-Z))",
+            "O": "torch.matmul(H.T, W2)",
+            "Y_cap": "1 / (1 + torch.exp(-O))",
+            "E": "(Y - Y_cap) ** 2",
+            "dE_dW2": "dO_dW2 * dE_dO",
+            "dE_dH": "dO_dH * dE_dO",
+            "dE_dW1": "torch.matmul(dZ_dW1, dE_dZ.T)",
+        },
+        seed=3,
+    ),
     "transposed_gradient": render("script", {"dE_dW1": "dE_dZ @ dZ_dW1.T", "W1_new": "W1 - lr * dE_dW1.T"}, seed=4),
     "W1_stored_transposed": """\
 import torch
@@ -301,14 +340,27 @@ W2_new = W2 - lr * dE_dW2
 
 CORRECT_FUNCTION = {
     "default": render("function", seed=8),
-    "float64_globals": render("function", seed=9).replace("torch.tensor([[0.9], [0.8], [0.7], [0.6]])",
-                                                          "torch.tensor([[0.9], [0.8], [0.7], [0.6]], dtype=torch.float64)")
+    "float64_globals": render("function", seed=9)
+    .replace(
+        "torch.tensor([[0.9], [0.8], [0.7], [0.6]])", "torch.tensor([[0.9], [0.8], [0.7], [0.6]], dtype=torch.float64)"
+    )
     .replace("W1 = torch.rand(4, 3)", "W1 = torch.rand(4, 3, dtype=torch.float64)")
     .replace("W2 = torch.rand(3, 1)", "W2 = torch.rand(3, 1, dtype=torch.float64)"),
-    "inplace_update_matmul": render("function", {
-        "Z": "torch.matmul(W1.T, X)", "O": "torch.matmul(H.T, W2)", "H": "sigmoid(Z)", "Y_cap": "sigmoid(O)",
-        "dY_cap_dO": "sigmoid_grad(Y_cap)", "dH_dZ": "sigmoid_grad(H)"}, seed=10).replace(
-        "    return W1 - lr * dE_dW1, W2 - lr * dE_dW2", "    W1 -= lr * dE_dW1\n    W2 -= lr * dE_dW2\n    return W1, W2"),
+    "inplace_update_matmul": render(
+        "function",
+        {
+            "Z": "torch.matmul(W1.T, X)",
+            "O": "torch.matmul(H.T, W2)",
+            "H": "sigmoid(Z)",
+            "Y_cap": "sigmoid(O)",
+            "dY_cap_dO": "sigmoid_grad(Y_cap)",
+            "dH_dZ": "sigmoid_grad(H)",
+        },
+        seed=10,
+    ).replace(
+        "    return W1 - lr * dE_dW1, W2 - lr * dE_dW2",
+        "    W1 -= lr * dE_dW1\n    W2 -= lr * dE_dW2\n    return W1, W2",
+    ),
     "hard_coded_sizes": """\
 import torch
 
@@ -440,8 +492,12 @@ def plant(folder: Path) -> list[Planted]:
             planted.append(Planted(write(folder, f"correct_script_{name}__{kind}", source, kind), "script", kind, {}))
     for name, source in CORRECT_FUNCTION.items():
         for kind in KINDS:
-            planted.append(Planted(write(folder, f"correct_function_{name}__{kind}", source, kind), "function", kind, {}))
-    planted.append(Planted(write(folder, "correct_function_autograd__module", AUTOGRAD, "module"), "function", "module", {}))
+            planted.append(
+                Planted(write(folder, f"correct_function_{name}__{kind}", source, kind), "function", kind, {})
+            )
+    planted.append(
+        Planted(write(folder, "correct_function_autograd__module", AUTOGRAD, "module"), "function", "module", {})
+    )
     return planted
 
 
@@ -460,14 +516,18 @@ def _checks(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _describe(verdict: dict[str, Any]) -> str:
-    return "; ".join(f"{c['name']}={c['status']}" + (f"({c['diagnosis']['id']})" if c["diagnosis"] else "")
-                     for c in verdict["checks"])
+    return "; ".join(
+        f"{c['name']}={c['status']}" + (f"({c['diagnosis']['id']})" if c["diagnosis"] else "")
+        for c in verdict["checks"]
+    )
 
 
 # ---------------------------------------------------------------- the proof
 
 
-def test_every_planted_mistake_fails_exactly_its_checks_with_its_diagnosis(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
+def test_every_planted_mistake_fails_exactly_its_checks_with_its_diagnosis(
+    graded: list[tuple[Planted, dict[str, Any]]],
+) -> None:
     wrong = []
     for planted, verdict in graded:
         if not planted.mistake:
@@ -482,18 +542,34 @@ def test_every_planted_mistake_fails_exactly_its_checks_with_its_diagnosis(grade
             elif check["status"] == "pass":
                 wrong.append(f"{planted.path.name}: {name} should fail: {_describe(verdict)}")
             elif want and got != want:
-                wrong.append(f"{planted.path.name}: {name} diagnosed {got}, expected {want}: {check['message']} "
-                             f"| {check['diagnosis']}")
+                wrong.append(
+                    f"{planted.path.name}: {name} diagnosed {got}, expected {want}: {check['message']} "
+                    f"| {check['diagnosis']}"
+                )
     assert not wrong, "\n".join(wrong)
 
 
 def test_every_catalogue_id_is_planted_in_script_and_function_style_where_the_style_allows_it() -> None:
     planted = {(m.expected(s).get(c), s) for m in MISTAKES for s in m.styles for c in m.expected(s)}
     ids = {i for i, _ in planted}
-    for wanted in ("sign-flip", "constant-factor", "missing-factor", "extra-factor", "missing-activation-derivative",
-                   "derivative-on-preactivation", "wrong-operand", "transposed", "permuted", "wrong-shape",
-                   "consistent-with-own-forward", "instance-only", "update-sign", "learning-rate", "loss-formula",
-                   "non-finite"):
+    for wanted in (
+        "sign-flip",
+        "constant-factor",
+        "missing-factor",
+        "extra-factor",
+        "missing-activation-derivative",
+        "derivative-on-preactivation",
+        "wrong-operand",
+        "transposed",
+        "permuted",
+        "wrong-shape",
+        "consistent-with-own-forward",
+        "instance-only",
+        "update-sign",
+        "learning-rate",
+        "loss-formula",
+        "non-finite",
+    ):
         assert wanted in ids, wanted
     script_only = {i for i in ids if (i, "function") not in planted}
     function_only = {i for i in ids if (i, "script") not in planted}
@@ -509,20 +585,26 @@ def test_every_correct_variant_gets_full_marks_and_no_diagnosis(graded: list[tup
         if planted.mistake:
             continue
         if verdict["status"] != "graded" or verdict["score"] != verdict["max_score"]:
-            wrong.append(f"{planted.path.name}: {verdict['score']}/{verdict['max_score']} {verdict.get('error')}: "
-                         f"{_describe(verdict)}")
+            wrong.append(
+                f"{planted.path.name}: {verdict['score']}/{verdict['max_score']} {verdict.get('error')}: "
+                f"{_describe(verdict)}"
+            )
         for check in verdict["checks"]:
             if check["diagnosis"] is not None or check["status"] != "pass":
                 wrong.append(f"{planted.path.name}: {check['name']} {check['status']} {check['diagnosis']}")
     assert not wrong, "\n".join(wrong)
 
 
-def test_correct_variants_are_graded_in_the_style_they_are_written_in(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
+def test_correct_variants_are_graded_in_the_style_they_are_written_in(
+    graded: list[tuple[Planted, dict[str, Any]]],
+) -> None:
     for planted, verdict in graded:
         assert verdict["style"] == planted.style, planted.path.name
 
 
-def test_a_function_with_hard_coded_sizes_passes_with_an_info_note_only(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
+def test_a_function_with_hard_coded_sizes_passes_with_an_info_note_only(
+    graded: list[tuple[Planted, dict[str, Any]]],
+) -> None:
     for planted, verdict in graded:
         if "hard_coded_sizes" not in planted.path.name:
             continue
@@ -532,7 +614,9 @@ def test_a_function_with_hard_coded_sizes_passes_with_an_info_note_only(graded: 
         assert all(c["diagnosis"] is None for c in verdict["checks"])
 
 
-def test_autograd_in_backward_is_reported_as_a_note_not_as_a_failure_by_default(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
+def test_autograd_in_backward_is_reported_as_a_note_not_as_a_failure_by_default(
+    graded: list[tuple[Planted, dict[str, Any]]],
+) -> None:
     (verdict,) = [v for p, v in graded if "autograd" in p.path.name]
     checks = _checks(verdict)
     assert verdict["score"] == verdict["max_score"]
@@ -540,7 +624,9 @@ def test_autograd_in_backward_is_reported_as_a_note_not_as_a_failure_by_default(
         assert any("autograd" in n for n in checks[name]["notes"]), checks[name]
 
 
-def test_function_style_failures_report_the_shrunk_counterexample_with_both_values(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
+def test_function_style_failures_report_the_shrunk_counterexample_with_both_values(
+    graded: list[tuple[Planted, dict[str, Any]]],
+) -> None:
     seen = 0
     for planted, verdict in graded:
         if planted.style != "function" or not planted.mistake:
@@ -563,7 +649,9 @@ def test_the_shrunk_counterexample_of_a_sign_flip_is_small(graded: list[tuple[Pl
     assert sum(v == 0 for v in values) >= len(values) // 2, cx
 
 
-def test_messages_name_the_variable_and_never_print_the_reference_gradient(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
+def test_messages_name_the_variable_and_never_print_the_reference_gradient(
+    graded: list[tuple[Planted, dict[str, Any]]],
+) -> None:
     # no code of the answer: no matrix product, no transposed operand, no chain of factors, no "-2 * (...)"
     forbidden = re.compile(r"@|\w\.T\b|dE_dZ|X\s*·\s*\(|H\s*·\s*\(\s*−?2|−2\s*\(|-2\s*\*|·.*·.*·")
     for planted, verdict in graded:
@@ -572,9 +660,13 @@ def test_messages_name_the_variable_and_never_print_the_reference_gradient(grade
             if d is None:
                 continue
             assert not forbidden.search(d["message"]), (planted.path.name, d["message"])
-            key = {"forward": ("Y_cap", "forward", "H", "O"), "loss": ("E", "loss"), "update": ("update",),
-                   "dE_dW1": ("dE_dW1", "backward()"), "dE_dW2": ("dE_dW2", "backward()")}.get(
-                check["name"], (check["name"],))
+            key = {
+                "forward": ("Y_cap", "forward", "H", "O"),
+                "loss": ("E", "loss"),
+                "update": ("update",),
+                "dE_dW1": ("dE_dW1", "backward()"),
+                "dE_dW2": ("dE_dW2", "backward()"),
+            }.get(check["name"], (check["name"],))
             assert any(k in d["message"] for k in key), (planted.path.name, d["message"])
 
 
@@ -584,19 +676,28 @@ def test_the_whole_batch_is_reproducible_from_the_recorded_seed(graded: list[tup
 
 
 @pytest.mark.slow
-def test_with_any_sizes_allowed_every_function_mistake_is_still_named_and_hard_coded_sizes_fail(
-        tmp_path: Path) -> None:
+def test_with_any_sizes_allowed_every_function_mistake_is_still_named_and_hard_coded_sizes_fail(tmp_path: Path) -> None:
     """The same mistakes under an assignment that draws n_in, n_hidden, n_out too (a second batch: slow)."""
     from dataclasses import replace
 
     from harness.assignment import Assignment
     from harness.grade import grade_batch
 
-    items = [(m.name, m.expected("function"), write(tmp_path, m.name, render("function", m.edits), "module"))
-             for m in MISTAKES if "function" in m.styles]
-    items += [(name, {"forward": "fixed-sizes", "dE_dW2": "fixed-sizes", "dE_dW1": "fixed-sizes"}
-               if name == "hard_coded_sizes" else {}, write(tmp_path, f"correct_{name}", source, "module"))
-              for name, source in CORRECT_FUNCTION.items()]
+    items = [
+        (m.name, m.expected("function"), write(tmp_path, m.name, render("function", m.edits), "module"))
+        for m in MISTAKES
+        if "function" in m.styles
+    ]
+    items += [
+        (
+            name,
+            {"forward": "fixed-sizes", "dE_dW2": "fixed-sizes", "dE_dW1": "fixed-sizes"}
+            if name == "hard_coded_sizes"
+            else {},
+            write(tmp_path, f"correct_{name}", source, "module"),
+        )
+        for name, source in CORRECT_FUNCTION.items()
+    ]
     verdicts = grade_batch([path for _, _, path in items], replace(Assignment(), general_sizes=True), jobs=2)
     wrong = []
     for (name, expected, _), verdict in zip(items, verdicts):

@@ -33,8 +33,14 @@ def pytest_collection_finish(session):
 def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["COLUMNS"] = "1000"  # the summary line of a failure is cut at the terminal width
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +104,8 @@ def test_without_the_option_the_plugin_is_registered_but_inert(tmp_path: Path) -
         "def test_the_plugin_is_loaded(pytestconfig):\n"
         "    assert pytestconfig.pluginmanager.hasplugin('gradproof')\n\n"
         "def test_torch_was_never_imported():\n"
-        "    assert 'torch' not in sys.modules\n")
+        "    assert 'torch' not in sys.modules\n"
+    )
     done = _pytest(tmp_path, "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout

@@ -36,8 +36,16 @@ def test_the_notebook_weights_give_the_notebook_numbers() -> None:
 def test_gradproof_reference_prints_the_notebook_numbers() -> None:
     result = CliRunner().invoke(main, ["reference", "--weights", "notebook"])
     assert result.exit_code == 0, result.output
-    for expected in ("output Y_cap = [[0.9203]]", "error E = 0.8470", "[0.1220]", "[0.1044]", "[0.1134]",
-                     "[[0.0099, 0.0210, 0.0161]", "[0.0066, 0.0140, 0.0108]]", "updated output Y_cap = [[0.9181]]"):
+    for expected in (
+        "output Y_cap = [[0.9203]]",
+        "error E = 0.8470",
+        "[0.1220]",
+        "[0.1044]",
+        "[0.1134]",
+        "[[0.0099, 0.0210, 0.0161]",
+        "[0.0066, 0.0140, 0.0108]]",
+        "updated output Y_cap = [[0.9181]]",
+    ):
         assert expected in result.output
 
 

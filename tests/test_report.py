@@ -12,20 +12,51 @@ from harness.errors import UsageError
 from harness.report import markdown, parse_formats, report_data, summary_line, write_atomic, write_reports
 
 
-def check(name: str, status: str, score: float, max_score: float, diagnosis: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"name": name, "status": status, "score": score, "max_score": max_score, "message": f"{name} says {status}",
-            "max_abs_error": 0.5 if status == "fail" else 0.0, "max_rel_error": 1.0 if status == "fail" else 0.0,
-            "diagnosis": diagnosis, "tolerance": "rtol=0.0001, atol=1e-06", "notes": [],
-            "worst": [{"index": [0, 0], "submitted": -0.1, "expected": 0.1, "abs_error": 0.2, "rel_error": 2.0}] if status == "fail" else [],
-            "counterexample": None, "errors": None}
+def check(
+    name: str, status: str, score: float, max_score: float, diagnosis: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "status": status,
+        "score": score,
+        "max_score": max_score,
+        "message": f"{name} says {status}",
+        "max_abs_error": 0.5 if status == "fail" else 0.0,
+        "max_rel_error": 1.0 if status == "fail" else 0.0,
+        "diagnosis": diagnosis,
+        "tolerance": "rtol=0.0001, atol=1e-06",
+        "notes": [],
+        "worst": [{"index": [0, 0], "submitted": -0.1, "expected": 0.1, "abs_error": 0.2, "rel_error": 2.0}]
+        if status == "fail"
+        else [],
+        "counterexample": None,
+        "errors": None,
+    }
 
 
 def verdict(**changes: Any) -> dict[str, Any]:
-    base = {"submission": "subs/a.py", "status": "graded", "error": None, "score": 7.0, "max_score": 10.0,
-            "isolation": "bubblewrap", "duration_s": 0.1, "style": "script", "digest": "d", "seed": 1,
-            "notes": [], "stdout": "", "stderr": "",
-            "checks": [check("forward", "pass", 2, 2), check("dE_dW2", "fail", 0, 3, {"id": "sign-flip", "message": "flip it"}),
-                       check("dE_dW1", "pass", 3, 3), check("loss", "pass", 1, 1), check("update", "pass", 1, 1)]}
+    base = {
+        "submission": "subs/a.py",
+        "status": "graded",
+        "error": None,
+        "score": 7.0,
+        "max_score": 10.0,
+        "isolation": "bubblewrap",
+        "duration_s": 0.1,
+        "style": "script",
+        "digest": "d",
+        "seed": 1,
+        "notes": [],
+        "stdout": "",
+        "stderr": "",
+        "checks": [
+            check("forward", "pass", 2, 2),
+            check("dE_dW2", "fail", 0, 3, {"id": "sign-flip", "message": "flip it"}),
+            check("dE_dW1", "pass", 3, 3),
+            check("loss", "pass", 1, 1),
+            check("update", "pass", 1, 1),
+        ],
+    }
     base.update(changes)
     return base
 

@@ -39,33 +39,80 @@ GRADED = ["correct_script.py", "bug_sign_flip_dW2.py", "broken_invalid_notebook.
 
 
 def _check(name: str, status: str = "pass", score: float = 1.0, max_score: float = 1.0, **kw: Any) -> dict[str, Any]:
-    return {"name": name, "status": status, "score": score, "max_score": max_score,
-            "message": kw.pop("message", f"{name} is {status}"), "max_abs_error": None, "max_rel_error": None,
-            "diagnosis": None, "tolerance": "rtol=0.0001, atol=1e-06", "notes": [], "worst": [],
-            "counterexample": None, "errors": None, **kw}
+    return {
+        "name": name,
+        "status": status,
+        "score": score,
+        "max_score": max_score,
+        "message": kw.pop("message", f"{name} is {status}"),
+        "max_abs_error": None,
+        "max_rel_error": None,
+        "diagnosis": None,
+        "tolerance": "rtol=0.0001, atol=1e-06",
+        "notes": [],
+        "worst": [],
+        "counterexample": None,
+        "errors": None,
+        **kw,
+    }
 
 
 def _verdict(name: str, checks: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
-    return {"submission": name, "status": "graded", "error": None, "score": sum(c["score"] for c in checks),
-            "max_score": sum(c["max_score"] for c in checks), "isolation": "process", "duration_s": 0.25,
-            "style": "script", "digest": "ab" * 32, "seed": 1, "notes": [], "stdout": "", "stderr": "",
-            "checks": checks, **kw}
+    return {
+        "submission": name,
+        "status": "graded",
+        "error": None,
+        "score": sum(c["score"] for c in checks),
+        "max_score": sum(c["max_score"] for c in checks),
+        "isolation": "process",
+        "duration_s": 0.25,
+        "style": "script",
+        "digest": "ab" * 32,
+        "seed": 1,
+        "notes": [],
+        "stdout": "",
+        "stderr": "",
+        "checks": checks,
+        **kw,
+    }
 
 
 @pytest.fixture
 def synthetic() -> dict[str, Any]:
-    wrong = _check("dE_dW2", "fail", 0.0, 3.0, message="The gradient dE_dW2 is wrong <&> \x00 \x1b[31m",
-                   diagnosis={"id": "sign-flip", "message": "dE_dW2 has the opposite sign"},
-                   worst=[{"index": [0, 0], "submitted": -0.12, "expected": 0.12, "abs_error": 0.24, "rel_error": 2.0}],
-                   errors=[[0.24], [0.2], [None]], max_abs_error=0.24, max_rel_error=2.0)
-    return {"tool": "gradproof", "version": "0.1.0", "assignment": "mlp-4-3-1", "tolerances": {},
-            "submissions": [
-                _verdict("alice/hw.py", [_check("forward", score=2, max_score=2), wrong, _check("update", "missing", 0)],
-                         stdout="printed \x07 <b>bold</b>"),
-                _verdict("=HYPERLINK(\"x\")/bob.ipynb", [_check("forward", score=2, max_score=2), _check("sigmoid")]),
-                {**_verdict("carol.py", []), "status": "error", "error": "cannot load the submission: bad JSON",
-                 "score": 0.0, "max_score": 10.0, "style": None},
-            ]}
+    wrong = _check(
+        "dE_dW2",
+        "fail",
+        0.0,
+        3.0,
+        message="The gradient dE_dW2 is wrong <&> \x00 \x1b[31m",
+        diagnosis={"id": "sign-flip", "message": "dE_dW2 has the opposite sign"},
+        worst=[{"index": [0, 0], "submitted": -0.12, "expected": 0.12, "abs_error": 0.24, "rel_error": 2.0}],
+        errors=[[0.24], [0.2], [None]],
+        max_abs_error=0.24,
+        max_rel_error=2.0,
+    )
+    return {
+        "tool": "gradproof",
+        "version": "0.1.0",
+        "assignment": "mlp-4-3-1",
+        "tolerances": {},
+        "submissions": [
+            _verdict(
+                "alice/hw.py",
+                [_check("forward", score=2, max_score=2), wrong, _check("update", "missing", 0)],
+                stdout="printed \x07 <b>bold</b>",
+            ),
+            _verdict('=HYPERLINK("x")/bob.ipynb', [_check("forward", score=2, max_score=2), _check("sigmoid")]),
+            {
+                **_verdict("carol.py", []),
+                "status": "error",
+                "error": "cannot load the submission: bad JSON",
+                "score": 0.0,
+                "max_score": 10.0,
+                "style": None,
+            },
+        ],
+    }
 
 
 # ---------------------------------------------------------------- unit: synthetic report data
@@ -75,11 +122,17 @@ def test_every_format_is_known_to_the_format_parser() -> None:
     assert ALL_FORMATS == ("json", "md", "html", "junit", "csv")
 
 
-def test_junit_has_a_suite_per_submission_and_a_case_per_check_with_required_attributes(synthetic: dict[str, Any]) -> None:
+def test_junit_has_a_suite_per_submission_and_a_case_per_check_with_required_attributes(
+    synthetic: dict[str, Any],
+) -> None:
     root = ET.fromstring(junit_xml(synthetic).encode())
     assert root.tag == "testsuites"
-    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == \
-        {"tests": "6", "failures": "2", "errors": "1", "skipped": "0"}
+    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
+        "tests": "6",
+        "failures": "2",
+        "errors": "1",
+        "skipped": "0",
+    }
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [v["submission"] for v in synthetic["submissions"]]
     for suite in suites:
@@ -114,7 +167,7 @@ def test_csv_has_a_header_then_one_row_per_submission_with_a_column_per_check(sy
     rows = list(csv.reader(io.StringIO(grades_csv(synthetic))))
     assert rows[0] == ["submission", "id", "status", "forward", "dE_dW2", "update", "sigmoid", "total", "max_score"]
     assert rows[1] == ["alice/hw.py", "hw", "graded", "2", "0", "0", "", "2", "6"]
-    assert rows[2][0] == "'=HYPERLINK(\"x\")/bob.ipynb"  # never a spreadsheet formula
+    assert rows[2][0] == '\'=HYPERLINK("x")/bob.ipynb'  # never a spreadsheet formula
     assert rows[2][3:] == ["2", "", "", "1", "3", "3"]
     assert rows[3] == ["carol.py", "carol", "error", "", "", "", "", "0", "10"]
     assert len(rows) == 4
@@ -184,8 +237,9 @@ def test_a_heat_map_shades_entries_by_their_share_of_the_largest_error() -> None
 
 
 def test_histogram_bins_count_every_total_once() -> None:
-    assert histogram_bins([0, 7, 7, 10, 9.5], 10) == [(float(i), float(i), {0: 1, 7: 2, 9: 1, 10: 1}.get(i, 0))
-                                                      for i in range(11)]
+    assert histogram_bins([0, 7, 7, 10, 9.5], 10) == [
+        (float(i), float(i), {0: 1, 7: 2, 9: 1, 10: 1}.get(i, 0)) for i in range(11)
+    ]
     bins = histogram_bins([0.0, 12.5, 25.0, 24.9], 25.0)
     assert len(bins) == 10 and sum(c for _, _, c in bins) == 4
 
@@ -207,8 +261,20 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from harness.cli import main
 
     out = tmp_path_factory.mktemp("reports")
-    result = CliRunner().invoke(main, ["grade", "-q", *(str(SUBMISSIONS / f) for f in GRADED), "--out", str(out),
-                                       "--jobs", "1", "--format", "json,md,html,junit,csv"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "grade",
+            "-q",
+            *(str(SUBMISSIONS / f) for f in GRADED),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--format",
+            "json,md,html,junit,csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -249,16 +315,32 @@ def _chromium() -> str | None:
 def _chromium_run(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     browser = _chromium()
     assert browser is not None
-    argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-            "--enable-logging=stderr", "--v=0", "--window-size=1100,1400", *extra, page.as_uri()]
+    argv = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1100,1400",
+        *extra,
+        page.as_uri(),
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
 def _console(stderr: str) -> list[str]:
     """Console messages (errors, CSP refusals, failed loads) in Chromium's log."""
-    return [line for line in stderr.splitlines()
-            if "CONSOLE" in line or "Uncaught" in line or "Refused to" in line or "net::ERR" in line]
+    return [
+        line
+        for line in stderr.splitlines()
+        if "CONSOLE" in line or "Uncaught" in line or "Refused to" in line or "net::ERR" in line
+    ]
 
 
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (apt-get install -y chromium)")
@@ -275,7 +357,10 @@ def test_chromium_loads_the_index_and_a_submission_page_without_console_errors(g
         assert _console(dom.stderr) == []
         assert "<svg" in dom.stdout and "</html>" in dom.stdout
         doms[page] = dom.stdout
-    assert "bug_sign_flip_dW2.py" in doms[graded / "index.html"] and "Checks that failed most" in doms[graded / "index.html"]
+    assert (
+        "bug_sign_flip_dW2.py" in doms[graded / "index.html"]
+        and "Checks that failed most" in doms[graded / "index.html"]
+    )
     assert "dE_dW2 has the opposite sign" in doms[failing]
     shot = tmp_path / "page.png"
     taken = _chromium_run(failing, tmp_path / "profile-shot", f"--screenshot={shot}")
@@ -283,16 +368,22 @@ def test_chromium_loads_the_index_and_a_submission_page_without_console_errors(g
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
-def test_every_bundled_submission_renders_in_every_format_and_reads_back(bundled: dict[str, Any], tmp_path: Path) -> None:
+def test_every_bundled_submission_renders_in_every_format_and_reads_back(
+    bundled: dict[str, Any], tmp_path: Path
+) -> None:
     """The whole example batch (the session's shared grading): every verdict shape through every consumer."""
     report = bundled["report"]
     write_reports(tmp_path, report, ALL_FORMATS)
     root = ET.parse(tmp_path / "junit.xml").getroot()
     assert len(root.findall("testsuite")) == len(report["submissions"])
-    assert int(root.get("tests") or 0) == sum(len(v["checks"]) + (v["status"] == "error") for v in report["submissions"])
+    assert int(root.get("tests") or 0) == sum(
+        len(v["checks"]) + (v["status"] == "error") for v in report["submissions"]
+    )
     rows = list(csv.DictReader((tmp_path / "grades.csv").open(newline="")))
     assert [float(r["total"]) for r in rows] == [v["score"] for v in report["submissions"]]
-    pages = [tmp_path / "index.html"] + [tmp_path / "submissions" / page_name(v["submission"]) for v in report["submissions"]]
+    pages = [tmp_path / "index.html"] + [
+        tmp_path / "submissions" / page_name(v["submission"]) for v in report["submissions"]
+    ]
     for page in pages:
         _parse(page.read_text())
     heat = sum("per entry" in p.read_text() for p in pages[1:])

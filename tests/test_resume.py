@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "submissions"
 GRADPROOF = [sys.executable, "-c", "from harness.cli import run; run()"]
 
-SLOW = '''import time
+SLOW = """import time
 import torch
 time.sleep(0.4)
 X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])
@@ -34,14 +34,26 @@ W2 = torch.rand(3, 1)
 H = torch.sigmoid(W1.T @ X)
 Y_cap = torch.sigmoid(H.T @ W2)
 E = (Y - Y_cap) ** 2
-'''
+"""
 BAD = {
     "bad_invalid_json.ipynb": b'{"cells": [',
     "bad_empty_file.ipynb": b"",
     "bad_no_cells.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode(),
-    "bad_nbformat3.ipynb": json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [
-        {"cells": [{"cell_type": "code", "input": "X = 1", "language": "python", "outputs": [],
-                    "metadata": {}}], "metadata": {}}]}).encode(),
+    "bad_nbformat3.ipynb": json.dumps(
+        {
+            "nbformat": 3,
+            "nbformat_minor": 0,
+            "metadata": {},
+            "worksheets": [
+                {
+                    "cells": [
+                        {"cell_type": "code", "input": "X = 1", "language": "python", "outputs": [], "metadata": {}}
+                    ],
+                    "metadata": {},
+                }
+            ],
+        }
+    ).encode(),
     "bad_binary_junk.py": bytes(range(256)) * 8,
     "bad_not_utf8.py": "W1 = 'caf\u00e9'\n".encode("latin-1"),
     "bad_huge.py": b"# padding\n" * 300_000,
@@ -81,17 +93,22 @@ def _grader_processes(pid: int, out: Path, graders: set[int]) -> list[str]:
     found = []
     owners = {pid} | graders
     for entry, cmdline in _live_processes():
-        if (any(f'"grader": {owner}}}' in cmdline for owner in owners)
-                or (cmdline.startswith("bwrap ") and str(out) in cmdline)
-                or (entry in graders)):
+        if (
+            any(f'"grader": {owner}}}' in cmdline for owner in owners)
+            or (cmdline.startswith("bwrap ") and str(out) in cmdline)
+            or (entry in graders)
+        ):
             found.append(f"{entry}: {cmdline[:100]}")
     return found
 
 
 def _grader_children(pid: int) -> set[int]:
     """The grader processes a grader started (``harness.run.grade_in_processes``), if any."""
-    return {entry for entry, cmdline in _live_processes()
-            if "_grader_process_main" in cmdline and cmdline.rstrip().endswith(f" {pid}")}
+    return {
+        entry
+        for entry, cmdline in _live_processes()
+        if "_grader_process_main" in cmdline and cmdline.rstrip().endswith(f" {pid}")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +118,13 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(8):
         shutil.copy(SUBMISSIONS / "correct_notebook_classic.ipynb", folder / f"a{i:02d}_classic.ipynb")
         (folder / f"a{i:02d}_slow.py").write_text(SLOW + f"# {i}\n")
-    for name in ("bug_sign_flip_dW2.py", "bug_missing_factor_2.ipynb", "correct_functions.py",
-                 "partial_script_forward_only.py", "broken_syntax_error.py"):
+    for name in (
+        "bug_sign_flip_dW2.py",
+        "bug_missing_factor_2.ipynb",
+        "correct_functions.py",
+        "partial_script_forward_only.py",
+        "broken_syntax_error.py",
+    ):
         shutil.copy(SUBMISSIONS / name, folder / f"b_{name}")
     for name, data in BAD.items():
         (folder / name).write_bytes(data)
@@ -114,13 +136,20 @@ def runs(batch: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     """The batch graded without interruption, and killed with SIGKILL mid-batch then resumed."""
     base = tmp_path_factory.mktemp("runs")
     whole, killed = base / "whole", base / "killed"
-    done = subprocess.run([*GRADPROOF, "grade", str(batch), "--out", str(whole), "--jobs", "2", "-q"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*GRADPROOF, "grade", str(batch), "--out", str(whole), "--jobs", "2", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     total = len(list(batch.iterdir()))
 
-    proc = subprocess.Popen([*GRADPROOF, "grade", str(batch), "--out", str(killed), "--jobs", "2", "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*GRADPROOF, "grade", str(batch), "--out", str(killed), "--jobs", "2", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     journal = killed / JOURNAL
     deadline = time.monotonic() + 120
     lines = 0
@@ -143,13 +172,22 @@ def runs(batch: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         survivors = _grader_processes(proc.pid, killed, graders)
     report_after_kill = (killed / "report.json").exists()
 
-    resumed = subprocess.run([*GRADPROOF, "grade", str(batch), "--out", str(killed), "--jobs", "1", "--resume"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [*GRADPROOF, "grade", str(batch), "--out", str(killed), "--jobs", "1", "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
-    return {"whole": json.loads((whole / "report.json").read_text()),
-            "resumed": json.loads((killed / "report.json").read_text()),
-            "journal": (killed / JOURNAL).read_text().splitlines(), "total": total, "at_kill": at_kill,
-            "survivors": survivors, "report_after_kill": report_after_kill}
+    return {
+        "whole": json.loads((whole / "report.json").read_text()),
+        "resumed": json.loads((killed / "report.json").read_text()),
+        "journal": (killed / JOURNAL).read_text().splitlines(),
+        "total": total,
+        "at_kill": at_kill,
+        "survivors": survivors,
+        "report_after_kill": report_after_kill,
+    }
 
 
 def test_the_kill_landed_mid_batch(runs: dict[str, Any]) -> None:
@@ -201,6 +239,10 @@ def test_a_torn_last_journal_line_is_cut_off_and_that_submission_graded_again(tm
 def test_a_folder_with_nothing_gradable_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no code here")
-    done = subprocess.run([*GRADPROOF, "grade", str(tmp_path / "empty"), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*GRADPROOF, "grade", str(tmp_path / "empty"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "holds no .py or .ipynb submission" in done.stderr

@@ -9,9 +9,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pytest
 import torch
@@ -34,8 +35,14 @@ def pool() -> Iterator[Pool]:
         yield p
 
 
-def _submit(pool: Pool, tmp_path: Path, source: str, name: str = "sub.py", limits: Limits = LIMITS,
-            calls: Sequence[tuple[str, list[dict[str, Any]]]] = ()) -> tuple[Outcome, list[run.CallResult]]:
+def _submit(
+    pool: Pool,
+    tmp_path: Path,
+    source: str,
+    name: str = "sub.py",
+    limits: Limits = LIMITS,
+    calls: Sequence[tuple[str, list[dict[str, Any]]]] = (),
+) -> tuple[Outcome, list[run.CallResult]]:
     path = tmp_path / name
     path.write_text(source)
     results = []
@@ -61,18 +68,21 @@ def test_a_tensor_comes_back_as_float64_with_its_dtype_kept() -> None:
     assert value.tensor.tolist() == [[0.5], [1.5]]
 
 
-@pytest.mark.parametrize("data", [
-    {"t": "tensor", "dtype": "float32", "shape": [2, 2], "data": [1.0]},
-    {"t": "tensor", "dtype": "float32", "shape": [-1], "data": []},
-    {"t": "tensor", "dtype": "float32", "shape": [1] * 9, "data": [1.0]},
-    {"t": "tensor", "dtype": "float32", "shape": [2], "data": ["a", "b"]},
-    {"t": "tensor", "dtype": "float32", "shape": [1], "data": [True]},
-    {"t": "number", "v": "1"},
-    {"t": "number", "v": False},
-    {"t": "list", "items": "not a list"},
-    "not even a dict",
-    {"t": "pickle", "data": "gASVAAAAAAAAAAA="},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"t": "tensor", "dtype": "float32", "shape": [2, 2], "data": [1.0]},
+        {"t": "tensor", "dtype": "float32", "shape": [-1], "data": []},
+        {"t": "tensor", "dtype": "float32", "shape": [1] * 9, "data": [1.0]},
+        {"t": "tensor", "dtype": "float32", "shape": [2], "data": ["a", "b"]},
+        {"t": "tensor", "dtype": "float32", "shape": [1], "data": [True]},
+        {"t": "number", "v": "1"},
+        {"t": "number", "v": False},
+        {"t": "list", "items": "not a list"},
+        "not even a dict",
+        {"t": "pickle", "data": "gASVAAAAAAAAAAA="},
+    ],
+)
 def test_malformed_data_from_a_child_becomes_an_unusable_value_not_an_error(data: Any) -> None:
     value = decode_value(data)
     assert value.tensor is None and value.kind == "other"
@@ -90,17 +100,20 @@ def test_an_argument_is_sent_as_plain_numbers_of_the_requested_dtype() -> None:
     assert encode_argument(torch.ones(2), "float64", as_numpy=True)["t"] == "ndarray"
 
 
-@pytest.mark.parametrize("ending, phrase", [
-    (Ending(reason="timeout"), "time limit of 5 s"),
-    (Ending(reason="output"), "printed more than"),
-    (Ending(reason="worker-died"), "killed or broke the process that supervised it"),
-    (Ending(reason="protocol"), "could not be read"),
-    (Ending(reason="exited", signal="SIGXCPU"), "CPU time (6 s)"),
-    (Ending(reason="exited", signal="SIGSEGV"), "crashed (SIGSEGV)"),
-    (Ending(reason="exited", signal="SIGKILL", cpu_limit_reached=True), "CPU time (6 s)"),
-    (Ending(reason="exited", signal="SIGKILL"), "crashed (SIGKILL)"),
-    (Ending(reason="exited", code=3), "exit code 3"),
-])
+@pytest.mark.parametrize(
+    "ending, phrase",
+    [
+        (Ending(reason="timeout"), "time limit of 5 s"),
+        (Ending(reason="output"), "printed more than"),
+        (Ending(reason="worker-died"), "killed or broke the process that supervised it"),
+        (Ending(reason="protocol"), "could not be read"),
+        (Ending(reason="exited", signal="SIGXCPU"), "CPU time (6 s)"),
+        (Ending(reason="exited", signal="SIGSEGV"), "crashed (SIGSEGV)"),
+        (Ending(reason="exited", signal="SIGKILL", cpu_limit_reached=True), "CPU time (6 s)"),
+        (Ending(reason="exited", signal="SIGKILL"), "crashed (SIGKILL)"),
+        (Ending(reason="exited", code=3), "exit code 3"),
+    ],
+)
 def test_each_way_a_child_can_end_early_is_a_sentence_for_the_report(ending: Ending, phrase: str) -> None:
     problem = ending.problem(LIMITS)
     assert problem is not None and phrase in problem
@@ -117,12 +130,15 @@ def test_a_captured_error_says_where_it_happened() -> None:
 
 def test_a_child_cannot_frame_its_event_as_the_workers(tmp_path: Path) -> None:
     read, write = os.pipe()
-    os.write(write, b'c{"ev": "exit", "id": 1, "reason": "ended"}\n'
-                    b'w{"ev": "bind", "values": {}}\n'
-                    b'x{"ev": "bind"}\n'
-                    b'cnot json\n'
-                    b'c{"ev": "bind", "values": {}}\n'
-                    b'w{"ev": "exit", "id": 1}\n')
+    os.write(
+        write,
+        b'c{"ev": "exit", "id": 1, "reason": "ended"}\n'
+        b'w{"ev": "bind", "values": {}}\n'
+        b'x{"ev": "bind"}\n'
+        b"cnot json\n"
+        b'c{"ev": "bind", "values": {}}\n'
+        b'w{"ev": "exit", "id": 1}\n',
+    )
     os.close(write)
     lines = run._Lines(read)
     deadline = time.monotonic() + 5
@@ -147,9 +163,12 @@ def test_every_top_level_statement_leaves_its_values_in_the_history(pool: Pool, 
 def test_the_grader_calls_the_submissions_functions_and_gets_values_or_errors(pool: Pool, tmp_path: Path) -> None:
     arg = encode_argument(torch.tensor([[0.0], [2.0]]), "float32", as_numpy=False)
     outcome, (ok, bad, missing) = _submit(
-        pool, tmp_path, "import torch\ndef sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
-                        "def loss(y_cap, y):\n    raise ValueError('no loss yet')\n",
-        calls=[("sigmoid", [arg]), ("loss", [arg, arg]), ("forward", [arg])])
+        pool,
+        tmp_path,
+        "import torch\ndef sigmoid(z):\n    return 1 / (1 + torch.exp(-z))\n"
+        "def loss(y_cap, y):\n    raise ValueError('no loss yet')\n",
+        calls=[("sigmoid", [arg]), ("loss", [arg, arg]), ("forward", [arg])],
+    )
     assert outcome.functions == ("loss", "sigmoid")
     assert ok.value is not None and ok.value.tensor is not None
     assert ok.value.tensor[0, 0].item() == 0.5 and ok.value.dtype == "float32"
@@ -159,8 +178,9 @@ def test_the_grader_calls_the_submissions_functions_and_gets_values_or_errors(po
 
 def test_a_call_into_a_child_that_died_is_a_stopped_result(pool: Pool, tmp_path: Path) -> None:
     arg = encode_argument(torch.zeros(1), "float32", as_numpy=False)
-    outcome, (result,) = _submit(pool, tmp_path, "import os\ndef sigmoid(z):\n    os._exit(5)\n",
-                                 calls=[("sigmoid", [arg])])
+    outcome, (result,) = _submit(
+        pool, tmp_path, "import os\ndef sigmoid(z):\n    os._exit(5)\n", calls=[("sigmoid", [arg])]
+    )
     assert result.error is not None and result.error.type == "Stopped" and "exit code 5" in result.error.message
     assert outcome.ending is not None and outcome.ending.code == 5
 
@@ -170,8 +190,8 @@ def test_a_child_cannot_forge_the_end_of_its_own_job(pool: Pool, tmp_path: Path)
         "import os, socket, stat\n"
         "fds = [fd for fd in range(3, 64) if os.path.exists(f'/proc/self/fd/{fd}') and stat.S_ISSOCK(os.fstat(fd).st_mode)]\n"
         "s = socket.socket(fileno=fds[0])\n"
-        "s.sendall(b'{\"ev\": \"exit\", \"id\": 1, \"reason\": \"ended\"}\\n')\n"
-        "s.sendall(b'{\"ev\": \"bind\", \"statement\": 1, \"values\": {}, \"ev\": \"exit\"}\\n')\n"
+        's.sendall(b\'{"ev": "exit", "id": 1, "reason": "ended"}\\n\')\n'
+        's.sendall(b\'{"ev": "bind", "statement": 1, "values": {}, "ev": "exit"}\\n\')\n'
         "s.sendall(b'wnot an event\\n')\n"
         "X = 1.0\n"
     )
@@ -182,8 +202,10 @@ def test_a_child_cannot_forge_the_end_of_its_own_job(pool: Pool, tmp_path: Path)
 
 
 def test_each_submission_gets_a_fresh_process_and_an_empty_private_directory(pool: Pool, tmp_path: Path) -> None:
-    probe = "import os\nprint(os.getpid(), os.getcwd(), sorted(os.listdir('.')), oct(os.stat('.').st_mode & 0o777))\n" \
-            "open('left-behind.txt', 'w').write('x')\n"
+    probe = (
+        "import os\nprint(os.getpid(), os.getcwd(), sorted(os.listdir('.')), oct(os.stat('.').st_mode & 0o777))\n"
+        "open('left-behind.txt', 'w').write('x')\n"
+    )
     first, _ = _submit(pool, tmp_path, probe, name="a.py")
     second, _ = _submit(pool, tmp_path, probe, name="b.py")
     pid1, cwd1, files1, mode1 = _stdout(first).split(" ", 3)
@@ -194,13 +216,27 @@ def test_each_submission_gets_a_fresh_process_and_an_empty_private_directory(poo
 
 
 def test_the_child_runs_torch_on_one_thread_in_a_clean_environment(pool: Pool, tmp_path: Path) -> None:
-    outcome, _ = _submit(pool, tmp_path, "import os, sys, torch\nprint(torch.get_num_threads(), sorted(os.environ), "
-                                         "sys.flags.hash_randomization, hash('gradproof'))\n")
+    outcome, _ = _submit(
+        pool,
+        tmp_path,
+        "import os, sys, torch\nprint(torch.get_num_threads(), sorted(os.environ), "
+        "sys.flags.hash_randomization, hash('gradproof'))\n",
+    )
     threads, rest = _stdout(outcome).split(" ", 1)
     assert threads == "1"
     env = eval(rest[: rest.index("]") + 1])
-    assert set(env) <= {"PATH", "HOME", "TMPDIR", "LANG", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                        "MPLBACKEND", "PYTHONHASHSEED", "PWD"}
+    assert set(env) <= {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MPLBACKEND",
+        "PYTHONHASHSEED",
+        "PWD",
+    }
     assert rest.split()[-2] == "0"  # no hash randomisation: a printed set is in the same order every time
 
 
@@ -223,9 +259,14 @@ def test_the_report_keeps_the_head_of_each_stream_and_counts_the_rest(pool: Pool
 
 def test_the_resource_limits_are_set_in_the_child(pool: Pool, tmp_path: Path) -> None:
     limits = replace(LIMITS, processes=7, file_bytes=12345, cpu_seconds=4.0)
-    outcome, _ = _submit(pool, tmp_path, "import resource as r\n"
-                                         "print([r.getrlimit(getattr(r, n)) for n in ('RLIMIT_NPROC', 'RLIMIT_FSIZE', "
-                                         "'RLIMIT_CPU', 'RLIMIT_CORE')])\n", limits=limits)
+    outcome, _ = _submit(
+        pool,
+        tmp_path,
+        "import resource as r\n"
+        "print([r.getrlimit(getattr(r, n)) for n in ('RLIMIT_NPROC', 'RLIMIT_FSIZE', "
+        "'RLIMIT_CPU', 'RLIMIT_CORE')])\n",
+        limits=limits,
+    )
     nproc, fsize, cpu, core = eval(_stdout(outcome))
     assert fsize == (12345, 12345) and cpu == (4, 5) and core == (0, 0)
     if os.geteuid() == 0:
@@ -235,9 +276,8 @@ def test_the_resource_limits_are_set_in_the_child(pool: Pool, tmp_path: Path) ->
 def test_a_grader_error_mid_job_never_lends_out_a_busy_worker(pool: Pool, tmp_path: Path) -> None:
     path = tmp_path / "busy.py"
     path.write_text("import time\ntime.sleep(30)\n")
-    with pytest.raises(RuntimeError):
-        with pool.session(load(path), LIMITS, NAMES, []):
-            raise RuntimeError("the check stage failed")
+    with pytest.raises(RuntimeError), pool.session(load(path), LIMITS, NAMES, []):
+        raise RuntimeError("the check stage failed")
     started = time.monotonic()
     outcome, _ = _submit(pool, tmp_path, "X = 2.0\n")
     assert outcome.final("X") is not None and time.monotonic() - started < 5.0
@@ -289,14 +329,16 @@ def test_a_worker_restarted_from_a_short_lived_thread_outlives_that_thread(tmp_p
 
 def test_a_daemon_left_by_a_submission_is_killed_when_its_own_job_ends(pool: Pool, tmp_path: Path) -> None:
     marker = f"gradproof-run-test-{os.getpid()}"
-    source = ("import os, sys, time\n"
-              "if os.fork() == 0:\n"
-              "    os.setsid()\n"
-              "    if os.fork() == 0:\n"
-              f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(99)  # {marker}'])\n"
-              "    os._exit(0)\n"
-              "time.sleep(0.3)\n"
-              "X = 1.0\n")
+    source = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(99)  # {marker}'])\n"
+        "    os._exit(0)\n"
+        "time.sleep(0.3)\n"
+        "X = 1.0\n"
+    )
     _submit(pool, tmp_path, source)
     assert pool.workers[0].alive  # the pool is still running: the job's own cleanup did it
 
@@ -323,7 +365,6 @@ def test_a_session_reports_the_isolation_it_ran_under(pool: Pool, tmp_path: Path
     outcome, _ = _submit(pool, tmp_path, "X = 1\n")
     assert outcome.isolation == pool.isolation and outcome.isolation
     assert "61000" not in outcome.isolation  # the same text whichever worker ran it
-
 
 
 def test_a_submission_that_ignores_sigxcpu_is_killed_at_its_hard_cpu_limit(pool: Pool, tmp_path: Path) -> None:
@@ -403,10 +444,12 @@ def test_grader_processes_and_their_workers_die_with_their_parent(tmp_path: Path
 
     path = tmp_path / "slow.py"
     path.write_text("import time\ntime.sleep(30)\n")
-    script = ("import sys\nfrom pathlib import Path\nfrom harness.assignment import Assignment\n"
-              "from harness.run import grade_in_processes\n"
-              f"for item in grade_in_processes([(0, Path({str(path)!r})), (1, Path({str(path)!r}))], Assignment(), 2):\n"
-              "    pass\n")
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom harness.assignment import Assignment\n"
+        "from harness.run import grade_in_processes\n"
+        f"for item in grade_in_processes([(0, Path({str(path)!r})), (1, Path({str(path)!r}))], Assignment(), 2):\n"
+        "    pass\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 60
     graders: list[int] = []

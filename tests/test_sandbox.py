@@ -9,9 +9,10 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ SANDBOX = pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandb
 AS_ROOT = pytest.mark.skipif(not ROOT, reason="children get uids of their own only when the grader is root")
 LIMITS = replace(Assignment().limits, timeout=10.0)
 
-PROBE = r'''
+PROBE = r"""
 import json, os, socket
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
 def can_write(path):
@@ -56,16 +57,16 @@ facts = {
     "hidden": {p: listing(p) for p in HIDDEN},
 }
 print(json.dumps(facts))
-'''
+"""
 
 
-@pytest.fixture(scope="module", params=[pytest.param("require", id="sandbox", marks=SANDBOX),
-                                        pytest.param("off", id="fallback")])
+@pytest.fixture(
+    scope="module", params=[pytest.param("require", id="sandbox", marks=SANDBOX), pytest.param("off", id="fallback")]
+)
 def probe(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """What a child saw of itself and its surroundings, in each mode."""
     folder = tmp_path_factory.mktemp("probe")
-    hidden = [str(Path(harness.__file__).parent), str(Path(reference.__file__).parent),
-              str(Path(__file__).parent)]
+    hidden = [str(Path(harness.__file__).parent), str(Path(reference.__file__).parent), str(Path(__file__).parent)]
     marker = Path("/tmp") / f"gradproof-probe-host-{os.getpid()}"
     marker.write_text("on the host")
     path = folder / "probe.py"
@@ -89,8 +90,9 @@ def probe(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 # ---------------------------------------------------------------- limits
 
 
-@pytest.mark.parametrize("field", ["timeout", "memory_bytes", "processes", "file_bytes", "output_bytes",
-                                   "output_keep_bytes"])
+@pytest.mark.parametrize(
+    "field", ["timeout", "memory_bytes", "processes", "file_bytes", "output_bytes", "output_keep_bytes"]
+)
 @pytest.mark.parametrize("value", [0, -1, True, "10"])
 def test_a_limit_that_is_not_a_positive_number_is_a_usage_error(field: str, value: Any) -> None:
     with pytest.raises(UsageError, match=field):
@@ -114,7 +116,9 @@ def test_the_cpu_limit_leaves_the_last_word_to_the_wall_clock_unless_set() -> No
 def test_without_the_sandbox_a_worker_is_a_plain_process_and_says_so() -> None:
     command = worker_command(0, "off", [])
     assert command.argv[0] == sys.executable and "bwrap" not in command.argv
-    assert command.isolation.startswith("process (") and "no namespaces: the sandbox was turned off" in command.isolation
+    assert (
+        command.isolation.startswith("process (") and "no namespaces: the sandbox was turned off" in command.isolation
+    )
 
 
 def test_requiring_the_sandbox_where_it_cannot_work_fails_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,8 +141,8 @@ def test_the_sandbox_drops_every_capability_the_worker_does_not_need(tmp_path: P
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
     added = {argv[i + 1] for i, a in enumerate(argv) if a == "--cap-add"}
     assert added == ({"CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"} if ROOT else set())
-    assert ["--tmpfs", str(tmp_path)] == argv[argv.index(str(tmp_path)) - 1: argv.index(str(tmp_path)) + 1]
-    assert argv[argv.index("--ro-bind") + 1: argv.index("--ro-bind") + 3] == ["/", "/"]
+    assert ["--tmpfs", str(tmp_path)] == argv[argv.index(str(tmp_path)) - 1 : argv.index(str(tmp_path)) + 1]
+    assert argv[argv.index("--ro-bind") + 1 : argv.index("--ro-bind") + 3] == ["/", "/"]
 
 
 def test_the_isolation_text_is_the_same_whichever_worker_says_it() -> None:
@@ -229,7 +233,9 @@ def test_a_virtualenv_under_tmp_stays_reachable_inside_the_private_tmp(monkeypat
     prefix = command.argv[: command.argv.index(sys.executable)]
     assert prefix[prefix.index("/tmp") - 1] == "--tmpfs"  # /tmp is private ...
     try:
-        done = subprocess.run([*prefix, "cat", str(venv / "lib" / "marker.txt")], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [*prefix, "cat", str(venv / "lib" / "marker.txt")], capture_output=True, text=True, timeout=60
+        )
     finally:
         shutil.rmtree(home)
     assert done.stdout == "here", done.stderr  # ... and the virtualenv in it is bound back

@@ -45,7 +45,9 @@ def test_a_wrong_gradient_fails_with_its_diagnosis(failing: SelfTest) -> None:
     assert not failing.ok
     lines = failing.text.splitlines()
     assert "  FAIL    dE_dW2   0/3" in lines
-    assert any(line.startswith("        The gradient dE_dW2 is wrong: the largest error is 0.244 at [0, 0]") for line in lines)
+    assert any(
+        line.startswith("        The gradient dE_dW2 is wrong: the largest error is 0.244 at [0, 0]") for line in lines
+    )
     assert any(line.startswith("        Likely mistake: dE_dW2 has the opposite sign") for line in lines)
     assert lines[-1] == "4 of 5 visible checks pass (7 of 10 points)."
 
@@ -60,23 +62,38 @@ def test_hidden_checks_are_counted_never_described(failing: SelfTest) -> None:
     result = describe(failing.verdict, spec)
     assert result.ok  # every visible check passes
     assert "dE_dW2" not in result.text and "opposite sign" not in result.text and "update" not in result.text
-    assert result.text.splitlines()[-2:] == ["3 of 3 visible checks pass (6 of 6 points).",
-                                             "2 more checks are hidden: graded when you submit; not shown here."]
+    assert result.text.splitlines()[-2:] == [
+        "3 of 3 visible checks pass (6 of 6 points).",
+        "2 more checks are hidden: graded when you submit; not shown here.",
+    ]
 
 
 def test_a_submission_that_cannot_be_graded_fails_the_self_test_with_the_reason() -> None:
-    verdict: dict[str, Any] = {"submission": "hw.ipynb", "status": "error", "checks": [], "notes": [],
-                               "error": "cannot load the submission: the notebook is not valid JSON"}
+    verdict: dict[str, Any] = {
+        "submission": "hw.ipynb",
+        "status": "error",
+        "checks": [],
+        "notes": [],
+        "error": "cannot load the submission: the notebook is not valid JSON",
+    }
     result = describe(verdict, Assignment())
     assert not result.ok
-    assert result.text == ("gradproof self-test: hw.ipynb (assignment mlp-4-3-1)\n\n"
-                           "Not graded: cannot load the submission: the notebook is not valid JSON\n\n"
-                           "Fix this first: the grader cannot check anything yet.\n")
+    assert result.text == (
+        "gradproof self-test: hw.ipynb (assignment mlp-4-3-1)\n\n"
+        "Not graded: cannot load the submission: the notebook is not valid JSON\n\n"
+        "Fix this first: the grader cannot check anything yet.\n"
+    )
 
 
 def test_a_failing_zero_point_helper_still_fails_the_self_test() -> None:
-    check = {"name": "sigmoid", "status": "fail", "score": 0.0, "max_score": 0.0, "message": "sigmoid is wrong.",
-             "diagnosis": None}
+    check = {
+        "name": "sigmoid",
+        "status": "fail",
+        "score": 0.0,
+        "max_score": 0.0,
+        "message": "sigmoid is wrong.",
+        "diagnosis": None,
+    }
     verdict = {"submission": "f.py", "status": "graded", "checks": [check], "notes": []}
     assert not describe(verdict, Assignment()).ok
 
@@ -87,7 +104,9 @@ def test_the_self_test_grades_one_file_not_a_folder() -> None:
 
 
 def test_everything_before_the_early_worker_starts_is_torch_free() -> None:
-    code = ("import sys; from pathlib import Path; import harness.selftest as s; from harness.load import collect; "
-            "s.load_spec(None); collect([Path(sys.argv[1])]); from harness.run import Pool; p = Pool(1, 'auto', []); p.spawn(); "
-            "assert 'torch' not in sys.modules, 'torch imported before the worker starts'")
+    code = (
+        "import sys; from pathlib import Path; import harness.selftest as s; from harness.load import collect; "
+        "s.load_spec(None); collect([Path(sys.argv[1])]); from harness.run import Pool; p = Pool(1, 'auto', []); p.spawn(); "
+        "assert 'torch' not in sys.modules, 'torch imported before the worker starts'"
+    )
     subprocess.run([sys.executable, "-c", code, str(SUBMISSIONS / "correct_script.py")], check=True)

@@ -34,8 +34,14 @@ def test_a_shard_takes_every_nth_submission_of_the_batch_in_order() -> None:
     files = [Path(f"s{i}.py") for i in range(7)]
     chosen = plan(files, Shard(2, 3))
     assert chosen.files == [Path("s1.py"), Path("s4.py")] and chosen.positions == [1, 4]
-    assert chosen.info == {"index": 2, "count": 3, "source": "--shard", "total": 7, "positions": [1, 4],
-                           "batch": batch_fingerprint(files)}
+    assert chosen.info == {
+        "index": 2,
+        "count": 3,
+        "source": "--shard",
+        "total": 7,
+        "positions": [1, 4],
+        "batch": batch_fingerprint(files),
+    }
 
 
 def test_no_shard_grades_everything_and_adds_nothing_to_the_report() -> None:
@@ -44,30 +50,44 @@ def test_no_shard_grades_everything_and_adds_nothing_to_the_report() -> None:
     assert resolve(None, None, {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"}) is None
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("0/4", "shard='0/4': K counts from 1 and must be between 1 and 4"),
-    ("5/4", "shard='5/4': K counts from 1 and must be between 1 and 4"),
-    ("1/0", "shard='1/0': N must be a whole number ≥ 1"),
-    ("two/4", "shard='two/4': expected K/N (shard K of N, K from 1), e.g. 2/8, or 'auto'"),
-    ("3", "shard='3': expected K/N (shard K of N, K from 1), e.g. 2/8, or 'auto'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0/4", "shard='0/4': K counts from 1 and must be between 1 and 4"),
+        ("5/4", "shard='5/4': K counts from 1 and must be between 1 and 4"),
+        ("1/0", "shard='1/0': N must be a whole number ≥ 1"),
+        ("two/4", "shard='two/4': expected K/N (shard K of N, K from 1), e.g. 2/8, or 'auto'"),
+        ("3", "shard='3': expected K/N (shard K of N, K from 1), e.g. 2/8, or 'auto'"),
+    ],
+)
 def test_a_bad_shard_is_a_usage_error_naming_it(text: str, message: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse(text)
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}, (1, 4)),
-    ({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}, (4, 4)),
-    ({"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"}, (1, 4)),
-    ({"SLURM_ARRAY_TASK_ID": "12", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0",
-      "SLURM_ARRAY_TASK_STEP": "4"}, (4, 4)),
-    ({"JOB_COMPLETION_INDEX": "0", "GRADPROOF_SHARD_COUNT": "3"}, (1, 3)),
-    ({"JOB_COMPLETION_INDEX": "2", "GRADPROOF_SHARD_COUNT": "3"}, (3, 3)),
-])
-def test_an_array_task_or_indexed_job_pod_finds_its_shard_in_the_environment(env: dict[str, str],
-                                                                              expected: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}, (1, 4)),
+        ({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}, (4, 4)),
+        ({"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"}, (1, 4)),
+        (
+            {
+                "SLURM_ARRAY_TASK_ID": "12",
+                "SLURM_ARRAY_TASK_COUNT": "4",
+                "SLURM_ARRAY_TASK_MIN": "0",
+                "SLURM_ARRAY_TASK_STEP": "4",
+            },
+            (4, 4),
+        ),
+        ({"JOB_COMPLETION_INDEX": "0", "GRADPROOF_SHARD_COUNT": "3"}, (1, 3)),
+        ({"JOB_COMPLETION_INDEX": "2", "GRADPROOF_SHARD_COUNT": "3"}, (3, 3)),
+    ],
+)
+def test_an_array_task_or_indexed_job_pod_finds_its_shard_in_the_environment(
+    env: dict[str, str], expected: tuple[int, int]
+) -> None:
     shard = resolve("auto", None, env)
     assert shard is not None and (shard.index, shard.count) == expected
 
@@ -77,17 +97,34 @@ def test_the_shard_count_option_names_the_count_of_an_indexed_job() -> None:
     assert shard == Shard(5, 5, source="JOB_COMPLETION_INDEX")
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({}, "shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),
-    ({"JOB_COMPLETION_INDEX": "1"}, "JOB_COMPLETION_INDEX is set but the number of shards is not: give --shard-count "
-                                    "or GRADPROOF_SHARD_COUNT (the Job's completions)"),
-    ({"JOB_COMPLETION_INDEX": "3", "GRADPROOF_SHARD_COUNT": "3"},
-     "shard='4/3': K counts from 1 and must be between 1 and 3"),
-    ({"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"}, "SLURM_ARRAY_TASK_ID='x': expected a whole number"),
-    ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_STEP": "4",
-      "SLURM_ARRAY_TASK_COUNT": "2"},
-     "SLURM_ARRAY_TASK_ID=2: is not on the array's grid (min 0, step 4); use a contiguous --array such as 0-7"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),
+        (
+            {"JOB_COMPLETION_INDEX": "1"},
+            "JOB_COMPLETION_INDEX is set but the number of shards is not: give --shard-count "
+            "or GRADPROOF_SHARD_COUNT (the Job's completions)",
+        ),
+        (
+            {"JOB_COMPLETION_INDEX": "3", "GRADPROOF_SHARD_COUNT": "3"},
+            "shard='4/3': K counts from 1 and must be between 1 and 3",
+        ),
+        (
+            {"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"},
+            "SLURM_ARRAY_TASK_ID='x': expected a whole number",
+        ),
+        (
+            {
+                "SLURM_ARRAY_TASK_ID": "2",
+                "SLURM_ARRAY_TASK_MIN": "0",
+                "SLURM_ARRAY_TASK_STEP": "4",
+                "SLURM_ARRAY_TASK_COUNT": "2",
+            },
+            "SLURM_ARRAY_TASK_ID=2: is not on the array's grid (min 0, step 4); use a contiguous --array such as 0-7",
+        ),
+    ],
+)
 def test_a_missing_or_bad_environment_is_a_usage_error(env: dict[str, str], message: str) -> None:
     with pytest.raises(UsageError) as caught:
         from_environment(env)
@@ -104,10 +141,21 @@ def test_an_explicit_shard_must_agree_with_the_shard_count() -> None:
 
 def _shard_out(folder: Path, index: int, count: int, total: int, batch: str = "b", **changes: Any) -> Path:
     positions = list(range(index - 1, total, count))
-    data = {"tool": "gradproof", "version": "1", "assignment": "a", "tolerances": {},
-            "submissions": [{"submission": f"s{i}.py", "score": 1.0} for i in positions],
-            "shard": {"index": index, "count": count, "source": "--shard", "total": total, "positions": positions,
-                      "batch": batch}}
+    data = {
+        "tool": "gradproof",
+        "version": "1",
+        "assignment": "a",
+        "tolerances": {},
+        "submissions": [{"submission": f"s{i}.py", "score": 1.0} for i in positions],
+        "shard": {
+            "index": index,
+            "count": count,
+            "source": "--shard",
+            "total": total,
+            "positions": positions,
+            "batch": batch,
+        },
+    }
     data.update(changes)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(data))
@@ -123,7 +171,9 @@ def test_merge_puts_every_verdict_back_at_its_place_in_the_batch(tmp_path: Path)
 
 def test_merge_names_the_missing_shards(tmp_path: Path) -> None:
     dirs = [_shard_out(tmp_path / "s1", 1, 4, 9), _shard_out(tmp_path / "s3", 3, 4, 9)]
-    with pytest.raises(UsageError, match=r"^shards=2/4, 4/4: missing; give every shard's output folder \(2 of 4 given\)$"):
+    with pytest.raises(
+        UsageError, match=r"^shards=2/4, 4/4: missing; give every shard's output folder \(2 of 4 given\)$"
+    ):
         merge(dirs)
 
 
@@ -177,15 +227,28 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     single = runner.invoke(main, ["grade", *paths, "--out", str(base / "single"), *fmt])
     assert single.exit_code == 0, single.output
     outputs: dict[str, Any] = {"single": base / "single"}
-    for k, env in ((1, {"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "2"}),
-                   (2, {"JOB_COMPLETION_INDEX": "1", "GRADPROOF_SHARD_COUNT": "2"})):
-        result = runner.invoke(main, ["grade", *paths, "--out", str(base / f"shard{k}"), "--shard", "auto", *fmt],
-                               env=env)
+    for k, env in (
+        (1, {"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "2"}),
+        (2, {"JOB_COMPLETION_INDEX": "1", "GRADPROOF_SHARD_COUNT": "2"}),
+    ):
+        result = runner.invoke(
+            main, ["grade", *paths, "--out", str(base / f"shard{k}"), "--shard", "auto", *fmt], env=env
+        )
         assert result.exit_code == 0, result.output
         outputs[f"shard{k}"] = base / f"shard{k}"
         outputs[f"shard{k}-output"] = result.output
-    merged = runner.invoke(main, ["merge", str(base / "shard2"), str(base / "shard1"), "--out", str(base / "merged"),
-                                  "--format", "json,md,junit,csv,html"])
+    merged = runner.invoke(
+        main,
+        [
+            "merge",
+            str(base / "shard2"),
+            str(base / "shard1"),
+            "--out",
+            str(base / "merged"),
+            "--format",
+            "json,md,junit,csv,html",
+        ],
+    )
     assert merged.exit_code == 0, merged.output
     assert merged.output == f"merged 2 folders: 3 submissions; reports in {base / 'merged'}\n"
     outputs["merged"] = base / "merged"
@@ -215,15 +278,17 @@ def test_shards_merged_write_the_same_report_files_as_a_single_run(runs: dict[st
         if rel.suffix in (".md", ".csv", ".html"):
             assert (runs["merged"] / rel).read_bytes() == (runs["single"] / rel).read_bytes(), rel
     untimed = re.compile(rb' time="[0-9.]+"')
-    assert untimed.sub(b"", (runs["merged"] / "junit.xml").read_bytes()) == \
-        untimed.sub(b"", (runs["single"] / "junit.xml").read_bytes())
+    assert untimed.sub(b"", (runs["merged"] / "junit.xml").read_bytes()) == untimed.sub(
+        b"", (runs["single"] / "junit.xml").read_bytes()
+    )
 
 
 def test_a_merged_folder_resumes_without_grading_again(runs: dict[str, Any]) -> None:
     journal = [json.loads(line) for line in (runs["merged"] / "journal.jsonl").read_text().splitlines()]
     assert [v["submission"] for v in journal] == [str(SUBMISSIONS / f) for f in BATCH]
     before = json.loads((runs["merged"] / "report.json").read_text())
-    again = CliRunner().invoke(main, ["grade", *(str(SUBMISSIONS / f) for f in BATCH), "--out", str(runs["merged"]),
-                                      "--resume", "-q"])
+    again = CliRunner().invoke(
+        main, ["grade", *(str(SUBMISSIONS / f) for f in BATCH), "--out", str(runs["merged"]), "--resume", "-q"]
+    )
     assert again.exit_code == 0, again.output
     assert _timeless(json.loads((runs["merged"] / "report.json").read_text())) == _timeless(before)

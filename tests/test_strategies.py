@@ -22,7 +22,9 @@ def test_drawn_tensors_have_the_shape_dtype_and_bound_asked_for(x: Tensor) -> No
 
 
 @settings(max_examples=50, deadline=None)
-@given(x=well_conditioned_tensors(tensor_shapes(max_dims=3, max_side=4), dtype=torch.float32, bound=0.7, min_magnitude=0.1))
+@given(
+    x=well_conditioned_tensors(tensor_shapes(max_dims=3, max_side=4), dtype=torch.float32, bound=0.7, min_magnitude=0.1)
+)
 def test_drawn_entries_stay_away_from_zero_when_asked(x: Tensor) -> None:
     assert x.dtype == torch.float32 and 1 <= x.dim() <= 3 and max(x.shape) <= 4
     assert float(x.abs().min()) >= 0.1 and float(x.abs().max()) <= 0.7
@@ -59,7 +61,10 @@ def test_a_scalar_shape_draws_a_zero_dimensional_tensor(data: st.DataObject) -> 
         (lambda: well_conditioned_tensors(dtype=torch.int32), r"^dtype=torch\.int32: expected one of"),
         (lambda: well_conditioned_tensors(bound=0.0), r"^bound=0\.0: expected a finite number > 0"),
         (lambda: well_conditioned_tensors(bound=math.inf), r"^bound=inf: "),
-        (lambda: well_conditioned_tensors(bound=1.0, min_magnitude=1.0), r"^min_magnitude=1\.0: expected a number in \[0, bound=1\.0\)"),
+        (
+            lambda: well_conditioned_tensors(bound=1.0, min_magnitude=1.0),
+            r"^min_magnitude=1\.0: expected a number in \[0, bound=1\.0\)",
+        ),
         (lambda: well_conditioned_tensors((2, -1)), r"^shape=\(2, -1\): expected a tuple of ints >= 0"),
         (lambda: well_conditioned_tensors([2, 3]), r"^shape=\[2, 3\]: "),  # type: ignore[arg-type]
         (lambda: well_conditioned_tensors(requires_grad=1), r"^requires_grad=1: expected a bool"),  # type: ignore[arg-type]
