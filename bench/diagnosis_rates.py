@@ -32,9 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness.assignment import Assignment  # noqa: E402
-from harness.check import Problem, compare, truth_of  # noqa: E402
-from harness.diagnose import Case, catalogue, close, diagnose, expected_of, explain  # noqa: E402
+from harness.check.compare import compare  # noqa: E402
+from harness.diagnose.engine import Case, catalogue, close, diagnose, expected_of, explain  # noqa: E402
+from harness.records.assignment import Assignment  # noqa: E402
+from harness.records.problem import Problem  # noqa: E402
+from harness.truth import truth_of  # noqa: E402
 
 KEYS = ("dE_dW1", "dE_dW2", "Y_cap", "H", "O", "E", "sigmoid", "sigmoid_grad")
 SIZES = ((4, 3, 1), (4, 3, 1), (3, 4, 2), (2, 5, 3), (3, 3, 1), (5, 2, 2))
@@ -138,7 +140,7 @@ def bench_catalogue(count: int) -> None:
 def bench_pipeline(jobs: int) -> None:
     from test_mutations import plant  # the mutation suite's templates
 
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     with tempfile.TemporaryDirectory() as folder:
         planted = plant(Path(folder))

@@ -37,7 +37,7 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.gradients import check_gradients
+from harness.gradients.check import check_gradients
 
 SIZES = {"15": (3, 3, 2), "1e3": (16, 48, 5), "1e4": (64, 128, 14), "1e5": (256, 320, 56)}
 RELATIVE_ERRORS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-7)

@@ -148,7 +148,7 @@ def descendants_cpu(root: int) -> tuple[float, float]:
 
 def run_gradproof(paths: list[Path], jobs: int, sandbox: str, out: Path) -> dict[str, Any]:
     import harness.grade as grade
-    from harness.assignment import Assignment
+    from harness.records.assignment import Assignment
 
     stamps: list[float] = []
     k = max(1, len(paths) // 5)

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import GraderError, GradproofError, SandboxUnavailable, SpecError, SubmissionError, UsageError
 
 if TYPE_CHECKING:
-    from harness.assignment import Assignment
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
     from harness.gradients import GradientCheckResult, GradproofWarning, Mismatch, assert_gradients, check_gradients
+    from harness.records import Assignment
 
 _LAZY = {
-    "Assignment": "harness.assignment",
-    "grade_batch": "harness.grade",
+    "Assignment": "harness.records",
+    "grade_batch": "harness.batch",
     "check_gradients": "harness.gradients",
     "assert_gradients": "harness.gradients",
     "GradientCheckResult": "harness.gradients",

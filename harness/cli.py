@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from harness.errors import GradproofError, UsageError
+from harness.records.report import VerdictData
 
 
 class _Group(click.Group):
@@ -99,10 +100,10 @@ def grade(
     """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT."""
     from dataclasses import replace
 
-    from harness import shard as sharding
-    from harness.assignment import load_spec
+    from harness.course import shard as sharding
     from harness.load import collect
     from harness.report import parse_formats, report_data, summary_line, write_reports
+    from harness.spec import load_spec
 
     wanted = parse_formats(formats)
     assignment = load_spec(spec)
@@ -121,17 +122,17 @@ def grade(
         else None
     )
 
-    def show(verdict: dict[str, Any]) -> None:
+    def show(verdict: VerdictData) -> None:
         if bar is not None:
             bar.update(1)
         elif not quiet:
             click.echo(summary_line(verdict))
 
-    verdicts: list[dict[str, Any]] = []
+    verdicts: list[VerdictData] = []
     if plan.files:
         from contextlib import nullcontext
 
-        from harness.grade import grade_batch
+        from harness.batch import grade_batch
 
         with bar if bar is not None else nullcontext():
             verdicts = grade_batch(
@@ -179,7 +180,7 @@ def grade(
 )
 def merge(dirs: tuple[Path, ...], out: Path, formats: str) -> None:
     """Merge the outputs of grade --shard (their report.json) into the reports one run would write."""
-    from harness import shard as sharding
+    from harness.course import shard as sharding
     from harness.report import parse_formats, write_reports
 
     wanted = parse_formats(formats)
@@ -200,7 +201,7 @@ def selftest(file: Path, spec: Path | None, sandbox: str, timeout: float | None)
 
     Exit status 0 when every visible check passes, 1 otherwise.
     """
-    from harness.selftest import run_selftest
+    from harness.course.selftest import run_selftest
 
     result = run_selftest(file, spec, sandbox=sandbox, timeout=timeout)  # type: ignore[arg-type]
     click.echo(result.text, nl=False)
@@ -218,8 +219,8 @@ def spec() -> None:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def spec_init(path: Path, force: bool) -> None:
     """Write the default mlp-4-3-1 spec to PATH [gradproof-spec.toml], to edit."""
-    from harness.assignment import default_spec_text
     from harness.errors import invalid
+    from harness.spec import default_spec_text
 
     if path.exists() and not force:
         invalid("path", str(path), "exists already (--force overwrites it)")
@@ -231,7 +232,8 @@ def spec_init(path: Path, force: bool) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def spec_check(path: Path) -> None:
     """Validate the spec at PATH and print what it sets."""
-    from harness.assignment import CHECKS, load_spec
+    from harness.records.assignment import CHECKS
+    from harness.spec import load_spec
 
     a = load_spec(path)
     click.echo(
@@ -260,7 +262,7 @@ def gradescope() -> None:
 )
 def gradescope_build(spec: Path | None, out: Path) -> None:
     """Write the autograder zip to upload to Gradescope."""
-    from harness.gradescope import build
+    from harness.course.gradescope import build
 
     names = build(out, spec)
     click.echo(f"wrote {out}: {', '.join(names)}")
@@ -277,7 +279,7 @@ def gradescope_build(spec: Path | None, out: Path) -> None:
 @_SANDBOX_OPTION
 def gradescope_run(spec: Path | None, root: Path | None, sandbox: str) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
-    from harness.gradescope import autograder_root, run
+    from harness.course.gradescope import autograder_root, run
 
     data = run(root, spec, sandbox=sandbox)
     passed = sum(t["status"] == "passed" for t in data["tests"])

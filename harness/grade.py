@@ -7,43 +7,21 @@ complete, so that a killed batch resumes where it stopped (``--resume``).
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from harness.assignment import CHECKS, FUNCTIONS, Assignment
-from harness.check import CheckResult, Diagnosis, check_functions, check_helpers, check_script
-from harness.errors import GraderError, SubmissionError, invalid
-from harness.load import Submission, load
-from harness.run import CapturedError, GradingFailed, Outcome, Pool, grade_in_processes
-from harness.sandbox import SandboxMode
+from harness.check.functions import check_functions, check_helpers
+from harness.check.script import check_script
+from harness.errors import SubmissionError
+from harness.load import digest_of, load
+from harness.records.assignment import CHECKS, FUNCTIONS, Assignment
+from harness.records.outcome import CapturedError, Outcome
+from harness.records.result import CheckResult, Diagnosis
+from harness.records.submission import Submission
+from harness.records.verdict import Verdict
+from harness.run.pool import Pool
 
-JOURNAL = "journal.jsonl"
 FUNCTION_STYLE = ("forward", "loss", "backward", "update")
-
-
-@dataclass
-class Verdict:
-    """Everything the grader decided about one submission."""
-
-    submission: str
-    status: str  # "graded" | "error"
-    error: str | None
-    score: float
-    max_score: float
-    isolation: str
-    duration_s: float
-    checks: list[CheckResult] = field(default_factory=list)
-    style: str | None = None
-    digest: str = ""
-    seed: int | None = None
-    notes: list[str] = field(default_factory=list)
-    stdout: str = ""
-    stderr: str = ""
 
 
 def max_score(assignment: Assignment) -> float:
@@ -211,183 +189,3 @@ def _notes(submission: Submission, outcome: Outcome) -> list[str]:
 
 
 # ---------------------------------------------------------------- batches
-
-
-def verdict_data(verdict: Verdict) -> dict[str, Any]:
-    """A verdict in the ``report.json`` schema."""
-    from harness.report import verdict_to_data
-
-    return verdict_to_data(verdict)
-
-
-class Journal:
-    """Append-only, fsync'd record of finished verdicts; what ``--resume`` reads back."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / JOURNAL
-
-    def done(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Finished verdicts by (submission, digest).
-
-        A torn last line (the grader was killed mid-write) is cut off the file, so that
-        the next verdict appended starts a line of its own; that submission is graded again.
-        """
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        if not self.path.exists():
-            return found
-        raw = self.path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            raw = raw[: raw.rfind(b"\n") + 1]
-            with open(self.path, "r+b") as f:
-                f.truncate(len(raw))
-                os.fsync(f.fileno())
-        for line in raw.decode("utf-8", errors="replace").splitlines():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and "submission" in data:
-                found[(str(data["submission"]), str(data.get("digest", "")))] = data
-        return found
-
-    def append(self, data: dict[str, Any]) -> None:
-        line = canonical_line(data)
-        created = not self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if created:  # the new file's name must survive a crash too
-            _fsync_dir(self.path.parent)
-
-    def reset(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def canonical_line(data: dict[str, Any]) -> str:
-    """A verdict as one journal line (no NaN, anything odd as text)."""
-    return json.dumps(data, allow_nan=False, default=str) + "\n"
-
-
-def canonical(data: dict[str, Any]) -> dict[str, Any]:
-    """A verdict exactly as the journal gives it back, so that a resumed batch reports what an
-    uninterrupted one does (tuples become lists, and so on)."""
-    value: dict[str, Any] = json.loads(canonical_line(data))
-    return value
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _grader_failure(path: Path, why: str, assignment: Assignment) -> dict[str, Any]:
-    """The verdict of a submission the grader itself failed on: said, never journaled (a resume
-    tries it again), and the batch carries on."""
-    return canonical(
-        verdict_data(
-            Verdict(
-                submission=str(path),
-                status="error",
-                score=0.0,
-                max_score=max_score(assignment),
-                error=f"the grader failed on this submission ({why}); grade it again",
-                isolation="not run",
-                duration_s=0.0,
-            )
-        )
-    )
-
-
-def _graded(
-    todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode, hide: list[Path]
-) -> Iterator[tuple[int, dict[str, Any] | GradingFailed]]:
-    """Verdict data for each (index, path) as it is done: one worker in this process for one
-    job, else one grader process per job (see ``harness.run.grade_in_processes``)."""
-    if jobs > 1 and len(todo) > 1:
-        yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
-        return
-    with Pool(1, sandbox, hide) as pool:
-        pool.start()
-        for i, path in todo:
-            try:
-                data = verdict_data(grade_submission(path, pool, assignment))
-            except GraderError:
-                raise  # the grader cannot work at all (a worker that cannot start)
-            except Exception as exc:
-                yield i, GradingFailed(f"{type(exc).__name__}: {exc}")
-            else:
-                yield i, data
-
-
-def digest_of(path: Path) -> str:
-    import hashlib
-
-    try:
-        with open(path, "rb") as f:
-            return (
-                hashlib.file_digest(f, "sha256").hexdigest()
-                if hasattr(hashlib, "file_digest")
-                else hashlib.sha256(f.read()).hexdigest()
-            )
-    except OSError:
-        return ""
-
-
-def grade_batch(
-    paths: Iterable[Path],
-    assignment: Assignment | None = None,
-    *,
-    jobs: int | None = None,
-    sandbox: SandboxMode = "auto",
-    out: Path | None = None,
-    resume: bool = False,
-    hide: list[Path] | None = None,
-    on_verdict: Callable[[dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Grade every path (in parallel on ``jobs`` workers); verdicts as report data, in input order."""
-    assignment = assignment or Assignment()
-    paths = list(paths)
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    if not isinstance(jobs, int) or jobs < 1:
-        invalid("jobs", jobs, "must be a whole number ≥ 1")
-    journal = Journal(out) if out is not None else None
-    done: dict[tuple[str, str], dict[str, Any]] = {}
-    if journal is not None:
-        out.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-        if resume:
-            done = journal.done()
-        else:
-            journal.reset()
-    results: dict[int, dict[str, Any]] = {}
-    todo: list[tuple[int, Path]] = []
-    for i, path in enumerate(paths):
-        key = (str(path), digest_of(path))
-        if key in done:
-            results[i] = done[key]
-            if on_verdict:
-                on_verdict(done[key])
-        else:
-            todo.append((i, path))
-    if todo:
-        hidden = list(hide or []) + ([out] if out is not None else [])
-        for i, outcome in _graded(todo, assignment, jobs, sandbox, hidden):
-            if isinstance(outcome, GradingFailed):
-                results[i] = _grader_failure(paths[i], outcome.message, assignment)
-            else:
-                results[i] = canonical(outcome)
-                if journal is not None:
-                    journal.append(results[i])
-            if on_verdict:
-                on_verdict(results[i])
-    return [results[i] for i in range(len(paths))]

@@ -15,11 +15,11 @@ import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import SubmissionError, UsageError, invalid
+from harness.records.submission import Cell, Submission
 
 SUFFIXES = (".py", ".ipynb")
 # A cell IPython's transformers could change: a line starting with an escape (% %% ! !! ? / , ;)
@@ -29,37 +29,6 @@ _MAYBE_IPYTHON = re.compile(r"^\s*[%!?/,;]|[?]\s*$|=\s*[%!]|^\s*(>>>|\.\.\.|In \
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
 _AUTOGRAD_MARKERS = (".backward(", "torch.autograd", "requires_grad", "autograd.grad")
-GRADER_PACKAGES = ("harness", "reference")  # a submission may not import these
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One unit of code, as the student ran it."""
-
-    label: str  # "cell 3" in a notebook, the file name for a module
-    source: str
-
-
-@dataclass(frozen=True)
-class Submission:
-    path: Path
-    kind: str  # "module" | "notebook"
-    cells: tuple[Cell, ...]
-    digest: str  # sha256 of the raw bytes: the identity used by --resume and for the seed
-    neutralised: tuple[str, ...] = ()  # IPython lines that will not be executed as written
-    imports: frozenset[str] = frozenset()  # top-level modules the code imports
-    uses_autograd: bool = False
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def grader_imports(self) -> list[str]:
-        """The grader's own packages this code imports (it is then not graded)."""
-        return sorted(self.imports & set(GRADER_PACKAGES))
-
-    @property
-    def seed(self) -> int:
-        """A per-submission seed: grading the same bytes twice draws the same numbers."""
-        return int(self.digest[:8], 16)
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -203,3 +172,17 @@ def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], bool]:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+def digest_of(path: Path) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return (
+                hashlib.file_digest(f, "sha256").hexdigest()
+                if hasattr(hashlib, "file_digest")
+                else hashlib.sha256(f.read()).hexdigest()
+            )
+    except OSError:
+        return ""

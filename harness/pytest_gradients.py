@@ -28,7 +28,7 @@ import pytest
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from harness.gradients import GradFn, GradientCheckResult
+    from harness.gradients.check import GradFn, GradientCheckResult
 
 __all__ = ["GradientChecker", "gradient_checker"]
 
@@ -48,7 +48,7 @@ class GradientChecker:
         **options: Any,
     ) -> GradientCheckResult:
         """Check like :func:`~harness.gradients.check_gradients` (same keywords); fail the test if not ok."""
-        from harness.gradients import check_gradients
+        from harness.gradients.check import check_gradients
 
         options.setdefault("seed", self.seed)
         result = check_gradients(fn, inputs, grad_fn, **options)

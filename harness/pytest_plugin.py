@@ -107,8 +107,8 @@ class Submission(pytest.File):
     def collect(self) -> list[pytest.Item]:
         import warnings
 
-        from harness.assignment import load_spec
-        from harness.grade import grade_batch
+        from harness.batch import grade_batch
+        from harness.spec import load_spec
 
         config = self.config
         spec = config.getoption("gradproof_spec")

@@ -16,9 +16,9 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``report.json`` of grading ``submissions/`` once, with its verdicts by file name."""
     import json
 
-    from harness.assignment import Assignment
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
     from harness.load import collect
+    from harness.records.assignment import Assignment
     from harness.report import report_data, write_reports
 
     out = tmp_path_factory.mktemp("bundled")

@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.assignment import (
-    CHECKS,
-    DEFAULT_NAMES,
-    Assignment,
-    Tolerance,
-    default_spec_path,
-    default_spec_text,
-    load_spec,
-    parse_spec,
-)
 from harness.errors import SpecError, UsageError
-from harness.sandbox import Limits
+from harness.records.assignment import CHECKS, DEFAULT_NAMES, Assignment, Limits, Tolerance
+from harness.spec import default_spec_path, default_spec_text, load_spec, parse_spec
 
 
 def test_the_packaged_default_spec_describes_exactly_the_default_assignment() -> None:
@@ -211,7 +202,7 @@ def test_an_assignment_refuses_an_unknown_visibility() -> None:
 
 def test_loading_a_spec_does_not_import_torch() -> None:
     code = (
-        "import sys; from harness.assignment import load_spec; load_spec(); "
+        "import sys; from harness.spec import load_spec; load_spec(); "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -22,10 +22,14 @@ import torch
 from torch import Tensor
 
 import reference
-from harness.assignment import Assignment
-from harness.check import CheckResult, check_functions, check_helpers, check_script, compare, fit, problem_from
-from harness.run import Binding, CallResult, CapturedError, Outcome, Value, decode_value
-from harness.worker import decode, encode
+from harness.check.compare import compare, fit
+from harness.check.functions import check_functions, check_helpers
+from harness.check.script import check_script, problem_from
+from harness.records.assignment import Assignment
+from harness.records.outcome import Binding, CallResult, CapturedError, Outcome, Value
+from harness.records.result import CheckResult
+from harness.run.values import decode_value
+from harness.run.worker import decode, encode
 
 sys.path.insert(0, str(Path(__file__).parent))
 from submission_expectations import (
@@ -329,8 +333,8 @@ def test_the_smallest_failing_input_is_reproducible_from_the_recorded_seed() -> 
 
 
 def test_shrinking_stops_after_its_budget_of_new_calls() -> None:
-    from harness.check import Calls
-    from harness.properties import Runner
+    from harness.check.functions import Calls
+    from harness.check.properties import Runner
 
     def sometimes(X: Tensor, Y: Tensor, W1: Tensor, W2: Tensor) -> tuple[Tensor, Tensor]:
         g1, g2 = functions()["backward"](X, Y, W1, W2)
@@ -441,7 +445,7 @@ def test_diagnosis_happens_only_on_failing_checks() -> None:
 @pytest.fixture(scope="module")
 def forbidding() -> dict[str, dict[str, Any]]:
     """The bundled submissions graded with autograd forbidden (one batch for this module)."""
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     paths = sorted(p for p in SUBMISSIONS.iterdir() if p.suffix in (".py", ".ipynb"))
     verdicts = grade_batch(paths, replace(A, autograd="forbid"), jobs=2)

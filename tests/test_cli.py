@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from harness.assignment import default_spec_text
 from harness.cli import main
+from harness.spec import default_spec_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

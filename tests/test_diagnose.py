@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
-from harness.check import Problem, Truth, truth_of
-from harness.diagnose import (
+from harness.diagnose.engine import (
     IDS,
     LOSSES,
     TRUE_CHAINS,
@@ -25,6 +24,8 @@ from harness.diagnose import (
     shape_diagnosis,
     sizes_diagnosis,
 )
+from harness.records.problem import Problem, Truth
+from harness.truth import truth_of
 
 KEYS = ("dE_dW1", "dE_dW2", "Y_cap", "H", "O", "E", "sigmoid", "sigmoid_grad")
 
@@ -56,7 +57,7 @@ def context_for(key: str, p: Problem, seed: int = 0) -> dict[str, object]:
 
 
 def expected(key: str, p: Problem, t: Truth, ctx: dict[str, object]) -> Tensor:
-    from harness.diagnose import expected_of
+    from harness.diagnose.engine import expected_of
 
     value = expected_of(key, Case(torch.zeros(()), p, t, ctx))
     assert value is not None

@@ -91,7 +91,7 @@ def test_a_transposed_gradient_is_accepted_with_a_note(bundled: dict[str, Any]) 
 
 
 def test_grading_the_same_submission_twice_gives_the_same_verdict(tmp_path: Path) -> None:
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     path = Path(__file__).resolve().parent.parent / "submissions" / "bug_missing_factor_2.ipynb"
     first, second = grade_batch([path, path], jobs=1)
@@ -101,8 +101,8 @@ def test_grading_the_same_submission_twice_gives_the_same_verdict(tmp_path: Path
 
 
 def test_a_check_worth_points_that_a_script_never_reaches_counts_as_missing() -> None:
-    from harness.assignment import DEFAULT_POINTS, Assignment
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
+    from harness.records.assignment import DEFAULT_POINTS, Assignment
 
     assignment = Assignment(points={**DEFAULT_POINTS, "sigmoid": 1.0})
     path = Path(__file__).resolve().parent.parent / "submissions" / "correct_script.py"
@@ -113,7 +113,8 @@ def test_a_check_worth_points_that_a_script_never_reaches_counts_as_missing() ->
 
 
 def test_an_unloadable_submission_keeps_its_digest_so_resume_skips_it(tmp_path: Path) -> None:
-    from harness.grade import digest_of, grade_batch
+    from harness.batch import grade_batch
+    from harness.load import digest_of
 
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{nope")
@@ -124,7 +125,7 @@ def test_an_unloadable_submission_keeps_its_digest_so_resume_skips_it(tmp_path: 
 def test_a_plotting_library_the_grader_lacks_does_not_stop_a_notebook(tmp_path: Path) -> None:
     import nbformat
 
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     script = (Path(__file__).resolve().parent.parent / "submissions" / "correct_script.py").read_text()
     cells = [
@@ -141,7 +142,7 @@ def test_a_plotting_library_the_grader_lacks_does_not_stop_a_notebook(tmp_path: 
 
 
 def test_a_missing_module_used_in_the_computation_still_fails_its_checks(tmp_path: Path) -> None:
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     path = tmp_path / "scipy_sigmoid.py"
     path.write_text(
@@ -179,7 +180,7 @@ def _loop(tmp_path: Path, name: str, epochs: int, sign: int) -> Path:
 
 
 def test_a_training_loop_is_judged_on_its_first_step(tmp_path: Path) -> None:
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     paths = [_loop(tmp_path, "loop.py", 3, -1), _loop(tmp_path, "long.py", 3000, -1), _loop(tmp_path, "flip.py", 3, 1)]
     correct, long, flipped = grade_batch(paths, jobs=2)
@@ -193,8 +194,8 @@ def test_a_training_loop_is_judged_on_its_first_step(tmp_path: Path) -> None:
 def test_the_dtype_is_read_from_w1_under_the_name_the_spec_gives_it(tmp_path: Path) -> None:
     import re
 
-    from harness.assignment import DEFAULT_NAMES, Assignment
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
+    from harness.records.assignment import DEFAULT_NAMES, Assignment
 
     source = (Path(__file__).resolve().parent.parent / "submissions" / "correct_float64_inplace.py").read_text()
     path = tmp_path / "renamed.py"

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from harness.assignment import Assignment, default_spec_text, parse_spec
-from harness.gradescope import HIDDEN_OUTPUT, build, find_submission, results, validate_results
+from harness.course.gradescope import HIDDEN_OUTPUT, build, find_submission, results, validate_results
+from harness.records.assignment import Assignment
+from harness.spec import default_spec_text, parse_spec
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 HIDDEN_SPEC = """

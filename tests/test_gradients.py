@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from harness.errors import UsageError
-from harness.gradients import (
+from harness.gradients.check import (
     ENTRIES_MODE_MAX_PARAMETERS,
     GradientCheckResult,
     GradproofWarning,
@@ -23,8 +23,8 @@ from harness.gradients import (
     assert_gradients,
     check_gradients,
 )
+from harness.gradients.strategies import tensor_shapes, well_conditioned_tensors
 from harness.pytest_gradients import GradientChecker
-from harness.strategies import tensor_shapes, well_conditioned_tensors
 from reference.loop import random_problem
 from reference.mlp import backward, forward
 

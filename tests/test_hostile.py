@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from harness.assignment import Assignment
-from harness.grade import grade_batch
-from harness.sandbox import bubblewrap_problem
+from harness.batch import grade_batch
+from harness.records.assignment import Assignment
+from harness.run.sandbox import bubblewrap_problem
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 FILES = sorted(p.name for p in HOSTILE.glob("*.py"))

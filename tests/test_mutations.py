@@ -503,7 +503,7 @@ def plant(folder: Path) -> list[Planted]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Planted, dict[str, Any]]]:
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
 
     folder = tmp_path_factory.mktemp("mutations")
     planted = plant(folder)
@@ -680,8 +680,8 @@ def test_with_any_sizes_allowed_every_function_mistake_is_still_named_and_hard_c
     """The same mistakes under an assignment that draws n_in, n_hidden, n_out too (a second batch: slow)."""
     from dataclasses import replace
 
-    from harness.assignment import Assignment
-    from harness.grade import grade_batch
+    from harness.batch import grade_batch
+    from harness.records.assignment import Assignment
 
     items = [
         (m.name, m.expected("function"), write(tmp_path, m.name, render("function", m.edits), "module"))

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from harness.report import write_reports
-from harness.report_formats import (
+from harness.report.formats import (
     ALL_FORMATS,
     grades_csv,
     heatmap_svg,

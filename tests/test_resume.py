@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from harness.grade import JOURNAL, Journal
+from harness.batch.journal import JOURNAL, Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "submissions"

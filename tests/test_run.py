@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 import torch
 
-import harness.run as run
-from harness.assignment import FUNCTIONS, Assignment
+import harness.batch.processes as processes
+import harness.run.pool as run
 from harness.load import load
-from harness.run import CapturedError, Ending, Outcome, Pool, decode_value, encode_argument
-from harness.sandbox import Limits, bubblewrap_problem
+from harness.records.assignment import FUNCTIONS, Assignment, Limits
+from harness.records.outcome import CallResult, CapturedError, Ending, Outcome
+from harness.run.pool import Pool
+from harness.run.sandbox import bubblewrap_problem
+from harness.run.values import decode_value, encode_argument
 
 NAMES = Assignment().tracked_names()
 LIMITS = replace(Assignment().limits, timeout=5.0, memory_bytes=1024**3, output_keep_bytes=2048)
@@ -42,7 +45,7 @@ def _submit(
     name: str = "sub.py",
     limits: Limits = LIMITS,
     calls: Sequence[tuple[str, list[dict[str, Any]]]] = (),
-) -> tuple[Outcome, list[run.CallResult]]:
+) -> tuple[Outcome, list[CallResult]]:
     path = tmp_path / name
     path.write_text(source)
     results = []
@@ -393,16 +396,16 @@ def _without_timings(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_grader_processes_give_the_verdicts_one_process_gives() -> None:
-    from harness.grade import grade_submission, verdict_data
+    from harness.grade import grade_submission
 
     names = ["correct_notebook_classic.ipynb", "bug_sign_flip_dW2.py", "correct_functions.py", "broken_syntax_error.py"]
     items = [(i, SUBMISSIONS / name) for i, name in enumerate(names)]
     assignment = Assignment()
-    got = dict(run.grade_in_processes(items, assignment, processes=2))
+    got = dict(processes.grade_in_processes(items, assignment, processes=2))
     assert sorted(got) == [0, 1, 2, 3]
     with Pool(1) as pool:
         for i, path in items:
-            expected = verdict_data(grade_submission(path, pool, assignment))
+            expected = grade_submission(path, pool, assignment).to_data()
             data = got[i]
             assert isinstance(data, dict) and _without_timings(data) == _without_timings(expected)
 
@@ -427,7 +430,7 @@ def test_the_submissions_of_a_grader_process_that_dies_are_graded_by_another(tmp
         path.write_text(f"import time\ntime.sleep(0.3)\nX = {i}.0\n")
         items.append((i, path))
     seen: dict[int, Any] = {}
-    for index, data in run.grade_in_processes(items, replace(Assignment(), limits=LIMITS), processes=2):
+    for index, data in processes.grade_in_processes(items, replace(Assignment(), limits=LIMITS), processes=2):
         if not seen:
             victims = _grader_children(os.getpid())
             assert len(victims) == 2
@@ -445,8 +448,8 @@ def test_grader_processes_and_their_workers_die_with_their_parent(tmp_path: Path
     path = tmp_path / "slow.py"
     path.write_text("import time\ntime.sleep(30)\n")
     script = (
-        "import sys\nfrom pathlib import Path\nfrom harness.assignment import Assignment\n"
-        "from harness.run import grade_in_processes\n"
+        "import sys\nfrom pathlib import Path\nfrom harness.records.assignment import Assignment\n"
+        "from harness.batch.processes import grade_in_processes\n"
         f"for item in grade_in_processes([(0, Path({str(path)!r})), (1, Path({str(path)!r}))], Assignment(), 2):\n"
         "    pass\n"
     )

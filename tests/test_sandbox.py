@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 import harness
-import harness.sandbox as sandbox
+import harness.run.sandbox as sandbox
 import reference
-from harness.assignment import Assignment
 from harness.errors import SandboxUnavailable, UsageError
 from harness.load import load
-from harness.run import Pool
-from harness.sandbox import FIRST_UID, Limits, bubblewrap_problem, claim_uid, hidden_paths, worker_command
+from harness.records.assignment import Assignment, Limits
+from harness.run.pool import Pool
+from harness.run.sandbox import FIRST_UID, bubblewrap_problem, claim_uid, hidden_paths, worker_command
 
 ROOT = os.geteuid() == 0
 SANDBOX = pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox here: {bubblewrap_problem()}")
@@ -219,7 +219,7 @@ def test_a_virtualenv_under_tmp_stays_reachable_inside_the_private_tmp(monkeypat
     import sys
     import tempfile
 
-    from harness import sandbox
+    from harness.run import sandbox
 
     if sandbox.bubblewrap_problem() is not None:
         pytest.skip("bubblewrap cannot create namespaces here")

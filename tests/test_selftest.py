@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from harness.assignment import Assignment, parse_spec
+from harness.course.selftest import SelfTest, describe, run_selftest
 from harness.errors import UsageError
-from harness.selftest import SelfTest, describe, run_selftest
+from harness.records.assignment import Assignment
+from harness.spec import parse_spec
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 
@@ -105,8 +106,8 @@ def test_the_self_test_grades_one_file_not_a_folder() -> None:
 
 def test_everything_before_the_early_worker_starts_is_torch_free() -> None:
     code = (
-        "import sys; from pathlib import Path; import harness.selftest as s; from harness.load import collect; "
-        "s.load_spec(None); collect([Path(sys.argv[1])]); from harness.run import Pool; p = Pool(1, 'auto', []); p.spawn(); "
+        "import sys; from pathlib import Path; import harness.course.selftest as s; from harness.load import collect; "
+        "s.load_spec(None); collect([Path(sys.argv[1])]); from harness.run.pool import Pool; p = Pool(1, 'auto', []); p.spawn(); "
         "assert 'torch' not in sys.modules, 'torch imported before the worker starts'"
     )
     subprocess.run([sys.executable, "-c", code, str(SUBMISSIONS / "correct_script.py")], check=True)

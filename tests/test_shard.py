@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.course.shard import Shard, batch_fingerprint, from_environment, merge, parse, plan, resolve
 from harness.errors import UsageError
-from harness.shard import Shard, batch_fingerprint, from_environment, merge, parse, plan, resolve
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 BATCH = ["bug_sign_flip_dW2.py", "broken_invalid_notebook.ipynb", "correct_script.py"]

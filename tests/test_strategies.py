@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from harness.errors import UsageError
-from harness.strategies import tensor_shapes, well_conditioned_tensors
+from harness.gradients.strategies import tensor_shapes, well_conditioned_tensors
 
 
 @settings(max_examples=50, deadline=None)

@@ -29,10 +29,14 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 import reference
-from harness.assignment import Assignment, Tolerance
-from harness.check import Calls, CheckResult, Diagnosis, Problem, Status, _judged, _result, compare, fit, truth_of
-from harness.diagnose import Case, diagnose, instance_diagnosis, shape_diagnosis, sizes_diagnosis
-from harness.run import Value
+from harness.check.compare import _judged, _result, compare, fit
+from harness.check.functions import Calls
+from harness.diagnose.engine import Case, diagnose, instance_diagnosis, shape_diagnosis, sizes_diagnosis
+from harness.records.assignment import Assignment, Tolerance
+from harness.records.outcome import Value
+from harness.records.problem import Problem
+from harness.records.result import CheckResult, Diagnosis, Status
+from harness.truth import truth_of
 
 DEFAULT_SHRINK_BUDGET = 60  # new calls of the child while shrinking one failure
 PROBE_SIZES = ((3, 2, 2), (2, 3, 1))  # tried once, for information, where the assignment has fixed sizes
@@ -321,7 +325,7 @@ class Runner:
     # -------- generic inputs (the first evidence a diagnosis reads)
 
     def generic(self, count: int = 2) -> list[Problem]:
-        from harness.check import generated_problems
+        from harness.check.functions import generated_problems
 
         fixed = replace(self.assignment, general_sizes=False) if self.assignment.general_sizes else self.assignment
         return [self.rounded(p) for p in generated_problems(fixed, self.seed, count)]

@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.assignment import CHECKS, Assignment, default_spec_text, load_spec, parse_spec
 from harness.errors import GraderError, GradproofError, UsageError
-from harness.load import GRADER_PACKAGES
+from harness.records.assignment import CHECKS, Assignment
+from harness.records.report import VerdictData
 from harness.report import check_details
+from harness.spec import default_spec_text, load_spec, parse_spec
+from harness.wire import GRADER_PACKAGES
 
 DEFAULT_ROOT = "/autograder"
 HIDDEN_OUTPUT = "This check is hidden: its result counts in your score, its details are not shown."
@@ -224,7 +226,7 @@ def _test(name: str, score: float, max_score: float, passed: bool, output: str, 
 
 
 def results(
-    verdict: dict[str, Any] | None, assignment: Assignment, execution_time: float, problem: str | None = None
+    verdict: VerdictData | None, assignment: Assignment, execution_time: float, problem: str | None = None
 ) -> dict[str, Any]:
     """Gradescope's ``results.json`` for one verdict (report.json schema), or for a submission not found."""
     tests: list[dict[str, Any]] = []
@@ -289,7 +291,7 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "a
         found = find_submission(base / "submission", assignment)
         verdict = None
         if found.path is not None:
-            from harness.grade import grade_batch
+            from harness.batch import grade_batch
 
             hide = [found.path.parent.resolve(), (base / "source").resolve(), results_dir.resolve()]
             verdict = grade_batch(

@@ -19,13 +19,14 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.assignment import Assignment, load_spec
 from harness.errors import invalid
-from harness.sandbox import SandboxMode
+from harness.records.assignment import Assignment
+from harness.records.outcome import SandboxMode
+from harness.records.report import VerdictData
+from harness.spec import load_spec
 
 HIDDEN_NOTE = "graded when you submit; not shown here"
 
@@ -36,7 +37,7 @@ class SelfTest:
 
     text: str
     ok: bool
-    verdict: dict[str, Any] = field(default_factory=dict)
+    verdict: VerdictData | None = None
     seconds: float = 0.0
 
 
@@ -46,7 +47,7 @@ class SelfTest:
 def _warm_up() -> None:
     import importlib
 
-    for name in ("harness.properties",):
+    for name in ("harness.check.properties",):
         try:
             importlib.import_module(name)
         except Exception:  # an optional speed-up; the check stage imports what it needs anyway
@@ -69,19 +70,19 @@ def run_selftest(
         invalid("file", str(path), "expected one .py or .ipynb file (the self-test grades one submission)")
     files = collect([path])
     hide = [path.resolve().parent]
-    from harness.run import Pool  # torch-free: the worker starts before torch is imported here
+    from harness.run.pool import Pool  # torch-free: the worker starts before torch is imported here
 
     pool = Pool(1, sandbox, hide, warm=False)  # one job: warming the worker up would only delay it
     try:
         pool.spawn()
-        from harness.grade import grade_submission, verdict_data  # imports torch while the worker does
+        from harness.grade import grade_submission  # imports torch while the worker does
 
         warm = threading.Thread(target=_warm_up, daemon=True)
         warm.start()  # what the check stage imports lazily loads while the worker finishes starting
         pool.start()
         with warnings.catch_warnings():  # the grader's own warnings are not the student's business
             warnings.simplefilter("ignore")
-            verdict = verdict_data(grade_submission(files[0], pool, assignment, display=str(path)))
+            verdict = grade_submission(files[0], pool, assignment, display=str(path)).to_data()
     finally:
         for worker in pool.workers:  # nothing more to run: no graceful goodbye, the sandbox goes at once
             worker.stop()
@@ -95,7 +96,7 @@ def _indent(text: str, prefix: str = "        ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def describe(verdict: dict[str, Any], assignment: Assignment) -> SelfTest:
+def describe(verdict: VerdictData, assignment: Assignment) -> SelfTest:
     """The self-test's text for one verdict (report.json schema): visible checks in full, hidden ones counted."""
     name = Path(verdict["submission"]).name
     lines = [f"gradproof self-test: {name} (assignment {assignment.name})", ""]

@@ -18,137 +18,26 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from harness.errors import SpecError, UsageError, invalid
-from harness.sandbox import Limits
+from harness.errors import SpecError, UsageError
+from harness.records.assignment import (
+    CHECKS,
+    DEFAULT_NAMES,
+    DEFAULT_POINTS,
+    DEFAULT_SPEC,
+    DEFAULT_TOLERANCES,
+    VISIBILITIES,
+    Assignment,
+    Limits,
+    Tolerance,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
-CHECKS = ("forward", "loss", "dE_dW2", "dE_dW1", "update", "sigmoid", "sigmoid_grad")
-
-# The names a script-style submission may bind each contract value to.
-DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
-    "X": ("X",),
-    "Y": ("Y",),
-    "W1": ("W1",),
-    "W2": ("W2",),
-    "Z": ("Z",),
-    "H": ("H",),
-    "O": ("O",),
-    "Y_cap": ("Y_cap", "Y_hat"),
-    "E": ("E",),
-    "dE_dW2": ("dE_dW2",),
-    "dE_dW1": ("dE_dW1",),
-    "W1_new": ("W1_new",),
-    "W2_new": ("W2_new",),
-    "lr": ("lr", "learning_rate"),
-}
-FUNCTIONS = ("forward", "loss", "backward", "update", "sigmoid", "sigmoid_grad")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """``|submitted − expected| ≤ atol + rtol·|expected|``, entry by entry."""
-
-    rtol: float
-    atol: float
-
-    def __post_init__(self) -> None:
-        for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                invalid(name, value, "must be a number ≥ 0")
-
-    def __str__(self) -> str:
-        return f"rtol={self.rtol:g}, atol={self.atol:g}"
-
-
-DEFAULT_TOLERANCES: dict[str, Tolerance] = {
-    "float64": Tolerance(rtol=1e-7, atol=1e-10),
-    "float32": Tolerance(rtol=1e-4, atol=1e-6),
-    "float16": Tolerance(rtol=1e-2, atol=1e-3),
-    "bfloat16": Tolerance(rtol=2e-2, atol=1e-2),
-}
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-DEFAULT_SPEC = "mlp-4-3-1"
-DEFAULT_POINTS: dict[str, float] = {
-    "forward": 2.0,
-    "loss": 1.0,
-    "dE_dW2": 3.0,
-    "dE_dW1": 3.0,
-    "update": 1.0,
-    "sigmoid": 0.0,
-    "sigmoid_grad": 0.0,
-}
-
-
-@dataclass(frozen=True)
-class Assignment:
-    name: str = "mlp-4-3-1"
-    sizes: tuple[int, int, int] = (4, 3, 1)
-    general_sizes: bool = False  # may function-style submissions be called with other sizes?
-    lr: float = 0.1
-    names: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_NAMES))
-    tolerances: Mapping[str, Tolerance] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
-    points: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
-    autograd: str = "report"  # "report": say so, take nothing | "forbid": the gradient checks score 0
-    limits: Limits = field(default_factory=Limits)
-    examples: int = 8  # generated inputs per function-style check
-    visibility: Mapping[str, str] = field(default_factory=dict)  # check -> one of VISIBILITIES; "visible" if absent
-    submission: str | None = None  # the file name ``gradproof gradescope run`` grades (None: the only one there)
-
-    def __post_init__(self) -> None:
-        if len(self.sizes) != 3 or not all(isinstance(n, int) and n >= 1 for n in self.sizes):
-            invalid("sizes", self.sizes, "must be three whole numbers ≥ 1 (n_in, n_hidden, n_out)")
-        if not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            invalid("lr", self.lr, "must be a number > 0")
-        if self.autograd not in ("report", "forbid"):
-            invalid("autograd", self.autograd, "expected 'report' or 'forbid'")
-        for check in self.points:
-            if check not in CHECKS:
-                invalid("points", check, f"unknown check; expected one of {', '.join(CHECKS)}")
-        for key in self.names:
-            if key not in DEFAULT_NAMES:
-                invalid("names", key, f"unknown contract name; expected one of {', '.join(DEFAULT_NAMES)}")
-        if not isinstance(self.examples, int) or self.examples < 1:
-            invalid("examples", self.examples, "must be a whole number ≥ 1")
-        for check, seen in self.visibility.items():
-            if check not in CHECKS:
-                invalid("visibility", check, f"unknown check; expected one of {', '.join(CHECKS)}")
-            if seen not in VISIBILITIES:
-                invalid(f"visibility[{check!r}]", seen, f"expected one of {', '.join(VISIBILITIES)}")
-
-    def visibility_of(self, check: str) -> str:
-        """``visible``, ``hidden``, ``after_due_date`` or ``after_published`` (Gradescope's words)."""
-        return self.visibility.get(check, "visible")
-
-    def visible(self, check: str) -> bool:
-        """Whether a student sees this check's details now (self-test, pytest plugin)."""
-        return self.visibility_of(check) == "visible"
-
-    def aliases(self, key: str) -> tuple[str, ...]:
-        return tuple(self.names.get(key, DEFAULT_NAMES[key]))
-
-    def tracked_names(self) -> list[str]:
-        """Every global name the run stage should report."""
-        seen: dict[str, None] = {}
-        for key in DEFAULT_NAMES:
-            for alias in self.aliases(key):
-                seen[alias] = None
-        return list(seen)
-
-    def tolerance(self, dtype: str | None) -> Tolerance:
-        return self.tolerances.get(dtype or "float32", self.tolerances.get("float32", DEFAULT_TOLERANCES["float32"]))
-
-    def max_points(self, check: str) -> float:
-        return float(self.points.get(check, DEFAULT_POINTS.get(check, 0.0)))
 
 
 # ---------------------------------------------------------------- specs (TOML)

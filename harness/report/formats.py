@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from harness.assignment import CHECKS
+from harness.records.assignment import CHECKS
 from harness.report import check_details
 
 ALL_FORMATS: tuple[str, ...] = ("json", "md", "html", "junit", "csv")

@@ -8,19 +8,14 @@ Files are written atomically (a temporary file, then ``os.replace``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import invalid
-
-if TYPE_CHECKING:
-    from harness.grade import Verdict
 
 TOOL = "gradproof"
 FORMATS = ("json", "md")
@@ -33,67 +28,6 @@ def version() -> str:
         return dist_version("gradproof")
     except Exception:
         return "0+unknown"
-
-
-def _finite(x: float | None) -> float | None:
-    if x is None:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def verdict_to_data(verdict: Verdict) -> dict[str, Any]:
-    """One verdict in the ``report.json`` schema (plus a few extra keys other tools may ignore)."""
-    checks = []
-    for c in verdict.checks:
-        checks.append(
-            {
-                "name": c.name,
-                "status": c.status,
-                "score": c.score,
-                "max_score": c.max_score,
-                "message": c.message,
-                "max_abs_error": _finite(c.max_abs_error),
-                "max_rel_error": _finite(c.max_rel_error),
-                "diagnosis": {"id": c.diagnosis.id, "message": c.diagnosis.message} if c.diagnosis else None,
-                "tolerance": c.tolerance,
-                "notes": list(c.notes),
-                "worst": [
-                    {
-                        k: (_finite(v) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v)
-                        for k, v in asdict(e).items()
-                    }
-                    for e in c.worst
-                ],
-                "counterexample": _json_safe(c.counterexample),
-                "errors": _json_safe(c.errors),
-            }
-        )
-    return {
-        "submission": verdict.submission,
-        "status": verdict.status,
-        "error": verdict.error,
-        "score": verdict.score,
-        "max_score": verdict.max_score,
-        "isolation": verdict.isolation,
-        "duration_s": round(verdict.duration_s, 4),
-        "style": verdict.style,
-        "digest": verdict.digest,
-        "seed": verdict.seed,
-        "notes": verdict.notes,
-        "stdout": verdict.stdout,
-        "stderr": verdict.stderr,
-        "checks": checks,
-    }
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def report_data(
@@ -125,7 +59,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def parse_formats(text: str) -> tuple[str, ...]:
     """``"json,md"`` → ``("json", "md")``; json is always written."""
-    from harness.report_formats import ALL_FORMATS
+    from harness.report.formats import ALL_FORMATS
 
     wanted = [f.strip().lower() for f in text.split(",") if f.strip()]
     for f in wanted:
@@ -156,7 +90,7 @@ def write_reports(out: Path, report: dict[str, Any], formats: Iterable[str] = FO
         written.append(path)
     extra = [f for f in formats if f not in FORMATS]
     if extra:
-        from harness.report_formats import write_extra_formats
+        from harness.report.formats import write_extra_formats
 
         written += write_extra_formats(out, report, extra)
     return written

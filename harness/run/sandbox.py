@@ -28,57 +28,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from harness.errors import SandboxUnavailable, invalid
-from harness.load import GRADER_PACKAGES
+from harness.records.outcome import SANDBOX_MODES, SandboxMode
+from harness.wire import GRADER_PACKAGES
 
-SandboxMode = Literal["auto", "require", "off"]
-SANDBOX_MODES: tuple[str, ...] = ("auto", "require", "off")
 FIRST_UID = 61000  # as root, each worker's children run as a uid from FIRST_UID on
 UID_RANGE = 4096
-MAX_KEEP_BYTES = 4 * 1024 * 1024
 
 _WORKER_SOURCE = Path(__file__).with_name("worker.py")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use. Validated up front."""
-
-    timeout: float = 30.0
-    cpu_seconds: float | None = None  # defaults to the timeout + 1 s: the wall clock has the last word
-    memory_bytes: int = 2 * 1024**3
-    processes: int = 32
-    file_bytes: int = 16 * 1024**2
-    output_bytes: int = 4 * 1024**2  # stdout + stderr past this: the submission is stopped
-    output_keep_bytes: int = 16 * 1024  # how much of each stream the report keeps
-
-    def __post_init__(self) -> None:
-        for name in ("timeout", "memory_bytes", "processes", "file_bytes", "output_bytes", "output_keep_bytes"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                invalid(name, value, "must be a positive number")
-        if self.cpu_seconds is not None and self.cpu_seconds <= 0:
-            invalid("cpu_seconds", self.cpu_seconds, "must be a positive number of seconds")
-        if self.output_keep_bytes > MAX_KEEP_BYTES:
-            invalid("output_keep_bytes", self.output_keep_bytes, f"must be at most {MAX_KEEP_BYTES} (4 MiB) per stream")
-
-    @property
-    def cpu_limit(self) -> float:
-        """CPU seconds before SIGXCPU (a single-threaded loop meets the wall clock first)."""
-        return self.cpu_seconds if self.cpu_seconds is not None else self.timeout + 1.0
-
-    def as_data(self) -> dict[str, Any]:
-        return {
-            "timeout": self.timeout,
-            "cpu_seconds": self.cpu_limit,
-            "memory_bytes": self.memory_bytes,
-            "processes": self.processes,
-            "file_bytes": self.file_bytes,
-            "output_bytes": self.output_bytes,
-            "output_keep_bytes": self.output_keep_bytes,
-        }
 
 
 @dataclass(frozen=True)
@@ -122,7 +80,7 @@ def hidden_paths(extra: list[Path]) -> list[Path]:
         if spec is not None and spec.submodule_search_locations:
             found.append(Path(list(spec.submodule_search_locations)[0]))
     found += extra
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").exists():  # a source checkout (editable install)
         found += [checkout / name for name in ("tests", "submissions", "bench", ".git", ".ci")]
     protected = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}

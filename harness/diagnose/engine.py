@@ -47,7 +47,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from harness.check import Diagnosis, Problem, Truth, truth_of
+from harness.records.problem import Problem, Truth
+from harness.records.result import Diagnosis
+from harness.truth import truth_of
 
 __all__ = [
     "IDS",

@@ -15,7 +15,6 @@ their functions on inputs it generates (:meth:`Session.call`).
 from __future__ import annotations
 
 import json
-import math
 import os
 import queue
 import select
@@ -27,22 +26,22 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import GraderError
-from harness.load import Submission
-from harness.sandbox import Limits, SandboxMode, claim_uid, worker_command, worker_environment
+from harness.records.assignment import Limits
+from harness.records.outcome import Binding, CallResult, CapturedError, Ending, Outcome, SandboxMode
+from harness.records.submission import Submission
+from harness.run.sandbox import claim_uid, worker_command, worker_environment
+from harness.run.values import decode_value
 
 if TYPE_CHECKING:  # torch is imported where values are decoded, so that a pool can start first
-    import torch
+    pass
 
 GRACE_S = 5.0  # how long past its timeout the grader waits for a worker before killing it
 START_TIMEOUT_S = 120.0
 MAX_LINE = 64 * 1024 * 1024  # a worker's line: an exit event holds up to 2 × 4 MiB of output, escaped
-MAX_DIMS = 8
-FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
 CHILD_EVENTS = frozenset({"bind", "raised", "executed", "return", "call_error", "blocked", "ipython", "missing_module"})
 WORKER_EVENTS = frozenset({"ready", "exit"})
 
@@ -50,192 +49,7 @@ WORKER_EVENTS = frozenset({"ready", "exit"})
 # ---------------------------------------------------------------- plain data in
 
 
-@dataclass(frozen=True)
-class Value:
-    """A value the submission bound or returned, decoded and validated.
-
-    ``tensor`` is float64 for numeric values (``dtype`` keeps what it was);
-    ``items`` holds the parts of a tuple or list that was not a plain array.
-    """
-
-    kind: str  # tensor | ndarray | number | list | tuple | function | too_large | other | unbound
-    dtype: str | None = None
-    tensor: torch.Tensor | None = None
-    items: tuple[Value, ...] = ()
-    description: str = ""
-
-    @property
-    def is_numeric(self) -> bool:
-        return self.tensor is not None
-
-
-def decode_value(data: Any, depth: int = 0) -> Value:
-    """Validate and decode one encoded value; anything malformed becomes ``other``."""
-    import torch
-
-    if not isinstance(data, dict) or depth > 5:
-        return Value(kind="other", description="malformed")
-    kind = data.get("t")
-    if kind in ("tensor", "ndarray"):
-        shape, values, dtype = data.get("shape"), data.get("data"), str(data.get("dtype", ""))
-        if not (
-            isinstance(shape, list) and len(shape) <= MAX_DIMS and all(isinstance(n, int) and n >= 0 for n in shape)
-        ):
-            return Value(kind="other", description="malformed shape")
-        if not isinstance(values, list) or len(values) != math.prod(shape):
-            return Value(kind="other", description="malformed data")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            return Value(kind="other", description="non-numeric data")
-        tensor = torch.tensor(values, dtype=torch.float64).reshape(shape)
-        return Value(kind=kind, dtype=_dtype_name(dtype), tensor=tensor, description=f"{kind} {dtype}")
-    if kind == "number":
-        v = data.get("v")
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            return Value(kind="other", description="malformed number")
-        return Value(kind="number", dtype="float64", tensor=torch.tensor(float(v), dtype=torch.float64))
-    if kind in ("list", "tuple"):
-        raw = data.get("items")
-        if not isinstance(raw, list):
-            return Value(kind="other", description="malformed sequence")
-        items = tuple(decode_value(item, depth + 1) for item in raw)
-        return Value(kind=kind, items=items, tensor=_nested_tensor(items), dtype="float64")
-    if kind in ("function", "too_large", "unbound"):
-        return Value(kind=kind, description=str(data.get("shape", "")))
-    return Value(kind="other", description=str(data.get("type", "?"))[:100])
-
-
-def _nested_tensor(items: tuple[Value, ...]) -> torch.Tensor | None:
-    """A list of numbers (or of equal-length lists of numbers) read as an array."""
-    if not items or any(item.tensor is None for item in items):
-        return None
-    import torch
-
-    parts = [item.tensor for item in items if item.tensor is not None]
-    if len({tuple(p.shape) for p in parts}) != 1:
-        return None
-    return torch.stack(parts)
-
-
-def _dtype_name(dtype: str) -> str:
-    name = dtype.replace("torch.", "")
-    return name if name in FLOAT_DTYPES else ("float64" if name.startswith(("int", "uint", "bool")) else name)
-
-
-def encode_argument(tensor: torch.Tensor, dtype: str, as_numpy: bool) -> dict[str, Any]:
-    """An input the grader generated, as plain data for the child."""
-    import torch
-
-    return {
-        "t": "ndarray" if as_numpy else "tensor",
-        "dtype": dtype,
-        "shape": list(tensor.shape),
-        "data": tensor.detach().to(torch.float64).reshape(-1).tolist(),
-    }
-
-
 # ---------------------------------------------------------------- outcomes
-
-
-@dataclass(frozen=True)
-class CapturedError:
-    """An exception the submission raised, as data."""
-
-    type: str
-    message: str
-    where: str  # "cell 4, line 2"
-    traceback: str
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> CapturedError:
-        line = event.get("line")
-        label = str(event.get("label", ""))[:200]
-        where = f"{label}, line {line}" if isinstance(line, int) and label else label
-        return cls(
-            type=str(event.get("type", "Exception"))[:100],
-            message=str(event.get("message", ""))[:2000],
-            where=where,
-            traceback=str(event.get("traceback", ""))[:4000],
-        )
-
-    def __str__(self) -> str:
-        text = f"{self.type}: {self.message}" if self.message else self.type
-        return f"{text} ({self.where})" if self.where else text
-
-
-@dataclass(frozen=True)
-class Binding:
-    """After statement ``statement`` (in ``label``), ``name`` held ``value``."""
-
-    statement: int
-    label: str
-    name: str
-    value: Value
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How the child process ended, as its supervisor saw it."""
-
-    reason: str  # ended | exited | timeout | output | protocol | worker-died | grader-gone
-    code: int | None = None
-    signal: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-    stdout_bytes: int = 0
-    stderr_bytes: int = 0
-    cpu_limit_reached: bool = False  # the child had used its CPU time when it died
-
-    def problem(self, limits: Limits) -> str | None:
-        """A sentence when the way it ended is itself a verdict, else ``None``."""
-        if self.reason == "timeout":
-            return f"the submission ran past its time limit of {limits.timeout:g} s and was stopped"
-        if self.reason == "output":
-            return f"the submission printed more than {limits.output_bytes // 1024} KiB and was stopped"
-        if self.reason == "worker-died":
-            return "the submission killed or broke the process that supervised it"
-        if self.reason == "protocol":
-            return "the submission's results could not be read (an oversized or garbled value)"
-        if self.reason == "exited" and (
-            self.signal == "SIGXCPU" or (self.signal == "SIGKILL" and self.cpu_limit_reached)
-        ):
-            return f"the submission used more than its CPU time ({limits.cpu_limit:g} s) and was stopped"
-        if self.signal is not None and self.reason == "exited":
-            return f"the submission's process crashed ({self.signal})"
-        if self.reason == "exited":
-            return f"the submission's process exited (exit code {self.code}) before it was done"
-        return None
-
-
-@dataclass
-class Outcome:
-    """Everything the run stage learned about one submission (like pytest's ``CallInfo``)."""
-
-    history: list[Binding] = field(default_factory=list)
-    error: CapturedError | None = None
-    functions: tuple[str, ...] = ()
-    blocked_imports: list[str] = field(default_factory=list)
-    ipython: list[str] = field(default_factory=list)
-    missing_modules: list[str] = field(default_factory=list)  # imports the grader could not satisfy
-    executed: bool = False  # the child reached the end of the code (raising or not)
-    ending: Ending | None = None
-    duration_s: float = 0.0
-    isolation: str = ""
-
-    def final(self, name: str) -> Value | None:
-        """The last value bound to ``name`` (``None`` if it was never bound or was deleted)."""
-        for binding in reversed(self.history):
-            if binding.name == name:
-                return None if binding.value.kind == "unbound" else binding.value
-        return None
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """What one call of a submission's function gave: a value, or the error it raised."""
-
-    value: Value | None
-    error: CapturedError | None
-    duration_s: float
 
 
 # ---------------------------------------------------------------- workers
@@ -608,7 +422,7 @@ class Pool:
         """``warm``: each worker warms torch up and backs itself with huge pages before its
         first job (≈ 0.15 s once, then each job is faster): right for a batch, not for one file."""
         from harness.errors import invalid
-        from harness.sandbox import hidden_paths
+        from harness.run.sandbox import hidden_paths
 
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             invalid("jobs", jobs, "must be a whole number ≥ 1")
@@ -734,7 +548,7 @@ class Pool:
                     pass
             worker.release()
         self.spawner.stop()
-        from harness.sandbox import fallback_base_path
+        from harness.run.sandbox import fallback_base_path
 
         try:
             fallback_base_path().rmdir()
@@ -749,202 +563,3 @@ class Pool:
 
 
 # ---------------------------------------------------------------- a batch across grader processes
-
-
-@dataclass(frozen=True)
-class GradingFailed:
-    """The grader itself failed on one submission (a bug, not the submission's doing)."""
-
-    message: str
-
-
-_GRADER_MAIN = "from harness.run import _grader_process_main; _grader_process_main()"
-_PR_SET_PDEATHSIG = 1
-
-
-def grade_in_processes(
-    items: list[tuple[int, Path]],
-    assignment: Any,
-    processes: int,
-    sandbox: SandboxMode = "auto",
-    hide: list[Path] | None = None,
-) -> Iterator[tuple[int, dict[str, Any] | GradingFailed]]:
-    """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
-
-    Yields ``(index, verdict data)`` as each submission is done, in the order they finish.
-
-    Why processes and not threads: the check stage (truth, finite differences, diagnosis) is
-    pure Python on small tensors, so two grading threads share one GIL; each time one of them
-    waited for its worker it had to win the GIL back from the other, and on 2 cores two
-    threads graded no faster than one (116 context switches and +60 % CPU per submission).
-    A single-threaded grader process per slot keeps its worker busy while it checks.
-
-    Each grader process imports the grader once and runs its own :class:`Pool` of one
-    worker; work is handed out two at a time, so none waits for the next path.  A grader
-    process dies with its parent (PR_SET_PDEATHSIG, bound to the thread that calls this),
-    and its workers die with it.  Only plain verdict data and paths cross between the
-    grader's own processes (pickled: both ends are the grader, never the submission).
-    """
-    if not items:
-        return
-    processes = max(1, min(processes, len(items)))
-    pending = list(reversed(items))
-    graders = [_GraderProcess(slot, assignment, sandbox, hide or []) for slot in range(processes)]
-    try:
-        for grader in graders:
-            grader.handshake()
-        while pending or any(g.outstanding for g in graders):
-            for grader in graders:
-                while pending and len(grader.outstanding) < 2 and grader.alive:
-                    grader.give(pending.pop())
-            ready = _wait_any([g.reader for g in graders if g.outstanding])
-            for grader in graders:
-                if grader.reader not in ready:
-                    continue
-                try:
-                    message = grader.reader.recv()
-                except (EOFError, OSError):
-                    # It died (killed from outside, or a crash): its submissions go to the others,
-                    # or to a fresh one.
-                    pending.extend(grader.outstanding.values())
-                    grader.outstanding.clear()
-                    grader.restart()
-                    continue
-                kind = message[0]
-                if kind == "fatal":
-                    raise GraderError(str(message[1]))
-                index = int(message[1])
-                grader.outstanding.pop(index, None)
-                yield index, (message[2] if kind == "done" else GradingFailed(str(message[2])))
-    finally:
-        for grader in graders:
-            grader.stop()
-
-
-def _wait_any(readers: list[Any]) -> list[Any]:
-    from multiprocessing.connection import wait
-
-    return list(wait(readers))
-
-
-class _GraderProcess:
-    """The parent's handle on one grader process (see :func:`grade_in_processes`)."""
-
-    RESTARTS = 3
-
-    def __init__(self, slot: int, assignment: Any, sandbox: SandboxMode, hide: list[Path]) -> None:
-        self.slot = slot
-        self.setup = (assignment, sandbox, hide)
-        self.outstanding: dict[int, tuple[int, Path]] = {}
-        self.restarts = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        from multiprocessing.connection import Connection
-
-        # Started from the calling thread: PR_SET_PDEATHSIG follows it (it waits for the batch).
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _GRADER_MAIN, str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            close_fds=True,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.writer = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
-        self.reader = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
-        self.proc.stdin.close()
-        self.proc.stdout.close()
-        self.writer.send(self.setup)
-        self.ready = False
-
-    def handshake(self) -> None:
-        try:
-            message = self.reader.recv()
-        except (EOFError, OSError):
-            raise GraderError("a grader process failed to start") from None
-        if message[0] != "ready":
-            raise GraderError(str(message[1]))
-        self.ready = True
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None
-
-    def give(self, item: tuple[int, Path]) -> None:
-        self.outstanding[item[0]] = item
-        try:
-            self.writer.send(item)
-        except OSError:
-            pass  # it died: the read that follows says so
-
-    def restart(self) -> None:
-        self.stop()
-        self.restarts += 1
-        if self.restarts > self.RESTARTS:
-            raise GraderError(f"grader process {self.slot} died {self.restarts} times")
-        self.start()
-        self.handshake()
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            self.writer.send(None)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for conn in (self.writer, self.reader):
-            conn.close()
-        self.proc = None
-
-
-def _grader_process_main() -> None:
-    """A grader process: one pool of one worker; paths in, verdict data out, until told to stop."""
-    import ctypes
-    from multiprocessing.connection import Connection
-
-    parent = int(sys.argv[1])
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
-    reader = Connection(os.dup(0), writable=False)
-    writer = Connection(os.dup(1), readable=False)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(2, 1)  # a stray print goes to stderr, never into the channel
-    import torch
-
-    torch.set_num_threads(1)
-    from harness.grade import grade_submission, verdict_data
-
-    assignment, sandbox, hide = reader.recv()
-    try:
-        pool = Pool(1, sandbox, hide)
-        pool.start()
-    except GraderError as exc:
-        writer.send(("fatal", str(exc)))
-        return
-    with pool:
-        writer.send(("ready", pool.isolation))
-        while True:
-            try:
-                item = reader.recv()
-            except EOFError:
-                return
-            if item is None:
-                return
-            index, path = item
-            try:
-                data = verdict_data(grade_submission(path, pool, assignment))
-            except GraderError as exc:
-                writer.send(("fatal", str(exc)))
-                return
-            except Exception as exc:
-                writer.send(("failed", index, f"{type(exc).__name__}: {exc}"))
-            else:
-                writer.send(("done", index, data))

@@ -9,170 +9,27 @@ A wrong answer is a :class:`CheckResult`; only misuse of this module raises.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor
 
 import reference
-from harness.assignment import Assignment, Tolerance
-from harness.run import Binding, CallResult, Outcome, Session, Value, encode_argument
+from harness.check.compare import NON_FINITE, _judged, _result, close, compare, fit
+from harness.records.assignment import Assignment, Tolerance
+from harness.records.outcome import Binding, Outcome, Value
+from harness.records.problem import Problem, Truth
+from harness.records.result import CheckResult, Diagnosis
+from harness.truth import confirm_by_finite_differences, truth_of
 
-Status = Literal["pass", "fail", "missing", "error"]
 GRADIENTS = ("dE_dW1", "dE_dW2")
 
 
 # ---------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
-class Diagnosis:
-    """The mistake a failing check most likely comes from, in one sentence for the student."""
-
-    id: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One entry of a compared value."""
-
-    index: tuple[int, ...]
-    submitted: float
-    expected: float
-    abs_error: float
-    rel_error: float
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    score: float
-    max_score: float
-    message: str
-    max_abs_error: float | None = None
-    max_rel_error: float | None = None
-    diagnosis: Diagnosis | None = None
-    worst: tuple[Entry, ...] = ()
-    notes: tuple[str, ...] = ()
-    tolerance: str = ""
-    counterexample: dict[str, Any] | None = None
-    errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
-
-
-@dataclass(frozen=True)
-class Comparison:
-    ok: bool
-    max_abs: float
-    max_rel: float
-    worst: tuple[Entry, ...]
-    errors: Tensor
-
-
-def compare(submitted: Tensor, expected: Tensor, tol: Tolerance, keep: int = 3) -> Comparison:
-    """Entry-wise ``|s − e| ≤ atol + rtol·|e|``; non-finite submitted entries never pass."""
-    s = submitted.to(torch.float64).reshape(expected.shape)
-    e = expected.to(torch.float64)
-    diff = (s - e).abs()
-    diff = torch.where(torch.isfinite(s), diff, torch.full_like(diff, math.inf))
-    rel = diff / e.abs().clamp_min(1e-12)
-    ok = bool((diff <= tol.atol + tol.rtol * e.abs()).all()) and bool(torch.isfinite(s).all())
-    order = torch.argsort(diff.reshape(-1), descending=True)[:keep]
-    worst = tuple(
-        Entry(
-            index=_unravel(k, tuple(e.shape)),
-            submitted=float(s.reshape(-1)[k]),
-            expected=float(e.reshape(-1)[k]),
-            abs_error=float(diff.reshape(-1)[k]),
-            rel_error=float(rel.reshape(-1)[k]),
-        )
-        for k in order.tolist()
-    )
-    max_abs = float(diff.max()) if diff.numel() else 0.0
-    max_rel = float(rel.max()) if rel.numel() else 0.0
-    return Comparison(ok=ok, max_abs=max_abs, max_rel=max_rel, worst=worst, errors=diff)
-
-
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    index: list[int] = []
-    for size in reversed(shape):
-        index.append(flat % size)
-        flat //= size
-    return tuple(reversed(index))
-
-
-def fit(submitted: Tensor, expected: Tensor) -> tuple[Tensor | None, str | None]:
-    """``submitted`` in ``expected``'s shape: as it is, reshaped vector, or a transposed matrix (noted)."""
-    if tuple(submitted.shape) == tuple(expected.shape):
-        return submitted, None
-    if submitted.numel() != expected.numel():
-        return None, None
-    squeezed_s = [n for n in submitted.shape if n != 1]
-    squeezed_e = [n for n in expected.shape if n != 1]
-    if squeezed_s == squeezed_e:  # (3,) for (3, 1), (1, 1) for a scalar
-        return submitted.reshape(expected.shape), None
-    if submitted.dim() == 2 and expected.dim() == 2 and tuple(submitted.T.shape) == tuple(expected.shape):
-        return (
-            submitted.T,
-            f"stored as {tuple(submitted.shape)}, the transpose of {tuple(expected.shape)}; read as its transpose",
-        )
-    return None, None
-
-
 # ---------------------------------------------------------------- the problem and its truth
-
-
-@dataclass(frozen=True)
-class Problem:
-    """The submission's own inputs in canonical orientation, float64."""
-
-    X: Tensor  # (n_in, 1)
-    Y: Tensor  # (1, n_out)
-    W1: Tensor  # (n_in, n_hidden)
-    W2: Tensor  # (n_hidden, n_out)
-    dtype: str = "float32"
-    notes: tuple[str, ...] = ()
-
-    @property
-    def sizes(self) -> tuple[int, int, int]:
-        return (self.X.shape[0], self.W1.shape[1], self.W2.shape[1])
-
-
-@dataclass(frozen=True)
-class Truth:
-    forward: reference.Forward
-    grads: reference.Gradients
-
-
-def truth_of(p: Problem) -> Truth:
-    """The reference forward pass and autograd's gradients, float64."""
-    fwd = reference.forward(p.X, p.Y, p.W1, p.W2)
-    grads = reference.autograd_backward(p.X, p.Y, p.W1, p.W2)
-    return Truth(forward=fwd, grads=grads)
-
-
-def confirm_by_finite_differences(p: Problem, truth: Truth) -> bool:
-    """Autograd's gradients agree with central finite differences (the grader checks itself)."""
-    from harness.gradients import check_gradients
-
-    def loss(W1: Tensor, W2: Tensor) -> Tensor:
-        return reference.forward(p.X, p.Y, W1, W2).E
-
-    result = check_gradients(
-        loss,
-        (p.W1.clone().requires_grad_(True), p.W2.clone().requires_grad_(True)),
-        lambda W1, W2: (truth.grads.dE_dW1, truth.grads.dE_dW2),
-        mode="directions",
-    )
-    return bool(result.ok)
-
-
-NON_FINITE = "holds NaN or infinite values"
 
 
 def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
@@ -224,73 +81,6 @@ def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
 
 
 # ---------------------------------------------------------------- results
-
-
-def _result(name: str, status: Status, assignment: Assignment, message: str, **kw: Any) -> CheckResult:
-    max_score = assignment.max_points(name)
-    return CheckResult(
-        name=name,
-        status=status,
-        score=max_score if status == "pass" else 0.0,
-        max_score=max_score,
-        message=message,
-        **kw,
-    )
-
-
-def _judged(
-    name: str,
-    assignment: Assignment,
-    submitted: Tensor,
-    expected: Tensor,
-    tol: Tolerance,
-    what: str,
-    notes: Sequence[str] = (),
-    diagnosis: Diagnosis | None = None,
-    counterexample: dict[str, Any] | None = None,
-) -> CheckResult:
-    cmp = compare(submitted, expected, tol)
-    errors = (
-        tuple(tuple(float(v) for v in row) for row in cmp.errors.reshape(cmp.errors.shape[0], -1).tolist())
-        if cmp.errors.dim()
-        else None
-    )
-    if cmp.ok:
-        return _result(
-            name,
-            "pass",
-            assignment,
-            f"{what} is correct.",
-            max_abs_error=cmp.max_abs,
-            max_rel_error=cmp.max_rel,
-            notes=tuple(notes),
-            tolerance=str(tol),
-        )
-    worst = cmp.worst[0]
-    where = f" at {list(worst.index)}" if worst.index else ""
-    message = (
-        f"{what} is wrong: the largest error is {worst.abs_error:.3g}{where} "
-        f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})."
-    )
-    return _result(
-        name,
-        "fail",
-        assignment,
-        message,
-        max_abs_error=cmp.max_abs,
-        max_rel_error=cmp.max_rel,
-        worst=cmp.worst,
-        notes=tuple(notes),
-        tolerance=str(tol),
-        diagnosis=diagnosis,
-        counterexample=counterexample,
-        errors=errors,
-    )
-
-
-def close(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
-    fitted, _ = fit(submitted, expected)
-    return fitted is not None and compare(fitted, expected, tol).ok
 
 
 # ---------------------------------------------------------------- script style
@@ -688,7 +478,7 @@ def _with_diagnosis(
     """A failing check gets the diagnosis of :mod:`harness.diagnose`, where one can be made (never a passing one)."""
     if result.status != "fail" or result.diagnosis is not None:
         return result
-    from harness.diagnose import diagnose
+    from harness.diagnose.engine import diagnose
 
     try:
         diagnosis = diagnose(key, submitted, problem, truth, **context)
@@ -700,95 +490,9 @@ def _with_diagnosis(
 
 
 def _shape_diagnosis(key: str, got: tuple[int, ...], want: tuple[int, ...]) -> Diagnosis:
-    from harness.diagnose import shape_diagnosis
+    from harness.diagnose.engine import shape_diagnosis
 
     return shape_diagnosis(key, got, want)
 
 
 # ---------------------------------------------------------------- function style
-
-
-@dataclass
-class Calls:
-    """Calls the submission's functions on the grader's inputs; each distinct call is made once."""
-
-    session: Session
-    dtype: str
-    as_numpy: bool
-    log: list[CallResult] = field(default_factory=list)
-    cache: dict[str, CallResult] = field(default_factory=dict)
-
-    def __call__(self, fn: str, *args: Tensor | float) -> CallResult:
-        encoded = [
-            encode_argument(a, self.dtype, self.as_numpy) if isinstance(a, Tensor) else {"t": "number", "v": a}
-            for a in args
-        ]
-        key = json.dumps([fn, encoded])
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        result = self.session.call(fn, encoded)
-        self.log.append(result)
-        self.cache[key] = result
-        return result
-
-    def round(self, t: Tensor) -> Tensor:
-        """The value the child will really see, so that the truth is computed from it."""
-        dtype = getattr(torch, self.dtype)
-        return t.to(dtype).to(torch.float64)
-
-
-def generated_problems(assignment: Assignment, seed: int, count: int) -> list[Problem]:
-    """Generic inputs for function-style checks: seeded, well away from sigmoid saturation."""
-    sizes = [assignment.sizes]
-    if assignment.general_sizes:
-        sizes += [(2, 5, 1), (3, 2, 2), (6, 4, 3)]
-    problems = []
-    gen = torch.Generator().manual_seed(seed)
-    for i in range(count):
-        n_in, n_hidden, n_out = sizes[i % len(sizes)]
-
-        def draw(*shape: int, low: float = -1.0, high: float = 1.0) -> Tensor:
-            return low + (high - low) * torch.rand(*shape, generator=gen, dtype=torch.float64)
-
-        problems.append(
-            Problem(
-                X=draw(n_in, 1, low=0.0), Y=draw(1, n_out, low=0.0), W1=draw(n_in, n_hidden), W2=draw(n_hidden, n_out)
-            )
-        )
-    return problems
-
-
-def _own_problem(outcome: Outcome, assignment: Assignment) -> Problem | None:
-    """The X, Y, W1, W2 a function-style submission also left in its globals (for ``instance-only``)."""
-    history = History(outcome, assignment)
-    values = {key: history.first(key) for key in ("X", "Y", "W1", "W2")}
-    if any(values[k] is None for k in ("X", "W1", "W2")):
-        return None
-    problem, _ = problem_from(values)
-    return problem
-
-
-def check_functions(
-    session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool, seed: int
-) -> list[CheckResult]:
-    """Judge a function-style submission: properties over generated inputs (:mod:`harness.properties`)."""
-    from harness.properties import Runner
-
-    runner = Runner(
-        Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed, own=_own_problem(outcome, assignment)
-    )
-    order = ("forward", "loss", "dE_dW2", "dE_dW1", "update", "sigmoid", "sigmoid_grad")
-    for name in ("forward", "loss", "dE_dW1", "dE_dW2", "update", "sigmoid", "sigmoid_grad"):
-        runner.check(name)
-    return [runner.results[name] for name in order]
-
-
-def check_helpers(
-    session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool, seed: int
-) -> list[CheckResult]:
-    """``sigmoid`` and ``sigmoid_grad`` of a script-style submission, checked where defined."""
-    from harness.properties import Runner
-
-    runner = Runner(Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed)
-    return [runner.check(name) for name in ("sigmoid", "sigmoid_grad") if name in runner.defined]

@@ -1,0 +1,109 @@
+"""A batch: every submission graded once, in parallel, journaled so that a killed batch resumes.
+
+Each verdict is plain data (the ``report.json`` schema) the moment it exists: it is appended to the
+journal in ``--out`` (fsync'd) as soon as it is complete, so that ``--resume`` carries on where a
+killed batch stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from harness.batch.journal import Journal, canonical
+from harness.batch.processes import grade_in_processes
+from harness.errors import GraderError, invalid
+from harness.grade import grade_submission, max_score
+from harness.load import digest_of
+from harness.records.assignment import Assignment
+from harness.records.outcome import GradingFailed, SandboxMode
+from harness.records.report import VerdictData
+from harness.records.verdict import Verdict
+from harness.run.pool import Pool
+
+
+def _grader_failure(path: Path, why: str, assignment: Assignment) -> VerdictData:
+    """The verdict of a submission the grader itself failed on: said, never journaled (a resume
+    tries it again), and the batch carries on."""
+    return canonical(
+        Verdict(
+            submission=str(path),
+            status="error",
+            score=0.0,
+            max_score=max_score(assignment),
+            error=f"the grader failed on this submission ({why}); grade it again",
+            isolation="not run",
+            duration_s=0.0,
+        ).to_data()
+    )
+
+
+def _graded(
+    todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode, hide: list[Path]
+) -> Iterator[tuple[int, VerdictData | GradingFailed]]:
+    """Verdict data for each (index, path) as it is done: one worker in this process for one
+    job, else one grader process per job (see ``harness.run.grade_in_processes``)."""
+    if jobs > 1 and len(todo) > 1:
+        yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
+        return
+    with Pool(1, sandbox, hide) as pool:
+        pool.start()
+        for i, path in todo:
+            try:
+                data = grade_submission(path, pool, assignment).to_data()
+            except GraderError:
+                raise  # the grader cannot work at all (a worker that cannot start)
+            except Exception as exc:
+                yield i, GradingFailed(f"{type(exc).__name__}: {exc}")
+            else:
+                yield i, data
+
+
+def grade_batch(
+    paths: Iterable[Path],
+    assignment: Assignment | None = None,
+    *,
+    jobs: int | None = None,
+    sandbox: SandboxMode = "auto",
+    out: Path | None = None,
+    resume: bool = False,
+    hide: list[Path] | None = None,
+    on_verdict: Callable[[VerdictData], None] | None = None,
+) -> list[VerdictData]:
+    """Grade every path (in parallel on ``jobs`` workers); verdicts as report data, in input order."""
+    assignment = assignment or Assignment()
+    paths = list(paths)
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if not isinstance(jobs, int) or jobs < 1:
+        invalid("jobs", jobs, "must be a whole number ≥ 1")
+    journal = Journal(out) if out is not None else None
+    done: dict[tuple[str, str], VerdictData] = {}
+    if journal is not None:
+        out.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        if resume:
+            done = journal.done()
+        else:
+            journal.reset()
+    results: dict[int, VerdictData] = {}
+    todo: list[tuple[int, Path]] = []
+    for i, path in enumerate(paths):
+        key = (str(path), digest_of(path))
+        if key in done:
+            results[i] = done[key]
+            if on_verdict:
+                on_verdict(done[key])
+        else:
+            todo.append((i, path))
+    if todo:
+        hidden = list(hide or []) + ([out] if out is not None else [])
+        for i, outcome in _graded(todo, assignment, jobs, sandbox, hidden):
+            if isinstance(outcome, GradingFailed):
+                results[i] = _grader_failure(paths[i], outcome.message, assignment)
+            else:
+                results[i] = canonical(outcome)
+                if journal is not None:
+                    journal.append(results[i])
+            if on_verdict:
+                on_verdict(results[i])
+    return [results[i] for i in range(len(paths))]

@@ -1,0 +1,209 @@
+"""Grading across processes: one grader process (with its own worker) per job, fed one path at a time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import GraderError
+from harness.records.outcome import GradingFailed, SandboxMode
+from harness.records.report import VerdictData
+from harness.run.pool import Pool
+
+_GRADER_MAIN = "from harness.batch.processes import _grader_process_main; _grader_process_main()"
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def grade_in_processes(
+    items: list[tuple[int, Path]],
+    assignment: Any,
+    processes: int,
+    sandbox: SandboxMode = "auto",
+    hide: list[Path] | None = None,
+) -> Iterator[tuple[int, VerdictData | GradingFailed]]:
+    """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
+
+    Yields ``(index, verdict data)`` as each submission is done, in the order they finish.
+
+    Why processes and not threads: the check stage (truth, finite differences, diagnosis) is
+    pure Python on small tensors, so two grading threads share one GIL; each time one of them
+    waited for its worker it had to win the GIL back from the other, and on 2 cores two
+    threads graded no faster than one (116 context switches and +60 % CPU per submission).
+    A single-threaded grader process per slot keeps its worker busy while it checks.
+
+    Each grader process imports the grader once and runs its own :class:`Pool` of one
+    worker; work is handed out two at a time, so none waits for the next path.  A grader
+    process dies with its parent (PR_SET_PDEATHSIG, bound to the thread that calls this),
+    and its workers die with it.  Only plain verdict data and paths cross between the
+    grader's own processes (pickled: both ends are the grader, never the submission).
+    """
+    if not items:
+        return
+    processes = max(1, min(processes, len(items)))
+    pending = list(reversed(items))
+    graders = [_GraderProcess(slot, assignment, sandbox, hide or []) for slot in range(processes)]
+    try:
+        for grader in graders:
+            grader.handshake()
+        while pending or any(g.outstanding for g in graders):
+            for grader in graders:
+                while pending and len(grader.outstanding) < 2 and grader.alive:
+                    grader.give(pending.pop())
+            ready = _wait_any([g.reader for g in graders if g.outstanding])
+            for grader in graders:
+                if grader.reader not in ready:
+                    continue
+                try:
+                    message = grader.reader.recv()
+                except (EOFError, OSError):
+                    # It died (killed from outside, or a crash): its submissions go to the others,
+                    # or to a fresh one.
+                    pending.extend(grader.outstanding.values())
+                    grader.outstanding.clear()
+                    grader.restart()
+                    continue
+                kind = message[0]
+                if kind == "fatal":
+                    raise GraderError(str(message[1]))
+                index = int(message[1])
+                grader.outstanding.pop(index, None)
+                yield index, (message[2] if kind == "done" else GradingFailed(str(message[2])))
+    finally:
+        for grader in graders:
+            grader.stop()
+
+
+def _wait_any(readers: list[Any]) -> list[Any]:
+    from multiprocessing.connection import wait
+
+    return list(wait(readers))
+
+
+class _GraderProcess:
+    """The parent's handle on one grader process (see :func:`grade_in_processes`)."""
+
+    RESTARTS = 3
+
+    def __init__(self, slot: int, assignment: Any, sandbox: SandboxMode, hide: list[Path]) -> None:
+        self.slot = slot
+        self.setup = (assignment, sandbox, hide)
+        self.outstanding: dict[int, tuple[int, Path]] = {}
+        self.restarts = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        from multiprocessing.connection import Connection
+
+        # Started from the calling thread: PR_SET_PDEATHSIG follows it (it waits for the batch).
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _GRADER_MAIN, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.writer = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.reader = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.writer.send(self.setup)
+        self.ready = False
+
+    def handshake(self) -> None:
+        try:
+            message = self.reader.recv()
+        except (EOFError, OSError):
+            raise GraderError("a grader process failed to start") from None
+        if message[0] != "ready":
+            raise GraderError(str(message[1]))
+        self.ready = True
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None
+
+    def give(self, item: tuple[int, Path]) -> None:
+        self.outstanding[item[0]] = item
+        try:
+            self.writer.send(item)
+        except OSError:
+            pass  # it died: the read that follows says so
+
+    def restart(self) -> None:
+        self.stop()
+        self.restarts += 1
+        if self.restarts > self.RESTARTS:
+            raise GraderError(f"grader process {self.slot} died {self.restarts} times")
+        self.start()
+        self.handshake()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.writer.send(None)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for conn in (self.writer, self.reader):
+            conn.close()
+        self.proc = None
+
+
+def _grader_process_main() -> None:
+    """A grader process: one pool of one worker; paths in, verdict data out, until told to stop."""
+    import ctypes
+    from multiprocessing.connection import Connection
+
+    parent = int(sys.argv[1])
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    reader = Connection(os.dup(0), writable=False)
+    writer = Connection(os.dup(1), readable=False)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # a stray print goes to stderr, never into the channel
+    import torch
+
+    torch.set_num_threads(1)
+    from harness.grade import grade_submission
+
+    assignment, sandbox, hide = reader.recv()
+    try:
+        pool = Pool(1, sandbox, hide)
+        pool.start()
+    except GraderError as exc:
+        writer.send(("fatal", str(exc)))
+        return
+    with pool:
+        writer.send(("ready", pool.isolation))
+        while True:
+            try:
+                item = reader.recv()
+            except EOFError:
+                return
+            if item is None:
+                return
+            index, path = item
+            try:
+                data = grade_submission(path, pool, assignment).to_data()
+            except GraderError as exc:
+                writer.send(("fatal", str(exc)))
+                return
+            except Exception as exc:
+                writer.send(("failed", index, f"{type(exc).__name__}: {exc}"))
+            else:
+                writer.send(("done", index, data))

@@ -1,0 +1,144 @@
+"""Comparing a submitted value with the truth, entry by entry, within a tolerance; a check's result
+built in one place."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from harness.records.assignment import Assignment, Tolerance
+from harness.records.result import CheckResult, Diagnosis, Entry, Status
+
+
+@dataclass(frozen=True)
+class Comparison:
+    ok: bool
+    max_abs: float
+    max_rel: float
+    worst: tuple[Entry, ...]
+    errors: Tensor
+
+
+def compare(submitted: Tensor, expected: Tensor, tol: Tolerance, keep: int = 3) -> Comparison:
+    """Entry-wise ``|s − e| ≤ atol + rtol·|e|``; non-finite submitted entries never pass."""
+    s = submitted.to(torch.float64).reshape(expected.shape)
+    e = expected.to(torch.float64)
+    diff = (s - e).abs()
+    diff = torch.where(torch.isfinite(s), diff, torch.full_like(diff, math.inf))
+    rel = diff / e.abs().clamp_min(1e-12)
+    ok = bool((diff <= tol.atol + tol.rtol * e.abs()).all()) and bool(torch.isfinite(s).all())
+    order = torch.argsort(diff.reshape(-1), descending=True)[:keep]
+    worst = tuple(
+        Entry(
+            index=_unravel(k, tuple(e.shape)),
+            submitted=float(s.reshape(-1)[k]),
+            expected=float(e.reshape(-1)[k]),
+            abs_error=float(diff.reshape(-1)[k]),
+            rel_error=float(rel.reshape(-1)[k]),
+        )
+        for k in order.tolist()
+    )
+    max_abs = float(diff.max()) if diff.numel() else 0.0
+    max_rel = float(rel.max()) if rel.numel() else 0.0
+    return Comparison(ok=ok, max_abs=max_abs, max_rel=max_rel, worst=worst, errors=diff)
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    index: list[int] = []
+    for size in reversed(shape):
+        index.append(flat % size)
+        flat //= size
+    return tuple(reversed(index))
+
+
+def fit(submitted: Tensor, expected: Tensor) -> tuple[Tensor | None, str | None]:
+    """``submitted`` in ``expected``'s shape: as it is, reshaped vector, or a transposed matrix (noted)."""
+    if tuple(submitted.shape) == tuple(expected.shape):
+        return submitted, None
+    if submitted.numel() != expected.numel():
+        return None, None
+    squeezed_s = [n for n in submitted.shape if n != 1]
+    squeezed_e = [n for n in expected.shape if n != 1]
+    if squeezed_s == squeezed_e:  # (3,) for (3, 1), (1, 1) for a scalar
+        return submitted.reshape(expected.shape), None
+    if submitted.dim() == 2 and expected.dim() == 2 and tuple(submitted.T.shape) == tuple(expected.shape):
+        return (
+            submitted.T,
+            f"stored as {tuple(submitted.shape)}, the transpose of {tuple(expected.shape)}; read as its transpose",
+        )
+    return None, None
+
+
+NON_FINITE = "holds NaN or infinite values"
+
+
+def _result(name: str, status: Status, assignment: Assignment, message: str, **kw: Any) -> CheckResult:
+    max_score = assignment.max_points(name)
+    return CheckResult(
+        name=name,
+        status=status,
+        score=max_score if status == "pass" else 0.0,
+        max_score=max_score,
+        message=message,
+        **kw,
+    )
+
+
+def _judged(
+    name: str,
+    assignment: Assignment,
+    submitted: Tensor,
+    expected: Tensor,
+    tol: Tolerance,
+    what: str,
+    notes: Sequence[str] = (),
+    diagnosis: Diagnosis | None = None,
+    counterexample: dict[str, Any] | None = None,
+) -> CheckResult:
+    cmp = compare(submitted, expected, tol)
+    errors = (
+        tuple(tuple(float(v) for v in row) for row in cmp.errors.reshape(cmp.errors.shape[0], -1).tolist())
+        if cmp.errors.dim()
+        else None
+    )
+    if cmp.ok:
+        return _result(
+            name,
+            "pass",
+            assignment,
+            f"{what} is correct.",
+            max_abs_error=cmp.max_abs,
+            max_rel_error=cmp.max_rel,
+            notes=tuple(notes),
+            tolerance=str(tol),
+        )
+    worst = cmp.worst[0]
+    where = f" at {list(worst.index)}" if worst.index else ""
+    message = (
+        f"{what} is wrong: the largest error is {worst.abs_error:.3g}{where} "
+        f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})."
+    )
+    return _result(
+        name,
+        "fail",
+        assignment,
+        message,
+        max_abs_error=cmp.max_abs,
+        max_rel_error=cmp.max_rel,
+        worst=cmp.worst,
+        notes=tuple(notes),
+        tolerance=str(tol),
+        diagnosis=diagnosis,
+        counterexample=counterexample,
+        errors=errors,
+    )
+
+
+def close(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
+    fitted, _ = fit(submitted, expected)
+    return fitted is not None and compare(fitted, expected, tol).ok

@@ -1,0 +1,76 @@
+"""Records: the result of one check, and the diagnosis of a failing one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness.records.report import CheckData, DiagnosisData, EntryData, finite, json_safe
+
+Status = Literal["pass", "fail", "missing", "error"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The mistake a failing check most likely comes from, in one sentence for the student."""
+
+    id: str
+    message: str
+
+    def to_data(self) -> DiagnosisData:
+        return {"id": self.id, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a compared value."""
+
+    index: tuple[int, ...]
+    submitted: float
+    expected: float
+    abs_error: float
+    rel_error: float
+
+    def to_data(self) -> EntryData:
+        return {
+            "index": list(self.index),
+            "submitted": finite(self.submitted),
+            "expected": finite(self.expected),
+            "abs_error": finite(self.abs_error),
+            "rel_error": finite(self.rel_error),
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    score: float
+    max_score: float
+    message: str
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    diagnosis: Diagnosis | None = None
+    worst: tuple[Entry, ...] = ()
+    notes: tuple[str, ...] = ()
+    tolerance: str = ""
+    counterexample: dict[str, Any] | None = None
+    errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
+
+    def to_data(self) -> CheckData:
+        """This result in the ``report.json`` schema."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "message": self.message,
+            "max_abs_error": finite(self.max_abs_error),
+            "max_rel_error": finite(self.max_rel_error),
+            "diagnosis": self.diagnosis.to_data() if self.diagnosis else None,
+            "tolerance": self.tolerance,
+            "notes": list(self.notes),
+            "worst": [e.to_data() for e in self.worst],
+            "counterexample": json_safe(self.counterexample),
+            "errors": json_safe(self.errors),
+        }
