@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (5, ("harness.check",)),
     (6, ("harness.grade",)),
     (7, ("harness.batch", "harness.report")),
-    (8, ("harness.course", "harness.cli", "harness.pytest_plugin", "harness.pytest_gradients", "harness")),
+    (8, ("harness.course",)),
+    (9, ("harness.cli", "harness.pytest_plugin", "harness.pytest_gradients", "harness")),
 )
 GRAB_BAGS = ("utils", "util", "helpers", "common", "misc", "stuff")
 
