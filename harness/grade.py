@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.check.functions import check_functions, check_helpers
 from harness.check.script import check_script
+from harness.diagnose import diagnose_check
 from harness.errors import SubmissionError
 from harness.load import digest_of, load
 from harness.records.assignment import CHECKS, FUNCTIONS, Assignment
@@ -19,7 +20,7 @@ from harness.records.outcome import CapturedError, Outcome
 from harness.records.result import CheckResult, Diagnosis
 from harness.records.submission import Submission
 from harness.records.verdict import Verdict
-from harness.run.pool import Pool
+from harness.run.pool import Pool, Session
 
 FUNCTION_STYLE = ("forward", "loss", "backward", "update")
 
@@ -71,8 +72,7 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
             f"({', '.join(submission.grader_imports)}), which submissions may not use",
         )
     with pool.session(submission, assignment.limits, assignment.tracked_names(), list(FUNCTIONS)) as session:
-        session.wait_executed()
-        outcome = session.outcome
+        outcome = _run(session, assignment)
         if outcome.blocked_imports:
             session.close()
             return _refused(
@@ -84,16 +84,8 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
                 f"({', '.join(sorted(set(outcome.blocked_imports)))}), which submissions may not use",
                 outcome,
             )
-        _note_stop(outcome, assignment)
-        style = "function" if set(outcome.functions) & set(FUNCTION_STYLE) else "script"
-        dtype = _dtype_of(outcome, assignment)
-        as_numpy = "numpy" in submission.imports and "torch" not in submission.imports
-        if style == "function":
-            checks = check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed)
-        else:
-            checks = check_script(outcome, assignment) + check_helpers(
-                session, outcome, assignment, dtype, as_numpy, submission.seed
-            )
+        style, checks = _check(session, outcome, submission, assignment)
+        checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
     checks = _apply_policy(checks, submission, assignment) + _unreached(checks, assignment)
     notes = _notes(submission, outcome)
     ending = outcome.ending
@@ -113,6 +105,27 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         stdout=ending.stdout if ending else "",
         stderr=ending.stderr if ending else "",
     )
+
+
+def _run(session: Session, assignment: Assignment) -> Outcome:
+    """The submission run as written, to its end; a run that was stopped is an error like any other."""
+    session.wait_executed()
+    outcome = session.outcome
+    _note_stop(outcome, assignment)
+    return outcome
+
+
+def _check(
+    session: Session, outcome: Outcome, submission: Submission, assignment: Assignment
+) -> tuple[str, list[CheckResult]]:
+    """(style, results): function style where it defines the contract's functions, else script style."""
+    style = "function" if set(outcome.functions) & set(FUNCTION_STYLE) else "script"
+    dtype = _dtype_of(outcome, assignment)
+    as_numpy = "numpy" in submission.imports and "torch" not in submission.imports
+    if style == "function":
+        return style, check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed)
+    helpers = check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed)
+    return style, check_script(outcome, assignment) + helpers
 
 
 def _refused(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from torch import Tensor
 
 import reference
+from harness.gradients import check_gradients
 from harness.records.problem import Problem, Truth
 
 
@@ -18,7 +19,6 @@ def truth_of(p: Problem) -> Truth:
 
 def confirm_by_finite_differences(p: Problem, truth: Truth) -> bool:
     """Autograd's gradients agree with central finite differences (the grader checks itself)."""
-    from harness.gradients.check import check_gradients
 
     def loss(W1: Tensor, W2: Tensor) -> Tensor:
         return reference.forward(p.X, p.Y, W1, W2).E

@@ -25,6 +25,7 @@ import reference
 from harness.check.compare import compare, fit
 from harness.check.functions import check_functions, check_helpers
 from harness.check.script import check_script, problem_from
+from harness.diagnose import diagnose_check
 from harness.records.assignment import Assignment
 from harness.records.outcome import Binding, CallResult, CapturedError, Outcome, Value
 from harness.records.result import CheckResult
@@ -97,7 +98,7 @@ def run_functions(
 ) -> tuple[dict[str, CheckResult], FakeSession]:
     session = FakeSession(namespace)
     outcome = Outcome(functions=tuple(namespace), history=_bindings(globals_ or {}, dtype), executed=True)
-    results = check_functions(session, outcome, assignment, dtype, False, seed)  # type: ignore[arg-type]
+    results = [diagnose_check(r) for r in check_functions(session, outcome, assignment, dtype, False, seed)]  # type: ignore[arg-type]
     return {r.name: r for r in results}, session
 
 
@@ -149,7 +150,7 @@ def notebook_values(dtype: torch.dtype = torch.float32, **changes: Any) -> dict[
 
 def run_script(values: dict[str, Any], dtype: str = "float32") -> dict[str, CheckResult]:
     outcome = Outcome(history=_bindings(values, dtype), executed=True)
-    return {r.name: r for r in check_script(outcome, A)}
+    return {r.name: diagnose_check(r) for r in check_script(outcome, A)}
 
 
 # ---------------------------------------------------------------- compare, fit, problem_from
@@ -258,7 +259,7 @@ def test_gradients_that_follow_a_wrong_forward_pass_are_told_apart_from_a_wrong_
 def test_the_script_helpers_are_checked_as_properties_where_they_are_defined() -> None:
     session = FakeSession({"sigmoid": lambda z: 1 / (1 + torch.exp(z))})
     outcome = Outcome(functions=("sigmoid",), executed=True)
-    (result,) = check_helpers(session, outcome, A, "float32", False, 7)  # type: ignore[arg-type]
+    (result,) = [diagnose_check(r) for r in check_helpers(session, outcome, A, "float32", False, 7)]  # type: ignore[arg-type]
     assert result.name == "sigmoid" and result.status == "fail" and result.diagnosis.id == "sign-flip"  # type: ignore[union-attr]
     assert result.counterexample and result.counterexample["inputs"]["z"]
 
@@ -333,7 +334,7 @@ def test_the_smallest_failing_input_is_reproducible_from_the_recorded_seed() -> 
 
 
 def test_shrinking_stops_after_its_budget_of_new_calls() -> None:
-    from harness.check.functions import Calls
+    from harness.check.calls import Calls
     from harness.check.properties import Runner
 
     def sometimes(X: Tensor, Y: Tensor, W1: Tensor, W2: Tensor) -> tuple[Tensor, Tensor]:
@@ -428,7 +429,7 @@ def test_a_failure_of_the_grader_itself_in_one_property_does_not_sink_the_others
 
     session = Broken(functions())
     outcome = Outcome(functions=tuple(functions()), executed=True)
-    results = {r.name: r for r in check_functions(session, outcome, A, "float32", False, 1)}  # type: ignore[arg-type]
+    results = {r.name: diagnose_check(r) for r in check_functions(session, outcome, A, "float32", False, 1)}  # type: ignore[arg-type]
     assert results["loss"].status == "error" and "grader failed" in results["loss"].message
     assert results["forward"].status == "pass" and results["dE_dW1"].status == "pass"
 

@@ -176,10 +176,10 @@ def _grader_process_main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # a stray print goes to stderr, never into the channel
-    import torch
+    import torch  # lazy: a grader process is spawned torch-free, and imports torch once, here
 
     torch.set_num_threads(1)
-    from harness.grade import grade_submission
+    from harness.grade import grade_submission  # lazy: imports torch (see above)
 
     assignment, sandbox, hide = reader.recv()
     try:

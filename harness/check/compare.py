@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from harness.records.assignment import Assignment, Tolerance
-from harness.records.result import CheckResult, Diagnosis, Entry, Status
+from harness.records.result import CheckResult, Diagnosis, Entry, Evidence, Status
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def _judged(
     notes: Sequence[str] = (),
     diagnosis: Diagnosis | None = None,
     counterexample: dict[str, Any] | None = None,
+    evidence: Evidence | None = None,
 ) -> CheckResult:
     cmp = compare(submitted, expected, tol)
     errors = (
@@ -134,6 +135,7 @@ def _judged(
         notes=tuple(notes),
         tolerance=str(tol),
         diagnosis=diagnosis,
+        evidence=evidence,
         counterexample=counterexample,
         errors=errors,
     )
@@ -142,3 +144,18 @@ def _judged(
 def close(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
     fitted, _ = fit(submitted, expected)
     return fitted is not None and compare(fitted, expected, tol).ok
+
+
+UPDATE_FACTOR = 10.0
+
+
+def update_tolerance(tol: Tolerance, weights: Tensor) -> Tolerance:
+    """The one tolerance of an update, in every style: its step ``W_new − W`` against ``−lr·dE_dW``.
+
+    The step is the difference of two numbers of the weights' size, rounded in the submission's
+    dtype, so its error scales with ``max|W|·eps``, not with the step itself: ``atol`` grows by
+    ``10·rtol·max|W|`` (over every weight updated) and ``rtol`` is ten times the value checks'.
+    Comparing the step, not ``W_new``, keeps a wrong learning rate from hiding at 1e-4 in ``W_new``.
+    """
+    scale = float(weights.abs().max()) if weights.numel() else 0.0
+    return Tolerance(rtol=tol.rtol * UPDATE_FACTOR, atol=tol.atol + tol.rtol * UPDATE_FACTOR * scale)

@@ -2,7 +2,7 @@
 
 The grader (the trusted parent) drives hypothesis; every example is evaluated
 by calling the submission's function in its isolated child over the data
-channel (:class:`harness.check.Calls`).  Inputs come from a grid of multiples
+channel (:class:`harness.check.calls.Calls`).  Inputs come from a grid of multiples
 of 1/16, scaled so that no pre-activation leaves [−3, 3] (far from sigmoid
 saturation) and exactly representable in every float dtype; they are sent in
 the submission's dtype.  A failing example is shrunk (towards zeros and, where
@@ -29,13 +29,13 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 import reference
-from harness.check.compare import _judged, _result, compare, fit
-from harness.check.functions import Calls
-from harness.diagnose.engine import Case, diagnose, instance_diagnosis, shape_diagnosis, sizes_diagnosis
+from harness.check.calls import Calls, generated_problems
+from harness.check.compare import UPDATE_FACTOR, _judged, _result, compare, fit, update_tolerance
+from harness.diagnose.engine import Case, instance_diagnosis, shape_diagnosis, sizes_diagnosis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.outcome import Value
 from harness.records.problem import Problem
-from harness.records.result import CheckResult, Diagnosis, Status
+from harness.records.result import CheckResult, Diagnosis, Evidence, Status
 from harness.truth import truth_of
 
 DEFAULT_SHRINK_BUDGET = 60  # new calls of the child while shrinking one failure
@@ -192,6 +192,7 @@ class Observation:
     diagnosis: Diagnosis | None = None
     notes: tuple[str, ...] = ()
     case: Case | None = None  # the evidence diagnose() reads
+    tolerance: Tolerance | None = None  # where it depends on the inputs (the update's)
 
 
 @dataclass
@@ -325,8 +326,6 @@ class Runner:
     # -------- generic inputs (the first evidence a diagnosis reads)
 
     def generic(self, count: int = 2) -> list[Problem]:
-        from harness.check.functions import generated_problems
-
         fixed = replace(self.assignment, general_sizes=False) if self.assignment.general_sizes else self.assignment
         return [self.rounded(p) for p in generated_problems(fixed, self.seed, count)]
 
@@ -372,7 +371,7 @@ class Runner:
                 "pass",
                 self.assignment,
                 f"{fn}() is correct on {search.examples} generated inputs (hypothesis, seed {self.seed}).",
-                tolerance=str(self._tol(name)),
+                tolerance=self._tolerance_text(name),
                 notes=notes,
             )
         else:
@@ -381,8 +380,13 @@ class Runner:
         return result
 
     def _tol(self, name: str) -> Tolerance:
+        return self.tol  # the update's depends on its inputs: Observation.tolerance
+
+    def _tolerance_text(self, name: str) -> str:
         tol = self.tol
-        return Tolerance(rtol=tol.rtol * 10, atol=tol.atol * 10) if name == "update" else tol
+        if name == "update":
+            return f"step W_new − W: rtol={tol.rtol * UPDATE_FACTOR:g}, atol={tol.atol:g} + {tol.rtol * UPDATE_FACTOR:g}·max|W|"
+        return str(tol)
 
     def _property(self, name: str) -> tuple[Callable[[Draw], Observation], st.SearchStrategy[Draw], list[Draw]]:
         sizes = sizes_strategy(self.assignment)
@@ -544,7 +548,6 @@ class Runner:
             return self._error("update", d, inputs, result.error)
         W = torch.cat([p.W1.reshape(-1), p.W2.reshape(-1)])
         gradient = torch.cat([g1.reshape(-1), g2.reshape(-1)])
-        expected = W - d.lr * gradient
         value = result.value
         if value is None or len(value.items) != 2 or any(v.tensor is None for v in value.items):
             kind = value.kind if value is not None else "nothing"
@@ -565,15 +568,23 @@ class Runner:
                     diagnosis=shape_diagnosis(label, tuple(item.tensor.shape), tuple(like.shape), "update"),
                 )
             parts.append(fitted.reshape(-1))
-        new = torch.cat(parts)
-        ok = compare(new, expected, self._tol("update")).ok
+        step, expected_step = torch.cat(parts) - W, -d.lr * gradient
+        ok = compare(step, expected_step, update_tolerance(self.tol, W)).ok
         case = (
             None
             if ok
-            else Case((new - W).to(torch.float64), p, truth_of(p), {"gradient": gradient, "lr": d.lr, "fn": "update"})
+            else Case(step.to(torch.float64), p, truth_of(p), {"gradient": gradient, "lr": d.lr, "fn": "update"})
         )
         return Observation(
-            ok, "pass" if ok else "fail", "", inputs, d.sizes, submitted=new, expected=expected, case=case
+            ok,
+            "pass" if ok else "fail",
+            "",
+            inputs,
+            d.sizes,
+            submitted=step,
+            expected=expected_step,
+            case=case,
+            tolerance=update_tolerance(self.tol, W),
         )
 
     def _sigmoid(self, d: Draw) -> Observation:
@@ -608,7 +619,9 @@ class Runner:
         if minimal.submitted is not None and minimal.expected is not None:
             counterexample["submitted"] = minimal.submitted.tolist()
             counterexample["expected"] = minimal.expected.tolist()
-        diagnosis = self._diagnosis(name, fn, search, observe)
+        found = self._evidence(name, fn, search, observe)
+        diagnosis = found if isinstance(found, Diagnosis) else None
+        evidence = found if isinstance(found, Evidence) else None
         where = f" (smallest failing input: a {_sizes(minimal.sizes)} network)" if self.assignment.general_sizes else ""
         if (
             minimal.status == "error"
@@ -624,27 +637,35 @@ class Runner:
                 minimal.message + where,
                 counterexample=counterexample,
                 diagnosis=diagnosis,
+                evidence=evidence,
                 notes=minimal.notes,
             )
-        what = {"dE_dW1": "dE_dW1 from backward()", "dE_dW2": "dE_dW2 from backward()"}.get(name, f"{fn}()")
+        what = {
+            "dE_dW1": "dE_dW1 from backward()",
+            "dE_dW2": "dE_dW2 from backward()",
+            "update": "The step W_new − W of update()",
+        }.get(name, f"{fn}()")
         result = _judged(
             name,
             self.assignment,
             minimal.submitted,
             minimal.expected,
-            self._tol(name),
+            minimal.tolerance or self._tol(name),
             what,
             list(minimal.notes),
             diagnosis=diagnosis,
+            evidence=evidence,
             counterexample=counterexample,
         )
         if where:
             result = replace(result, message=result.message + where)
         return result
 
-    def _diagnosis(
+    def _evidence(
         self, name: str, fn: str, search: Search, observe: Callable[[Draw], Observation]
-    ) -> Diagnosis | None:
+    ) -> Diagnosis | Evidence | None:
+        """What this check learnt about its failure: a diagnosis it can give itself (shapes, sizes, right
+        only on the submission's own inputs), or the evidence the diagnose stage reads."""
         failures = search.failures
         sizes = self.assignment.sizes
         # right at the assignment's sizes, wrong only at others it allows: hard-coded sizes, when the failures are
@@ -679,11 +700,14 @@ class Runner:
             if not (context["forward_ok"] and context["loss_ok"]) and "forward" in self.defined:
                 context["own_gradients"] = self._own_gradients
                 context["own"] = self._own_values(primary.problem)
-        try:
-            found = diagnose(_key(name), primary.submitted, primary.problem, primary.truth, **context)
-        except Exception:  # a diagnosis is advice: it never costs the verdict
-            found = None
-        return found if found is not None or not only_elsewhere else elsewhere
+        return Evidence(
+            _key(name),
+            primary.submitted,
+            primary.problem,
+            primary.truth,
+            context,
+            fallback=elsewhere if only_elsewhere else None,
+        )
 
     def _instance(self, name: str, observe: Callable[[Draw], Observation]) -> tuple[Tensor, Tensor] | None:
         """On the submission's own X, Y, W1, W2: (its value, the right value), when it is right there."""

@@ -16,11 +16,12 @@ import torch
 from torch import Tensor
 
 import reference
-from harness.check.compare import NON_FINITE, _judged, _result, close, compare, fit
+from harness.check.compare import NON_FINITE, _judged, _result, close, compare, fit, update_tolerance
+from harness.diagnose.engine import shape_diagnosis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.outcome import Binding, Outcome, Value
 from harness.records.problem import Problem, Truth
-from harness.records.result import CheckResult, Diagnosis
+from harness.records.result import CheckResult, Diagnosis, Evidence
 from harness.truth import confirm_by_finite_differences, truth_of
 
 GRADIENTS = ("dE_dW1", "dE_dW2")
@@ -303,7 +304,7 @@ def _check_forward(
                 diagnosis=_shape_diagnosis(key, tuple(b.value.tensor.shape), tuple(expected.shape)),
             )
         if not compare(fitted, expected, tol).ok:
-            return _with_diagnosis(
+            return _with_evidence(
                 _judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes),
                 key,
                 fitted,
@@ -328,7 +329,7 @@ def _check_forward(
         "The forward pass (Y_cap)",
         notes + ([note] if note else []),
     )
-    return _with_diagnosis(result, "Y_cap", fitted, problem, truth)
+    return _with_evidence(result, "Y_cap", fitted, problem, truth)
 
 
 def _missing_or_error(name: str, key: str, history: History, assignment: Assignment, stop: str) -> CheckResult:
@@ -375,7 +376,7 @@ def _check_loss(
             diagnosis=_shape_diagnosis("E", tuple(chosen.value.tensor.shape), ()),
         )
     result = _judged("loss", assignment, chosen.value.tensor.reshape(()), expected.reshape(()), tol, "The error E")
-    return _with_diagnosis(result, "E", chosen.value.tensor.reshape(()), problem, truth, own_y_cap=own)
+    return _with_evidence(result, "E", chosen.value.tensor.reshape(()), problem, truth, own_y_cap=own)
 
 
 def _check_gradient(
@@ -408,7 +409,7 @@ def _check_gradient(
         ), None
     notes = _notes_for(problem) + ([note] if note else [])
     result = _judged(name, assignment, fitted, expected, tol, f"The gradient {name}", notes)
-    return _with_diagnosis(result, name, fitted, problem, truth, **(context or {})), fitted
+    return _with_evidence(result, name, fitted, problem, truth, **(context or {})), fitted
 
 
 def _check_update(
@@ -452,12 +453,12 @@ def _check_update(
     if not pairs:
         return _missing_or_error("update", "W1_new", history, assignment, stop)
     # The difference is compared, not the new weights: a wrong lr hides at 1e-4 in W_new.
-    step_tol = Tolerance(rtol=tol.rtol * 10, atol=tol.atol + tol.rtol * 10 * float(problem.W1.abs().max()))
+    step_tol = update_tolerance(tol, torch.cat([problem.W1.reshape(-1), problem.W2.reshape(-1)]))
     for key, step, expected, gradient in pairs:
         cmp = compare(step, expected, step_tol)
         if not cmp.ok:
             result = _judged("update", assignment, step, expected, step_tol, f"The update of {key} (W_new − W)")
-            return _with_diagnosis(result, "update", step, problem, truth, gradient=gradient, lr=lr)
+            return _with_evidence(result, "update", step, problem, truth, gradient=gradient, lr=lr)
     return _result("update", "pass", assignment, f"The update rule is correct (lr = {lr:g}).", tolerance=str(step_tol))
 
 
@@ -472,26 +473,16 @@ def _broadcast_gradient(history: History, grad: str, weights: Tensor) -> Tensor 
         return None
 
 
-def _with_diagnosis(
+def _with_evidence(
     result: CheckResult, key: str, submitted: Tensor, problem: Problem, truth: Truth, **context: Any
 ) -> CheckResult:
-    """A failing check gets the diagnosis of :mod:`harness.diagnose`, where one can be made (never a passing one)."""
+    """A failing check carries the evidence the diagnose stage reads (a passing one never does)."""
     if result.status != "fail" or result.diagnosis is not None:
         return result
-    from harness.diagnose.engine import diagnose
-
-    try:
-        diagnosis = diagnose(key, submitted, problem, truth, **context)
-    except Exception as exc:  # a diagnosis is advice: it never costs the verdict
-        return replace(
-            result, notes=result.notes + (f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})",)
-        )
-    return replace(result, diagnosis=diagnosis) if diagnosis else result
+    return replace(result, evidence=Evidence(key, submitted, problem, truth, context))
 
 
 def _shape_diagnosis(key: str, got: tuple[int, ...], want: tuple[int, ...]) -> Diagnosis:
-    from harness.diagnose.engine import shape_diagnosis
-
     return shape_diagnosis(key, got, want)
 
 

@@ -1,0 +1,36 @@
+"""Stage 4, diagnose: the most likely mistake behind a failing check, from the evidence the check left.
+
+Pure functions of records and truth (the evidence may carry a function that asks the submission's
+child for more, while its session lives).  The mutant catalogue and the engine are in
+:mod:`harness.diagnose.engine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from harness.diagnose.engine import diagnose
+from harness.records.result import CheckResult
+
+
+def diagnose_check(result: CheckResult) -> CheckResult:
+    """``result`` with the diagnosis its evidence supports, if any; a passing check never gets one.
+
+    A diagnosis is advice: if the engine fails, the verdict stands and a note says so.
+    """
+    evidence = result.evidence
+    if evidence is None:
+        return result
+    result = replace(result, evidence=None)
+    if result.status == "pass" or result.diagnosis is not None:
+        return result
+    try:
+        found = diagnose(evidence.key, evidence.submitted, evidence.problem, evidence.truth, **dict(evidence.context))
+    except Exception as exc:
+        note = f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})"
+        return replace(result, diagnosis=evidence.fallback, notes=(*result.notes, note))
+    found = found or evidence.fallback
+    return replace(result, diagnosis=found) if found is not None else result
+
+
+__all__ = ["diagnose", "diagnose_check"]

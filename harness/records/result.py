@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.records.report import CheckData, DiagnosisData, EntryData, finite, json_safe
+
+if TYPE_CHECKING:  # types only: records stay importable without torch
+    from torch import Tensor
+
+    from harness.records.problem import Problem, Truth
 
 Status = Literal["pass", "fail", "missing", "error"]
 
@@ -42,6 +48,24 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the diagnose stage reads about a failing check: the value judged (in the expected shape;
+    for the update, the step ``W_new − W``), the problem it was judged on and its truth, and what the
+    check learnt besides (``context``: see :func:`harness.diagnose.engine.diagnose`).
+
+    ``fallback`` is what the check can say when no rule explains the numbers (for example "right at
+    the assignment's sizes only").  Evidence never leaves the process: it is not part of the report.
+    """
+
+    key: str
+    submitted: Tensor
+    problem: Problem
+    truth: Truth
+    context: Mapping[str, Any] = field(default_factory=dict)
+    fallback: Diagnosis | None = None
+
+
+@dataclass(frozen=True)
 class CheckResult:
     name: str
     status: Status
@@ -56,6 +80,7 @@ class CheckResult:
     tolerance: str = ""
     counterexample: dict[str, Any] | None = None
     errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)  # for diagnose; never reported
 
     def to_data(self) -> CheckData:
         """This result in the ``report.json`` schema."""
