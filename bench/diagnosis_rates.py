@@ -17,6 +17,8 @@ Two measurements:
     python bench/diagnosis_rates.py [--problems 12] [--pipeline] [--jobs 2]
 """
 
+# ruff: noqa: E402  (the imports follow the sys.path set-up)
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness.check.compare import compare  # noqa: E402
-from harness.diagnose.engine import Case, catalogue, close, diagnose, expected_of, explain  # noqa: E402
-from harness.records.assignment import Assignment  # noqa: E402
-from harness.records.problem import Problem  # noqa: E402
-from harness.truth import truth_of  # noqa: E402
+from harness.check.compare import compare
+from harness.diagnose.catalogue import catalogue
+from harness.diagnose.engine import diagnose, explain
+from harness.diagnose.evidence import Case, close, expected_of
+from harness.records.assignment import Assignment
+from harness.records.problem import Problem
+from harness.truth import truth_of
 
 KEYS = ("dE_dW1", "dE_dW2", "Y_cap", "H", "O", "E", "sigmoid", "sigmoid_grad")
 SIZES = ((4, 3, 1), (4, 3, 1), (3, 4, 2), (2, 5, 3), (3, 3, 1), (5, 2, 2))

@@ -10,20 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
-from harness.diagnose.engine import (
-    IDS,
-    LOSSES,
-    TRUE_CHAINS,
-    Case,
-    ForwardModel,
-    catalogue,
-    close,
-    diagnose,
-    explain,
-    probe_cases,
-    shape_diagnosis,
-    sizes_diagnosis,
-)
+from harness.diagnose.catalogue import LOSSES, TRUE_CHAINS, ForwardModel, catalogue, probe_cases
+from harness.diagnose.engine import diagnose, explain
+from harness.diagnose.evidence import IDS, Case, close
+from harness.diagnose.messages import shape_diagnosis, sizes_diagnosis
 from harness.records.problem import Problem, Truth
 from harness.truth import truth_of
 
@@ -57,7 +47,7 @@ def context_for(key: str, p: Problem, seed: int = 0) -> dict[str, object]:
 
 
 def expected(key: str, p: Problem, t: Truth, ctx: dict[str, object]) -> Tensor:
-    from harness.diagnose.engine import expected_of
+    from harness.diagnose.evidence import expected_of
 
     value = expected_of(key, Case(torch.zeros(()), p, t, ctx))
     assert value is not None

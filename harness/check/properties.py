@@ -31,7 +31,8 @@ from torch import Tensor
 import reference
 from harness.check.calls import Calls, generated_problems
 from harness.check.compare import UPDATE_FACTOR, _judged, _result, compare, fit, update_tolerance
-from harness.diagnose.engine import Case, instance_diagnosis, shape_diagnosis, sizes_diagnosis
+from harness.diagnose.evidence import Case
+from harness.diagnose.messages import instance_diagnosis, shape_diagnosis, sizes_diagnosis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.outcome import Value
 from harness.records.problem import Problem

@@ -17,7 +17,7 @@ from torch import Tensor
 
 import reference
 from harness.check.compare import NON_FINITE, _judged, _result, close, compare, fit, update_tolerance
-from harness.diagnose.engine import shape_diagnosis
+from harness.diagnose.messages import shape_diagnosis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.outcome import Binding, Outcome, Value
 from harness.records.problem import Problem, Truth
