@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from harness.check.compare import compare
 from harness.diagnose.catalogue import catalogue
 from harness.diagnose.engine import diagnose, explain
-from harness.diagnose.evidence import Case, close, expected_of
+from harness.diagnose.evidence import Case, expected_of, matches
 from harness.records.assignment import Assignment
 from harness.records.problem import Problem
 from harness.truth import truth_of
@@ -118,7 +118,7 @@ def bench_catalogue(count: int) -> None:
                     continue
                 other = next((x for x in catalogue(key) if x.name == found.mutant), None)
                 alt = other.rule(base) if other is not None else None
-                if alt is not None and close(f32(alt.reshape(right.shape)), value, 1e-3):
+                if alt is not None and matches(f32(alt.reshape(right.shape)), value, 1e-3):
                     counts["coincident"] += 1
                 else:
                     counts["wrong"] += 1

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from harness.diagnose.catalogue import LOSSES, TRUE_CHAINS, ForwardModel, catalogue, probe_cases
 from harness.diagnose.engine import diagnose, explain
-from harness.diagnose.evidence import IDS, Case, close
+from harness.diagnose.evidence import IDS, Case, matches
 from harness.diagnose.messages import shape_diagnosis, sizes_diagnosis
 from harness.records.problem import Problem, Truth
 from harness.truth import truth_of
@@ -92,10 +92,10 @@ def test_no_mutant_equals_the_truth_or_another_mutant_on_generic_inputs() -> Non
             if all(v is None for v in values):
                 continue
             truths = [expected(key, c.problem, c.truth, dict(c.context)) for c in cases]
-            assert not all(v is None or close(v, tt, 1e-6) for v, tt in zip(values, truths)), (key, m.name)
+            assert not all(v is None or matches(v, tt, 1e-6) for v, tt in zip(values, truths)), (key, m.name)
             for other in seen:
                 assert not all(
-                    (a is None) == (b is None) and (a is None or b is None or close(a, b, 1e-6))
+                    (a is None) == (b is None) and (a is None or b is None or matches(a, b, 1e-6))
                     for a, b in zip(values, other)
                 ), (key, m.name)
             seen.append(values)
@@ -123,7 +123,7 @@ def test_every_mutant_planted_on_generic_inputs_is_named_by_itself(key: str, siz
         # then naming it is as right as the data allows
         other = by_name.get(found.mutant) if found is not None else None
         alt = other.rule(case) if other is not None else None
-        if alt is None or not close(alt.reshape(right.shape), value.reshape(right.shape), 1e-3):
+        if alt is None or not matches(alt.reshape(right.shape), value.reshape(right.shape), 1e-3):
             missed.append((m.name, found.mutant if found else None))
     assert not missed, missed
     if key in ("dE_dW1", "dE_dW2"):  # the small tables (losses, activations) coincide more often on one input
@@ -156,7 +156,7 @@ def test_a_planted_single_mistake_is_named_with_its_id_on_random_networks(
     singles = [m for m in catalogue(key) if "+" not in m.name]
     m = data.draw(st.sampled_from(singles))
     value = m.rule(Case(t.grads.dE_dW1, p, t, {"lr": 0.1}))
-    if value is None or close(value, getattr(t.grads, key), 1e-3):
+    if value is None or matches(value, getattr(t.grads, key), 1e-3):
         return  # not applicable at these sizes, or indistinguishable here
     found = diagnose(key, value, p, t, lr=0.1)
     assert found is not None
@@ -164,7 +164,7 @@ def test_a_planted_single_mistake_is_named_with_its_id_on_random_networks(
     if found.id != m.id:
         other = next(x for x in catalogue(key) if x.message == found.message)
         alt = other.rule(Case(t.grads.dE_dW1, p, t, {"lr": 0.1}))
-        assert alt is not None and close(alt, value, 1e-3), (m.name, other.name)
+        assert alt is not None and matches(alt, value, 1e-3), (m.name, other.name)
 
 
 # ---------------------------------------------------------------- the notebook's own examples

@@ -141,7 +141,7 @@ def _judged(
     )
 
 
-def close(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
+def agrees(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
     fitted, _ = fit(submitted, expected)
     return fitted is not None and compare(fitted, expected, tol).ok
 

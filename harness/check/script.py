@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 import reference
-from harness.check.compare import NON_FINITE, _judged, _result, close, compare, fit, update_tolerance
+from harness.check.compare import NON_FINITE, _judged, _result, agrees, compare, fit, update_tolerance
 from harness.diagnose.messages import shape_diagnosis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.outcome import Binding, Outcome, Value
@@ -236,10 +236,10 @@ def _other_problems(history: History, problem: Problem) -> list[Problem]:
 def _pick(bindings: list[Binding], expected: Tensor, alternatives: list[Tensor], tol: Tolerance) -> Binding | None:
     """The binding to grade: one that is right, else the first not explained by other weights."""
     for b in bindings:
-        if b.value.tensor is not None and close(b.value.tensor, expected, tol):
+        if b.value.tensor is not None and agrees(b.value.tensor, expected, tol):
             return b
     for b in bindings:
-        if b.value.tensor is not None and not any(close(b.value.tensor, alt, tol) for alt in alternatives):
+        if b.value.tensor is not None and not any(agrees(b.value.tensor, alt, tol) for alt in alternatives):
             return b
     return bindings[0] if bindings else None
 

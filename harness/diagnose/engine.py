@@ -56,9 +56,9 @@ from harness.diagnose.evidence import (
     Case,
     _env,
     _match_rtol,
-    close,
     expected_of,
     label,
+    matches,
 )
 from harness.diagnose.messages import instance_diagnosis
 from harness.records.problem import Problem, Truth
@@ -132,7 +132,7 @@ def explain(key: str, submitted: Tensor, problem: Problem, truth: Truth, **conte
     if (
         first is not None
         and bool(torch.isfinite(primary.submitted).all())
-        and close(primary.submitted, first, rtol * 1e-2)
+        and matches(primary.submitted, first, rtol * 1e-2)
         and len(cases) == 1
     ):
         return None  # nothing to explain: a value this close is never blamed
@@ -186,7 +186,7 @@ def _instance_only(key: str, name: str, cases: list[Case], context: Mapping[str,
     if not (isinstance(instance, tuple) and len(instance) == 2):
         return None
     own, expected = instance
-    if isinstance(own, Tensor) and isinstance(expected, Tensor) and close(own, expected, rtol):
+    if isinstance(own, Tensor) and isinstance(expected, Tensor) and matches(own, expected, rtol):
         return Finding(instance_diagnosis(str(context.get("fn") or key)))
     return None
 
@@ -220,7 +220,7 @@ def _consistent(key: str, name: str, cases: list[Case], context: Mapping[str, An
     values = {k: v for k, v in own.items() if isinstance(v, Tensor)} if isinstance(own, Mapping) else {}
     candidates += [(g, rtol) for g in _own_model_gradients(key, case, values)]
     for g, tol in candidates:
-        if close(case.submitted, g, tol) and not close(g, right, tol):
+        if matches(case.submitted, g, tol) and not matches(g, right, tol):
             return Finding(
                 Diagnosis(
                     "consistent-with-own-forward",
@@ -232,7 +232,7 @@ def _consistent(key: str, name: str, cases: list[Case], context: Mapping[str, An
     if values:
         env = _env(case.problem, case.truth, float(case.context.get("lr", _DEFAULT_LR)), values)
         chained = TRUE_CHAINS[key].value(env)
-        if chained is not None and close(case.submitted, chained, rtol) and not close(chained, right, rtol):
+        if chained is not None and matches(case.submitted, chained, rtol) and not matches(chained, right, rtol):
             return Finding(
                 Diagnosis(
                     "consistent-with-own-forward",
@@ -252,11 +252,11 @@ def _own_model_gradients(key: str, case: Case, values: Mapping[str, Tensor]) -> 
     p = case.problem
     for model in [ForwardModel()] + _forward_models():
         run = model.run(p.X, p.W1, p.W2)
-        if not all(close(values[k], run[k], 1e-3) for k in FORWARD_KEYS if k in values):
+        if not all(matches(values[k], run[k], 1e-3) for k in FORWARD_KEYS if k in values):
             continue
         y_cap = run["Y_cap"]
         for loss_name, (_, _, fn) in LOSSES.items():
-            if "E" in values and not close(values["E"], fn(p.Y, y_cap), 1e-3):
+            if "E" in values and not matches(values["E"], fn(p.Y, y_cap), 1e-3):
                 continue
             if model == ForwardModel() and loss_name == "squared":
                 continue
@@ -303,9 +303,9 @@ def _explains(mutant: Mutant, pairs: Sequence[tuple[Case, Tensor]], rtol: float)
         if value is None or value.numel() != expected.numel() or not bool(torch.isfinite(value).all()):
             return False
         value = value.reshape(expected.shape)
-        if not close(case.submitted, value, rtol):
+        if not matches(case.submitted, value, rtol):
             return False
-        distinct = distinct or not close(value, expected, rtol)
+        distinct = distinct or not matches(value, expected, rtol)
     return distinct  # a mutant that equals the truth on every case explains nothing
 
 
@@ -338,7 +338,7 @@ def _update(name: str, pairs: Sequence[tuple[Case, Tensor]], rtol: float) -> Fin
         if gg <= 0:
             return None
         c = -float(step @ g) / gg
-        if not close(step, -c * g, rtol, atol):
+        if not matches(step, -c * g, rtol, atol):
             return None
         factors.append(c)
         lrs.append(lr)
@@ -390,7 +390,7 @@ def _fallbacks(key: str, name: str, case: Case, expected: Tensor, rtol: float) -
         found = _ratio(key, name, case, s, t, ratio, mask, rtol)
         if found is not None:
             return found
-    if close(s, t, 1e-2):
+    if matches(s, t, 1e-2):
         return Finding(
             Diagnosis(
                 "imprecise",
@@ -398,7 +398,7 @@ def _fallbacks(key: str, name: str, case: Case, expected: Tensor, rtol: float) -
                 "tolerance: rounded or copied numbers, or a low-precision dtype, are the usual cause.",
             )
         )
-    if s.numel() > 1 and close(torch.sort(s.reshape(-1)).values, torch.sort(t.reshape(-1)).values, rtol):
+    if s.numel() > 1 and matches(torch.sort(s.reshape(-1)).values, torch.sort(t.reshape(-1)).values, rtol):
         return Finding(
             Diagnosis(
                 "permuted",
@@ -467,7 +467,7 @@ def _ratio(
             if sig != index:
                 continue
             v = env[named]
-            if close(vec, v, rtol):
+            if matches(vec, v, rtol):
                 return Finding(
                     Diagnosis(
                         "extra-factor",
@@ -475,7 +475,7 @@ def _ratio(
                         f"factor {LABELS[named]}: the chain rule does not produce that factor here.",
                     )
                 )
-            if bool((v.abs() > 1e-9).all()) and close(vec, 1 / v, rtol):
+            if bool((v.abs() > 1e-9).all()) and matches(vec, 1 / v, rtol):
                 return Finding(
                     Diagnosis(
                         "missing-factor",

@@ -99,7 +99,7 @@ def _match_rtol(dtype: str) -> float:
     return 3e-2 if dtype in ("float16", "bfloat16") else 1e-3
 
 
-def close(a: Tensor, b: Tensor, rtol: float, atol: float = 0.0) -> bool:
+def matches(a: Tensor, b: Tensor, rtol: float, atol: float = 0.0) -> bool:
     """``a`` reproduces ``b``: entry-wise, relative to each entry and (a little) to the largest one."""
     if a.numel() != b.numel():
         return False
