@@ -14,7 +14,9 @@ import ast
 import functools
 import hashlib
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +42,7 @@ def collect(paths: list[Path]) -> list[Path]:
         if not path.exists():
             raise UsageError(f"path={str(path)!r}: no such file or folder")
         if path.is_dir():
-            inside = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix in SUFFIXES
-                and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(path).parts)
-            )
+            inside = _below(path)
             if not inside:
                 raise UsageError(f"path={str(path)!r}: the folder holds no .py or .ipynb submission")
             found.extend(inside)
@@ -58,17 +54,22 @@ def collect(paths: list[Path]) -> list[Path]:
     return unique
 
 
+def _below(folder: Path) -> list[Path]:
+    """Every entry named like a submission below ``folder``, sorted: regular or not (what is not a
+    regular file gets its verdict from :func:`load`), hidden folders and caches skipped, symbolic
+    links to folders never followed (so a link loop ends nothing)."""
+    found: list[Path] = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        found += [Path(top, name) for name in files if not name.startswith(".") and Path(name).suffix in SUFFIXES]
+    return sorted(found)
+
+
 def load(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
     """Read one submission; a file that cannot be graded raises :class:`SubmissionError`."""
     if max_bytes <= 0:
         invalid("max_bytes", max_bytes, "must be a positive number of bytes")
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise SubmissionError(f"the file is {size} bytes, over the {max_bytes}-byte limit")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+    raw = read_regular(path, max_bytes)
     digest = hashlib.sha256(raw).hexdigest()
     if b"\x00" in raw:
         raise SubmissionError("the file is binary, not Python source or a notebook")
@@ -174,15 +175,60 @@ def _one_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def digest_of(path: Path) -> str:
-    import hashlib
-
+def digest_of(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The sha256 of a gradable file (the resume key), or "" where :func:`read_regular` refuses it."""
     try:
-        with open(path, "rb") as f:
-            return (
-                hashlib.file_digest(f, "sha256").hexdigest()
-                if hasattr(hashlib, "file_digest")
-                else hashlib.sha256(f.read()).hexdigest()
-            )
-    except OSError:
+        return hashlib.sha256(read_regular(path, max_bytes)).hexdigest()
+    except SubmissionError:
         return ""
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def read_regular(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``; else :class:`SubmissionError`.
+
+    Never blocks and never reads what is not a file: a FIFO, socket or device is refused (opened
+    non-blocking, judged by ``fstat``), and so is a symbolic link that leaves its own folder (a link
+    to ``/etc/shadow`` or ``/dev/zero`` is not a submission).  A link to a file in its folder or below
+    is followed.
+    """
+    target = path
+    if path.is_symlink():
+        target = path.resolve()
+        if path.parent.resolve() not in target.parents:
+            raise SubmissionError(
+                f"it is a symbolic link to {str(target)!r}, outside its own folder; only regular files are graded"
+            )
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+            raise SubmissionError(f"it is {kind}, not a regular file; only regular files are graded")
+        if info.st_size > max_bytes:
+            raise SubmissionError(f"the file is {info.st_size} bytes, over the {max_bytes}-byte limit")
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:  # it grew while being read
+            raise SubmissionError(f"the file is over the {max_bytes}-byte limit")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)

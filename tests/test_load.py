@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from harness.errors import SubmissionError, UsageError
-from harness.load import collect, load
+from harness.load import collect, digest_of, load
+
+SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 
 
 def notebook(path: Path, *cells: str, version: int = 4) -> Path:
@@ -168,3 +172,61 @@ def test_the_fast_path_for_plain_cells_agrees_with_ipythons_transformers(cell: s
 
     fast, _ = _neutralise_ipython(cell)
     assert fast.rstrip("\n") == _transformer().transform_cell(cell).rstrip("\n")
+
+
+# ---------------------------------------------------------------- only regular files
+
+
+def _odd_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "ok.py").write_text("X = 1\n")
+    os.mkfifo(folder / "fifo.py")
+    (folder / "zero.py").symlink_to("/dev/zero")
+    (folder / "secret.py").symlink_to(tmp_path / "outside.py")
+    (tmp_path / "outside.py").write_text("hidden = 1\n")
+    (folder / "alias.py").symlink_to("ok.py")
+    (folder / "loop").symlink_to(".", target_is_directory=True)
+    return folder
+
+
+def test_a_folder_lists_what_is_named_like_a_submission_even_if_it_is_no_file_and_never_loops(tmp_path: Path) -> None:
+    folder = _odd_folder(tmp_path)
+    assert [p.name for p in collect([folder])] == ["alias.py", "fifo.py", "ok.py", "secret.py", "zero.py"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("fifo.py", "it is a named pipe (FIFO), not a regular file"),
+        ("zero.py", "it is a symbolic link to '/dev/zero', outside its own folder"),
+        ("secret.py", "outside its own folder"),
+    ],
+)
+def test_what_is_not_a_regular_file_in_its_folder_is_refused_fast_without_reading_it(
+    tmp_path: Path, name: str, message: str
+) -> None:
+    path = _odd_folder(tmp_path) / name
+    with pytest.raises(SubmissionError, match=re.escape(message)):
+        load(path)
+    assert digest_of(path) == ""
+
+
+def test_a_link_to_a_file_in_its_own_folder_is_followed(tmp_path: Path) -> None:
+    folder = _odd_folder(tmp_path)
+    assert load(folder / "alias.py").cells[0].source == "X = 1\n"
+    assert digest_of(folder / "alias.py") == digest_of(folder / "ok.py") != ""
+
+
+def test_a_fifo_and_a_device_link_in_a_batch_end_in_verdicts_and_the_honest_file_is_graded(tmp_path: Path) -> None:
+    from harness.batch import grade_batch
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "good.py").write_text((SUBMISSIONS / "correct_script.py").read_text())
+    os.mkfifo(folder / "x.py")
+    (folder / "y.py").symlink_to("/dev/zero")
+    verdicts = {Path(v["submission"]).name: v for v in grade_batch(collect([folder]), jobs=1, sandbox="off")}
+    assert verdicts["x.py"]["status"] == "error" and "named pipe" in str(verdicts["x.py"]["error"])
+    assert verdicts["y.py"]["status"] == "error" and "/dev/zero" in str(verdicts["y.py"]["error"])
+    assert verdicts["good.py"]["score"] == verdicts["good.py"]["max_score"] > 0
