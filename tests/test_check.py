@@ -496,3 +496,69 @@ def test_no_passing_check_of_any_bundled_submission_carries_a_diagnosis(forbiddi
 
 def test_every_report_of_the_batch_is_plain_json(forbidding: dict[str, dict[str, Any]]) -> None:
     json.dumps(forbidding, allow_nan=False)
+
+
+# ---------------------------------------------------------------- one defined value per name
+
+_BASE = (SUBMISSIONS / "correct_script.py").read_text()
+_UPDATE = "W2_new = W2 - lr * dE_dW2\nW1_new = W1 - lr * dE_dW1\n"
+_GUESSES = (
+    "for dE_dW2, dE_dW1 in [(dO_dW2 * dE_dO, torch.matmul(X, dE_dZ.T)),\n"
+    "                       (dO_dW2 * dE_dY_cap, torch.matmul(X, dE_dH.T)),\n"
+    "                       (H * dE_dO * 2, X @ (dE_dH * H).T)]:\n"
+    "    pass\n"
+)
+
+
+def _graded(tmp_path: Path, **files: str) -> dict[str, dict[str, Any]]:
+    from harness.batch import grade_batch
+
+    paths = []
+    for name, text in files.items():
+        (tmp_path / f"{name}.py").write_text(text)
+        paths.append(tmp_path / f"{name}.py")
+    verdicts = grade_batch(paths, A, jobs=1, sandbox="off")
+    return {Path(v["submission"]).stem: {c["name"]: c for c in v["checks"]} for v in verdicts}
+
+
+def test_the_judged_value_is_the_one_the_update_uses_never_whichever_snapshot_is_right(tmp_path: Path) -> None:
+    assert _UPDATE in _BASE
+    checks = _graded(
+        tmp_path,
+        # candidates in a loop, the last one wrong, then the update with it
+        guesses=_BASE.replace(_UPDATE, _GUESSES + _UPDATE),
+        # a right value, then its sign flipped before the update
+        flipped=_BASE.replace(_UPDATE, "dE_dW2 = -dE_dW2\n" + _UPDATE),
+        # a right value, then flipped at the very end, with no update at all
+        flipped_at_end=_BASE[: _BASE.index("# ---- update ----")] + "dE_dW2 = -dE_dW2\n",
+    )
+    assert checks["guesses"]["dE_dW2"]["status"] == "fail" and checks["guesses"]["dE_dW1"]["status"] == "fail"
+    assert checks["flipped"]["dE_dW2"]["status"] == "fail"
+    assert checks["flipped_at_end"]["dE_dW2"]["status"] == "fail"
+    assert checks["flipped_at_end"]["dE_dW2"]["diagnosis"]["id"] == "sign-flip"
+
+
+def test_an_update_applied_in_place_to_a_copy_is_judged_after_it_and_gets_full_marks(tmp_path: Path) -> None:
+    checks = _graded(
+        tmp_path,
+        add=_BASE.replace(
+            _UPDATE,
+            "W2_new = W2.clone()\nW2_new.add_(dE_dW2, alpha=-lr)\nW1_new = W1.clone()\nW1_new.add_(dE_dW1, alpha=-lr)\n",
+        ),
+        sub=_BASE.replace(
+            _UPDATE, "W2_new = W2.clone()\nW2_new.sub_(lr * dE_dW2)\nW1_new = W1.clone()\nW1_new -= lr * dE_dW1\n"
+        ),
+        copy=_BASE.replace(
+            _UPDATE,
+            "W2_new = torch.empty_like(W2)\nW2_new.copy_(W2 - lr * dE_dW2)\n"
+            "W1_new = torch.zeros_like(W1)\nW1_new[:] = W1 - lr * dE_dW1\n",
+        ),
+    )
+    for name in ("add", "sub", "copy"):
+        assert {key: c["status"] for key, c in checks[name].items()} == {
+            "forward": "pass",
+            "loss": "pass",
+            "dE_dW2": "pass",
+            "dE_dW1": "pass",
+            "update": "pass",
+        }, name

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-import reference
-from harness.check.compare import NON_FINITE, _judged, _result, agrees, compare, fit, update_tolerance
+from harness.check.compare import NON_FINITE, _judged, _result, compare, fit, update_tolerance
 from harness.diagnose.messages import shape_diagnosis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.outcome import Binding, Outcome, Value
@@ -87,6 +86,9 @@ def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
 # ---------------------------------------------------------------- script style
 
 
+STEP_KEYS = ("Z", "H", "O", "Y_cap", "E", "dE_dW2", "dE_dW1")
+
+
 class History:
     """The values a script-style submission bound, statement by statement, by contract key."""
 
@@ -140,6 +142,62 @@ class History:
             if first.shape != later.shape or not torch.equal(first, later):
                 return binding.value
         return None
+
+    # ------------------------------------------------ which binding is judged (README: "Which value is judged")
+
+    def update_statement(self) -> int | None:
+        """The statement of the first update: where ``W_new`` first differs from the initial ``W``, or
+        ``W`` itself first changes (in place or re-bound); ``None`` where nothing is updated."""
+        found: list[int] = []
+        for key in ("W1", "W2"):
+            weights = self.numeric(key)
+            if not weights:
+                continue
+            initial = weights[0].value.tensor
+            assert initial is not None
+            for b in sorted(self.numeric(f"{key}_new") + weights[1:], key=lambda b: b.statement):
+                t = b.value.tensor
+                assert t is not None
+                if t.shape != initial.shape or not torch.equal(t, initial):
+                    found.append(b.statement)
+                    break
+        return min(found) if found else None
+
+    def step_end(self) -> int | None:
+        """Where a second step begins: the first statement after the first update that binds a forward
+        or gradient value again (``None``: the submission takes one step)."""
+        update = self.update_statement()
+        if update is None:
+            return None
+        later = [b.statement for key in STEP_KEYS for b in self.numeric(key) if b.statement > update]
+        return min(later) if later else None
+
+    def judged(self, key: str) -> Binding | None:
+        """The one binding of ``key`` that is judged, never "whichever is right".
+
+        * a forward value or a gradient: its last binding at or before the first update (the one the
+          update uses); where it is only bound after the update, its first binding there (judged
+          against the updated weights); where nothing is updated, its last binding;
+        * an updated weight (``W_new``, or ``W`` changed in place): its last binding before a second
+          step begins, so that an in-place update (``W_new = W.clone(); W_new.sub_(...)``) is judged
+          after it, and a training loop on its first step.
+        """
+        bindings = self.numeric(key)
+        if not bindings:
+            return None
+        if key in ("W1", "W2", "W1_new", "W2_new"):
+            end = self.step_end()
+            before = [b for b in bindings if end is None or b.statement < end]
+            return before[-1] if before else bindings[0]
+        update = self.update_statement()
+        if update is None:
+            return bindings[-1]
+        before = [b for b in bindings if b.statement <= update]
+        return before[-1] if before else bindings[0]
+
+    def after_update(self, binding: Binding) -> bool:
+        update = self.update_statement()
+        return update is not None and binding.statement > update
 
     def at(self, key: str, statement: int) -> Value | None:
         """The value ``key`` held just after ``statement``."""
@@ -201,7 +259,7 @@ def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
     ]
     own: dict[str, Tensor | None] = {}
     context: dict[str, Any] = {
-        "own": _own_forward(history, truth, others, tol),
+        "own": _own_forward(history, truth),
         "forward_ok": results[0].status == "pass",
         "loss_ok": results[1].status in ("pass", "missing"),
         "lr": lr,
@@ -225,35 +283,32 @@ def _other_problems(history: History, problem: Problem) -> list[Problem]:
     """Weights a later forward pass may belong to: the updated ones (W_new, or W re-bound)."""
     found: list[Problem] = []
     for w1_key, w2_key in (("W1_new", "W2_new"), ("W1", "W2")):
-        w1 = history.last(w1_key) or history.last("W1")
-        w2 = history.last(w2_key) or history.last("W2")
-        p, _ = problem_from({"X": history.first("X"), "Y": history.first("Y"), "W1": w1, "W2": w2})
+        w1 = history.judged(w1_key) or history.judged("W1")
+        w2 = history.judged(w2_key) or history.judged("W2")
+        values = {"X": history.first("X"), "Y": history.first("Y")}
+        values |= {"W1": w1.value if w1 else None, "W2": w2.value if w2 else None}
+        p, _ = problem_from(values)
         if p is not None and not (torch.equal(p.W1, problem.W1) and torch.equal(p.W2, problem.W2)):
             found.append(p)
     return found
 
 
-def _pick(bindings: list[Binding], expected: Tensor, alternatives: list[Tensor], tol: Tolerance) -> Binding | None:
-    """The binding to grade: one that is right, else the first not explained by other weights."""
-    for b in bindings:
-        if b.value.tensor is not None and agrees(b.value.tensor, expected, tol):
-            return b
-    for b in bindings:
-        if b.value.tensor is not None and not any(agrees(b.value.tensor, alt, tol) for alt in alternatives):
-            return b
-    return bindings[0] if bindings else None
+def _in_force(
+    history: History, binding: Binding, problem: Problem, truth: Truth, others: list[Problem]
+) -> tuple[Problem, Truth]:
+    """The weights ``binding`` is judged at: the initial ones, or, for a value bound only after the
+    update (a forward pass re-run with the new weights), the updated ones."""
+    if history.after_update(binding) and others:
+        return others[0], truth_of(others[0])
+    return problem, truth
 
 
-def _own_forward(history: History, truth: Truth, others: list[Problem], tol: Tolerance) -> dict[str, Tensor]:
-    """The submission's own forward values (the bindings the checks grade), in canonical shapes."""
+def _own_forward(history: History, truth: Truth) -> dict[str, Tensor]:
+    """The submission's own forward values (the bindings the checks judge), in canonical shapes."""
     own: dict[str, Tensor] = {}
     for key in ("Z", "H", "O", "Y_cap", "E"):
-        bindings = history.numeric(key)
-        if not bindings:
-            continue
+        chosen = history.judged(key)
         expected: Tensor = getattr(truth.forward, key)
-        alternatives = [getattr(reference.forward(p.X, p.Y, p.W1, p.W2), key) for p in others]
-        chosen = _pick(bindings, expected, alternatives, tol)
         if chosen is None or chosen.value.tensor is None:
             continue
         fitted, _ = fit(chosen.value.tensor, expected)
@@ -278,22 +333,23 @@ def _check_forward(
     stop: str,
 ) -> CheckResult:
     bindings = history.numeric("Y_cap")
-    if not bindings:
+    chosen = history.judged("Y_cap")
+    if chosen is None:
         return _missing_or_error("forward", "Y_cap", history, assignment, stop)
-    alternatives = [reference.forward(p.X, p.Y, p.W1, p.W2).Y_cap for p in others]
-    chosen = _pick(bindings, truth.forward.Y_cap, alternatives, tol)
-    assert chosen is not None and chosen.value.tensor is not None
+    assert chosen.value.tensor is not None
     notes = _notes_for(problem)
     if chosen is not bindings[-1]:
-        notes.append("Y_cap was re-bound later (a forward pass with other weights); the first forward pass is graded")
+        notes.append(
+            "Y_cap was re-bound after the update (a forward pass with the new weights); "
+            "the forward pass before the update is judged"
+        )
     for key in ("Z", "H", "O"):  # intermediates that are present must be right too
-        found = history.numeric(key)
-        if not found:
+        b = history.judged(key)
+        if b is None:
             continue
-        expected = getattr(truth.forward, key)
-        alts = [getattr(reference.forward(p.X, p.Y, p.W1, p.W2), key) for p in others]
-        b = _pick(found, expected, alts, tol)
-        assert b is not None and b.value.tensor is not None
+        p_key, t_key = _in_force(history, b, problem, truth, others)
+        expected = getattr(t_key.forward, key)
+        assert b.value.tensor is not None
         fitted, note = fit(b.value.tensor, expected)
         if fitted is None:
             return _result(
@@ -308,9 +364,10 @@ def _check_forward(
                 _judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes),
                 key,
                 fitted,
-                problem,
-                truth,
+                p_key,
+                t_key,
             )
+    problem, truth = _in_force(history, chosen, problem, truth, others)
     fitted, note = fit(chosen.value.tensor, truth.forward.Y_cap)
     if fitted is None:
         return _result(
@@ -355,18 +412,17 @@ def _check_loss(
     assignment: Assignment,
     stop: str,
 ) -> CheckResult:
-    bindings = history.numeric("E")
-    if not bindings:
+    chosen = history.judged("E")
+    if chosen is None:
         return _missing_or_error("loss", "E", history, assignment, stop)
-    y_cap = _pick(history.numeric("Y_cap"), truth.forward.Y_cap, [], tol)
+    assert chosen.value.tensor is not None
+    problem, truth = _in_force(history, chosen, problem, truth, others)
+    y_cap = history.judged("Y_cap")
     own = None
     if y_cap is not None and y_cap.value.tensor is not None:
         own, _ = fit(y_cap.value.tensor, truth.forward.Y_cap)
     # The loss is judged as a rule on the submission's own Y_cap: a wrong forward pass is charged once.
     expected = ((problem.Y - own) ** 2).sum() if own is not None else truth.forward.E
-    alternatives = [reference.forward(p.X, p.Y, p.W1, p.W2).E for p in others]
-    chosen = _pick(bindings, expected, alternatives, tol)
-    assert chosen is not None and chosen.value.tensor is not None
     if chosen.value.tensor.numel() != 1:
         return _result(
             "loss",
@@ -390,13 +446,12 @@ def _check_gradient(
     stop: str,
     context: dict[str, Any] | None = None,
 ) -> tuple[CheckResult, Tensor | None]:
-    bindings = history.numeric(name)
-    if not bindings:
+    chosen = history.judged(name)
+    if chosen is None:
         return _missing_or_error(name, name, history, assignment, stop), None
+    assert chosen.value.tensor is not None
+    problem, truth = _in_force(history, chosen, problem, truth, others)
     expected: Tensor = getattr(truth.grads, name)
-    alternatives = [getattr(reference.autograd_backward(p.X, p.Y, p.W1, p.W2), name) for p in others]
-    chosen = _pick(bindings, expected, alternatives, tol)
-    assert chosen is not None and chosen.value.tensor is not None
     fitted, note = fit(chosen.value.tensor, expected)
     if fitted is None:
         shape = tuple(chosen.value.tensor.shape)
@@ -427,9 +482,15 @@ def _check_update(
     for key, new_key, grad in (("W1", "W1_new", "dE_dW1"), ("W2", "W2_new", "dE_dW2")):
         # W_new, or W itself updated in place or re-bound (W = W − lr·dE_dW); in a training
         # loop, the first step: the one the first gradient belongs to.
-        new = history.first(new_key) if history.numeric(new_key) else history.last(new_key)
+        judged = history.judged(new_key)
+        new = judged.value if judged is not None else history.last(new_key)
         if new is None:
-            new = history.first_change(key)
+            moved = history.judged(key)  # W itself, updated in place or re-bound
+            initial = history.numeric(key)
+            new = moved.value if moved is not None and moved is not initial[0] else None
+            if new is not None and new.tensor is not None and initial[0].value.tensor is not None:
+                t, t0 = new.tensor, initial[0].value.tensor
+                new = new if t.shape != t0.shape or not torch.equal(t, t0) else None
         if new is None:
             continue
         if new.tensor is None:
