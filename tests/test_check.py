@@ -562,3 +562,16 @@ def test_an_update_applied_in_place_to_a_copy_is_judged_after_it_and_gets_full_m
             "dE_dW1": "pass",
             "update": "pass",
         }, name
+
+
+def test_a_network_far_larger_than_the_assignment_is_refused_before_any_truth_is_computed() -> None:
+    values = {
+        "X": torch.rand(10000, 1),
+        "Y": torch.zeros(1, 10000),
+        "W1": torch.rand(10000, 5),
+        "W2": torch.rand(5, 10000),
+    }
+    results = run_script(values)
+    assert {r.status for r in results.values()} == {"fail"}
+    assert {r.diagnosis.id for r in results.values() if r.diagnosis} == {"wrong-shape"}
+    assert "10000-5-10000 network; this assignment is a 4-3-1 network" in results["dE_dW1"].message

@@ -86,6 +86,9 @@ def problem_from(values: dict[str, Value | None]) -> tuple[Problem | None, str]:
 # ---------------------------------------------------------------- script style
 
 
+# A script may build its network at other sizes than the assignment's (a random 3-3-1 to test a
+# transpose), up to this many units per layer: the grader's truth stays cheap whatever it binds.
+MAX_SCRIPT_SIZE = 64
 STEP_KEYS = ("Z", "H", "O", "Y_cap", "E", "dE_dW2", "dE_dW1")
 
 
@@ -234,6 +237,8 @@ def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
             )
             found = [replace(r, diagnosis=diagnosis) if r.status != "missing" else r for r in found]
         return found
+    if any(n > max(MAX_SCRIPT_SIZE, want) for n, want in zip(problem.sizes, assignment.sizes)):
+        return _wrong_sizes(problem, assignment, checks)  # before any truth: a 10000-5-10000 network costs nothing
     truth = truth_of(problem)
     tol = assignment.tolerance(problem.dtype)
     if not confirm_by_finite_differences(problem, truth):
@@ -270,6 +275,21 @@ def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
         own[name] = used
     results.append(_check_update(history, problem, truth, own, lr, tol, assignment, stop))
     return results
+
+
+def _wrong_sizes(problem: Problem, assignment: Assignment, checks: tuple[str, ...]) -> list[CheckResult]:
+    """Every check fails on a network of other sizes than the assignment's (n_in, n_hidden, n_out)."""
+    got, want = "-".join(map(str, problem.sizes)), "-".join(map(str, assignment.sizes))
+    message = (
+        f"cannot be judged: X, W1 and W2 make a {got} network; this assignment is a {want} network "
+        f"(other sizes are graded up to {MAX_SCRIPT_SIZE} per layer)."
+    )
+    diagnosis = Diagnosis(
+        "wrong-shape",
+        f"Your X, W1 and W2 make a {got} network (inputs-hidden-outputs); the assignment asks for {want}: "
+        "check the shapes you create them with.",
+    )
+    return [_result(name, "fail", assignment, message, diagnosis=diagnosis) for name in checks]
 
 
 def _unjudgeable(name: str, history: History, assignment: Assignment, message: str) -> CheckResult:
