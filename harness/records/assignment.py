@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import wire
 from harness.errors import invalid
-
-MAX_KEEP_BYTES = 4 * 1024 * 1024
+from harness.wire import MAX_KEEP_BYTES
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,16 @@ class Limits:
         return self.cpu_seconds if self.cpu_seconds is not None else self.timeout + 1.0
 
     def as_data(self) -> dict[str, Any]:
-        return {
-            "timeout": self.timeout,
-            "cpu_seconds": self.cpu_limit,
-            "memory_bytes": self.memory_bytes,
-            "processes": self.processes,
-            "file_bytes": self.file_bytes,
-            "output_bytes": self.output_bytes,
-            "output_keep_bytes": self.output_keep_bytes,
-        }
+        """The limits as a job message carries them to the worker (:class:`harness.wire.JobLimits`)."""
+        return wire.JobLimits(
+            timeout=self.timeout,
+            cpu_seconds=self.cpu_limit,
+            memory_bytes=self.memory_bytes,
+            processes=self.processes,
+            file_bytes=self.file_bytes,
+            output_bytes=self.output_bytes,
+            output_keep_bytes=self.output_keep_bytes,
+        ).as_data()
 
 
 CHECKS = ("forward", "loss", "dE_dW2", "dE_dW1", "update", "sigmoid", "sigmoid_grad")

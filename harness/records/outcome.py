@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from harness import wire
 from harness.records.assignment import Limits
 
 if TYPE_CHECKING:  # torch only for types: the run stage's parent stays torch-free until it checks
@@ -28,7 +29,7 @@ class Value:
     ``items`` holds the parts of a tuple or list that was not a plain array.
     """
 
-    kind: str  # tensor | ndarray | number | list | tuple | function | too_large | other | unbound
+    kind: str  # one of wire.VALUE_KINDS: tensor | ndarray | number | list | tuple | function | too_large | ...
     dtype: str | None = None
     tensor: torch.Tensor | None = None
     items: tuple[Value, ...] = ()
@@ -51,13 +52,13 @@ class CapturedError:
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> CapturedError:
         line = event.get("line")
-        label = str(event.get("label", ""))[:200]
+        label = str(event.get("label", ""))[: wire.MAX_LABEL_CHARS]
         where = f"{label}, line {line}" if isinstance(line, int) and label else label
         return cls(
-            type=str(event.get("type", "Exception"))[:100],
-            message=str(event.get("message", ""))[:2000],
+            type=str(event.get("type", "Exception"))[: wire.MAX_NAME_CHARS],
+            message=str(event.get("message", ""))[: wire.MAX_MESSAGE_CHARS],
             where=where,
-            traceback=str(event.get("traceback", ""))[:4000],
+            traceback=str(event.get("traceback", ""))[: wire.MAX_TRACEBACK_CHARS],
         )
 
     def __str__(self) -> str:
@@ -79,7 +80,7 @@ class Binding:
 class Ending:
     """How the child process ended, as its supervisor saw it."""
 
-    reason: str  # ended | exited | timeout | output | protocol | worker-died | grader-gone
+    reason: str  # one of wire.END_REASONS: ended | exited | timeout | output | protocol | worker-died | ...
     code: int | None = None
     signal: str | None = None
     stdout: str = ""
@@ -90,21 +91,21 @@ class Ending:
 
     def problem(self, limits: Limits) -> str | None:
         """A sentence when the way it ended is itself a verdict, else ``None``."""
-        if self.reason == "timeout":
+        if self.reason == wire.END_TIMEOUT:
             return f"the submission ran past its time limit of {limits.timeout:g} s and was stopped"
-        if self.reason == "output":
+        if self.reason == wire.END_OUTPUT:
             return f"the submission printed more than {limits.output_bytes // 1024} KiB and was stopped"
-        if self.reason == "worker-died":
+        if self.reason == wire.END_WORKER_DIED:
             return "the submission killed or broke the process that supervised it"
-        if self.reason == "protocol":
+        if self.reason == wire.END_PROTOCOL:
             return "the submission's results could not be read (an oversized or garbled value)"
-        if self.reason == "exited" and (
+        if self.reason == wire.END_EXITED and (
             self.signal == "SIGXCPU" or (self.signal == "SIGKILL" and self.cpu_limit_reached)
         ):
             return f"the submission used more than its CPU time ({limits.cpu_limit:g} s) and was stopped"
-        if self.signal is not None and self.reason == "exited":
+        if self.signal is not None and self.reason == wire.END_EXITED:
             return f"the submission's process crashed ({self.signal})"
-        if self.reason == "exited":
+        if self.reason == wire.END_EXITED:
             return f"the submission's process exited (exit code {self.code}) before it was done"
         return None
 

@@ -1,7 +1,7 @@
 """Stage 2, run: execute a submission in a worker's fresh child and collect plain data.
 
 The grader never executes student code.  A :class:`Pool` keeps ``jobs`` warm
-workers (``harness/worker.py``, each inside its own sandbox, torch imported
+workers (``harness/run/worker.py``, each inside its own sandbox, torch imported
 once); each submission gets a fresh forked child.  Every worker process is
 started by one long-lived thread of the pool (bubblewrap's ``--die-with-parent``
 follows the *thread* that started it, so a worker started from a short-lived
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import select
 import signal
 import subprocess
 import sys
@@ -27,67 +26,36 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.errors import GraderError
+from harness import wire
+from harness.errors import GraderError, invalid
 from harness.records.assignment import Limits
 from harness.records.outcome import Binding, CallResult, CapturedError, Ending, Outcome, SandboxMode
 from harness.records.submission import Submission
-from harness.run.sandbox import claim_uid, worker_command, worker_environment
-from harness.run.values import decode_value
-
-if TYPE_CHECKING:  # torch is imported where values are decoded, so that a pool can start first
-    pass
+from harness.run.sandbox import claim_uid, fallback_base_path, hidden_paths, worker_command, worker_environment
+from harness.run.values import decode_value  # torch is imported where values are decoded: a pool starts first
 
 GRACE_S = 5.0  # how long past its timeout the grader waits for a worker before killing it
 START_TIMEOUT_S = 120.0
-MAX_LINE = 64 * 1024 * 1024  # a worker's line: an exit event holds up to 2 × 4 MiB of output, escaped
-CHILD_EVENTS = frozenset({"bind", "raised", "executed", "return", "call_error", "blocked", "ipython", "missing_module"})
-WORKER_EVENTS = frozenset({"ready", "exit"})
-
-
-# ---------------------------------------------------------------- plain data in
-
-
-# ---------------------------------------------------------------- outcomes
 
 
 # ---------------------------------------------------------------- workers
 
 
 class _Lines:
-    """Reads the worker's framed JSON lines with a deadline, never more than ``MAX_LINE`` per line.
+    """Reads the worker's framed events with a deadline, never more than ``wire.MAX_LINE`` per line.
 
-    The first byte of a line says who wrote it: ``w`` the worker, ``c`` the child
-    (relayed unread).  An event of the wrong kind for its writer is dropped, so a
-    child cannot forge the worker's ``exit``.
+    The first byte of a line says who wrote it: the worker, or the child (relayed unread).  An
+    event of the wrong kind for its writer is dropped, so a child cannot forge the worker's
+    ``exit`` (:func:`harness.wire.read_event`).
     """
 
     def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buf = b""
+        self.lines = wire.LineReader(fd, limit=wire.MAX_LINE)
 
     def read(self, deadline: float) -> dict[str, Any] | None:
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                raise TimeoutError
-            chunk = os.read(self.fd, 1 << 20)
-            if not chunk:
-                raise EOFError
-            self.buf += chunk
-            if len(self.buf) > MAX_LINE and b"\n" not in self.buf:
-                raise EOFError
-        line, _, self.buf = self.buf.partition(b"\n")
-        frame, body = line[:1], line[1:]
-        try:
-            event = json.loads(body)
-        except ValueError:
-            return None
-        if not isinstance(event, dict):
-            return None
-        allowed = WORKER_EVENTS if frame == b"w" else CHILD_EVENTS if frame == b"c" else frozenset()
-        return event if event.get("ev") in allowed else None
+        return wire.read_event(self.lines.read(deadline))
 
 
 class _Spawner:
@@ -192,7 +160,7 @@ class Worker:
             ready = self.lines.read(time.monotonic() + START_TIMEOUT_S)
         except (TimeoutError, EOFError):
             ready = None
-        if not ready or ready.get("ev") != "ready":
+        if not ready or ready.get(wire.EVENT) != wire.EV_READY:
             self.stop()
             self.log.seek(0)
             tail = self.log.read()[-2000:].decode(errors="replace")
@@ -288,44 +256,44 @@ class Session:
             try:
                 event = self.worker.read(self.deadline)
             except TimeoutError:  # the worker itself did not answer in time: it is replaced
-                self._end(Ending(reason="timeout"), replace_worker=True)
+                self._end(Ending(reason=wire.END_TIMEOUT), replace_worker=True)
                 return None
             except EOFError:
-                self._end(Ending(reason="worker-died"), replace_worker=True)
+                self._end(Ending(reason=wire.END_WORKER_DIED), replace_worker=True)
                 return None
             if event is None:
                 continue
-            kind = event.get("ev")
-            if kind == "bind":
+            kind = event.get(wire.EVENT)
+            if kind == wire.EV_BIND:
                 values = event.get("values")
                 if isinstance(values, dict):
                     statement = event.get("statement")
-                    label = str(event.get("label", ""))[:200]
+                    label = str(event.get("label", ""))[: wire.MAX_LABEL_CHARS]
                     for name, data in values.items():
                         self.outcome.history.append(
                             Binding(
                                 statement=statement if isinstance(statement, int) else 0,
                                 label=label,
-                                name=str(name)[:100],
+                                name=str(name)[: wire.MAX_NAME_CHARS],
                                 value=decode_value(data),
                             )
                         )
-            elif kind == "raised":
+            elif kind == wire.EV_RAISED:
                 self.outcome.error = CapturedError.from_event(event)
-            elif kind == "blocked":
-                self.outcome.blocked_imports.append(str(event.get("module", ""))[:200])
-            elif kind == "ipython":
-                self.outcome.ipython.append(str(event.get("call", ""))[:300])
-            elif kind == "missing_module":
-                self.outcome.missing_modules.append(str(event.get("module", ""))[:200])
-            elif kind == "exit":
+            elif kind == wire.EV_BLOCKED:
+                self.outcome.blocked_imports.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
+            elif kind == wire.EV_IPYTHON:
+                self.outcome.ipython.append(str(event.get("call", ""))[: wire.MAX_CALL_CHARS])
+            elif kind == wire.EV_MISSING_MODULE:
+                self.outcome.missing_modules.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
+            elif kind == wire.EV_EXIT:
                 if event.get("id") != self.job_id:
                     continue  # not this job's (cannot happen with a sane worker)
                 self._end(
                     Ending(
-                        reason=str(event.get("reason", "exited"))[:40],
+                        reason=str(event.get("reason", wire.END_EXITED))[: wire.MAX_REASON_CHARS],
                         code=event.get("code") if isinstance(event.get("code"), int) else None,
-                        signal=str(event["signal"])[:40] if event.get("signal") else None,
+                        signal=str(event["signal"])[: wire.MAX_REASON_CHARS] if event.get("signal") else None,
                         stdout=str(event.get("stdout", "")),
                         stderr=str(event.get("stderr", "")),
                         stdout_bytes=_count(event.get("stdout_bytes")),
@@ -334,7 +302,7 @@ class Session:
                     )
                 )
                 return None
-            elif kind == "ready":
+            elif kind == wire.EV_READY:
                 continue
             else:
                 return event
@@ -349,16 +317,16 @@ class Session:
     def wait_executed(self) -> None:
         while not self.outcome.executed and not self.closed:
             event = self._event()
-            if event is not None and event.get("ev") == "executed":
+            if event is not None and event.get(wire.EVENT) == wire.EV_EXECUTED:
                 functions = event.get("functions")
                 if isinstance(functions, list):
-                    self.outcome.functions = tuple(str(f)[:100] for f in functions)
+                    self.outcome.functions = tuple(str(f)[: wire.MAX_NAME_CHARS] for f in functions)
                 self.outcome.executed = True
 
     def call(self, fn: str, args: list[dict[str, Any]]) -> CallResult:
         """Call the submission's ``fn`` on encoded ``args``; an error or a dead child is data."""
         started = time.monotonic()
-        if not self.callable or not self.worker.send({"op": "call", "id": self.job_id, "fn": fn, "args": args}):
+        if not self.callable or not self.worker.send(wire.call_message(self.job_id, fn, args)):
             reason = self.outcome.ending.problem(self.limits) if self.outcome.ending else None
             return CallResult(
                 None, CapturedError("NotRun", reason or "the submission is no longer running", "", ""), 0.0
@@ -369,17 +337,17 @@ class Session:
                 assert self.outcome.ending is not None
                 reason = self.outcome.ending.problem(self.limits) or "the submission stopped"
                 return CallResult(None, CapturedError("Stopped", reason, f"in {fn}()", ""), time.monotonic() - started)
-            if event.get("ev") == "return":
+            if event.get(wire.EVENT) == wire.EV_RETURN:
                 return CallResult(decode_value(event.get("value")), None, time.monotonic() - started)
-            if event.get("ev") == "call_error":
+            if event.get(wire.EVENT) == wire.EV_CALL_ERROR:
                 return CallResult(
                     None, CapturedError.from_event({**event, "label": f"in {fn}()"}), time.monotonic() - started
                 )
 
     def close(self) -> Outcome:
         if not self.closed:
-            if not self.worker.send({"op": "end", "id": self.job_id}):
-                self._end(Ending(reason="worker-died"), replace_worker=True)
+            if not self.worker.send(wire.end_message(self.job_id)):
+                self._end(Ending(reason=wire.END_WORKER_DIED), replace_worker=True)
             while not self.closed:
                 self._event()
         return self.outcome
@@ -421,9 +389,6 @@ class Pool:
     ) -> None:
         """``warm``: each worker warms torch up and backs itself with huge pages before its
         first job (≈ 0.15 s once, then each job is faster): right for a batch, not for one file."""
-        from harness.errors import invalid
-        from harness.run.sandbox import hidden_paths
-
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             invalid("jobs", jobs, "must be a whole number ≥ 1")
         self.jobs = jobs
@@ -504,21 +469,20 @@ class Pool:
             started = time.monotonic()
             outcome = Outcome(isolation=worker.isolation)
             session = Session(worker, limits, outcome, started, worker.jobs)
-            job = {
-                "op": "job",
-                "id": worker.jobs,
-                "cells": [[cell.label, cell.source] for cell in submission.cells],
-                "names": names,
-                "functions": functions,
-                "limits": limits.as_data(),
-                "seed": submission.seed,
-                "argv0": submission.path.name,
-            }
+            job = wire.job_message(
+                worker.jobs,
+                cells=[(cell.label, cell.source) for cell in submission.cells],
+                names=names,
+                functions=functions,
+                limits=limits.as_data(),
+                seed=submission.seed,
+                argv0=submission.path.name,
+            )
             if not worker.send(job):  # it died between two jobs (not this submission's doing): once more
                 worker.stop()
                 worker.start()
                 if not worker.send(job):
-                    session._end(Ending(reason="worker-died"), replace_worker=True)
+                    session._end(Ending(reason=wire.END_WORKER_DIED), replace_worker=True)
             yield session
             session.close()
         except BaseException:
@@ -538,7 +502,7 @@ class Pool:
             _faster_thread_switches(False)
         for worker in self.workers:
             if worker.alive:
-                worker.send({"op": "quit"})
+                worker.send(wire.quit_message())
         deadline = time.monotonic() + 2.0
         for worker in self.workers:
             if worker.proc is not None:
@@ -548,8 +512,6 @@ class Pool:
                     pass
             worker.release()
         self.spawner.stop()
-        from harness.run.sandbox import fallback_base_path
-
         try:
             fallback_base_path().rmdir()
         except OSError:

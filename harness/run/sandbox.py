@@ -1,6 +1,6 @@
 """How a worker is isolated: bubblewrap namespaces where they work, plain processes otherwise.
 
-A worker (``harness/worker.py``) is one long-lived process per ``--jobs`` slot.
+A worker (``harness/run/worker.py``) is one long-lived process per ``--jobs`` slot.
 With bubblewrap it runs inside its own pid, network, IPC and UTS namespaces,
 the system read-only, a private ``/tmp``, all capabilities dropped (as root it
 keeps only those it needs to hand each child its own unprivileged uid), and
@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import wire
 from harness.errors import SandboxUnavailable, invalid
 from harness.records.outcome import SANDBOX_MODES, SandboxMode
 from harness.wire import GRADER_PACKAGES
@@ -37,6 +38,33 @@ FIRST_UID = 61000  # as root, each worker's children run as a uid from FIRST_UID
 UID_RANGE = 4096
 
 _WORKER_SOURCE = Path(__file__).with_name("worker.py")
+_WIRE_SOURCE = Path(wire.__file__)
+
+# The worker's ``-c`` program: the wire protocol made a module of its own (registered before it
+# runs, as an import would), then the worker's source as the main program.  Both keep a file
+# name that starts with "<string>": the worker's tracebacks leave such frames out (its own).
+_BOOTSTRAP = """\
+import sys as _sys, types as _types
+_wire = _types.ModuleType({name!r}, "the grader's wire protocol (harness/wire.py), injected")
+_sys.modules[{name!r}] = _wire
+exec(compile({wire_source!r}, "<string>:{name}", "exec", dont_inherit=True), _wire.__dict__)
+del _sys, _types, _wire
+exec(compile({worker_source!r}, "<string>", "exec", dont_inherit=True))
+"""
+
+
+def worker_source() -> str:
+    """The worker's program for ``python -c``: :mod:`harness.wire` injected, then ``worker.py``.
+
+    Inside the sandbox the grader's packages are hidden, so the worker cannot import
+    ``harness.wire``; it takes the module this program made from ``sys.modules`` instead
+    (and removes the name, so that a submission's ``import`` does not find it).
+    """
+    return _BOOTSTRAP.format(
+        name=wire.INJECTED_NAME,
+        wire_source=_WIRE_SOURCE.read_text(encoding="utf-8"),
+        worker_source=_WORKER_SOURCE.read_text(encoding="utf-8"),
+    )
 
 
 @dataclass(frozen=True)
@@ -130,7 +158,7 @@ def worker_command(
     # submission prints) must not differ between workers. The environment is ours entirely
     # (bwrap --clearenv, or worker_environment()); -s and -P keep user and cwd paths out.
     flags = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]
-    python = [sys.executable, *flags, "-c", _WORKER_SOURCE.read_text(encoding="utf-8"), json.dumps(config)]
+    python = [sys.executable, *flags, "-c", worker_source(), json.dumps(config)]
     who = ", children run as unprivileged uids of their own" if uid is not None else ", children share the grader's uid"
     if not use_bwrap:
         readable = " that may read any file" if read_all else ""

@@ -1,16 +1,17 @@
 """The run stage's worker: a fork server that executes submissions, inside the sandbox.
 
-This file is run as ``python -s -P -c <this source> <config json>`` (in an environment
-the grader made whole, with ``PYTHONHASHSEED=0``); it imports only
-the standard library, torch and (if installed) numpy, never ``harness`` or
-``reference`` (those are hidden from the sandbox).  One worker imports torch
-once, warms it up, then forks a fresh child per submission:
+This file is run as ``python -s -P -c <source> <config json>`` (in an environment
+the grader made whole, with ``PYTHONHASHSEED=0``), where the source first makes
+:mod:`harness.wire` a module of its own and then runs this file's (see
+:func:`harness.run.sandbox.worker_source`); it imports only the standard library,
+torch and (if installed) numpy, never ``harness`` or ``reference`` (those are
+hidden from the sandbox).  One worker imports torch once, warms it up, then
+forks a fresh child per submission.  The protocol is :mod:`harness.wire`'s:
 
-* grader -> worker (stdin, JSON lines): ``{"op": "job", "id": n, ...}``,
-  ``{"op": "call", "id": n, ...}``, ``{"op": "end", "id": n}``, ``{"op": "quit"}``
+* grader -> worker (stdin, JSON lines): ``job``, ``call``, ``end``, ``quit``
 * worker -> grader (stdout, one line per event, framed by its first byte):
-  ``w{...}`` is the worker's own (``ready``, one ``exit`` per job), ``c{...}`` a
-  child's event relayed unread (``bind``, ``raised``, ``executed``, ``return``,
+  the worker's own events (``ready``, one ``exit`` per job) and a child's
+  events relayed unread (``bind``, ``raised``, ``executed``, ``return``,
   ``call_error``, ``blocked``, ``ipython``, ``missing_module``).  The frame byte is the worker's, so
   a child cannot forge a worker event; the grader validates every child event.
 
@@ -45,15 +46,18 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-MAX_EVENT = 8 * 1024 * 1024  # one event line from the child
-MAX_JOB_EVENTS = 64 * 1024 * 1024  # all of one job's events: past this the child is stopped
-MAX_ELEMENTS = 200_000  # a tensor larger than this is described, not sent
+if TYPE_CHECKING or __name__ != "__main__":  # imported by the grader's tests, or type-checked
+    from harness import wire
+else:  # inside the sandbox, where harness is hidden: the copy the command line made (its name then goes)
+    wire = sys.modules.pop("gradproof_wire")
+
 PENDING_BYTES = 1 << 20  # child events held back at most (see Worker.relay)
-URGENT_EVENTS = (b'{"ev": "executed"', b'{"ev": "return"', b'{"ev": "call_error"')  # as Child.send writes them
+URGENT_HEADS = tuple(wire.event_head(name) for name in sorted(wire.URGENT_EVENTS))  # as Child.send begins them
+_BIND_HEAD = wire.event_head(wire.EV_BIND).decode()  # Child.snapshot writes its bind lines itself
+_UNBOUND = json.dumps(wire.unbound())
 RESERVE_BYTES = 16 * 1024 * 1024
-GRADER_PACKAGES = ("harness", "reference")
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -75,56 +79,46 @@ def encode(value: Any, depth: int = 0) -> dict[str, Any]:
     np = sys.modules.get("numpy")
     if torch is not None and isinstance(value, torch.Tensor):
         t = value.detach()
-        if t.numel() > MAX_ELEMENTS:
-            return {"t": "too_large", "shape": list(t.shape), "kind": "tensor"}
+        if t.numel() > wire.MAX_ELEMENTS:
+            return wire.too_large(wire.KIND_TENSOR, t.shape)
         if t.is_complex() or t.layout != torch.strided:
-            return {"t": "other", "type": f"tensor({t.dtype}, {t.layout})"}
+            return wire.other(f"tensor({t.dtype}, {t.layout})")
         flat = t.to("cpu").reshape(-1)
         data = flat.tolist() if t.dtype != torch.bool else [int(v) for v in flat.tolist()]
-        return {
-            "t": "tensor",
-            "dtype": str(t.dtype).replace("torch.", ""),
-            "shape": list(t.shape),
-            "data": data,
-            "requires_grad": bool(value.requires_grad),
-        }
+        dtype = str(t.dtype).replace("torch.", "")
+        return wire.array(wire.KIND_TENSOR, dtype, t.shape, data, requires_grad=bool(value.requires_grad))
     if np is not None and isinstance(value, (np.ndarray, np.generic)):
         a = np.asarray(value)
-        if a.size > MAX_ELEMENTS:
-            return {"t": "too_large", "shape": list(a.shape), "kind": "ndarray"}
+        if a.size > wire.MAX_ELEMENTS:
+            return wire.too_large(wire.KIND_NDARRAY, a.shape)
         if a.dtype.kind not in "biuf":
-            return {"t": "other", "type": f"ndarray({a.dtype})"}
-        return {
-            "t": "ndarray",
-            "dtype": str(a.dtype),
-            "shape": list(a.shape),
-            "data": [float(v) for v in a.reshape(-1).tolist()],
-        }
+            return wire.other(f"ndarray({a.dtype})")
+        return wire.array(wire.KIND_NDARRAY, str(a.dtype), a.shape, [float(v) for v in a.reshape(-1).tolist()])
     if isinstance(value, bool):
-        return {"t": "number", "v": int(value)}
+        return wire.number(int(value))
     if isinstance(value, (int, float)):
-        v = float(value) if isinstance(value, float) or abs(value) < 2**53 else float("nan")
-        return {"t": "number", "v": v}
-    if isinstance(value, (list, tuple)) and depth < 4 and len(value) <= 10_000:
-        return {"t": "tuple" if isinstance(value, tuple) else "list", "items": [encode(v, depth + 1) for v in value]}
+        return wire.number(float(value) if isinstance(value, float) or abs(value) < wire.NUMBER_EXACT else float("nan"))
+    if isinstance(value, (list, tuple)) and depth < wire.MAX_DEPTH and len(value) <= wire.MAX_ITEMS:
+        kind = wire.KIND_TUPLE if isinstance(value, tuple) else wire.KIND_LIST
+        return wire.sequence(kind, [encode(v, depth + 1) for v in value])
     if callable(value):
-        return {"t": "function"}
-    return {"t": "other", "type": type(value).__name__}
+        return wire.function()
+    return wire.other(type(value).__name__)
 
 
 def decode(data: dict[str, Any]) -> Any:
     """An argument from the grader: a tensor (or ndarray) of the given dtype and shape."""
-    kind = data.get("t")
-    if kind == "tensor":
-        import torch
+    kind = data.get(wire.KIND)
+    if kind == wire.KIND_TENSOR:
+        import torch  # the worker imported it before forking: only a name here
 
-        return torch.tensor(data["data"], dtype=getattr(torch, data["dtype"])).reshape(data["shape"])
-    if kind == "ndarray":
+        return torch.tensor(data[wire.DATA], dtype=getattr(torch, data[wire.DTYPE])).reshape(data[wire.SHAPE])
+    if kind == wire.KIND_NDARRAY:
         import numpy
 
-        return numpy.array(data["data"], dtype=data["dtype"]).reshape(data["shape"])
-    if kind == "number":
-        return data["v"]
+        return numpy.array(data[wire.DATA], dtype=data[wire.DTYPE]).reshape(data[wire.SHAPE])
+    if kind == wire.KIND_NUMBER:
+        return data[wire.NUMBER]
     raise ValueError(f"cannot decode argument of kind {kind!r}")
 
 
@@ -147,9 +141,9 @@ class Child:
         self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
 
     def send(self, event: dict[str, Any]) -> None:
-        line = json.dumps(event, allow_nan=True).encode() + b"\n"
-        if len(line) > MAX_EVENT:
-            line = json.dumps({"ev": event.get("ev", "?"), "too_large": True}).encode() + b"\n"
+        line = wire.event_line(event)
+        if len(line) > wire.MAX_EVENT:
+            line = wire.event_line({wire.EVENT: event.get(wire.EVENT, "?"), wire.TOO_LARGE_FIELD: True})
         self._send(line)
 
     def execute(self) -> None:
@@ -194,8 +188,8 @@ class Child:
                         _bind_stand_ins(node, self.namespace)
                         self.send(
                             {
-                                "ev": "missing_module",
-                                "module": str(getattr(exc, "name", "") or "")[:200],
+                                wire.EVENT: wire.EV_MISSING_MODULE,
+                                "module": str(getattr(exc, "name", "") or "")[: wire.MAX_LABEL_CHARS],
                                 "label": label,
                             }
                         )
@@ -213,7 +207,7 @@ class Child:
         self.namespace.pop(STEP_NAME, None)
         functions = sorted(n for n in self.job.get("functions", []) if callable(self.namespace.get(n)))
         _flush_std()  # what it printed is in the pipes before the grader can end the job
-        self.send({"ev": "executed", "functions": functions})
+        self.send({wire.EVENT: wire.EV_EXECUTED, "functions": functions})
 
     def release_reserve(self) -> None:
         if self._reserve is not None:
@@ -233,7 +227,7 @@ class Child:
         for name in self.names:
             if name not in namespace:
                 if seen.pop(name, None) is not None:
-                    changed.append(f'{json.dumps(name)}: {{"t": "unbound"}}')
+                    changed.append(f"{json.dumps(name)}: {_UNBOUND}")
                 continue
             value = namespace[name]
             previous = seen.get(name)
@@ -248,31 +242,39 @@ class Child:
             try:
                 text = json.dumps(encode(value), allow_nan=True)
             except BaseException as exc:
-                text = json.dumps({"t": "other", "type": f"unreadable ({type(exc).__name__})"})
+                text = json.dumps(wire.other(f"unreadable ({type(exc).__name__})"))
             seen[name] = (value, version, text)
             if previous is None or previous[2] != text:
                 changed.append(f"{json.dumps(name)}: {text}")
         if changed:
             line = (
-                f'{{"ev": "bind", "statement": {statement}, "label": {json.dumps(label)}, '
+                f'{_BIND_HEAD}, "statement": {statement}, "label": {json.dumps(label)}, '
                 f'"values": {{{", ".join(changed)}}}}}\n'
             ).encode()
-            if len(line) > MAX_EVENT:
-                self.send({"ev": "bind", "statement": statement, "label": label, "too_large": True})
+            if len(line) > wire.MAX_EVENT:
+                self.send(
+                    {
+                        wire.EVENT: wire.EV_BIND,
+                        "statement": statement,
+                        "label": label,
+                        wire.TOO_LARGE_FIELD: True,
+                    }
+                )
             else:
                 self._send(line)
 
     def raised(self, exc: BaseException, label: str, statement: int) -> None:
-        self.send({"ev": "raised", "statement": statement, "label": label, **describe(exc, label)})
+        self.send({wire.EVENT: wire.EV_RAISED, "statement": statement, "label": label, **describe(exc, label)})
 
-    def serve(self, lines: _SocketLines) -> None:
+    def serve(self, lines: wire.LineReader) -> None:
         """Answer the grader's calls until it says ``end`` (then the worker kills us)."""
         while True:
-            line = lines.next()
-            if line is None:
+            try:
+                line = lines.read()
+            except EOFError:
                 return
             msg = json.loads(line)
-            if msg.get("op") != "call":
+            if msg.get(wire.OP) != wire.OP_CALL:
                 return
             fn = self.namespace.get(msg["fn"])
             try:
@@ -281,28 +283,11 @@ class Child:
                     raise NameError(f"{msg['fn']} is not defined")
                 result = fn(*args)
                 _flush_std()
-                self.send({"ev": "return", "value": encode(result)})
+                self.send({wire.EVENT: wire.EV_RETURN, "value": encode(result)})
             except BaseException as exc:
                 self.release_reserve()
                 _flush_std()
-                self.send({"ev": "call_error", **describe(exc)})
-
-
-class _SocketLines:
-    """Lines from a socket (the child's end), without Python's buffered file objects."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-
-    def next(self) -> bytes | None:
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line
+                self.send({wire.EVENT: wire.EV_CALL_ERROR, **describe(exc)})
 
 
 def _flush_std() -> None:
@@ -339,9 +324,9 @@ def describe(exc: BaseException, label: str | None = None) -> dict[str, Any]:
         message = "<unprintable>"
     return {
         "type": type(exc).__name__,
-        "message": message[:2000],
+        "message": message[: wire.MAX_MESSAGE_CHARS],
         "line": line if isinstance(line, int) else None,
-        "traceback": text[-4000:],
+        "traceback": text[-wire.MAX_TRACEBACK_CHARS :],
     }
 
 
@@ -440,7 +425,7 @@ def _missing_module(exc: BaseException, node: ast.stmt) -> bool:
 
 
 def _grader_package(name: str | None) -> bool:
-    return bool(name) and str(name).split(".")[0] in GRADER_PACKAGES
+    return bool(name) and str(name).split(".")[0] in wire.GRADER_PACKAGES
 
 
 class _GraderBlocker:
@@ -450,8 +435,8 @@ class _GraderBlocker:
         self.child = child
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.split(".")[0] in GRADER_PACKAGES:
-            self.child.send({"ev": "blocked", "module": name})
+        if name.split(".")[0] in wire.GRADER_PACKAGES:
+            self.child.send({wire.EVENT: wire.EV_BLOCKED, "module": name})
             raise ImportError(f"gradproof: a submission may not import the grader's package {name!r}")
         return None
 
@@ -482,7 +467,7 @@ class _IPythonStub:
         return self
 
     def _record(self, what: str, executed: bool) -> None:
-        self.child.send({"ev": "ipython", "call": what[:300], "executed": executed})
+        self.child.send({wire.EVENT: wire.EV_IPYTHON, "call": what[: wire.MAX_CALL_CHARS], "executed": executed})
 
     def run_line_magic(self, name: str, line: str, _stack_depth: int = 1) -> Any:
         if name in self.RUN_LINE and line.strip():
@@ -609,7 +594,7 @@ class Prepared:
 
 
 class Worker:
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], out: BinaryIO | None = None) -> None:
         self.config = config
         self.uid: int | None = config.get("uid")
         self.pidns: bool = bool(config.get("pidns"))
@@ -618,8 +603,8 @@ class Worker:
         self.base: str = config.get("workdir_base") or "/tmp"
         self.root = os.geteuid() == 0
         self.drops = self.uid is not None and self.root
-        self.out = os.fdopen(1, "wb", buffering=0)
-        self.inbuf = b""
+        self.out: BinaryIO = out if out is not None else os.fdopen(1, "wb", buffering=0)  # to the grader
+        self.lines = wire.LineReader(0)  # the grader's messages
         self.jobs = 0
         self.pending: list[bytes] = []  # the child's events not yet passed on (see relay)
         self.pending_bytes = 0
@@ -628,30 +613,20 @@ class Worker:
 
     def send(self, event: dict[str, Any]) -> None:
         self.flush()
-        self.out.write(b"w" + json.dumps(event, allow_nan=True).encode() + b"\n")
+        self.out.write(wire.WORKER_FRAME + wire.event_line(event))
 
-    def read_line(self, timeout: float | None) -> bytes | None:
-        """One line from the grader (b"" at EOF, None if none is complete within ``timeout``)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while b"\n" not in self.inbuf:
-            if deadline is not None:
-                import select
-
-                left = max(0.0, deadline - time.monotonic())
-                if not select.select([0], [], [], left)[0]:
-                    return None
-            chunk = os.read(0, 1 << 20)
-            if not chunk:
-                return b""
-            self.inbuf += chunk
-        line, _, self.inbuf = self.inbuf.partition(b"\n")
-        return line
+    def read_line(self, wait: bool) -> bytes | None:
+        """One line from the grader: b"" at EOF; without ``wait``, None if none is complete now."""
+        try:
+            return self.lines.read() if wait else self.lines.poll()
+        except EOFError:
+            return b""
 
     # ---------------------------------------------------------------- main loop
 
     def serve(self) -> None:
         global _TENSOR_TYPES
-        import torch
+        import torch  # once, here, before the first fork (and after __main__ cleaned sys.path)
 
         torch.set_num_threads(1)
         _TENSOR_TYPES = _tensor_types()
@@ -675,21 +650,13 @@ class Worker:
         if not self.pidns:  # a directory of our own in the shared /tmp (in a sandbox /tmp is ours)
             self.base = os.path.join(self.base, f"worker-{os.getpid()}")
             os.mkdir(self.base, 0o711)
-        self.send(
-            {
-                "ev": "ready",
-                "pid": os.getpid(),
-                "uid": os.getuid(),
-                "torch": torch.__version__,
-                "python": sys.version.split()[0],
-            }
-        )
+        self.send(ready_event(torch.__version__))
         child: Prepared | None = None
         try:
             while True:
                 if child is None:
                     child = self.prepare()
-                line = self.read_line(None)
+                line = self.read_line(wait=True)
                 if not line:
                     return
                 try:
@@ -698,11 +665,11 @@ class Worker:
                     continue
                 if not isinstance(msg, dict):
                     continue
-                if msg.get("op") == "job":
+                if msg.get(wire.OP) == wire.OP_JOB:
                     prepared, child = child, None
-                    if self.run_job(prepared, msg, line) in ("quit", "grader-gone"):
+                    if self.run_job(prepared, msg, line) in (wire.END_QUIT, wire.END_GRADER_GONE):
                         return
-                elif msg.get("op") == "quit":
+                elif msg.get(wire.OP) == wire.OP_QUIT:
                     return
                 # a stale "call" or "end" of a job that already ended: nothing to do
         except (BrokenPipeError, ConnectionResetError):
@@ -736,9 +703,10 @@ class Worker:
                 os.close(out_r)
                 os.close(err_r)
                 self.become_child(workdir, out_w, err_w, child_sock)
-                lines = _SocketLines(child_sock)
-                line = lines.next()
-                if line is None:
+                lines = wire.LineReader(child_sock.fileno())
+                try:
+                    line = lines.read()
+                except EOFError:
                     os._exit(0)
                 job = json.loads(line)
                 _apply_limits(job, count_own=not self.drops)
@@ -749,7 +717,7 @@ class Worker:
                 code = 70
                 try:
                     child_sock.sendall(
-                        json.dumps({"ev": "raised", "label": "grader set-up", **describe(exc)}).encode() + b"\n"
+                        wire.event_line({wire.EVENT: wire.EV_RAISED, "label": "grader set-up", **describe(exc)})
                     )
                 except BaseException:
                     pass
@@ -800,7 +768,7 @@ class Worker:
         os.environ["HOME"] = os.environ["TMPDIR"] = os.environ["PWD"] = workdir
 
     def run_job(self, child: Prepared, job: dict[str, Any], line: bytes) -> str:
-        limits = job["limits"]
+        limits = wire.JobLimits.from_data(job["limits"])
         job_id = job.get("id")
         started = time.monotonic()
         ended = False
@@ -813,31 +781,23 @@ class Worker:
         reason, kept = self.supervise(child, limits, job_id, started)
         if child.status is None:  # never signal a pid once reaped: it may be another process's now
             _kill(child.pid)
-        if reason == "ended":  # the grader is done with it: answer at once, clean up while it checks
+        if reason == wire.END_ENDED:  # the grader is done with it: answer at once, clean up while it checks
             ended = True
         else:
             self.reap(child)
-        self.drain(child, kept, int(limits["output_keep_bytes"]))
-        event: dict[str, Any] = {
-            "ev": "exit",
-            "id": job_id,
-            "reason": reason,
-            "duration": time.monotonic() - started,
-            "stdout": kept[child.out_r][0].decode("utf-8", "replace"),
-            "stderr": kept[child.err_r][0].decode("utf-8", "replace"),
-            "stdout_bytes": kept[child.out_r][1],
-            "stderr_bytes": kept[child.err_r][1],
-            "code": None,
-            "signal": None,
-        }
-        if not ended and child.status is not None:
-            if os.WIFEXITED(child.status):
-                event["code"] = os.WEXITSTATUS(child.status)
-            elif os.WIFSIGNALED(child.status):
-                event["signal"] = _signal_name(os.WTERMSIG(child.status))
-            # whether a SIGKILL was the CPU limit's (its hard limit) or something else's
-            event["cpu_limit_reached"] = child.cpu is not None and child.cpu >= float(limits["cpu_seconds"])
-        self.send(event)
+        self.drain(child, kept, limits.output_keep_bytes)
+        self.send(
+            exit_event(
+                job_id,
+                reason,
+                time.monotonic() - started,
+                kept[child.out_r],
+                kept[child.err_r],
+                None if ended else child.status,
+                child.cpu,
+                limits.cpu_seconds,
+            )
+        )
         if ended:
             self.reap(child)
         child.close_fds()
@@ -846,12 +806,12 @@ class Worker:
         return reason
 
     def supervise(
-        self, child: Prepared, limits: dict[str, Any], job_id: Any, started: float
+        self, child: Prepared, limits: wire.JobLimits, job_id: Any, started: float
     ) -> tuple[str, dict[int, tuple[bytes, int]]]:
         """Relay events and calls until the child is done, times out, or floods its output."""
-        keep_bytes = int(limits["output_keep_bytes"])
-        max_output = int(limits["output_bytes"])
-        deadline = started + float(limits["timeout"])
+        keep_bytes = limits.output_keep_bytes
+        max_output = limits.output_bytes
+        deadline = started + limits.timeout
         out_r, err_r, sock = child.out_r, child.err_r, child.sock
         kept: dict[int, tuple[bytes, int]] = {out_r: (b"", 0), err_r: (b"", 0)}
         sel = selectors.DefaultSelector()
@@ -867,12 +827,12 @@ class Worker:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return "timeout", kept
+                    return wire.END_TIMEOUT, kept
                 if child.pidfd is None:  # no pidfd (old kernel): poll for the child's end
                     left = min(left, 0.05)
                     if self.reap(child, block=False):
                         self.drain_events(sock, buf)
-                        return "exited", kept
+                        return wire.END_EXITED, kept
                 for key, _ in sel.select(left):
                     what = key.data
                     if what == "sock":
@@ -887,23 +847,23 @@ class Worker:
                             continue
                         relayed += len(chunk)
                         buf = self.relay(buf + chunk)
-                        if len(buf) > MAX_EVENT or relayed > MAX_JOB_EVENTS:
-                            return "protocol", kept
+                        if len(buf) > wire.MAX_EVENT or relayed > wire.MAX_JOB_EVENTS:
+                            return wire.END_PROTOCOL, kept
                     elif what == "pid":
                         self.reap(child)
                         self.drain_events(sock, buf)
-                        return "exited", kept
+                        return wire.END_EXITED, kept
                     elif what == "grader":
-                        line = self.read_line(0)
+                        line = self.read_line(wait=False)
                         if line is None:
                             continue
                         if line == b"":
-                            return "grader-gone", kept
+                            return wire.END_GRADER_GONE, kept
                         while line is not None:
                             verdict = self.from_grader(line, sock, job_id)
                             if verdict is not None:
                                 return verdict, kept
-                            line = self.read_line(0) if b"\n" in self.inbuf else None
+                            line = self.read_line(wait=False) if self.lines.complete else None
                     else:
                         fd = key.fd
                         try:
@@ -918,21 +878,21 @@ class Worker:
                             head += chunk[: keep_bytes - len(head)]
                         kept[fd] = (head, total + len(chunk))
                         if kept[out_r][1] + kept[err_r][1] > max_output:
-                            return "output", kept
+                            return wire.END_OUTPUT, kept
         finally:
             sel.close()
 
     def from_grader(self, line: bytes, sock: socket.socket, job_id: Any) -> str | None:
         """A message from the grader during a job: a call to pass on, or the end of the job."""
         if line == b"":
-            return "grader-gone"
+            return wire.END_GRADER_GONE
         try:
             msg = json.loads(line)
         except ValueError:
             return None
         if not isinstance(msg, dict) or msg.get("id") != job_id:
-            return "quit" if isinstance(msg, dict) and msg.get("op") == "quit" else None
-        if msg.get("op") == "call":
+            return wire.END_QUIT if isinstance(msg, dict) and msg.get(wire.OP) == wire.OP_QUIT else None
+        if msg.get(wire.OP) == wire.OP_CALL:
             try:
                 sock.setblocking(True)
                 sock.sendall(line + b"\n")
@@ -940,8 +900,8 @@ class Worker:
                 pass
             finally:
                 sock.setblocking(False)
-        elif msg.get("op") == "end":
-            return "ended"
+        elif msg.get(wire.OP) == wire.OP_END:
+            return wire.END_ENDED
         return None
 
     def relay(self, buf: bytes) -> bytes:
@@ -957,9 +917,9 @@ class Worker:
         urgent = False
         for line in complete.split(b"\n"):
             if line:
-                self.pending.append(b"c" + line + b"\n")
+                self.pending.append(wire.CHILD_FRAME + line + b"\n")
                 self.pending_bytes += len(line) + 2
-                urgent = urgent or line.startswith(URGENT_EVENTS)
+                urgent = urgent or line.startswith(URGENT_HEADS)
         if urgent or self.pending_bytes > PENDING_BYTES:
             self.flush()
         return rest
@@ -980,7 +940,7 @@ class Worker:
             if not chunk:
                 break
             buf = self.relay(buf + chunk)
-            if len(buf) > MAX_EVENT:
+            if len(buf) > wire.MAX_EVENT:
                 break
 
     def drain(self, child: Prepared, kept: dict[int, tuple[bytes, int]], keep_bytes: int) -> None:
@@ -1101,29 +1061,78 @@ class Worker:
                 _remove(target)
 
 
+# --------------------------------------------------------------------- the worker's own events
+
+
+def ready_event(torch_version: str) -> dict[str, Any]:
+    """The worker started and imported torch: it is ready for jobs."""
+    return {
+        wire.EVENT: wire.EV_READY,
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "torch": torch_version,
+        "python": sys.version.split()[0],
+    }
+
+
+def exit_event(
+    job_id: Any,
+    reason: str,
+    duration: float,
+    stdout: tuple[bytes, int],
+    stderr: tuple[bytes, int],
+    status: int | None,
+    cpu: float | None,
+    cpu_seconds: float,
+) -> dict[str, Any]:
+    """How one job ended: ``reason``, the head of each stream and its full size (``stdout``,
+    ``stderr``), and from the child's wait status (``None``: the grader ended it, or it was never
+    reaped) its exit code or signal and whether its CPU time (``cpu``) had reached the limit."""
+    event: dict[str, Any] = {
+        wire.EVENT: wire.EV_EXIT,
+        "id": job_id,
+        "reason": reason,
+        "duration": duration,
+        "stdout": stdout[0].decode("utf-8", "replace"),
+        "stderr": stderr[0].decode("utf-8", "replace"),
+        "stdout_bytes": stdout[1],
+        "stderr_bytes": stderr[1],
+        "code": None,
+        "signal": None,
+    }
+    if status is not None:
+        if os.WIFEXITED(status):
+            event["code"] = os.WEXITSTATUS(status)
+        elif os.WIFSIGNALED(status):
+            event["signal"] = _signal_name(os.WTERMSIG(status))
+        # whether a SIGKILL was the CPU limit's (its hard limit) or something else's
+        event["cpu_limit_reached"] = cpu is not None and cpu >= cpu_seconds
+    return event
+
+
 # --------------------------------------------------------------------- helpers
 
 
 def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
     """The child's resource limits and seeds, set once its job is known."""
-    limits = job["limits"]
+    limits = wire.JobLimits.from_data(job["limits"])
     sys.argv = [str(job.get("argv0", "submission"))]
     # RLIMIT_NPROC counts every process of the uid: on a uid of its own the child starts from
     # zero; sharing the grader's uid (no root), the processes it already has come on top.
     own = _count_processes(os.getuid()) if count_own else 0
     vm = _vm_size()
     for name, value in (
-        ("RLIMIT_AS", vm + int(limits["memory_bytes"])),
-        ("RLIMIT_FSIZE", int(limits["file_bytes"])),
-        ("RLIMIT_NPROC", own + int(limits["processes"])),
+        ("RLIMIT_AS", vm + limits.memory_bytes),
+        ("RLIMIT_FSIZE", limits.file_bytes),
+        ("RLIMIT_NPROC", own + limits.processes),
         ("RLIMIT_CORE", 0),
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
-    cpu = math.ceil(float(limits["cpu_seconds"]))
+    cpu = math.ceil(limits.cpu_seconds)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     import random
 
-    import torch
+    import torch  # the worker imported it before forking: only a name here
 
     seed = int(job.get("seed", 0))
     # torch.manual_seed would also seed (and so import) every accelerator backend; the child
