@@ -2,19 +2,35 @@
 
 Only this module turns errors into exit codes: a :class:`UsageError` is
 click's usage error (exit 2); any other :class:`GradproofError` exits 1.
+
+Everything up to the grading itself is imported here (all of it torch-free);
+what imports torch (the batch, the reference network) is imported by the
+command that runs it, so that ``gradproof --help`` never loads torch.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.errors import GradproofError, UsageError
+from harness.course import gradescope as gradescope_course
+from harness.course import shard as sharding
+from harness.course.selftest import run_selftest
+from harness.errors import GradproofError, UsageError, invalid
+from harness.load import collect
+from harness.records.assignment import CHECKS
+from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
+from harness.report import ALL_FORMATS, ALWAYS, DEFAULT_FORMATS, parse_formats, write_reports
+from harness.report.data import report_data
+from harness.report.text import summary_line
+from harness.spec import default_spec_text, load_spec
 
 
 class _Group(click.Group):
@@ -66,9 +82,9 @@ _SANDBOX_OPTION = click.option(
 @click.option(
     "--format",
     "formats",
-    default="json,md",
+    default=",".join(DEFAULT_FORMATS),
     show_default=True,
-    help="Comma-separated report formats: json, md, html, junit, csv (json is always written).",
+    help=f"Comma-separated report formats: {', '.join(ALL_FORMATS)} ({ALWAYS} is always written).",
 )
 @click.option("--resume", is_flag=True, help="Skip submissions already graded in --out's journal.")
 @click.option(
@@ -90,7 +106,7 @@ def grade(
     spec: Path | None,
     timeout: float | None,
     jobs: int | None,
-    sandbox: str,
+    sandbox: SandboxMode,
     formats: str,
     resume: bool,
     shard: str | None,
@@ -98,13 +114,6 @@ def grade(
     quiet: bool,
 ) -> None:
     """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT."""
-    from dataclasses import replace
-
-    from harness.course import shard as sharding
-    from harness.load import collect
-    from harness.report import parse_formats, report_data, summary_line, write_reports
-    from harness.spec import load_spec
-
     wanted = parse_formats(formats)
     assignment = load_spec(spec)
     chosen = sharding.resolve(shard, shard_count)
@@ -130,16 +139,14 @@ def grade(
 
     verdicts: list[VerdictData] = []
     if plan.files:
-        from contextlib import nullcontext
-
-        from harness.batch import grade_batch
+        from harness.batch import grade_batch  # lazy: it imports torch, kept out of the CLI's start-up
 
         with bar if bar is not None else nullcontext():
             verdicts = grade_batch(
                 plan.files,
                 assignment,
                 jobs=jobs,
-                sandbox=sandbox,  # type: ignore[arg-type]
+                sandbox=sandbox,
                 out=out,
                 resume=resume,
                 hide=hide,
@@ -174,15 +181,12 @@ def grade(
 @click.option(
     "--format",
     "formats",
-    default="json,md",
+    default=",".join(DEFAULT_FORMATS),
     show_default=True,
-    help="Comma-separated report formats: json, md, html, junit, csv.",
+    help=f"Comma-separated report formats: {', '.join(ALL_FORMATS)}.",
 )
 def merge(dirs: tuple[Path, ...], out: Path, formats: str) -> None:
     """Merge the outputs of grade --shard (their report.json) into the reports one run would write."""
-    from harness.course import shard as sharding
-    from harness.report import parse_formats, write_reports
-
     wanted = parse_formats(formats)
     data = sharding.merge(list(dirs))
     out.mkdir(parents=True, exist_ok=True)
@@ -196,14 +200,12 @@ def merge(dirs: tuple[Path, ...], out: Path, formats: str) -> None:
 @_SPEC_OPTION
 @_SANDBOX_OPTION
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Wall-clock seconds [the spec's, 30].")
-def selftest(file: Path, spec: Path | None, sandbox: str, timeout: float | None) -> None:
+def selftest(file: Path, spec: Path | None, sandbox: SandboxMode, timeout: float | None) -> None:
     """Check your submission FILE before you hand it in: the visible checks, with hints.
 
     Exit status 0 when every visible check passes, 1 otherwise.
     """
-    from harness.course.selftest import run_selftest
-
-    result = run_selftest(file, spec, sandbox=sandbox, timeout=timeout)  # type: ignore[arg-type]
+    result = run_selftest(file, spec, sandbox=sandbox, timeout=timeout)
     click.echo(result.text, nl=False)
     if not result.ok:
         sys.exit(1)
@@ -219,9 +221,6 @@ def spec() -> None:
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def spec_init(path: Path, force: bool) -> None:
     """Write the default mlp-4-3-1 spec to PATH [gradproof-spec.toml], to edit."""
-    from harness.errors import invalid
-    from harness.spec import default_spec_text
-
     if path.exists() and not force:
         invalid("path", str(path), "exists already (--force overwrites it)")
     path.write_text(default_spec_text(), encoding="utf-8")
@@ -232,9 +231,6 @@ def spec_init(path: Path, force: bool) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def spec_check(path: Path) -> None:
     """Validate the spec at PATH and print what it sets."""
-    from harness.records.assignment import CHECKS
-    from harness.spec import load_spec
-
     a = load_spec(path)
     click.echo(
         f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
@@ -262,9 +258,7 @@ def gradescope() -> None:
 )
 def gradescope_build(spec: Path | None, out: Path) -> None:
     """Write the autograder zip to upload to Gradescope."""
-    from harness.course.gradescope import build
-
-    names = build(out, spec)
+    names = gradescope_course.build(out, spec)
     click.echo(f"wrote {out}: {', '.join(names)}")
 
 
@@ -277,15 +271,13 @@ def gradescope_build(spec: Path | None, out: Path) -> None:
     help="The autograder root [$AUTOGRADER_ROOT or /autograder].",
 )
 @_SANDBOX_OPTION
-def gradescope_run(spec: Path | None, root: Path | None, sandbox: str) -> None:
+def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
-    from harness.course.gradescope import autograder_root, run
-
-    data = run(root, spec, sandbox=sandbox)
+    data = gradescope_course.run(root, spec, sandbox=sandbox)
     passed = sum(t["status"] == "passed" for t in data["tests"])
     click.echo(
         f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "
-        f"results in {autograder_root(root) / 'results' / 'results.json'}"
+        f"results in {gradescope_course.autograder_root(root) / 'results' / 'results.json'}"
     )
 
 
@@ -305,9 +297,9 @@ def gradescope_run(spec: Path | None, root: Path | None, sandbox: str) -> None:
 @click.option("--sizes", default="4,3,1", show_default=True, help="n_in,n_hidden,n_out (random weights).")
 def reference(weights: str, seed: int | None, device: str, steps: int, lr: float, dtype: str, sizes: str) -> None:
     """Run the notebook's loop with the reference network and print it as the notebook does."""
-    import torch
+    import torch  # lazy: kept out of the CLI's start-up
 
-    import reference as ref
+    import reference as ref  # lazy: it imports torch
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise click.UsageError(f"device={device!r}: CUDA is not available on this machine")

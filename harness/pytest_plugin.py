@@ -27,6 +27,8 @@ import pytest
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
+    from harness.records.report import CheckData, VerdictData
+
 _FILES = pytest.StashKey[list[Path]]()
 HIDDEN_MESSAGE = "this check is hidden: it fails, and its details are not shown"
 
@@ -107,8 +109,8 @@ class Submission(pytest.File):
     def collect(self) -> list[pytest.Item]:
         import warnings
 
-        from harness.batch import grade_batch
-        from harness.spec import load_spec
+        from harness.batch import grade_batch  # lazy: the plugin's import loads pytest and the standard library only
+        from harness.spec import load_spec  # lazy: as above, the plugin is inert without --gradproof
 
         config = self.config
         spec = config.getoption("gradproof_spec")
@@ -132,7 +134,7 @@ class Submission(pytest.File):
 class Check(pytest.Item):
     """One check of one submission."""
 
-    def __init__(self, *, check: dict[str, Any] | None, verdict: dict[str, Any], visible: bool, **kw: Any) -> None:
+    def __init__(self, *, check: CheckData | None, verdict: VerdictData, visible: bool, **kw: Any) -> None:
         super().__init__(**kw)
         self.check = check
         self.verdict = verdict
@@ -147,7 +149,7 @@ class Check(pytest.Item):
             return
         if not self.visible:
             raise CheckFailed(HIDDEN_MESSAGE)
-        from harness.report import check_details
+        from harness.report.text import check_details  # lazy: the plugin's import loads no grader module
 
         c = self.check
         details = check_details(c, tolerance=False, counterexample_chars=0)

@@ -19,7 +19,8 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from harness.batch import grade_batch
     from harness.load import collect
     from harness.records.assignment import Assignment
-    from harness.report import report_data, write_reports
+    from harness.report import write_reports
+    from harness.report.data import report_data
 
     out = tmp_path_factory.mktemp("bundled")
     verdicts = grade_batch(collect([SUBMISSIONS]), Assignment(), jobs=2, out=out)

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
-from harness.report import markdown, parse_formats, report_data, summary_line, write_atomic, write_reports
+from harness.report import parse_formats, write_reports
+from harness.report.data import report_data
+from harness.report.files import write_atomic
+from harness.report.markdown import markdown
+from harness.report.text import summary_line
 
 
 def check(
@@ -111,7 +115,7 @@ def test_an_unknown_format_is_a_usage_error_naming_it() -> None:
 
 
 def test_a_check_as_text_has_its_message_mistake_and_worst_entries() -> None:
-    from harness.report import check_details
+    from harness.report.text import check_details
 
     failing = check("dE_dW2", "fail", 0, 3, {"id": "sign-flip", "message": "flip it"})
     assert check_details(failing).splitlines() == [

@@ -22,17 +22,10 @@ from typing import Any
 
 import pytest
 
-from harness.report import write_reports
-from harness.report.formats import (
-    ALL_FORMATS,
-    grades_csv,
-    heatmap_svg,
-    histogram_bins,
-    html_index,
-    html_submission,
-    junit_xml,
-    page_name,
-)
+from harness.report import ALL_FORMATS, write_reports
+from harness.report.csv_file import grades_csv
+from harness.report.html_pages import heatmap_svg, histogram_bins, html_index, html_submission, page_name
+from harness.report.junit import junit_xml
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 GRADED = ["correct_script.py", "bug_sign_flip_dW2.py", "broken_invalid_notebook.ipynb"]

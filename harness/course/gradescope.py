@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -34,12 +35,15 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from harness.errors import GraderError, GradproofError, UsageError
+from harness.load import SUFFIXES
 from harness.records.assignment import CHECKS, Assignment
+from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
-from harness.report import check_details
+from harness.report.files import write_atomic
+from harness.report.text import check_details
 from harness.spec import default_spec_text, load_spec, parse_spec
 from harness.wire import GRADER_PACKAGES
 
@@ -55,6 +59,31 @@ TITLES = {
     "sigmoid_grad": "helper sigmoid_grad(h)",
 }
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same inputs give the same zip
+
+
+class ResultTest(TypedDict):
+    """One test of Gradescope's ``results.json``: one check."""
+
+    name: str
+    score: float
+    max_score: float
+    status: str  # "passed" | "failed"
+    output: str
+    visibility: str  # "visible" | "hidden" | "after_due_date" | "after_published"
+
+
+class _ResultsBase(TypedDict):
+    score: float
+    output: str
+    stdout_visibility: str
+    tests: list[ResultTest]
+
+
+class Results(_ResultsBase, total=False):
+    """Gradescope's ``results.json``, as this autograder writes it."""
+
+    execution_time: float  # absent when the autograder itself failed
+
 
 SETUP_SH = """#!/usr/bin/env bash
 # gradproof autograder setup: Gradescope runs this once, as root, when it builds the image.
@@ -96,8 +125,6 @@ def _record_hash(data: bytes) -> str:
 
 def _package_files() -> dict[str, bytes]:
     """The installed ``harness`` and ``reference`` packages: sources, ``py.typed`` and specs."""
-    import importlib.util
-
     files: dict[str, bytes] = {}
     for package in GRADER_PACKAGES:
         spec = importlib.util.find_spec(package)
@@ -120,7 +147,7 @@ def build_wheel() -> tuple[str, bytes]:
     The metadata (dependencies, entry points) is the installed distribution's,
     so ``pip install`` of the wheel pulls the same requirements.
     """
-    from importlib import metadata
+    from importlib import metadata  # start-up: importlib.metadata is slow to import, and only a build needs it
 
     try:
         dist = metadata.distribution("gradproof")
@@ -189,8 +216,6 @@ class Found:
 
 def find_submission(folder: Path, assignment: Assignment) -> Found:
     """The one file to grade in ``folder``, or why there is none."""
-    from harness.load import SUFFIXES
-
     if not folder.is_dir():
         return Found(None, f"the submission folder {folder} does not exist")
     candidates = sorted(
@@ -214,7 +239,7 @@ def find_submission(folder: Path, assignment: Assignment) -> Found:
     return Found(candidates[0], None)
 
 
-def _test(name: str, score: float, max_score: float, passed: bool, output: str, visibility: str) -> dict[str, Any]:
+def _test(name: str, score: float, max_score: float, passed: bool, output: str, visibility: str) -> ResultTest:
     return {
         "name": f"{name}: {TITLES.get(name, name)}",
         "score": score,
@@ -227,11 +252,11 @@ def _test(name: str, score: float, max_score: float, passed: bool, output: str, 
 
 def results(
     verdict: VerdictData | None, assignment: Assignment, execution_time: float, problem: str | None = None
-) -> dict[str, Any]:
+) -> Results:
     """Gradescope's ``results.json`` for one verdict (report.json schema), or for a submission not found."""
-    tests: list[dict[str, Any]] = []
+    tests: list[ResultTest] = []
     if verdict is None or verdict["status"] == "error":
-        why = problem or (verdict or {}).get("error") or "not graded"
+        why = problem or (verdict.get("error") if verdict is not None else None) or "not graded"
         for name in CHECKS:
             if assignment.max_points(name) > 0:
                 tests.append(
@@ -257,7 +282,7 @@ def results(
                     assignment.visibility_of(check["name"]),
                 )
             )
-        notes = [n for n in verdict.get("notes") or []]
+        notes = list(verdict.get("notes") or [])
         output = f"Graded by gradproof ({assignment.name})." + "".join(f"\n{n}" for n in notes)
     return {
         "score": round(sum(t["score"] for t in tests), 6),
@@ -268,15 +293,13 @@ def results(
     }
 
 
-def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "auto") -> dict[str, Any]:
+def run(root: Path | None = None, spec: Path | None = None, *, sandbox: SandboxMode = "auto") -> Results:
     """Grade ``ROOT/submission``, write ``ROOT/results/results.json``; returns what it wrote.
 
     A submission that cannot be found or graded is a result (score 0 and
     why); only a failure of the grader itself raises, after writing a
     results.json that says so.
     """
-    from harness.report import write_atomic
-
     started = time.monotonic()
     base = autograder_root(root)
     results_dir = base / "results"
@@ -291,15 +314,11 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "a
         found = find_submission(base / "submission", assignment)
         verdict = None
         if found.path is not None:
-            from harness.batch import grade_batch
+            from harness.batch import grade_batch  # lazy: it imports torch, kept out of the CLI's start-up
 
             hide = [found.path.parent.resolve(), (base / "source").resolve(), results_dir.resolve()]
             verdict = grade_batch(
-                [found.path],
-                assignment,
-                jobs=1,
-                sandbox=sandbox,  # type: ignore[arg-type]
-                hide=[p for p in hide if p.is_dir()],
+                [found.path], assignment, jobs=1, sandbox=sandbox, hide=[p for p in hide if p.is_dir()]
             )[0]
             verdict["submission"] = str(found.path.relative_to(base / "submission"))
         data = results(verdict, assignment, time.monotonic() - started, found.problem)
@@ -313,7 +332,7 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: str = "a
     return data
 
 
-def _failure(why: str) -> dict[str, Any]:
+def _failure(why: str) -> Results:
     return {
         "score": 0.0,
         "output": f"The autograder could not grade this submission; please tell your instructor. ({why})",

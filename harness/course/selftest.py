@@ -16,16 +16,19 @@ the grading itself (``bench/selftest_latency.py`` measures it).
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import invalid
+from harness.load import collect
 from harness.records.assignment import Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
+from harness.run.pool import Pool  # torch-free: the worker starts before torch is imported here
 from harness.spec import load_spec
 
 HIDDEN_NOTE = "graded when you submit; not shown here"
@@ -45,8 +48,6 @@ class SelfTest:
 
 
 def _warm_up() -> None:
-    import importlib
-
     for name in ("harness.check.properties",):
         try:
             importlib.import_module(name)
@@ -58,10 +59,6 @@ def run_selftest(
     path: Path, spec: Path | None = None, *, sandbox: SandboxMode = "auto", timeout: float | None = None
 ) -> SelfTest:
     """Grade one file and describe what its author may see."""
-    from dataclasses import replace
-
-    from harness.load import collect
-
     started = time.monotonic()
     assignment = load_spec(spec)
     if timeout is not None:
@@ -70,12 +67,10 @@ def run_selftest(
         invalid("file", str(path), "expected one .py or .ipynb file (the self-test grades one submission)")
     files = collect([path])
     hide = [path.resolve().parent]
-    from harness.run.pool import Pool  # torch-free: the worker starts before torch is imported here
-
     pool = Pool(1, sandbox, hide, warm=False)  # one job: warming the worker up would only delay it
     try:
         pool.spawn()
-        from harness.grade import grade_submission  # imports torch while the worker does
+        from harness.grade import grade_submission  # lazy: imports torch while the worker starts (see above)
 
         warm = threading.Thread(target=_warm_up, daemon=True)
         warm.start()  # what the check stage imports lazily loads while the worker finishes starting
@@ -114,8 +109,9 @@ def describe(verdict: VerdictData, assignment: Assignment) -> SelfTest:
         lines.append(f"  {tag:<7} {c['name']:<{width}}  {points}")
         if not ok:
             lines.append(_indent(c["message"]))
-            if c.get("diagnosis"):
-                lines.append(_indent(f"Likely mistake: {c['diagnosis']['message']}"))
+            diagnosis = c.get("diagnosis")
+            if diagnosis:
+                lines.append(_indent(f"Likely mistake: {diagnosis['message']}"))
     for note in verdict.get("notes") or []:
         lines.append(f"  Note: {note}")
     passed = sum(c["status"] == "pass" for c in shown)

@@ -30,11 +30,13 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import UsageError, invalid
+from harness.records.report import ReportData, ShardData, VerdictData, report_from_json
+from harness.report.data import report_data
+from harness.report.files import write_atomic
 
-JOURNAL = "journal.jsonl"  # the name harness.grade's journal uses
+JOURNAL = "journal.jsonl"  # harness.batch.journal's name (not imported from there: harness.batch imports torch)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Plan:
 
     files: list[Path]
     positions: list[int]
-    info: dict[str, Any]
+    info: ShardData  # empty without a shard
 
 
 def parse(text: str) -> Shard:
@@ -143,7 +145,7 @@ def plan(files: list[Path], shard: Shard | None) -> Plan:
     if shard is None:
         return Plan(files=list(files), positions=list(range(len(files))), info={})
     positions = shard.positions(len(files))
-    info = {
+    info: ShardData = {
         "index": shard.index,
         "count": shard.count,
         "source": shard.source,
@@ -157,7 +159,7 @@ def plan(files: list[Path], shard: Shard | None) -> Plan:
 # ---------------------------------------------------------------- merge
 
 
-def _read(folder: Path) -> dict[str, Any]:
+def _read(folder: Path) -> ReportData:
     path = folder / "report.json"
     if not folder.is_dir():
         invalid("dir", str(folder), "no such folder")
@@ -167,12 +169,18 @@ def _read(folder: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         invalid("report", str(path), f"cannot be read as JSON: {exc}")
-    if not isinstance(data, dict) or not isinstance(data.get("submissions"), list):
+    try:
+        return report_from_json(data)
+    except ValueError:
         invalid("report", str(path), "is not a gradproof report.json")
-    return data
 
 
-def merge(folders: list[Path]) -> dict[str, Any]:
+def _batch_of(data: ReportData) -> dict[str, object]:
+    """What the shards of one batch share."""
+    return {"assignment": data.get("assignment"), "tolerances": data.get("tolerances"), "version": data.get("version")}
+
+
+def merge(folders: list[Path]) -> ReportData:
     """The report data a single run would have written, from the shard outputs in ``folders``.
 
     Sharded outputs (a ``shard`` key) are put back in batch order and must
@@ -180,20 +188,18 @@ def merge(folders: list[Path]) -> dict[str, Any]:
     order given.  Mixing the two, or reports of different assignments,
     tolerances or gradproof versions, is refused.
     """
-    from harness.report import report_data
-
     if not folders:
         raise UsageError("dirs=[]: give the shard output folders to merge")
     reports = [(folder, _read(folder)) for folder in folders]
     first = reports[0][1]
+    ours = _batch_of(first)
     for folder, data in reports[1:]:
-        for key in ("assignment", "tolerances", "version"):
-            if data.get(key) != first.get(key):
+        for key, theirs in _batch_of(data).items():
+            if theirs != ours[key]:
                 invalid(
                     key,
-                    data.get(key),
-                    f"in {folder} differs from {first.get(key)!r} in {reports[0][0]}: "
-                    "these are not shards of one batch",
+                    theirs,
+                    f"in {folder} differs from {ours[key]!r} in {reports[0][0]}: these are not shards of one batch",
                 )
     sharded = [bool(data.get("shard")) for _, data in reports]
     if any(sharded) and not all(sharded):
@@ -205,7 +211,7 @@ def merge(folders: list[Path]) -> dict[str, Any]:
 
     shard0 = first["shard"]
     total, count, batch = shard0.get("total"), shard0.get("count"), shard0.get("batch")
-    slots: dict[int, dict[str, Any]] = {}
+    slots: dict[int, VerdictData] = {}
     seen: dict[int, Path] = {}
     for folder, data in reports:
         info = data["shard"]
@@ -247,10 +253,8 @@ def merge(folders: list[Path]) -> dict[str, Any]:
     return report_data([slots[i] for i in range(total)], first["assignment"], first.get("tolerances") or {})
 
 
-def write_journal(out: Path, verdicts: list[dict[str, Any]]) -> Path:
+def write_journal(out: Path, verdicts: list[VerdictData]) -> Path:
     """The merged batch's journal, so that ``grade --resume`` on the merged folder skips what is graded."""
-    from harness.report import write_atomic
-
     path = out / JOURNAL
     write_atomic(path, "".join(json.dumps(v, allow_nan=False, default=str) + "\n" for v in verdicts))
     return path

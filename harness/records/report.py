@@ -9,7 +9,7 @@ data written.
 from __future__ import annotations
 
 import math
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 
 class EntryData(TypedDict):
@@ -58,12 +58,49 @@ class VerdictData(TypedDict):
     checks: list[CheckData]
 
 
-class ReportData(TypedDict):
+class ShardData(TypedDict, total=False):
+    """Which shard a report is (``grade --shard``): every key in a shard's report (none in a plan
+    without a shard); read back from disk, each is checked before use (``harness.course.shard.merge``)."""
+
+    index: int  # from 1
+    count: int
+    source: str  # "--shard" | "SLURM_ARRAY_TASK_ID" | "JOB_COMPLETION_INDEX"
+    total: int  # submissions in the whole batch
+    positions: list[int]  # of this shard's submissions in the whole batch
+    batch: str  # a fingerprint of the batch
+
+
+class _ReportBase(TypedDict):
     tool: str
     version: str
     assignment: str
     tolerances: dict[str, str]
     submissions: list[VerdictData]
+
+
+class ReportData(_ReportBase, total=False):
+    shard: ShardData  # only in the report of one shard of a batch
+
+
+def verdict_from_json(value: object) -> VerdictData:
+    """A verdict read back from disk (parsed JSON), checked as far as its readers rely on it:
+    an object naming its submission.  Raises :class:`ValueError` otherwise."""
+    if not isinstance(value, dict) or not isinstance(value.get("submission"), str):
+        raise ValueError("a verdict is an object with a submission")
+    return cast(VerdictData, value)
+
+
+def report_from_json(value: object) -> ReportData:
+    """A ``report.json`` read back from disk (parsed JSON), checked: an object whose submissions
+    are verdicts (:func:`verdict_from_json`) and whose shard, if any, is an object.  Raises
+    :class:`ValueError` otherwise.  The one place a report read from disk becomes typed data."""
+    if not isinstance(value, dict) or not isinstance(value.get("submissions"), list):
+        raise ValueError("a report is an object with a list of submissions")
+    for verdict in value["submissions"]:
+        verdict_from_json(verdict)
+    if value.get("shard") is not None and not isinstance(value["shard"], dict):
+        raise ValueError("a report's shard is an object")
+    return cast(ReportData, value)
 
 
 def finite(x: float | None) -> float | None:

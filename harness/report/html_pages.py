@@ -1,199 +1,36 @@
-"""Report formats beyond JSON and Markdown: JUnit XML, CSV and HTML.
+"""Format ``html``: ``index.html`` (the batch) and ``submissions/<name>.html`` per submission.
 
-Each is built from ``report.json``'s plain data alone (never from live
-objects), so a resumed or merged batch writes exactly what one run would:
-
-* ``junit``: ``junit.xml``, one ``<testsuite>`` per submission and one
-  ``<testcase>`` per check, for Jenkins, GitLab and GitHub test reporters;
-* ``csv``: ``grades.csv``, one row per submission, a column per check and the
-  total, for a gradebook;
-* ``html``: ``index.html`` (the batch: scores, a histogram of totals, the
-  checks that failed most) and ``submissions/<name>.html`` per submission
-  (each check, its diagnosis, a heat map of a wrong gradient's per-entry
-  error).  Self-contained: inline CSS and SVG, no script, no network (a
-  Content-Security-Policy forbids every fetch).
-
-This module imports neither torch nor the grader.
+The batch page: scores, a histogram of totals, the checks that failed most.
+A submission's page: each check, its diagnosis, a heat map of a wrong
+gradient's per-entry error.  Self-contained: inline CSS and SVG, no script,
+no network (a Content-Security-Policy forbids every fetch).  Built from
+``report.json``'s plain data alone.
 """
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import math
-import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
-from harness.records.assignment import CHECKS
-from harness.report import check_details
+from harness.records.report import CheckData, ReportData, VerdictData
+from harness.report.data import check_columns
+from harness.report.files import SUBMISSIONS, Rendered, file_stem
+from harness.report.text import num, plain
 
-ALL_FORMATS: tuple[str, ...] = ("json", "md", "html", "junit", "csv")
-JUNIT_FILE = "junit.xml"
-CSV_FILE = "grades.csv"
 HTML_INDEX = "index.html"
-
-
-def write_extra_formats(out: Path, report: dict[str, Any], formats: list[str]) -> list[Path]:
-    """Write the formats other than json and md into ``out``; returns the files written."""
-    from harness.report import write_atomic
-
-    written: list[Path] = []
-    for fmt in formats:
-        for path, text in render(out, report, fmt):
-            write_atomic(path, text)
-            written.append(path)
-    return written
-
-
-def render(out: Path, report: dict[str, Any], fmt: str) -> list[tuple[Path, str]]:
-    """The files one format consists of, as ``(path, text)``; nothing for json and md."""
-    if fmt == "junit":
-        return [(out / JUNIT_FILE, junit_xml(report))]
-    if fmt == "csv":
-        return [(out / CSV_FILE, grades_csv(report))]
-    if fmt == "html":
-        return [(out / HTML_INDEX, html_index(report))] + [
-            (out / "submissions" / page_name(v["submission"]), html_submission(v, report))
-            for v in report["submissions"]
-        ]
-    return []
-
-
-# ---------------------------------------------------------------- shared
-
-
-def check_columns(report: dict[str, Any]) -> list[str]:
-    """Every check any submission has, the grader's known checks first, in their order."""
-    seen: dict[str, None] = {}
-    for verdict in report["submissions"]:
-        for check in verdict.get("checks") or []:
-            seen[check["name"]] = None
-    return [c for c in CHECKS if c in seen] + [c for c in seen if c not in CHECKS]
 
 
 def page_name(submission: str) -> str:
     """The HTML page of one submission: the Markdown report's name with ``.html``."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", submission.strip("/")).strip("_") or "submission"
-    return f"{stem}.html"
+    return f"{file_stem(submission)}.html"
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, float) and x.is_integer():
-        return str(int(x))
-    return f"{x:g}" if isinstance(x, (int, float)) else str(x)
+def render(report: ReportData) -> Rendered:
+    pages = [(f"{SUBMISSIONS}/{page_name(v['submission'])}", html_submission(v, report)) for v in report["submissions"]]
+    return [(HTML_INDEX, html_index(report)), *pages]
 
-
-# ---------------------------------------------------------------- JUnit XML
-
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _x(text: Any) -> str:
-    """Text XML 1.0 can carry (student output may hold any byte)."""
-    return _XML_BAD.sub("\ufffd", str(text))
-
-
-def _classname(submission: str) -> str:
-    stem = Path(submission).name
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    return "gradproof." + (re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_") or "submission")
-
-
-def junit_xml(report: dict[str, Any]) -> str:
-    """The batch as JUnit XML: ``<testsuites>``, a ``<testsuite>`` per submission, a ``<testcase>`` per check.
-
-    ``pass`` is a passed testcase; ``fail`` and ``missing`` are ``<failure>``
-    (message: the check's message, type: the diagnosis id or the status);
-    ``error`` (the submission raised) is ``<error>``; a submission that could
-    not be graded is one ``<testcase name="grade">`` with an ``<error>``.
-    """
-    root = ET.Element("testsuites", name=_x(f"gradproof {report['assignment']}"))
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_time = 0.0
-    for verdict in report["submissions"]:
-        duration = float(verdict.get("duration_s") or 0.0)
-        total_time += duration
-        suite = ET.SubElement(root, "testsuite", name=_x(verdict["submission"]))
-        props = ET.SubElement(suite, "properties")
-        for key in ("score", "max_score", "status", "style", "isolation", "digest"):
-            if verdict.get(key) is not None:
-                ET.SubElement(props, "property", name=key, value=_x(_fmt(verdict[key])))
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        classname = _classname(verdict["submission"])
-        if verdict["status"] == "error":
-            case = ET.SubElement(suite, "testcase", name="grade", classname=classname, time="0")
-            error = ET.SubElement(case, "error", message=_x(verdict["error"] or "not graded"), type="not-graded")
-            error.text = _x(verdict["error"] or "")
-            counts["tests"] += 1
-            counts["errors"] += 1
-        for check in verdict.get("checks") or []:
-            case = ET.SubElement(suite, "testcase", name=_x(check["name"]), classname=classname, time="0")
-            counts["tests"] += 1
-            status = check["status"]
-            if status == "pass":
-                continue
-            kind = "error" if status == "error" else "failure"
-            counts["errors" if kind == "error" else "failures"] += 1
-            why = check["diagnosis"]["id"] if check.get("diagnosis") else status
-            node = ET.SubElement(case, kind, message=_x(check["message"]), type=_x(why))
-            node.text = _x(check_details(check))
-        if verdict.get("stdout"):
-            ET.SubElement(suite, "system-out").text = _x(verdict["stdout"])
-        if verdict.get("stderr"):
-            ET.SubElement(suite, "system-err").text = _x(verdict["stderr"])
-        for key, value in counts.items():
-            suite.set(key, str(value))
-            totals[key] += value
-        suite.set("time", f"{duration:.3f}")
-    for key, value in totals.items():
-        root.set(key, str(value))
-    root.set("time", f"{total_time:.3f}")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-# ---------------------------------------------------------------- CSV
-
-
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def grades_csv(report: dict[str, Any]) -> str:
-    """One row per submission: submission, id, status, a column per check (its points), total, max_score.
-
-    A check the submission does not have (a helper it never defined, or a
-    submission that could not be graded) is an empty cell.
-    """
-    columns = check_columns(report)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["submission", "id", "status", *columns, "total", "max_score"])
-    for verdict in report["submissions"]:
-        scores = {c["name"]: c["score"] for c in verdict.get("checks") or []}
-        stem = Path(verdict["submission"]).name
-        stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-        writer.writerow(
-            [
-                _cell(verdict["submission"]),
-                _cell(stem),
-                verdict["status"],
-                *(_fmt(scores.get(c)) for c in columns),
-                _fmt(verdict["score"]),
-                _fmt(verdict["max_score"]),
-            ]
-        )
-    return buffer.getvalue()
-
-
-# ---------------------------------------------------------------- HTML
 
 _CSS = """
 :root { color-scheme: light; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --muted: #57606a; --line: #d0d7de; }
@@ -227,7 +64,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #1f2328; }
 """
 
 
-def _e(text: Any) -> str:
+def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
@@ -243,10 +80,6 @@ def _page(title: str, body: str) -> str:
 
 def _badge(status: str) -> str:
     return f'<span class="badge {_e(status)}">{_e(status)}</span>'
-
-
-def _num(x: Any) -> str:
-    return "–" if x is None else f"{x:.3g}"
 
 
 def histogram_bins(totals: list[float], max_score: float) -> list[tuple[float, float, int]]:
@@ -347,7 +180,7 @@ def _display_names(names: list[str]) -> list[str]:
     return [str(Path(*Path(n).parts[common:])) if len(Path(n).parts) > common else n for n in names]
 
 
-def html_index(report: dict[str, Any]) -> str:
+def html_index(report: ReportData) -> str:
     """The batch page: statistics, a histogram of totals, the checks that failed most, every submission."""
     subs = report["submissions"]
     totals = [float(v["score"]) for v in subs]
@@ -369,7 +202,7 @@ def html_index(report: dict[str, Any]) -> str:
         ("submissions", str(len(subs))),
         ("graded", str(graded)),
         ("not gradable", str(len(subs) - graded)),
-        ("mean score", f"{mean:.2f} / {_fmt(max_score)}"),
+        ("mean score", f"{mean:.2f} / {plain(max_score)}"),
         ("median", f"{median:g}"),
         ("full marks", str(full)),
     ]
@@ -380,7 +213,7 @@ def html_index(report: dict[str, Any]) -> str:
     ]
 
     bins = histogram_bins(totals, max_score)
-    labels = [_fmt(low) if low == high else f"{low:.3g}–{high:.3g}" for low, high, _ in bins]
+    labels = [plain(low) if low == high else f"{low:.3g}–{high:.3g}" for low, high, _ in bins]
     hist = _histogram_svg(labels, [c for _, _, c in bins], "Histogram of total scores")
     columns = check_columns(report)
     fails = [
@@ -403,8 +236,9 @@ def html_index(report: dict[str, Any]) -> str:
     diag_counts: dict[str, int] = {}
     for v in subs:
         for c in v.get("checks") or []:
-            if c.get("diagnosis") and c["status"] != "pass":
-                key = f"{c['name']}: {c['diagnosis']['id']}"
+            diagnosis = c.get("diagnosis")
+            if diagnosis and c["status"] != "pass":
+                key = f"{c['name']}: {diagnosis['id']}"
                 diag_counts[key] = diag_counts.get(key, 0) + 1
     if diag_counts:
         body.append(
@@ -424,7 +258,7 @@ def html_index(report: dict[str, Any]) -> str:
         cells = "".join(f"<td>{_badge(status[c]) if c in status else ''}</td>" for c in columns)
         body.append(
             f"<tr><td>{link}</td><td>{_badge(v['status'])}</td>"
-            f'<td class="num">{_fmt(v["score"])} / {_fmt(v["max_score"])}</td>{cells}</tr>'
+            f'<td class="num">{plain(v["score"])} / {plain(v["max_score"])}</td>{cells}</tr>'
         )
     body.append("</table></div>")
     return _page(f"{report['assignment']}: gradproof report", "\n".join(body))
@@ -485,7 +319,7 @@ def heatmap_svg(errors: list[list[float | None]], title: str) -> str:
     return "".join(parts)
 
 
-def _compact_json(value: Any, depth: int = 0) -> str:
+def _compact_json(value: object, depth: int = 0) -> str:
     """Objects one key a line (two levels deep), arrays on one line: a matrix reads as a matrix."""
     if isinstance(value, dict) and value and depth < 2:
         pad = "  " * (depth + 1)
@@ -494,10 +328,10 @@ def _compact_json(value: Any, depth: int = 0) -> str:
     return json.dumps(value)
 
 
-def _worst_table(check: dict[str, Any]) -> str:
+def _worst_table(check: CheckData) -> str:
     rows = "".join(
-        f'<tr><td>{_e(e["index"])}</td><td class="num">{_num(e["submitted"])}</td>'
-        f'<td class="num">{_num(e["expected"])}</td><td class="num">{_num(e["abs_error"])}</td></tr>'
+        f'<tr><td>{_e(e["index"])}</td><td class="num">{num(e["submitted"])}</td>'
+        f'<td class="num">{num(e["expected"])}</td><td class="num">{num(e["abs_error"])}</td></tr>'
         for e in check.get("worst") or []
     )
     return (
@@ -510,7 +344,7 @@ def _worst_table(check: dict[str, Any]) -> str:
     )
 
 
-def _as_matrix(errors: Any) -> list[list[float | None]] | None:
+def _as_matrix(errors: object) -> list[list[float | None]] | None:
     if not isinstance(errors, list) or not errors:
         return None
     if all(isinstance(r, list) for r in errors):
@@ -518,14 +352,14 @@ def _as_matrix(errors: Any) -> list[list[float | None]] | None:
     return [[x if isinstance(x, (int, float)) else None for x in errors]]
 
 
-def html_submission(verdict: dict[str, Any], report: dict[str, Any]) -> str:
+def html_submission(verdict: VerdictData, report: ReportData) -> str:
     """One submission's page: every check, its diagnosis, and a heat map of each wrong gradient."""
     name = verdict["submission"]
     body = ['<p><a href="../index.html">← all submissions</a></p>', f"<h1>{_e(name)}</h1>"]
     if verdict["status"] == "error":
         body.append(f'<div class="card bad"><h3>{_badge("error")} not graded</h3><p>{_e(verdict["error"])}</p></div>')
     body.append(
-        f"<p>Score: <b>{_fmt(verdict['score'])} / {_fmt(verdict['max_score'])}</b>"
+        f"<p>Score: <b>{plain(verdict['score'])} / {plain(verdict['max_score'])}</b>"
         + (f" ({_e(verdict.get('style') or 'script')} style)" if verdict["status"] == "graded" else "")
         + "</p>"
     )
@@ -538,8 +372,8 @@ def html_submission(verdict: dict[str, Any], report: dict[str, Any]) -> str:
         for c in checks:
             body.append(
                 f'<tr><td><a href="#{_e(c["name"])}">{_e(c["name"])}</a></td><td>{_badge(c["status"])}</td>'
-                f'<td class="num">{_fmt(c["score"])} / {_fmt(c["max_score"])}</td>'
-                f'<td class="num">{_num(c["max_abs_error"])}</td><td class="num">{_num(c["max_rel_error"])}</td></tr>'
+                f'<td class="num">{plain(c["score"])} / {plain(c["max_score"])}</td>'
+                f'<td class="num">{num(c["max_abs_error"])}</td><td class="num">{num(c["max_rel_error"])}</td></tr>'
             )
         body.append("</table>")
     for c in checks:
@@ -547,13 +381,14 @@ def html_submission(verdict: dict[str, Any], report: dict[str, Any]) -> str:
         parts = [
             f'<div class="card {"good" if good else "bad"}" id="{_e(c["name"])}">',
             f'<h3>{_badge(c["status"])} {_e(c["name"])} <span class="muted">'
-            f"{_fmt(c['score'])} / {_fmt(c['max_score'])} points</span></h3>",
+            f"{plain(c['score'])} / {plain(c['max_score'])} points</span></h3>",
             f"<p>{_e(c['message'])}</p>",
         ]
-        if c.get("diagnosis"):
+        diagnosis = c.get("diagnosis")
+        if diagnosis:
             parts.append(
-                f'<div class="diag"><b>Likely mistake</b> (<code>{_e(c["diagnosis"]["id"])}</code>): '
-                f"{_e(c['diagnosis']['message'])}</div>"
+                f'<div class="diag"><b>Likely mistake</b> (<code>{_e(diagnosis["id"])}</code>): '
+                f"{_e(diagnosis['message'])}</div>"
             )
         for note in c.get("notes") or []:
             parts.append(f'<p class="muted">Note: {_e(note)}</p>')
