@@ -75,14 +75,14 @@ def _submission(path: Path, config: pytest.Config) -> bool:
     return files is not None and path.resolve() in files
 
 
-def _node(path: Path, parent: pytest.Collector) -> Submission:
+def _node(path: Path, parent: pytest.Collector) -> SubmissionFile:
     """The submission's collector; its node id is the path from the rootdir (or the full path outside it)."""
     root = parent.config.rootpath
     try:
         nodeid = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         nodeid = str(path.resolve())
-    return Submission.from_parent(parent, path=path, nodeid=nodeid)
+    return SubmissionFile.from_parent(parent, path=path, nodeid=nodeid)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -103,7 +103,7 @@ class CheckFailed(Exception):
     """A failing check; its text is the failure message."""
 
 
-class Submission(pytest.File):
+class SubmissionFile(pytest.File):
     """One submission file: graded once, an item per check."""
 
     def collect(self) -> list[pytest.Item]:

@@ -69,7 +69,7 @@ def test_a_correct_submission_is_one_passing_item_per_check(passing: dict[str, A
 
 def test_a_submission_named_like_a_test_module_is_graded_never_imported(passing: dict[str, Any]) -> None:
     collectors = next(line for line in passing["done"].stdout.splitlines() if line.startswith("COLLECTORS"))
-    assert "Module" not in collectors and "'Submission'" in collectors
+    assert "Module" not in collectors and "'SubmissionFile'" in collectors
 
 
 def test_each_items_points_reach_the_junit_report(passing: dict[str, Any]) -> None:

@@ -68,10 +68,10 @@ class Recorded:
         self.file.close()
 
 
-def framing_worker() -> tuple[worker.Worker, io.BytesIO]:
+def framing_worker() -> tuple[worker.ForkServer, io.BytesIO]:
     """The worker's framing code (relay, send), writing into memory instead of its stdout."""
     out = io.BytesIO()
-    return worker.Worker({}, out=out), out
+    return worker.ForkServer({}, out=out), out
 
 
 def session_over(framed: bytes) -> tuple[pool.Session, Recorded]:

@@ -53,7 +53,7 @@ if TYPE_CHECKING or __name__ != "__main__":  # imported by the grader's tests, o
 else:  # inside the sandbox, where harness is hidden: the copy the command line made (its name then goes)
     wire = sys.modules.pop("gradproof_wire")
 
-PENDING_BYTES = 1 << 20  # child events held back at most (see Worker.relay)
+PENDING_BYTES = 1 << 20  # child events held back at most (see ForkServer.relay)
 URGENT_HEADS = tuple(wire.event_head(name) for name in sorted(wire.URGENT_EVENTS))  # as Child.send begins them
 _BIND_HEAD = wire.event_head(wire.EV_BIND).decode()  # Child.snapshot writes its bind lines itself
 _UNBOUND = json.dumps(wire.unbound())
@@ -593,7 +593,7 @@ class Prepared:
         self.sock.close()
 
 
-class Worker:
+class ForkServer:
     def __init__(self, config: dict[str, Any], out: BinaryIO | None = None) -> None:
         self.config = config
         self.uid: int | None = config.get("uid")
@@ -1299,4 +1299,4 @@ def _exit_on_signal(signum: int, frame: Any) -> None:
 
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]  # never the working directory
-    Worker(json.loads(sys.argv[1])).serve()
+    ForkServer(json.loads(sys.argv[1])).serve()
