@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 from harness.check.functions import check_functions, check_helpers
-from harness.check.script import check_script
+from harness.check.script import check_runs, grader_seeds, substitutions
 from harness.diagnose import diagnose_check
 from harness.errors import SubmissionError
 from harness.load import digest_of, load
 from harness.records.assignment import CHECKS, FUNCTIONS, Assignment
-from harness.records.outcome import CapturedError, Outcome
+from harness.records.outcome import CapturedError, Outcome, Run
 from harness.records.result import CheckResult, Diagnosis
 from harness.records.submission import Submission
 from harness.records.verdict import Verdict
@@ -86,6 +86,9 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
             )
         style, checks = _check(session, outcome, submission, assignment)
         checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
+    if style == "script":  # judged on its own run and on runs with inputs the grader drew
+        runs = [Run("own", submission.seed, outcome), *_grader_runs(pool, submission, assignment, outcome)]
+        checks = [diagnose_check(c) for c in check_runs(runs, assignment)] + checks
     checks = _apply_policy(checks, submission, assignment) + _unreached(checks, assignment)
     notes = _notes(submission, outcome)
     ending = outcome.ending
@@ -118,14 +121,26 @@ def _run(session: Session, assignment: Assignment) -> Outcome:
 def _check(
     session: Session, outcome: Outcome, submission: Submission, assignment: Assignment
 ) -> tuple[str, list[CheckResult]]:
-    """(style, results): function style where it defines the contract's functions, else script style."""
+    """(style, results): function style where it defines the contract's functions, else script style
+    (whose helper functions are checked here, while the child lives; its values on every run later)."""
     style = "function" if set(outcome.functions) & set(FUNCTION_STYLE) else "script"
     dtype = _dtype_of(outcome, assignment)
     as_numpy = "numpy" in submission.imports and "torch" not in submission.imports
     if style == "function":
         return style, check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed)
-    helpers = check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed)
-    return style, check_script(outcome, assignment) + helpers
+    return style, check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed)
+
+
+def _grader_runs(pool: Pool, submission: Submission, assignment: Assignment, own: Outcome) -> list[Run]:
+    """The script run again on inputs the grader draws, each replaced where the script binds it."""
+    if own.ending is not None and own.ending.problem(assignment.limits) is not None:
+        return []  # stopped by a limit (time, memory, output): another run would stop the same way
+    runs = []
+    for seed in grader_seeds(submission.seed, assignment.grader_runs):
+        substitute = substitutions(assignment, seed)
+        with pool.session(submission, assignment.limits, assignment.tracked_names(), [], substitute) as session:
+            runs.append(Run("grader", seed, _run(session, assignment)))
+    return runs
 
 
 def _refused(

@@ -68,7 +68,7 @@ def load_spec(path: Path | str | None = None) -> Assignment:
 
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
 _SECTIONS = ("assignment", "names", "tolerances", "checks", "limits", "hypothesis", "gradescope")
-_ASSIGNMENT_KEYS = ("name", "sizes", "general_sizes", "lr", "autograd")
+_ASSIGNMENT_KEYS = ("name", "sizes", "general_sizes", "lr", "autograd", "grader_runs")
 _CHECK_KEYS = ("points", "visibility")
 _TOLERANCE_KEYS = ("rtol", "atol")
 _BYTE_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
@@ -174,6 +174,11 @@ def parse_spec(text: str, source: str = "<spec>") -> Assignment:
         kw["lr"] = spec.number("assignment.lr", section["lr"], strict=True)
     if "autograd" in section:
         kw["autograd"] = spec.choice("assignment.autograd", section["autograd"], ("report", "forbid"))
+    if "grader_runs" in section:
+        runs = section["grader_runs"]
+        if isinstance(runs, bool) or not isinstance(runs, int) or not 0 <= runs <= 8:
+            spec.bad("assignment.grader_runs", runs, "expected a whole number from 0 to 8")
+        kw["grader_runs"] = runs
 
     names = spec.table("names", doc.get("names", {}), tuple(DEFAULT_NAMES))
     merged = dict(DEFAULT_NAMES)

@@ -103,10 +103,12 @@ def job_message(
     limits: Mapping[str, Any],
     seed: int,
     argv0: str,
+    substitute: Mapping[str, Substitution] | None = None,
 ) -> dict[str, Any]:
     """A submission for the waiting child: its cells (label, source), the names to track, the
-    functions to look for, its limits (:meth:`JobLimits.as_data`), its seed and ``sys.argv[0]``."""
-    return {
+    functions to look for, its limits (:meth:`JobLimits.as_data`), its seed and ``sys.argv[0]``;
+    and, on a run with the grader's inputs, the names to replace at their first binding."""
+    message = {
         OP: OP_JOB,
         "id": job_id,
         "cells": [[label, source] for label, source in cells],
@@ -116,6 +118,57 @@ def job_message(
         "seed": seed,
         "argv0": argv0,
     }
+    if substitute:
+        message[SUBSTITUTE] = {name: s.as_data() for name, s in substitute.items()}
+    return message
+
+
+# ---------------------------------------------------------------- the grader's inputs
+
+# On a run with the grader's inputs, each name of an input role is replaced right after the
+# statement that first binds it, by a value drawn from (seed, role kind, shape): same type, shape
+# and dtype as the student's.  The child draws it; the grader draws it again from the same seed
+# and checks that the run really used it (the child's word is never taken).
+SUBSTITUTE = "substitute"
+ROLE_INPUT = "input"  # X: entries in [1/8, 1]
+ROLE_TARGET = "target"  # Y: entries in [0, 1] (a sigmoid's range)
+ROLE_WEIGHT = "weight"  # W1, W2: entries in [-1, 1] / 2^k, so that no pre-activation saturates
+ROLE_RATE = "rate"  # lr: one of RATES
+ROLE_KINDS = (ROLE_INPUT, ROLE_TARGET, ROLE_WEIGHT, ROLE_RATE)
+RATES = (0.05, 0.1, 0.2)
+GRID = 16  # every drawn entry is a multiple of 1/GRID (times a power of two): exact in any float dtype
+
+
+class Substitution(NamedTuple):
+    seed: int
+    kind: str  # one of ROLE_KINDS
+
+    def as_data(self) -> dict[str, Any]:
+        return {"seed": self.seed, "kind": self.kind}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Substitution:
+        return cls(seed=int(data["seed"]), kind=str(data["kind"]))
+
+
+def draw_entries(substitution: Substitution, shape: Sequence[int]) -> list[float]:
+    """The grader's value for a name of shape ``shape`` (``()`` for a number), flat, row-major."""
+    import random
+
+    rng = random.Random(f"{substitution.seed}:{substitution.kind}:{tuple(shape)}")
+    count = 1
+    for n in shape:
+        count *= n
+    if substitution.kind == ROLE_RATE:
+        return [rng.choice(RATES) for _ in range(count)]
+    if substitution.kind == ROLE_INPUT:
+        return [rng.randint(2, GRID) / GRID for _ in range(count)]
+    if substitution.kind == ROLE_TARGET:
+        return [rng.randint(0, GRID) / GRID for _ in range(count)]
+    # weights: away from zero and scaled by a power of two near 1/sqrt(fan-in)
+    fan_in = max(shape) if shape else 1
+    scale = 2.0 ** -int(max(fan_in, 1) ** 0.5).bit_length() * 2
+    return [rng.choice((-1, 1)) * rng.randint(2, GRID) / GRID * scale for _ in range(count)]
 
 
 def call_message(job_id: int, fn: str, args: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -575,3 +575,79 @@ def test_a_network_far_larger_than_the_assignment_is_refused_before_any_truth_is
     assert {r.status for r in results.values()} == {"fail"}
     assert {r.diagnosis.id for r in results.values() if r.diagnosis} == {"wrong-shape"}
     assert "10000-5-10000 network; this assignment is a 4-3-1 network" in results["dE_dW1"].message
+
+
+# ---------------------------------------------------------------- the grader chooses the inputs
+
+_NET = """import torch
+X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])
+W1 = torch.tensor([[0.6915, 0.2038, 0.1092], [0.8664, 0.2407, 0.9444], [0.9586, 0.5905, 0.4535], [0.4292, 0.7313, 0.8132]])
+W2 = torch.tensor([[0.9415], [0.9888], [0.9888]])
+Y = torch.tensor([[0.0]])
+lr = 0.1
+"""
+_FORWARD = """Z = W1.T @ X
+H = torch.sigmoid(Z)
+O = H.T @ W2
+Y_cap = torch.sigmoid(O)
+E = (Y - Y_cap) ** 2
+dE_dO = -2 * (Y - Y_cap) * Y_cap * (1 - Y_cap)
+"""
+_ZERO_GRADIENTS = "dE_dW2 = torch.zeros(3, 1)\ndE_dW1 = torch.zeros(4, 3)\n"
+_UPDATE_RULE = "W1_new = W1 - lr * dE_dW1\nW2_new = W2 - lr * dE_dW2\n"
+_GAMING = {
+    # the target set to the network's own prediction: E = 0, every true gradient is zero
+    "own_target": _NET.replace("Y = torch.tensor([[0.0]])", "Y = torch.sigmoid(torch.sigmoid(W1.T @ X).T @ W2)")
+    + _FORWARD
+    + _ZERO_GRADIENTS,
+    # the same, scaled
+    "scaled_target": _NET.replace("Y = torch.tensor([[0.0]])\n", "")
+    + _FORWARD.replace("E = (Y - Y_cap) ** 2", "Y = 1.0 * Y_cap.clone()\nE = (Y - Y_cap) ** 2")
+    + _ZERO_GRADIENTS,
+    # X zeros: the true dE_dW1 is zero, and any formula with the factor X matches it
+    "zero_input": _NET.replace("X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])", "X = torch.zeros(4, 1)")
+    + _FORWARD
+    + "dE_dW2 = H * dE_dO\ndE_dW1 = X @ (W2 * dE_dO).T\n",
+    # W2 zeros: the true dE_dW1 is zero
+    "zero_weights": _NET.replace("W2 = torch.tensor([[0.9415], [0.9888], [0.9888]])", "W2 = torch.zeros(3, 1)")
+    + _FORWARD
+    + "dE_dW2 = H * dE_dO\ndE_dW1 = torch.zeros(4, 3)\n",
+    # H saturated by huge weights: dH_dZ is zero in float32, so is the true dE_dW1 there
+    "saturated": _NET.replace("W1 = torch.tensor(", "W1 = 100 * torch.tensor(") + _FORWARD + "dE_dW2 = H * dE_dO\n"
+    "dE_dW1 = torch.zeros(4, 3)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GAMING))
+def test_a_gradient_right_only_on_degenerate_inputs_of_its_own_earns_nothing(tmp_path: Path, name: str) -> None:
+    checks = _graded(tmp_path, **{name: _GAMING[name] + _UPDATE_RULE})[name]
+    gaming = [
+        c for key, c in checks.items() if key in ("dE_dW1", "dE_dW2") and "zeros" in _GAMING[name].split(key)[-1][:20]
+    ]
+    wrong = gaming or [checks["dE_dW1"]]
+    for check in wrong:
+        assert check["status"] == "fail" and check["score"] == 0, (name, check)
+        assert "checked on inputs the grader chose" in check["message"] + " ".join(check["notes"]), check
+        assert check["diagnosis"] is not None
+    assert all(len(c["runs"]) == 3 for c in checks.values())
+    assert [r["source"] for r in checks["dE_dW1"]["runs"]] == ["own", "grader", "grader"]
+
+
+def test_every_run_is_recorded_with_its_seed_and_the_inputs_the_grader_drew(tmp_path: Path) -> None:
+    checks = _graded(tmp_path, honest=_BASE)["honest"]
+    runs = checks["dE_dW1"]["runs"]
+    assert {c["status"] for c in checks.values()} == {"pass"}
+    own, first, second = runs
+    assert own["values"]["X"] == [[pytest.approx(v)] for v in (0.9, 0.8, 0.7, 0.6)]
+    assert first["seed"] != second["seed"] and first["values"]["W1"] != own["values"]["W1"]
+    assert first["values"]["W1"] != second["values"]["W1"] and first["values"]["lr"] in (0.05, 0.1, 0.2)
+    assert all(abs(v) <= 0.5 for row in first["values"]["W1"] for v in row)  # well away from saturation
+
+
+def test_a_value_computed_from_an_input_runs_on_the_graders_input(tmp_path: Path) -> None:
+    normalised = _BASE.replace(
+        "W2 = torch.tensor([[0.9415], [0.9888], [0.9888]])",
+        "W2 = torch.tensor([[0.9415], [0.9888], [0.9888]])\nW1 = W1 * 0.5  # smaller weights",
+    )
+    checks = _graded(tmp_path, scaled=normalised)["scaled"]
+    assert {key: c["status"] for key, c in checks.items()} == dict.fromkeys(checks, "pass")

@@ -9,17 +9,20 @@ A wrong answer is a :class:`CheckResult`; only misuse of this module raises.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from harness import wire
 from harness.check.compare import NON_FINITE, _judged, _result, compare, fit, update_tolerance
 from harness.diagnose.messages import shape_diagnosis
 from harness.records.assignment import Assignment, Tolerance
-from harness.records.outcome import Binding, Outcome, Value
+from harness.records.outcome import Binding, Outcome, Run, Value
 from harness.records.problem import Problem, Truth
+from harness.records.report import RunData
 from harness.records.result import CheckResult, Diagnosis, Evidence
 from harness.truth import confirm_by_finite_differences, truth_of
 
@@ -135,30 +138,23 @@ class History:
         bindings = [b for b in self.by_key.get(key, []) if b.value.kind != "unbound"]
         return bindings[0].value if bindings else None
 
-    def first_change(self, key: str) -> Value | None:
-        """The first value of ``key`` that differs from its first one: one update of the
-        weights, also when a training loop updated them many times."""
-        found = self.numeric(key)
-        for binding in found[1:]:
-            first, later = found[0].value.tensor, binding.value.tensor
-            assert first is not None and later is not None
-            if first.shape != later.shape or not torch.equal(first, later):
-                return binding.value
-        return None
-
     # ------------------------------------------------ which binding is judged (README: "Which value is judged")
 
     def update_statement(self) -> int | None:
-        """The statement of the first update: where ``W_new`` first differs from the initial ``W``, or
-        ``W`` itself first changes (in place or re-bound); ``None`` where nothing is updated."""
+        """The statement of the first update: where ``W_new`` first differs from the weights the
+        computation started from, or ``W`` itself first changes after it started (in place or
+        re-bound); ``None`` where nothing is updated.  A change before the first forward value is
+        the input's preparation (``W1 = W1 * 0.5``), not an update."""
         found: list[int] = []
+        start = self.start()
         for key in ("W1", "W2"):
             weights = self.numeric(key)
-            if not weights:
+            value = self.input(key)
+            if not weights or value is None or value.tensor is None:
                 continue
-            initial = weights[0].value.tensor
-            assert initial is not None
-            for b in sorted(self.numeric(f"{key}_new") + weights[1:], key=lambda b: b.statement):
+            initial = value.tensor
+            later = [b for b in weights if start is not None and b.statement > start]
+            for b in sorted(self.numeric(f"{key}_new") + later, key=lambda b: b.statement):
                 t = b.value.tensor
                 assert t is not None
                 if t.shape != initial.shape or not torch.equal(t, initial):
@@ -198,6 +194,21 @@ class History:
         before = [b for b in bindings if b.statement <= update]
         return before[-1] if before else bindings[0]
 
+    def input(self, key: str) -> Value | None:
+        """An input's value as the computation used it: its last binding before the first forward or
+        gradient value (``X = X / X.max()`` after ``X = ...``), else its first."""
+        bindings = self.numeric(key)
+        if not bindings:
+            return self.any(key)
+        start = self.start()
+        before = [b for b in bindings if start is None or b.statement < start]
+        return (before[-1] if before else bindings[0]).value
+
+    def start(self) -> int | None:
+        """The statement of the first forward or gradient value: where the computation starts."""
+        starts = [b.statement for k in STEP_KEYS for b in self.numeric(k)]
+        return min(starts) if starts else None
+
     def after_update(self, binding: Binding) -> bool:
         update = self.update_statement()
         return update is not None and binding.statement > update
@@ -215,7 +226,7 @@ class History:
 def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
     """Judge a script-style submission from the history of its globals."""
     history = History(outcome, assignment)
-    values = {key: history.first(key) for key in ("X", "Y", "W1", "W2")}
+    values = {key: history.input(key) for key in ("X", "Y", "W1", "W2")}
     problem, why = problem_from(values)
     stop = f" ({outcome.error})" if outcome.error else ""
     checks = ("forward", "loss", "dE_dW2", "dE_dW1", "update")
@@ -292,6 +303,141 @@ def _wrong_sizes(problem: Problem, assignment: Assignment, checks: tuple[str, ..
     return [_result(name, "fail", assignment, message, diagnosis=diagnosis) for name in checks]
 
 
+# ---------------------------------------------------------------- the runs a script is judged on
+
+GRADER_NOTE = "checked on inputs the grader chose"
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def substitutions(assignment: Assignment, seed: int) -> dict[str, wire.Substitution]:
+    """What a run with the grader's inputs replaces: every name of every input role."""
+    return {
+        name: wire.Substitution(seed, kind)
+        for key, kind in assignment.input_roles().items()
+        for name in assignment.aliases(key)
+    }
+
+
+def grader_seeds(seed: int, count: int) -> list[int]:
+    """The seeds of the grader's runs of a submission whose own seed is ``seed`` (recorded in the report)."""
+    return [(seed * 7919 + 104729 * (k + 1)) % (2**31 - 1) for k in range(count)]
+
+
+def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]:
+    """Judge a script on every run: a check passes only if it is right on each one.
+
+    The first run is the submission's own (what the student saw); the others ran on inputs the
+    grader drew.  A failing check reports the run it first failed on; where the submission's own
+    inputs are degenerate (a truth that is zero everywhere cannot tell a formula from another),
+    the report says that the grader's runs decided.
+    """
+    own, *others = runs
+    own_results = check_script(own.outcome, assignment)
+    if not others:
+        return own_results
+    judged: list[tuple[Run, list[CheckResult]]] = []
+    for run in others:
+        problem = _not_the_graders(run, own, assignment)
+        if problem is not None:
+            message = f"this run did not use the inputs the grader chose ({problem}); nothing it gave is trusted."
+            results = [_result(r.name, "error", assignment, message) for r in own_results]
+        else:
+            results = check_script(run.outcome, assignment)
+        judged.append((run, results))
+    data = tuple(_run_data(r, assignment) for r in runs)
+    degenerate = _degenerate(own, assignment)
+    combined = []
+    for i, mine in enumerate(own_results):
+        failed = next(((run, results[i]) for run, results in judged if results[i].status != "pass"), None)
+        notes = mine.notes
+        if mine.name in degenerate:
+            notes += (degenerate[mine.name],)
+        if mine.status != "pass" or failed is None:
+            combined.append(replace(mine, runs=data, notes=notes))
+            continue
+        run, theirs = failed
+        message = f"Right on your own inputs, but {GRADER_NOTE} (seed {run.seed}) it is not: {theirs.message}"
+        fallback = Diagnosis(
+            "instance-only",
+            f"{_value_name(mine.name)} is right for your own inputs only: on inputs the grader chose it is wrong, so it "
+            "does not follow from the formula for every input (check it with other numbers than yours).",
+        )
+        evidence = replace(theirs.evidence, fallback=fallback) if theirs.evidence is not None else None
+        diagnosis = theirs.diagnosis or (fallback if evidence is None else None)
+        combined.append(
+            replace(
+                theirs,
+                status="fail",
+                score=0.0,
+                message=message,
+                diagnosis=diagnosis,
+                evidence=evidence,
+                notes=notes + theirs.notes,
+                runs=data,
+            )
+        )
+    return combined
+
+
+def _value_name(check: str) -> str:
+    return {"forward": "Your forward pass", "loss": "Your error E", "update": "Your update"}.get(check, f"Your {check}")
+
+
+def _not_the_graders(run: Run, own: Run, assignment: Assignment) -> str | None:
+    """Why ``run`` did not use the grader's inputs, or ``None``: every input the submission's own run
+    bound as floats must have been bound, first, to exactly the value the grader drew for it."""
+    mine, theirs = History(own.outcome, assignment), History(run.outcome, assignment)
+    assert run.seed is not None
+    for key, kind in assignment.input_roles().items():
+        first = mine.numeric(key)
+        if not first or not _replaceable(first[0].value):
+            continue
+        got = theirs.numeric(key)
+        if not got or got[0].value.tensor is None:
+            return f"{key} was never bound"
+        value, like = got[0].value, first[0].value
+        assert value.tensor is not None and like.tensor is not None
+        shape = () if like.kind == "number" else tuple(like.tensor.shape)
+        drawn = torch.tensor(wire.draw_entries(wire.Substitution(run.seed, kind), shape), dtype=torch.float64)
+        if drawn.numel() != value.tensor.numel() or not torch.allclose(
+            value.tensor.reshape(-1).to(torch.float64), drawn.reshape(-1), rtol=1e-2, atol=0.0
+        ):
+            return f"{key} is not the value the grader drew"
+    return None
+
+
+def _replaceable(value: Value) -> bool:
+    """What the child replaces: a float array, or a number."""
+    return value.tensor is not None and (value.kind == "number" or value.dtype in FLOAT_DTYPES)
+
+
+def _run_data(run: Run, assignment: Assignment) -> RunData:
+    history = History(run.outcome, assignment)
+    values: dict[str, Any] = {}
+    for key in assignment.input_roles():
+        first = history.numeric(key)
+        if first and first[0].value.tensor is not None:
+            values[key] = first[0].value.tensor.tolist()
+    return {"source": run.source, "seed": run.seed, "values": values}
+
+
+def _degenerate(own: Run, assignment: Assignment) -> dict[str, str]:
+    """The checks the submission's own inputs cannot fail (their truth is zero everywhere), with a note."""
+    history = History(own.outcome, assignment)
+    problem, _ = problem_from({key: history.input(key) for key in ("X", "Y", "W1", "W2")})
+    if problem is None or any(n > MAX_SCRIPT_SIZE for n in problem.sizes):
+        return {}
+    truth = truth_of(problem)
+    notes = {}
+    for name in ("dE_dW2", "dE_dW1"):
+        if not bool(getattr(truth.grads, name).abs().gt(0).any()):
+            notes[name] = (
+                f"on your own inputs the true {name} is zero everywhere, so any formula that gives zero passes "
+                f"there: it is judged on the grader's runs ({GRADER_NOTE})"
+            )
+    return notes
+
+
 def _unjudgeable(name: str, history: History, assignment: Assignment, message: str) -> CheckResult:
     keys = {"forward": "Y_cap", "loss": "E", "update": "W1_new"}.get(name, name)
     if name != "update" and not history.by_key.get(keys):
@@ -305,7 +451,7 @@ def _other_problems(history: History, problem: Problem) -> list[Problem]:
     for w1_key, w2_key in (("W1_new", "W2_new"), ("W1", "W2")):
         w1 = history.judged(w1_key) or history.judged("W1")
         w2 = history.judged(w2_key) or history.judged("W2")
-        values = {"X": history.first("X"), "Y": history.first("Y")}
+        values = {"X": history.input("X"), "Y": history.input("Y")}
         values |= {"W1": w1.value if w1 else None, "W2": w2.value if w2 else None}
         p, _ = problem_from(values)
         if p is not None and not (torch.equal(p.W1, problem.W1) and torch.equal(p.W2, problem.W2)):
@@ -506,10 +652,10 @@ def _check_update(
         new = judged.value if judged is not None else history.last(new_key)
         if new is None:
             moved = history.judged(key)  # W itself, updated in place or re-bound
-            initial = history.numeric(key)
-            new = moved.value if moved is not None and moved is not initial[0] else None
-            if new is not None and new.tensor is not None and initial[0].value.tensor is not None:
-                t, t0 = new.tensor, initial[0].value.tensor
+            start = history.input(key)
+            new = moved.value if moved is not None else None
+            if new is not None and new.tensor is not None and start is not None and start.tensor is not None:
+                t, t0 = new.tensor, start.tensor
                 new = new if t.shape != t0.shape or not torch.equal(t, t0) else None
         if new is None:
             continue

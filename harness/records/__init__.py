@@ -12,6 +12,7 @@ from harness.records.outcome import (
     Ending,
     GradingFailed,
     Outcome,
+    Run,
     SandboxMode,
     Value,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Limits",
     "Outcome",
     "Problem",
+    "Run",
     "SandboxMode",
     "Status",
     "Submission",

@@ -121,6 +121,11 @@ DEFAULT_POINTS: dict[str, float] = {
 }
 
 
+# The inputs and parameters of the computation (what the grader draws on its own runs), by kind
+# (see harness.wire: an input, a target, a weight, a learning rate).
+INPUT_ROLES: dict[str, str] = {"X": "input", "Y": "target", "W1": "weight", "W2": "weight", "lr": "rate"}
+
+
 @dataclass(frozen=True)
 class Assignment:
     name: str = "mlp-4-3-1"
@@ -133,6 +138,7 @@ class Assignment:
     autograd: str = "report"  # "report": say so, take nothing | "forbid": the gradient checks score 0
     limits: Limits = field(default_factory=Limits)
     examples: int = 8  # generated inputs per function-style check
+    grader_runs: int = 2  # script style: runs on inputs the grader draws, besides the submission's own
     visibility: Mapping[str, str] = field(default_factory=dict)  # check -> one of VISIBILITIES; "visible" if absent
     submission: str | None = None  # the file name ``gradproof gradescope run`` grades (None: the only one there)
 
@@ -151,6 +157,12 @@ class Assignment:
                 invalid("names", key, f"unknown contract name; expected one of {', '.join(DEFAULT_NAMES)}")
         if not isinstance(self.examples, int) or self.examples < 1:
             invalid("examples", self.examples, "must be a whole number ≥ 1")
+        if (
+            isinstance(self.grader_runs, bool)
+            or not isinstance(self.grader_runs, int)
+            or not 0 <= self.grader_runs <= 8
+        ):
+            invalid("grader_runs", self.grader_runs, "must be a whole number from 0 to 8")
         for check, seen in self.visibility.items():
             if check not in CHECKS:
                 invalid("visibility", check, f"unknown check; expected one of {', '.join(CHECKS)}")
@@ -164,6 +176,10 @@ class Assignment:
     def visible(self, check: str) -> bool:
         """Whether a student sees this check's details now (self-test, pytest plugin)."""
         return self.visibility_of(check) == "visible"
+
+    def input_roles(self) -> dict[str, str]:
+        """The contract keys the grader replaces on its own runs, with their kind of value."""
+        return dict(INPUT_ROLES)
 
     def aliases(self, key: str) -> tuple[str, ...]:
         return tuple(self.names.get(key, DEFAULT_NAMES[key]))

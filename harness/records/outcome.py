@@ -147,3 +147,12 @@ class GradingFailed:
     """The grader itself failed on one submission (a bug, not the submission's doing)."""
 
     message: str
+
+
+@dataclass
+class Run:
+    """One run of a submission: as written (``own``), or with inputs the grader drew (``grader``)."""
+
+    source: str  # "own" | "grader"
+    seed: int | None
+    outcome: Outcome

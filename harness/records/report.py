@@ -25,6 +25,14 @@ class DiagnosisData(TypedDict):
     message: str
 
 
+class RunData(TypedDict):
+    """One run a check was judged on: the submission's own inputs, or inputs the grader drew."""
+
+    source: str  # "own" | "grader"
+    seed: int | None  # the grader's draw (own runs: the submission's seed)
+    values: dict[str, Any]  # the inputs it ran on (X, Y, W1, W2, lr), as nested lists
+
+
 class CheckData(TypedDict):
     name: str
     status: str  # "pass" | "fail" | "missing" | "error"
@@ -39,6 +47,7 @@ class CheckData(TypedDict):
     worst: list[EntryData]
     counterexample: dict[str, Any] | None
     errors: list[list[float | None]] | None  # per-entry abs error (2-D), for heat maps
+    runs: list[RunData]  # what it was judged on: it passes only if right on every one
 
 
 class VerdictData(TypedDict):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.records.report import CheckData, DiagnosisData, EntryData, finite, json_safe
+from harness.records.report import CheckData, DiagnosisData, EntryData, RunData, finite, json_safe
 
 if TYPE_CHECKING:  # types only: records stay importable without torch
     from torch import Tensor
@@ -80,6 +80,7 @@ class CheckResult:
     tolerance: str = ""
     counterexample: dict[str, Any] | None = None
     errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
+    runs: tuple[RunData, ...] = ()  # the runs it was judged on (it passes only if right on every one)
     evidence: Evidence | None = field(default=None, compare=False, repr=False)  # for diagnose; never reported
 
     def to_data(self) -> CheckData:
@@ -98,4 +99,5 @@ class CheckResult:
             "worst": [e.to_data() for e in self.worst],
             "counterexample": json_safe(self.counterexample),
             "errors": json_safe(self.errors),
+            "runs": [json_safe(r) for r in self.runs],
         }

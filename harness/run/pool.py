@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -457,8 +457,14 @@ class Pool:
 
     @contextmanager
     def session(
-        self, submission: Submission, limits: Limits, names: list[str], functions: list[str]
+        self,
+        submission: Submission,
+        limits: Limits,
+        names: list[str],
+        functions: list[str],
+        substitute: Mapping[str, wire.Substitution] | None = None,
     ) -> Iterator[Session]:
+        """Run ``submission`` in a fresh child; with ``substitute``, on the grader's inputs."""
         self.start()
         worker = self.free.get()
         session: Session | None = None
@@ -477,6 +483,7 @@ class Pool:
                 limits=limits.as_data(),
                 seed=submission.seed,
                 argv0=submission.path.name,
+                substitute=substitute,
             )
             if not worker.send(job):  # it died between two jobs (not this submission's doing): once more
                 worker.stop()

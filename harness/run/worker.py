@@ -135,6 +135,10 @@ class Child:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.seen: dict[str, tuple[Any, int | None, str]] = {}  # name: (object, tensor version, its JSON)
         self.step = 0  # snapshots so far: the order of the history
+        # On a run with the grader's inputs: the names still to replace at their first binding.
+        self.pending = {
+            str(name): wire.Substitution.from_data(data) for name, data in dict(job.get(wire.SUBSTITUTE) or {}).items()
+        }
         self.inner_left = INNER_SNAPSHOTS
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
@@ -221,6 +225,8 @@ class Child:
         tensor at the same version counter, or the same immutable number, has not changed
         and costs nothing; anything else is encoded and compared as text.
         """
+        if self.pending:
+            self.substitute()
         changed: list[str] = []
         namespace = self.namespace
         seen = self.seen
@@ -263,6 +269,13 @@ class Child:
             else:
                 self._send(line)
 
+    def substitute(self) -> None:
+        """Replace each input name bound since the last snapshot by the grader's value, once."""
+        for name in [n for n in self.pending if n in self.namespace]:
+            replacement = _replacement(self.namespace[name], self.pending.pop(name))
+            if replacement is not None:
+                self.namespace[name] = replacement
+
     def raised(self, exc: BaseException, label: str, statement: int) -> None:
         self.send({wire.EVENT: wire.EV_RAISED, "statement": statement, "label": label, **describe(exc, label)})
 
@@ -288,6 +301,28 @@ class Child:
                 self.release_reserve()
                 _flush_std()
                 self.send({wire.EVENT: wire.EV_CALL_ERROR, **describe(exc)})
+
+
+def _replacement(value: Any, substitution: wire.Substitution) -> Any:
+    """The grader's value in the place of ``value``: the same type, shape and dtype; ``None`` where
+    ``value`` is neither a float array nor a number (an integer array, a list: it stays as it is)."""
+    import torch  # the worker imported it before forking: only a name here
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return wire.draw_entries(substitution, ())[0]
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            return None
+        entries = wire.draw_entries(substitution, tuple(value.shape))
+        new = torch.tensor(entries, dtype=value.dtype, device=value.device).reshape(value.shape)
+        return new.requires_grad_(True) if value.requires_grad and value.is_leaf else new
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        array = np.array(wire.draw_entries(substitution, value.shape), dtype=value.dtype).reshape(value.shape)
+        return np.asmatrix(array) if isinstance(value, np.matrix) else array
+    return None
 
 
 def _flush_std() -> None:
