@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from harness import wire
 from harness.check.functions import check_functions, check_helpers
 from harness.check.script import check_runs, grader_seeds, substitutions
 from harness.diagnose import diagnose_check
@@ -86,8 +87,15 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
             )
         style, checks = _check(session, outcome, submission, assignment)
         checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
+    runs = [Run("own", submission.seed, outcome)]
     if style == "script":  # judged on its own run and on runs with inputs the grader drew
-        runs = [Run("own", submission.seed, outcome), *_grader_runs(pool, submission, assignment, outcome)]
+        runs += _grader_runs(pool, submission, assignment, outcome)
+    forged = next(
+        (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
+    )
+    if forged is not None:
+        return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
+    if style == "script":
         checks = [diagnose_check(c) for c in check_runs(runs, assignment)] + checks
     checks = _apply_policy(checks, submission, assignment) + _unreached(checks, assignment)
     notes = _notes(submission, outcome)
@@ -134,7 +142,7 @@ def _check(
 def _grader_runs(pool: Pool, submission: Submission, assignment: Assignment, own: Outcome) -> list[Run]:
     """The script run again on inputs the grader draws, each replaced where the script binds it."""
     if own.ending is not None and own.ending.problem(assignment.limits) is not None:
-        return []  # stopped by a limit (time, memory, output): another run would stop the same way
+        return []  # stopped by a limit (time, memory, output) or forged: another run would end the same way
     runs = []
     for seed in grader_seeds(submission.seed, assignment.grader_runs):
         substitute = substitutions(assignment, seed)

@@ -271,7 +271,10 @@ WORKER_END_REASONS = frozenset(
     {END_ENDED, END_EXITED, END_TIMEOUT, END_OUTPUT, END_PROTOCOL, END_GRADER_GONE, END_QUIT}
 )
 END_WORKER_DIED = "worker-died"  # the grader's own: the worker died (or was replaced) mid-job
-END_REASONS = WORKER_END_REASONS | {END_WORKER_DIED}
+# The grader's own: the child wrote what no honest run writes (an event out of order, a value the
+# grader cannot read): the run is stopped and nothing it reported is trusted.
+END_FORGED = "forged"
+END_REASONS = WORKER_END_REASONS | {END_WORKER_DIED, END_FORGED}
 
 # ---------------------------------------------------------------- values
 

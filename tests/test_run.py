@@ -484,3 +484,52 @@ def test_grader_processes_and_their_workers_die_with_their_parent(tmp_path: Path
     while time.monotonic() < deadline and (workers() or _grader_children(parent.pid)):
         time.sleep(0.05)
     assert workers() == [] and _grader_children(parent.pid) == []
+
+
+# ---------------------------------------------------------------- the channel says what ran
+
+_WRITE_ON_THE_CHANNEL = """import os, socket, stat
+def forge(*lines):
+    for fd in range(3, 256):
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            continue
+        if stat.S_ISSOCK(mode):
+            s = socket.socket(fileno=os.dup(fd))
+            for line in lines:
+                s.sendall(line.encode() + b"\\n")
+"""
+_FORGERIES = {
+    "executed_early": 'forge(\'{"ev": "executed", "functions": []}\')\nX = 1\n',
+    "return_with_no_call": 'forge(\'{"ev": "return", "value": {"t": "number", "v": 1}}\')\n',
+    "huge_integer": 'forge(\'{"ev": "bind", "statement": 1, "label": "x", "values": {"dE_dW1": '
+    '{"t": "number", "v": 1\' + \'0\' * 400 + \'}}}\')\n',
+    "deep_nesting": "forge('[' * 200000)\nX = 1\n",
+    "garbage": 'forge(\'not json at all\', \'{"ev": 12}\', \'{"ev": "exit", "id": 1, "reason": "ended"}\')\nX = 1\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FORGERIES))
+def test_writing_on_the_graders_channel_ends_in_a_verdict_that_is_journaled_and_not_retried(
+    tmp_path: Path, name: str
+) -> None:
+    from harness.batch import grade_batch
+    from harness.batch.journal import Journal
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / f"{name}.py").write_text(_WRITE_ON_THE_CHANNEL + _FORGERIES[name])
+    (folder / "honest.py").write_text((Path(__file__).parent.parent / "submissions" / "correct_script.py").read_text())
+    paths = sorted(folder.iterdir())
+    out = tmp_path / "out"
+    verdicts = {Path(v["submission"]).stem: v for v in grade_batch(paths, jobs=1, out=out)}
+    forged, honest = verdicts[name], verdicts["honest"]
+    assert honest["score"] == honest["max_score"] == 10.0
+    assert "grade it again" not in str(forged["error"]), forged["error"]
+    assert forged["score"] < 10.0
+    if forged["status"] == "error":
+        assert "wrote on the grader's channel" in str(forged["error"])
+    assert {key[0] for key in Journal(out).done()} == {str(p) for p in paths}  # both journaled
+    again = {Path(v["submission"]).stem: v for v in grade_batch(paths, jobs=1, out=out, resume=True)}
+    assert again[name]["duration_s"] == forged["duration_s"]  # read back, not graded again

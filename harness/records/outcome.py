@@ -88,6 +88,7 @@ class Ending:
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     cpu_limit_reached: bool = False  # the child had used its CPU time when it died
+    detail: str = ""  # what the grader saw, where it ended the run itself (forged)
 
     def problem(self, limits: Limits) -> str | None:
         """A sentence when the way it ended is itself a verdict, else ``None``."""
@@ -97,6 +98,8 @@ class Ending:
             return f"the submission printed more than {limits.output_bytes // 1024} KiB and was stopped"
         if self.reason == wire.END_WORKER_DIED:
             return "the submission killed or broke the process that supervised it"
+        if self.reason == wire.END_FORGED:
+            return f"the submission wrote on the grader's channel ({self.detail}); nothing it reported is trusted"
         if self.reason == wire.END_PROTOCOL:
             return "the submission's results could not be read (an oversized or garbled value)"
         if self.reason == wire.END_EXITED and (

@@ -245,6 +245,7 @@ class Session:
         self.deadline = started + limits.timeout + GRACE_S
         self.job_id = job_id
         self.closed = False
+        self.in_call = False  # a return or call_error event is only ever the answer to a call
 
     @property
     def callable(self) -> bool:
@@ -263,49 +264,77 @@ class Session:
                 return None
             if event is None:
                 continue
-            kind = event.get(wire.EVENT)
-            if kind == wire.EV_BIND:
-                values = event.get("values")
-                if isinstance(values, dict):
-                    statement = event.get("statement")
-                    label = str(event.get("label", ""))[: wire.MAX_LABEL_CHARS]
-                    for name, data in values.items():
-                        self.outcome.history.append(
-                            Binding(
-                                statement=statement if isinstance(statement, int) else 0,
-                                label=label,
-                                name=str(name)[: wire.MAX_NAME_CHARS],
-                                value=decode_value(data),
-                            )
-                        )
-            elif kind == wire.EV_RAISED:
-                self.outcome.error = CapturedError.from_event(event)
-            elif kind == wire.EV_BLOCKED:
-                self.outcome.blocked_imports.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
-            elif kind == wire.EV_IPYTHON:
-                self.outcome.ipython.append(str(event.get("call", ""))[: wire.MAX_CALL_CHARS])
-            elif kind == wire.EV_MISSING_MODULE:
-                self.outcome.missing_modules.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
-            elif kind == wire.EV_EXIT:
-                if event.get("id") != self.job_id:
-                    continue  # not this job's (cannot happen with a sane worker)
-                self._end(
-                    Ending(
-                        reason=str(event.get("reason", wire.END_EXITED))[: wire.MAX_REASON_CHARS],
-                        code=event.get("code") if isinstance(event.get("code"), int) else None,
-                        signal=str(event["signal"])[: wire.MAX_REASON_CHARS] if event.get("signal") else None,
-                        stdout=str(event.get("stdout", "")),
-                        stderr=str(event.get("stderr", "")),
-                        stdout_bytes=_count(event.get("stdout_bytes")),
-                        stderr_bytes=_count(event.get("stderr_bytes")),
-                        cpu_limit_reached=event.get("cpu_limit_reached") is True,
-                    )
-                )
+            taken: Any = self._CONTINUE
+            try:
+                forged = self._forged(event)
+                if forged is None:
+                    taken = self._take(event)
+            except Exception as exc:  # a value the grader cannot read is the child's doing, not the grader's
+                forged = f"an event the grader cannot read: {type(exc).__name__}"
+            if forged is not None:
+                self._end(Ending(reason=wire.END_FORGED, detail=forged), replace_worker=True)
                 return None
-            elif kind == wire.EV_READY:
-                continue
-            else:
-                return event
+            if taken is not self._CONTINUE:
+                return taken  # type: ignore[no-any-return]
+
+    _CONTINUE: Any = object()
+
+    def _forged(self, event: dict[str, Any]) -> str | None:
+        """Why ``event`` cannot come from an honest run at this point, or ``None``."""
+        kind = event.get(wire.EVENT)
+        if self.outcome.executed and kind in (wire.EV_BIND, wire.EV_EXECUTED, wire.EV_RAISED):
+            return f"a {kind!r} event after the submission had run"
+        if not self.in_call and kind in (wire.EV_RETURN, wire.EV_CALL_ERROR):
+            return f"a {kind!r} event with no call made"
+        return None
+
+    def _take(self, event: dict[str, Any]) -> Any:
+        """Record ``event`` in the outcome: ``_CONTINUE`` to read on, ``None`` once the child has
+        ended, else the event itself (the caller reads it)."""
+        kind = event.get(wire.EVENT)
+        if kind == wire.EV_BIND:
+            values = event.get("values")
+            if isinstance(values, dict):
+                statement = event.get("statement")
+                label = str(event.get("label", ""))[: wire.MAX_LABEL_CHARS]
+                for name, data in values.items():
+                    self.outcome.history.append(
+                        Binding(
+                            statement=statement if isinstance(statement, int) else 0,
+                            label=label,
+                            name=str(name)[: wire.MAX_NAME_CHARS],
+                            value=decode_value(data),
+                        )
+                    )
+        elif kind == wire.EV_RAISED:
+            self.outcome.error = CapturedError.from_event(event)
+        elif kind == wire.EV_BLOCKED:
+            self.outcome.blocked_imports.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
+        elif kind == wire.EV_IPYTHON:
+            self.outcome.ipython.append(str(event.get("call", ""))[: wire.MAX_CALL_CHARS])
+        elif kind == wire.EV_MISSING_MODULE:
+            self.outcome.missing_modules.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
+        elif kind == wire.EV_EXIT:
+            if event.get("id") != self.job_id:
+                return self._CONTINUE  # not this job's (cannot happen with a sane worker)
+            self._end(
+                Ending(
+                    reason=str(event.get("reason", wire.END_EXITED))[: wire.MAX_REASON_CHARS],
+                    code=event.get("code") if isinstance(event.get("code"), int) else None,
+                    signal=str(event["signal"])[: wire.MAX_REASON_CHARS] if event.get("signal") else None,
+                    stdout=str(event.get("stdout", "")),
+                    stderr=str(event.get("stderr", "")),
+                    stdout_bytes=_count(event.get("stdout_bytes")),
+                    stderr_bytes=_count(event.get("stderr_bytes")),
+                    cpu_limit_reached=event.get("cpu_limit_reached") is True,
+                )
+            )
+            return None
+        elif kind == wire.EV_READY:
+            return self._CONTINUE
+        else:
+            return event
+        return self._CONTINUE
 
     def _end(self, ending: Ending, replace_worker: bool = False) -> None:
         self.outcome.ending = ending
@@ -332,7 +361,11 @@ class Session:
                 None, CapturedError("NotRun", reason or "the submission is no longer running", "", ""), 0.0
             )
         while True:
-            event = self._event()
+            self.in_call = True
+            try:
+                event = self._event()
+            finally:
+                self.in_call = False
             if event is None:
                 assert self.outcome.ending is not None
                 reason = self.outcome.ending.problem(self.limits) or "the submission stopped"

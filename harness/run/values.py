@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported where used: the pool's parent stays torch-free unt
     import torch
 
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
+_MAX_EXACT_INT = 2**53  # past this an integer is no number an honest float computation wrote
 
 
 def decode_value(data: Any, depth: int = 0) -> Value:
@@ -34,12 +35,16 @@ def decode_value(data: Any, depth: int = 0) -> Value:
             return Value(kind=wire.KIND_OTHER, description="malformed data")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             return Value(kind=wire.KIND_OTHER, description="non-numeric data")
+        if not all(isinstance(v, float) or abs(v) <= _MAX_EXACT_INT for v in values):
+            return Value(kind=wire.KIND_OTHER, description="an integer too large for a float")
         tensor = torch.tensor(values, dtype=torch.float64).reshape(shape)
         return Value(kind=kind, dtype=_dtype_name(dtype), tensor=tensor, description=f"{kind} {dtype}")
     if kind == wire.KIND_NUMBER:
         v = data.get(wire.NUMBER)
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             return Value(kind=wire.KIND_OTHER, description="malformed number")
+        if not isinstance(v, float) and abs(v) > _MAX_EXACT_INT:
+            return Value(kind=wire.KIND_OTHER, description="an integer too large for a float")
         return Value(kind=wire.KIND_NUMBER, dtype="float64", tensor=torch.tensor(float(v), dtype=torch.float64))
     if kind in wire.SEQUENCE_KINDS:
         raw = data.get(wire.ITEMS)
