@@ -146,8 +146,8 @@ def descendants_cpu(root: int) -> tuple[float, float]:
 # ---------------------------------------------------------------- the three ways
 
 
-def run_gradproof(paths: list[Path], jobs: int, sandbox: str, out: Path) -> dict[str, Any]:
-    import harness.grade as grade
+def run_gradproof(paths: list[Path], jobs: int, sandbox: str, out: Path, grader_runs: int = 2) -> dict[str, Any]:
+    from harness.batch import grade_batch
     from harness.records.assignment import Assignment
 
     stamps: list[float] = []
@@ -163,13 +163,13 @@ def run_gradproof(paths: list[Path], jobs: int, sandbox: str, out: Path) -> dict
             at_end.extend([cpu_seconds()[0], *descendants_cpu(os.getpid())])
 
     started = time.monotonic()
-    verdicts = grade.grade_batch(
+    verdicts = grade_batch(
         paths,
-        Assignment(),
+        Assignment(grader_runs=grader_runs),
         jobs=jobs,
-        sandbox=sandbox,
-        out=out,  # type: ignore[arg-type]
-        on_verdict=on_verdict,
+        sandbox=sandbox,  # type: ignore[arg-type]
+        out=out,
+        on_verdict=on_verdict,  # type: ignore[arg-type]
     )
     elapsed = time.monotonic() - started
     rate, startup = rates(stamps, started)
@@ -316,7 +316,8 @@ def main() -> int:
     parser.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
     parser.add_argument("--sample", type=int, default=24, help="notebooks for the two slow ways (0: all)")
     parser.add_argument("--install", action="store_true", help="install nbclient+ipykernel into the bench's own folder")
-    parser.add_argument("--skip", default="", help="comma-separated ways to skip: fresh,nbclient")
+    parser.add_argument("--skip", default="", help="comma-separated ways to skip: fresh,nbclient,own-only")
+    parser.add_argument("--grader-runs", type=int, default=2, help="runs on the grader's inputs (the assignment's)")
     parser.add_argument("--fresh-os-exit", action="store_true", help="end each fresh process with os._exit")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -332,15 +333,24 @@ def main() -> int:
             flush=True,
         )
 
-        ours = run_gradproof(paths, args.jobs, args.sandbox, Path(tmp) / "out")
+        ours = run_gradproof(paths, args.jobs, args.sandbox, Path(tmp) / "out", args.grader_runs)
         print(
-            f"\ngradproof pool ({ours['isolation']}):\n"
+            f"\ngradproof pool ({ours['isolation']}; the own run + {args.grader_runs} on the grader's inputs):\n"
             f"  {ours['n']} graded in {ours['elapsed']:.2f} s (scores {ours['scores']})\n"
             f"  steady state: {ours['rate']:.1f} submissions/s; start-up {ours['startup']:.2f} s\n"
             f"  CPU per submission in the steady state: grader {ours['cpu_grader'] * 1000:.1f} ms (load, check, "
             f"report) + workers and their children {ours['cpu_workers'] * 1000:.1f} ms (run)",
             flush=True,
         )
+
+        if args.grader_runs and "own-only" not in skip:
+            own = run_gradproof(paths, args.jobs, args.sandbox, Path(tmp) / "out-own", 0)
+            print(
+                f"\ngradproof pool, the own run only (grader_runs = 0): {own['rate']:.1f} submissions/s; "
+                f"CPU per submission: grader {own['cpu_grader'] * 1000:.1f} ms + workers {own['cpu_workers'] * 1000:.1f} ms\n"
+                f"  the grader's {args.grader_runs} extra runs cost {own['rate'] / ours['rate']:.2f}x the time of one",
+                flush=True,
+            )
 
         fresh = None
         if "fresh" not in skip:
