@@ -8,6 +8,7 @@ complete, so that a killed batch resumes where it stopped (``--resume``).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from harness import wire
@@ -20,7 +21,7 @@ from harness.records.assignment import CHECKS, FUNCTIONS, Assignment
 from harness.records.outcome import CapturedError, Outcome, Run
 from harness.records.result import CheckResult, Diagnosis
 from harness.records.submission import Submission
-from harness.records.verdict import Verdict
+from harness.records.verdict import Flag, Verdict
 from harness.run.pool import Pool, Session
 
 FUNCTION_STYLE = ("forward", "loss", "backward", "update")
@@ -97,7 +98,8 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
     if style == "script":
         checks = [diagnose_check(c) for c in check_runs(runs, assignment)] + checks
-    checks = _apply_policy(checks, submission, assignment) + _unreached(checks, assignment)
+    flags = _flags(submission, runs)
+    checks = _apply_policy(checks, flags, assignment) + _unreached(checks, assignment)
     notes = _notes(submission, outcome)
     ending = outcome.ending
     return Verdict(
@@ -115,6 +117,7 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         notes=notes,
         stdout=ending.stdout if ending else "",
         stderr=ending.stderr if ending else "",
+        flags=flags,
     )
 
 
@@ -183,16 +186,27 @@ def _dtype_of(outcome: Outcome, assignment: Assignment) -> str:
     return "float32"
 
 
-def _apply_policy(checks: list[CheckResult], submission: Submission, assignment: Assignment) -> list[CheckResult]:
-    """Autograd in a hand-derivation assignment: reported by default, zero points where forbidden."""
-    if not submission.uses_autograd:
-        return checks
-    from dataclasses import replace
+def _flags(submission: Submission, runs: list[Run]) -> list[Flag]:
+    """What the policy saw: autograd, from the code's structure and from its runs."""
+    evidence: list[str] = []
+    for run in runs:  # what the code did first, then what its text shows
+        evidence += [e for e in run.outcome.autograd if e not in evidence]
+    evidence += [e for e in submission.autograd if e not in evidence]
+    if not evidence:
+        return []
+    return [Flag("autograd", "The code uses autograd: " + "; ".join(evidence[:3]) + ".", tuple(evidence))]
 
+
+def _apply_policy(checks: list[CheckResult], flags: list[Flag], assignment: Assignment) -> list[CheckResult]:
+    """Autograd in a hand-derivation assignment: reported by default, zero gradient points where
+    forbidden, with the evidence shown."""
+    flag = next((f for f in flags if f.id == "autograd"), None)
+    if flag is None:
+        return checks
+    shown = "; ".join(flag.evidence[:3]) + ("; ..." if len(flag.evidence) > 3 else "")
     diagnosis = Diagnosis(
         "uses-autograd",
-        "Your code uses autograd (.backward(), torch.autograd or requires_grad); "
-        "this assignment asks for the gradients derived by hand.",
+        f"Your code uses autograd ({shown}); this assignment asks for the gradients derived by hand.",
     )
     if assignment.autograd == "forbid":
         return [

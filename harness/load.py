@@ -30,8 +30,6 @@ SUFFIXES = (".py", ".ipynb")
 _MAYBE_IPYTHON = re.compile(r"^\s*[%!?/,;]|[?]\s*$|=\s*[%!]|^\s*(>>>|\.\.\.|In \[)", re.MULTILINE)
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
-_AUTOGRAD_MARKERS = (".backward(", "torch.autograd", "requires_grad", "autograd.grad")
-
 
 def collect(paths: list[Path]) -> list[Path]:
     """Expand folders into the gradable files below them, sorted; reject what cannot be graded."""
@@ -85,7 +83,7 @@ def load(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
         kind = "module"
     else:
         raise SubmissionError(f"unknown file type {path.suffix!r}: expected .py or .ipynb")
-    imports, uses_autograd = _static_facts(cells)
+    imports, autograd = _static_facts(cells)
     return Submission(
         path=path,
         kind=kind,
@@ -93,7 +91,7 @@ def load(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
         digest=digest,
         neutralised=neutralised,
         imports=frozenset(imports),
-        uses_autograd=uses_autograd,
+        autograd=autograd,
     )
 
 
@@ -149,14 +147,19 @@ def _transformer() -> Any:
     return TransformerManager()  # type: ignore[no-untyped-call]
 
 
-def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], bool]:
-    """What the code imports and whether it uses autograd, read from its syntax tree."""
+def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], tuple[str, ...]]:
+    """What the code imports and where it reaches autograd, read from its syntax tree (never from
+    its comments or strings)."""
     imports: set[str] = set()
+    autograd: list[str] = []
     for cell in cells:
         try:
             tree = ast.parse(cell.source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
+        reader = _AutogradReader(cell.label)
+        reader.visit(tree)
+        autograd += [e for e in reader.found if e not in autograd]
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 imports.update(alias.name.split(".")[0] for alias in node.names)
@@ -165,9 +168,92 @@ def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], bool]:
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
                 if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                     imports.add(node.args[0].value.split(".")[0])
-    code = "\n".join(cell.source for cell in cells)
-    uses_autograd = any(marker in code for marker in _AUTOGRAD_MARKERS)
-    return imports, uses_autograd
+    return imports, tuple(autograd)
+
+
+# Names whose use is autograd (or a way to it): attributes, modules, and what getattr/import reach.
+_AUTOGRAD_ATTRIBUTES = {
+    "backward": "calls .backward()",
+    "grad": "reads .grad",
+    "requires_grad": "sets requires_grad",
+    "requires_grad_": "sets requires_grad",
+    "retain_grad": "calls .retain_grad()",
+}
+_AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "autograd")
+_DYNAMIC_IMPORTS = ("__import__", "importlib.import_module", "import_module")
+
+
+class _AutogradReader(ast.NodeVisitor):
+    """Every place a cell reaches autograd: ``.backward``/``.grad``/``requires_grad`` attributes,
+    ``torch.autograd``/``torch.func``/``functorch`` (imported or reached by attribute), and the
+    dynamic forms that can hide them (getattr with a computed or such a name, ``__import__``,
+    ``importlib``, ``eval``/``exec`` of code built at run time)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.found: list[str] = []
+
+    def _add(self, node: ast.AST, what: str) -> None:
+        entry = f"{self.label}, line {getattr(node, 'lineno', '?')}: {what}"
+        if entry not in self.found:
+            self.found.append(entry)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        dotted = _dotted(node)
+        if dotted and _autograd_module(dotted):
+            self._add(node, f"uses {dotted}")
+            return  # one entry for torch.autograd.grad, not one per link of the chain
+        if node.attr in _AUTOGRAD_ATTRIBUTES:
+            self._add(node, _AUTOGRAD_ATTRIBUTES[node.attr])
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if _autograd_module(alias.name):
+                self._add(node, f"imports {alias.name}")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        for alias in node.names:
+            if _autograd_module(module) or _autograd_module(f"{module}.{alias.name}"):
+                self._add(node, f"imports {alias.name} from {module}")
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        if node.arg == "requires_grad" and not (isinstance(node.value, ast.Constant) and not node.value.value):
+            self._add(node.value, "creates a tensor with requires_grad")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _dotted(node.func)
+        first = node.args[1] if name == "getattr" and len(node.args) > 1 else (node.args[0] if node.args else None)
+        constant = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+        if name == "getattr" and first is not None:
+            if constant is None:
+                self._add(node, "getattr with a name computed at run time (it may reach autograd)")
+            elif constant in _AUTOGRAD_ATTRIBUTES:
+                self._add(node, f"getattr(..., {constant!r})")
+        elif name in _DYNAMIC_IMPORTS and first is not None:
+            if constant is None:
+                self._add(node, f"{name}() of a name computed at run time (it may import autograd)")
+            elif _autograd_module(constant):
+                self._add(node, f"{name}({constant!r})")
+        elif name in ("eval", "exec") and first is not None and constant is None:
+            self._add(node, f"{name}() of code built at run time (it may reach autograd)")
+        self.generic_visit(node)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
+def _autograd_module(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") or f".{m}" in f".{name}" for m in _AUTOGRAD_MODULES)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -199,10 +199,11 @@ EV_CALL_ERROR = "call_error"  # a call's exception
 EV_BLOCKED = "blocked"  # an import of the grader's packages, refused
 EV_IPYTHON = "ipython"  # an IPython magic or shell call (run or refused)
 EV_MISSING_MODULE = "missing_module"  # an import the grader cannot satisfy: a stand-in took its place
+EV_AUTOGRAD = "autograd"  # the code ran autograd (a backward, torch.autograd.grad, a torch.func transform, .grad set)
 
 WORKER_EVENTS = frozenset({EV_READY, EV_EXIT})
 CHILD_EVENTS = frozenset(
-    {EV_BIND, EV_RAISED, EV_EXECUTED, EV_RETURN, EV_CALL_ERROR, EV_BLOCKED, EV_IPYTHON, EV_MISSING_MODULE}
+    {EV_BIND, EV_RAISED, EV_EXECUTED, EV_RETURN, EV_CALL_ERROR, EV_BLOCKED, EV_IPYTHON, EV_MISSING_MODULE, EV_AUTOGRAD}
 )
 URGENT_EVENTS = frozenset({EV_EXECUTED, EV_RETURN, EV_CALL_ERROR})  # the grader waits for these
 TOO_LARGE_FIELD = "too_large"  # any child event past MAX_EVENT: only its name and this flag are sent
@@ -232,6 +233,7 @@ EVENT_FIELDS: Mapping[str, frozenset[str]] = {
     EV_BLOCKED: frozenset({"module"}),
     EV_IPYTHON: frozenset({"call", "executed"}),
     EV_MISSING_MODULE: frozenset({"module", "label"}),
+    EV_AUTOGRAD: frozenset({"what", "label"}),
 }
 
 

@@ -206,3 +206,45 @@ def test_the_dtype_is_read_from_w1_under_the_name_the_spec_gives_it(tmp_path: Pa
     sigmoid = next(c for c in verdict["checks"] if c["name"] == "sigmoid")
     assert verdict["score"] == 10.0 and sigmoid["status"] == "pass", verdict
     assert sigmoid["tolerance"] == "rtol=1e-07, atol=1e-10"  # called in float64 and judged so, not as float32
+
+
+_HIDDEN_AUTOGRAD = """import torch
+X = torch.tensor([[0.9], [0.8], [0.7], [0.6]])
+W1 = torch.tensor([[0.6915, 0.2038, 0.1092], [0.8664, 0.2407, 0.9444], [0.9586, 0.5905, 0.4535], [0.4292, 0.7313, 0.8132]])
+W2 = torch.tensor([[0.9415], [0.9888], [0.9888]])
+Y = torch.tensor([[0.0]])
+lr = 0.1
+W1.requires_grad_(True)
+W2.requires_grad_(True)
+Y_cap = torch.sigmoid(torch.sigmoid(W1.T @ X).T @ W2)
+E = (Y - Y_cap) ** 2
+step = getattr(E.sum(), "back" + "ward")
+step()
+dE_dW1 = W1.grad.detach().clone()
+dE_dW2 = W2.grad.detach().clone()
+"""
+
+
+@pytest.mark.parametrize("policy", ["report", "forbid"])
+def test_autograd_reached_by_a_computed_name_is_flagged_with_its_evidence(tmp_path: Path, policy: str) -> None:
+    from harness.batch import grade_batch
+    from harness.records.assignment import Assignment
+
+    (tmp_path / "hidden.py").write_text(_HIDDEN_AUTOGRAD)
+    verdict = grade_batch([tmp_path / "hidden.py"], Assignment(autograd=policy), jobs=1, sandbox="off")[0]
+    (flag,) = verdict["flags"]
+    assert flag["id"] == "autograd"
+    assert "hidden.py: called Tensor.backward (at run time)" in flag["evidence"]
+    assert "hidden.py: W1.grad was filled in (at run time)" in flag["evidence"]
+    assert any("getattr with a name computed at run time" in e for e in flag["evidence"])
+    gradients = [c for c in verdict["checks"] if c["name"] in ("dE_dW1", "dE_dW2")]
+    if policy == "forbid":
+        assert all(c["score"] == 0 and c["diagnosis"]["id"] == "uses-autograd" for c in gradients)
+        assert all("called Tensor.backward" in c["diagnosis"]["message"] for c in gradients)
+    else:
+        assert all(c["status"] == "pass" and any("uses autograd" in n for n in c["notes"]) for c in gradients)
+
+
+def test_an_honest_submission_carries_no_flag(bundled: dict[str, Any]) -> None:
+    assert bundled["by_name"]["correct_script.py"]["flags"] == []
+    assert bundled["by_name"]["correct_notebook_classic.ipynb"]["flags"] == []

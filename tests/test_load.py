@@ -230,3 +230,45 @@ def test_a_fifo_and_a_device_link_in_a_batch_end_in_verdicts_and_the_honest_file
     assert verdicts["x.py"]["status"] == "error" and "named pipe" in str(verdicts["x.py"]["error"])
     assert verdicts["y.py"]["status"] == "error" and "/dev/zero" in str(verdicts["y.py"]["error"])
     assert verdicts["good.py"]["score"] == verdicts["good.py"]["max_score"] > 0
+
+
+# ---------------------------------------------------------------- autograd, read from the code's structure
+
+
+@pytest.mark.parametrize(
+    ("code", "found"),
+    [
+        ("E.backward()", "calls .backward()"),
+        ('getattr(E, "back" + "ward")()', "getattr with a name computed at run time"),
+        ('getattr(E, "backward")()', "getattr(..., 'backward')"),
+        ("import torch.func\ng = torch.func.grad(f)", "uses torch.func.grad"),
+        ("from torch.autograd import grad as g", "imports grad from torch.autograd"),
+        ("import functorch", "imports functorch"),
+        (
+            'import importlib\nm = importlib.import_module("torch.autograd")',
+            "importlib.import_module('torch.autograd')",
+        ),
+        ("name = 'torch.' + 'autograd'\nm = __import__(name)", "__import__() of a name computed at run time"),
+        ("W = torch.zeros(3, requires_grad=True)", "creates a tensor with requires_grad"),
+        ("W.requires_grad_(True)", "sets requires_grad"),
+        ("g = W.grad", "reads .grad"),
+        ("exec(source)", "exec() of code built at run time"),
+    ],
+)
+def test_every_way_to_reach_autograd_is_read_from_the_syntax_with_its_line(
+    tmp_path: Path, code: str, found: str
+) -> None:
+    path = tmp_path / "s.py"
+    path.write_text("import torch\n\n" + code + "\n")
+    evidence = load(path).autograd
+    assert any(found in e and e.startswith("s.py, line ") for e in evidence), evidence
+
+
+def test_comments_strings_and_no_grad_are_never_autograd(tmp_path: Path) -> None:
+    path = tmp_path / "s.py"
+    path.write_text(
+        "import torch\n# I checked this with E.backward() and torch.autograd.grad\n"
+        's = "requires_grad=True, x.backward()"\nwith torch.no_grad():\n    W = torch.zeros(3)\n'
+        'h = getattr(W, "shape")\n'
+    )
+    assert load(path).autograd == () and not load(path).uses_autograd

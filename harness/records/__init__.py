@@ -19,7 +19,7 @@ from harness.records.outcome import (
 from harness.records.problem import Problem, Truth
 from harness.records.result import CheckResult, Diagnosis, Entry, Status
 from harness.records.submission import Cell, Submission
-from harness.records.verdict import Verdict
+from harness.records.verdict import Flag, Verdict
 
 __all__ = [
     "CHECKS",
@@ -34,6 +34,7 @@ __all__ = [
     "Diagnosis",
     "Ending",
     "Entry",
+    "Flag",
     "GradingFailed",
     "Limits",
     "Outcome",

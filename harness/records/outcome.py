@@ -123,6 +123,7 @@ class Outcome:
     blocked_imports: list[str] = field(default_factory=list)
     ipython: list[str] = field(default_factory=list)
     missing_modules: list[str] = field(default_factory=list)  # imports the grader could not satisfy
+    autograd: list[str] = field(default_factory=list)  # how the code ran autograd, as the child saw it
     executed: bool = False  # the child reached the end of the code (raising or not)
     ending: Ending | None = None
     duration_s: float = 0.0

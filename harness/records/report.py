@@ -50,6 +50,12 @@ class CheckData(TypedDict):
     runs: list[RunData]  # what it was judged on: it passes only if right on every one
 
 
+class FlagData(TypedDict):
+    id: str  # "autograd" | "grader-import"
+    message: str
+    evidence: list[str]
+
+
 class VerdictData(TypedDict):
     submission: str
     status: str  # "graded" | "error"
@@ -65,6 +71,7 @@ class VerdictData(TypedDict):
     stdout: str
     stderr: str
     checks: list[CheckData]
+    flags: list[FlagData]  # what the policy saw, with its evidence (the summary counts them)
 
 
 class ShardData(TypedDict, total=False):

@@ -24,8 +24,12 @@ class Submission:
     digest: str  # sha256 of the raw bytes: the identity used by --resume and for the seed
     neutralised: tuple[str, ...] = ()  # IPython lines that will not be executed as written
     imports: frozenset[str] = frozenset()  # top-level modules the code imports
-    uses_autograd: bool = False
+    autograd: tuple[str, ...] = ()  # where the code reaches autograd, read from its syntax ("cell 2, line 4: ...")
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def uses_autograd(self) -> bool:
+        return bool(self.autograd)
 
     @property
     def grader_imports(self) -> list[str]:

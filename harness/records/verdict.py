@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.records.report import VerdictData
+from harness.records.report import FlagData, VerdictData
 from harness.records.result import CheckResult
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something the policy saw about the submission as a whole, with its evidence."""
+
+    id: str  # "autograd" | "grader-import"
+    message: str
+    evidence: tuple[str, ...] = ()
+
+    def to_data(self) -> FlagData:
+        return {"id": self.id, "message": self.message, "evidence": list(self.evidence)}
 
 
 @dataclass
@@ -26,6 +38,7 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
+    flags: list[Flag] = field(default_factory=list)
 
     def to_data(self) -> VerdictData:
         """This verdict in the ``report.json`` schema (plus a few extra keys other tools may ignore)."""
@@ -44,4 +57,5 @@ class Verdict:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "checks": [c.to_data() for c in self.checks],
+            "flags": [f.to_data() for f in self.flags],
         }

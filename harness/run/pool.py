@@ -314,6 +314,10 @@ class Session:
             self.outcome.ipython.append(str(event.get("call", ""))[: wire.MAX_CALL_CHARS])
         elif kind == wire.EV_MISSING_MODULE:
             self.outcome.missing_modules.append(str(event.get("module", ""))[: wire.MAX_LABEL_CHARS])
+        elif kind == wire.EV_AUTOGRAD:
+            where = str(event.get("label", ""))[: wire.MAX_LABEL_CHARS]
+            what = str(event.get("what", ""))[: wire.MAX_CALL_CHARS]
+            self.outcome.autograd.append(f"{where}: {what} (at run time)" if where else f"{what} (at run time)")
         elif kind == wire.EV_EXIT:
             if event.get("id") != self.job_id:
                 return self._CONTINUE  # not this job's (cannot happen with a sane worker)
