@@ -76,6 +76,67 @@ if "--os-exit" in sys.argv:
 """
 
 
+# The floor: a parent that has imported torch forks one child per notebook; the child runs the
+# code cells and writes the contract's values back as JSON through a pipe; no sandbox, no checks.
+FORK_FLOOR = r"""
+import io, json, os, select, sys, time
+import torch
+torch.set_num_threads(1)
+payloads, jobs = json.loads(sys.stdin.read()), int(sys.argv[1])
+class _Shell:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+def child(cells, w):
+    sys.stdout = io.StringIO()
+    ns = {"__name__": "__main__", "get_ipython": lambda: _Shell()}
+    try:
+        for source in cells:
+            exec(compile(source, "cell", "exec"), ns)
+    except BaseException:
+        pass
+    out = {}
+    for name in ("X", "Y", "W1", "W2", "Y_cap", "E", "dE_dW1", "dE_dW2", "W1_new", "W2_new"):
+        v = ns.get(name)
+        if isinstance(v, torch.Tensor):
+            out[name] = v.detach().double().tolist()
+    os.write(w, json.dumps(out).encode())
+    os._exit(0)
+started, stamps, running, todo = time.monotonic(), [], {}, list(payloads)
+while todo or running:
+    while todo and len(running) < jobs:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            child(todo[0], w)
+        os.close(w)
+        todo.pop(0)
+        running[r] = (pid, [])
+    for r in select.select(list(running), [], [])[0]:
+        chunk = os.read(r, 1 << 16)
+        if chunk:
+            running[r][1].append(chunk)
+            continue
+        pid, _ = running.pop(r)
+        os.close(r)
+        os.waitpid(pid, 0)
+        stamps.append(time.monotonic())
+print(json.dumps({"started": started, "stamps": stamps}))
+"""
+
+
+def run_fork_floor(paths: list[Path], jobs: int) -> dict[str, Any]:
+    from harness.load import load
+
+    payloads = json.dumps([[c.source for c in load(p).cells] for p in paths])
+    done = subprocess.run(
+        [sys.executable, "-s", "-c", FORK_FLOOR, str(jobs)], input=payloads, capture_output=True, text=True, check=True
+    )
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    rate, startup = rates(data["stamps"], data["started"])
+    return {"n": len(data["stamps"]), "rate": rate, "startup": startup}
+
+
 def make_batch(folder: Path, count: int) -> list[Path]:
     """``count`` notebooks: mostly the classic one, one in six another bundled notebook.
 
@@ -316,7 +377,7 @@ def main() -> int:
     parser.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
     parser.add_argument("--sample", type=int, default=24, help="notebooks for the two slow ways (0: all)")
     parser.add_argument("--install", action="store_true", help="install nbclient+ipykernel into the bench's own folder")
-    parser.add_argument("--skip", default="", help="comma-separated ways to skip: fresh,nbclient,own-only")
+    parser.add_argument("--skip", default="", help="comma-separated ways to skip: floor,fresh,nbclient,own-only")
     parser.add_argument("--grader-runs", type=int, default=2, help="runs on the grader's inputs (the assignment's)")
     parser.add_argument("--fresh-os-exit", action="store_true", help="end each fresh process with os._exit")
     args = parser.parse_args()
@@ -352,6 +413,16 @@ def main() -> int:
                 flush=True,
             )
 
+        floor = None
+        if "floor" not in skip:
+            floor = run_fork_floor(paths, args.jobs)
+            print(
+                f"\nfork floor (a torch-loaded parent forks a child per notebook; the child runs the cells and "
+                f"writes the values as JSON to a pipe; no sandbox, no checks):\n"
+                f"  steady state: {floor['rate']:.1f} submissions/s over {floor['n']}",
+                flush=True,
+            )
+
         fresh = None
         if "fresh" not in skip:
             fresh = run_fresh(sample, args.jobs, args.fresh_os_exit)
@@ -381,6 +452,8 @@ def main() -> int:
                 )
 
         print("\nratios (steady state):")
+        if floor:
+            print(f"  gradproof / fork floor:    {ours['rate'] / floor['rate']:.2f}x (goal >= 0.6x)")
         if fresh:
             print(f"  gradproof / fresh process: {ours['rate'] / fresh['rate']:.0f}x")
         if nbc:
