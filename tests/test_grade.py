@@ -248,3 +248,14 @@ def test_autograd_reached_by_a_computed_name_is_flagged_with_its_evidence(tmp_pa
 def test_an_honest_submission_carries_no_flag(bundled: dict[str, Any]) -> None:
     assert bundled["by_name"]["correct_script.py"]["flags"] == []
     assert bundled["by_name"]["correct_notebook_classic.ipynb"]["flags"] == []
+
+
+def test_both_styles_say_which_runs_each_check_was_judged_on(bundled: dict[str, Any]) -> None:
+    script = bundled["by_name"]["correct_script.py"]
+    function = bundled["by_name"]["correct_functions.py"]
+    for check in script["checks"]:
+        assert [r["source"] for r in check["runs"]] == ["own", "grader", "grader"], check["name"]
+    for check in function["checks"]:
+        sources = [r["source"] for r in check["runs"]]
+        assert sources[-1] == "grader" and check["runs"][-1]["seed"] == function["seed"], check["name"]
+        assert set(check["runs"][-1]["values"]) == {"X", "Y", "W1", "W2"}

@@ -3,12 +3,15 @@ inputs the grader draws, and judge each (the property search lives in :mod:`.pro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.check.calls import Calls
 from harness.check.properties import Runner
 from harness.check.script import History, problem_from
 from harness.records.assignment import Assignment
 from harness.records.outcome import Outcome
 from harness.records.problem import Problem
+from harness.records.report import RunData
 from harness.records.result import CheckResult
 from harness.run.pool import Session
 
@@ -33,7 +36,32 @@ def check_functions(
     order = ("forward", "loss", "dE_dW2", "dE_dW1", "update", "sigmoid", "sigmoid_grad")
     for name in ("forward", "loss", "dE_dW1", "dE_dW2", "update", "sigmoid", "sigmoid_grad"):
         runner.check(name)
-    return [runner.results[name] for name in order]
+    return [_with_runs(runner.results[name], runner) for name in order]
+
+
+def _with_runs(result: CheckResult, runner: Runner) -> CheckResult:
+    """The runs a function-style check was judged on: the grader's seeded generic inputs (their values
+    first), hypothesis's examples from the same seed, and the submission's own inputs where they count."""
+    if result.status == "missing":
+        return result
+    generic = runner.generic()
+    runs: list[RunData] = [
+        {
+            "source": "grader",
+            "seed": runner.seed,
+            "values": {key: getattr(p, key).tolist() for key in ("X", "Y", "W1", "W2") for p in generic[:1]},
+        }
+    ]
+    if runner.own is not None and result.name in ("forward", "dE_dW1", "dE_dW2"):
+        runs.insert(
+            0,
+            {
+                "source": "own",
+                "seed": None,
+                "values": {k: getattr(runner.own, k).tolist() for k in ("X", "Y", "W1", "W2")},
+            },
+        )
+    return replace(result, runs=tuple(runs))
 
 
 def check_helpers(
