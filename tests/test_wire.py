@@ -257,8 +257,8 @@ def test_the_grader_reads_a_line_as_long_as_the_largest_exit_event() -> None:
 
 
 def test_the_end_reasons_are_the_workers_and_the_graders_own() -> None:
-    assert wire.END_WORKER_DIED not in wire.WORKER_END_REASONS
-    assert wire.WORKER_END_REASONS | {wire.END_WORKER_DIED} == wire.END_REASONS
+    assert wire.END_WORKER_DIED not in wire.WORKER_END_REASONS and wire.END_FORGED not in wire.WORKER_END_REASONS
+    assert wire.WORKER_END_REASONS | {wire.END_WORKER_DIED, wire.END_FORGED} == wire.END_REASONS
     source = Path(worker.__file__).read_text(encoding="utf-8")
     used = {
         node.attr

@@ -129,7 +129,8 @@ class Child:
     """Runs inside the forked process: executes the submission and answers calls."""
 
     def __init__(self, send: Callable[[bytes], None], job: dict[str, Any]) -> None:
-        self._send = send
+        self._send_line = send
+        self.pid = os.getpid()  # a process the code forks runs on with a copy of this object: it stays silent
         self.job = job
         self.names: list[str] = list(job.get("names", []))
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
@@ -145,6 +146,10 @@ class Child:
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
         self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
+
+    def _send(self, line: bytes) -> None:
+        if os.getpid() == self.pid:
+            self._send_line(line)
 
     def send(self, event: dict[str, Any]) -> None:
         line = wire.event_line(event)
