@@ -91,6 +91,7 @@ def child_lines() -> Iterator[list[bytes]]:
             "W1 = torch.ones(2, 3)\n"
             "lr = 0.1\n"
             "del lr\n"
+            "torch.ones(2, requires_grad=True).sum().backward()\n"
             "get_ipython().system('ls')\n"
             "import gradproof_no_such_module\n"
             "try:\n"
@@ -108,6 +109,7 @@ def child_lines() -> Iterator[list[bytes]]:
         child.execute()
     finally:
         child.release_reserve()
+        child.unwatch()
         while sys.meta_path and isinstance(sys.meta_path[0], worker._GraderBlocker):
             sys.meta_path.pop(0)
     grader, child_end = socket.socketpair()

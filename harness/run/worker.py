@@ -138,6 +138,7 @@ class Child:
         self.step = 0  # snapshots so far: the order of the history
         self.label = ""  # the cell running now
         self.autograd_seen: set[str] = set()
+        self.unwatch: Callable[[], None] = lambda: None
         # On a run with the grader's inputs: the names still to replace at their first binding.
         self.pending = {
             str(name): wire.Substitution.from_data(data) for name, data in dict(job.get(wire.SUBSTITUTE) or {}).items()
@@ -166,7 +167,7 @@ class Child:
         seen with the weights it started from.
         """
         self.namespace["get_ipython"] = _IPythonStub(self).get_ipython
-        _watch_autograd(self)
+        self.unwatch = _watch_autograd(self)
         blocker = _GraderBlocker(self)
         sys.meta_path.insert(0, blocker)
         label = ""
@@ -335,12 +336,14 @@ _AUTOGRAD_ENTRIES = (
 )
 
 
-def _watch_autograd(child: Child) -> None:
+def _watch_autograd(child: Child) -> Callable[[], None]:
     """Wrap autograd's entry points so that the child says when the code runs one (however the code
-    reached it: by name, getattr, importlib).  Only evidence: the grader's policy decides."""
+    reached it: by name, getattr, importlib).  Only evidence: the grader's policy decides.  Returns
+    what puts them back (for a child run in-process, by a test)."""
     import torch  # the worker imported it before forking: only a name here
 
     owners = {"Tensor": torch.Tensor, "autograd": torch.autograd, "func": getattr(torch, "func", None)}
+    originals: list[tuple[Any, str, Any]] = []
     for owner_name, name in _AUTOGRAD_ENTRIES:
         owner = owners[owner_name]
         original = getattr(owner, name, None) if owner is not None else None
@@ -356,6 +359,13 @@ def _watch_autograd(child: Child) -> None:
             setattr(owner, name, watched)
         except (AttributeError, TypeError):
             continue
+        originals.append((owner, name, original))
+
+    def unwatch() -> None:
+        for owner, name, original in reversed(originals):
+            setattr(owner, name, original)
+
+    return unwatch
 
 
 def _replacement(value: Any, substitution: wire.Substitution) -> Any:
