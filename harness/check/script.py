@@ -9,7 +9,7 @@ A wrong answer is a :class:`CheckResult`; only misuse of this module raises.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -98,31 +98,23 @@ STEP_KEYS = ("Z", "H", "O", "Y_cap", "E", "dE_dW2", "dE_dW1")
 class History:
     """The values a script-style submission bound, statement by statement, by contract key."""
 
+    KEYS = ("X", "Y", "W1", "W2", "Z", "H", "O", "Y_cap", "E", "dE_dW2", "dE_dW1", "W1_new", "W2_new", "lr")
+
     def __init__(self, outcome: Outcome, assignment: Assignment) -> None:
         self.assignment = assignment
         self.by_key: dict[str, list[Binding]] = {}
+        keys_of: dict[str, list[str]] = {}
+        for key in self.KEYS:
+            for alias in assignment.aliases(key):
+                keys_of.setdefault(alias, []).append(key)
         for binding in outcome.history:
-            for key in (
-                "X",
-                "Y",
-                "W1",
-                "W2",
-                "Z",
-                "H",
-                "O",
-                "Y_cap",
-                "E",
-                "dE_dW2",
-                "dE_dW1",
-                "W1_new",
-                "W2_new",
-                "lr",
-            ):
-                if binding.name in assignment.aliases(key):
-                    self.by_key.setdefault(key, []).append(binding)
+            for key in keys_of.get(binding.name, ()):
+                self.by_key.setdefault(key, []).append(binding)
+        self._numeric = {key: [b for b in found if b.value.tensor is not None] for key, found in self.by_key.items()}
+        self._memo: dict[str, int | None] = {}
 
     def numeric(self, key: str) -> list[Binding]:
-        return [b for b in self.by_key.get(key, []) if b.value.tensor is not None]
+        return self._numeric.get(key, [])
 
     def first(self, key: str) -> Value | None:
         found = self.numeric(key)
@@ -140,7 +132,15 @@ class History:
 
     # ------------------------------------------------ which binding is judged (README: "Which value is judged")
 
+    def _once(self, name: str, compute: Callable[[], int | None]) -> int | None:
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
+
     def update_statement(self) -> int | None:
+        return self._once("update", self._update_statement)
+
+    def _update_statement(self) -> int | None:
         """The statement of the first update: where ``W_new`` first differs from the weights the
         computation started from, or ``W`` itself first changes after it started (in place or
         re-bound); ``None`` where nothing is updated.  A change before the first forward value is
@@ -163,6 +163,9 @@ class History:
         return min(found) if found else None
 
     def step_end(self) -> int | None:
+        return self._once("step_end", self._step_end)
+
+    def _step_end(self) -> int | None:
         """Where a second step begins: the first statement after the first update that binds a forward
         or gradient value again (``None``: the submission takes one step)."""
         update = self.update_statement()
@@ -205,6 +208,9 @@ class History:
         return (before[-1] if before else bindings[0]).value
 
     def start(self) -> int | None:
+        return self._once("start", self._start)
+
+    def _start(self) -> int | None:
         """The statement of the first forward or gradient value: where the computation starts."""
         starts = [b.statement for k in STEP_KEYS for b in self.numeric(k)]
         return min(starts) if starts else None
