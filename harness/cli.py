@@ -3,6 +3,10 @@
 Only this module turns errors into exit codes: a :class:`UsageError` is
 click's usage error (exit 2); any other :class:`GradproofError` exits 1.
 
+Every line it prints is terminal-safe (:func:`~harness.report.escape.terminal`): a file name or
+a message holding a newline or an escape sequence shows it as ``\n`` or ``\x1b``, so that no
+submission forges a line or drives the terminal.
+
 Everything up to the grading itself is imported here (all of it torch-free);
 what imports torch (the batch, the reference network) is imported by the
 command that runs it, so that ``gradproof --help`` never loads torch.
@@ -29,6 +33,8 @@ from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
 from harness.report import ALL_FORMATS, ALWAYS, DEFAULT_FORMATS, parse_formats, write_reports
 from harness.report.data import report_data
+from harness.report.escape import terminal, terminal_lines
+from harness.report.files import group_access, make_folder
 from harness.report.text import summary_line
 from harness.spec import default_spec_text, load_spec
 
@@ -38,9 +44,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except UsageError as exc:
-            raise click.UsageError(str(exc), ctx) from None
+            raise click.UsageError(terminal(exc), ctx) from None
         except GradproofError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(terminal(exc)) from None
+
+
+def _say(text: str) -> None:
+    """Print one line, terminal-safe."""
+    click.echo(terminal(text))
 
 
 @click.group(cls=_Group)
@@ -55,6 +66,12 @@ _SPEC_OPTION = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Assignment spec (TOML) [the packaged mlp-4-3-1].",
+)
+_GROUP_OPTION = click.option(
+    "--group",
+    default=None,
+    metavar="NAME",
+    help="Give the reports and the journal to group NAME, readable by it (0640) [yours alone: 0600].",
 )
 _SANDBOX_OPTION = click.option(
     "--sandbox",
@@ -99,6 +116,7 @@ _SANDBOX_OPTION = click.option(
     default=None,
     help="Number of shards for --shard auto (else SLURM_ARRAY_TASK_COUNT or GRADPROOF_SHARD_COUNT).",
 )
+@_GROUP_OPTION
 @click.option("--quiet", "-q", is_flag=True, help="No per-submission lines.")
 def grade(
     paths: tuple[Path, ...],
@@ -111,10 +129,12 @@ def grade(
     resume: bool,
     shard: str | None,
     shard_count: int | None,
+    group: str | None,
     quiet: bool,
 ) -> None:
     """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT."""
     wanted = parse_formats(formats)
+    access = group_access(group)
     assignment = load_spec(spec)
     chosen = sharding.resolve(shard, shard_count)
     files = collect(list(paths))
@@ -141,6 +161,7 @@ def grade(
     if plan.files:
         from harness.batch import grade_batch  # lazy: it imports torch, kept out of the CLI's start-up
 
+        make_folder(out, access)
         with bar if bar is not None else nullcontext():
             verdicts = grade_batch(
                 plan.files,
@@ -152,18 +173,21 @@ def grade(
                 hide=hide,
                 on_verdict=show,
             )
+        journal = out / sharding.JOURNAL
+        if journal.is_file():
+            access.give(journal)
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
     data = report_data(verdicts, assignment.name, tolerances)
     if plan.info:
         data["shard"] = plan.info
-    write_reports(out, data, wanted)
+    write_reports(out, data, wanted, access)
     where = f"shard {chosen} ({len(plan.files)} of {len(files)}): " if chosen else ""
     if not verdicts:
-        click.echo(f"{where}nothing to grade; reports in {out}")
+        _say(f"{where}nothing to grade; reports in {out}")
         return
     graded = sum(v["status"] == "graded" for v in verdicts)
     total = sum(v["score"] for v in verdicts)
-    click.echo(
+    _say(
         f"{where}{len(verdicts)} submissions, {graded} graded, {len(verdicts) - graded} not gradable; "
         f"mean score {total / len(verdicts):.2f}; reports in {out}"
     )
@@ -185,14 +209,16 @@ def grade(
     show_default=True,
     help=f"Comma-separated report formats: {', '.join(ALL_FORMATS)}.",
 )
-def merge(dirs: tuple[Path, ...], out: Path, formats: str) -> None:
+@_GROUP_OPTION
+def merge(dirs: tuple[Path, ...], out: Path, formats: str, group: str | None) -> None:
     """Merge the outputs of grade --shard (their report.json) into the reports one run would write."""
     wanted = parse_formats(formats)
+    access = group_access(group)
     data = sharding.merge(list(dirs))
-    out.mkdir(parents=True, exist_ok=True)
-    write_reports(out, data, wanted)
-    sharding.write_journal(out, data["submissions"])
-    click.echo(f"merged {len(dirs)} folders: {len(data['submissions'])} submissions; reports in {out}")
+    make_folder(out, access)
+    write_reports(out, data, wanted, access)
+    sharding.write_journal(out, data["submissions"], access)
+    _say(f"merged {len(dirs)} folders: {len(data['submissions'])} submissions; reports in {out}")
 
 
 @main.command()
@@ -206,7 +232,7 @@ def selftest(file: Path, spec: Path | None, sandbox: SandboxMode, timeout: float
     Exit status 0 when every visible check passes, 1 otherwise.
     """
     result = run_selftest(file, spec, sandbox=sandbox, timeout=timeout)
-    click.echo(result.text, nl=False)
+    click.echo(terminal_lines(result.text), nl=False)
     if not result.ok:
         sys.exit(1)
 
@@ -224,7 +250,7 @@ def spec_init(path: Path, force: bool) -> None:
     if path.exists() and not force:
         invalid("path", str(path), "exists already (--force overwrites it)")
     path.write_text(default_spec_text(), encoding="utf-8")
-    click.echo(f"wrote {path}: edit it, then use it with --spec {path}")
+    _say(f"wrote {path}: edit it, then use it with --spec {path}")
 
 
 @spec.command("check")
@@ -232,12 +258,12 @@ def spec_init(path: Path, force: bool) -> None:
 def spec_check(path: Path) -> None:
     """Validate the spec at PATH and print what it sets."""
     a = load_spec(path)
-    click.echo(
+    _say(
         f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
         f"timeout {a.limits.timeout:g} s, {a.examples} examples"
     )
     for check in CHECKS:
-        click.echo(f"  {check:<13} {a.max_points(check):>4g} points  {a.visibility_of(check)}")
+        _say(f"  {check:<13} {a.max_points(check):>4g} points  {a.visibility_of(check)}")
 
 
 @main.group(cls=_Group)
@@ -259,7 +285,7 @@ def gradescope() -> None:
 def gradescope_build(spec: Path | None, out: Path) -> None:
     """Write the autograder zip to upload to Gradescope."""
     names = gradescope_course.build(out, spec)
-    click.echo(f"wrote {out}: {', '.join(names)}")
+    _say(f"wrote {out}: {', '.join(names)}")
 
 
 @gradescope.command("run")
@@ -275,7 +301,7 @@ def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode) -
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
     data = gradescope_course.run(root, spec, sandbox=sandbox)
     passed = sum(t["status"] == "passed" for t in data["tests"])
-    click.echo(
+    _say(
         f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "
         f"results in {gradescope_course.autograder_root(root) / 'results' / 'results.json'}"
     )

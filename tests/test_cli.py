@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import grp
 import json
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -33,6 +36,15 @@ def test_help_lists_every_command() -> None:
     assert commands == ["grade", "gradescope", "merge", "reference", "selftest", "spec"]
 
 
+def a_group_of_mine() -> grp.struct_group:
+    """A group the reports may be given to: one other than the user's own where they may (root)."""
+    if os.geteuid() == 0:
+        others = [g for g in grp.getgrall() if g.gr_gid != os.getegid()]
+        if others:
+            return others[0]
+    return grp.getgrgid(os.getegid())
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     out = tmp_path_factory.mktemp("cli") / "out"
@@ -52,6 +64,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
             "1",
             "--format",
             "csv,junit",
+            "--group",
+            a_group_of_mine().gr_name,
         )
     return result, out
 
@@ -79,9 +93,22 @@ def test_grade_writes_the_formats_asked_for_and_json_always(graded: tuple[Result
     assert [(r["total"], r["max_score"]) for r in rows] == [("7", "12"), ("0", "12")]
 
 
+def test_grade_with_a_group_gives_it_the_reports_and_the_journal_readable(graded: tuple[Result, Path]) -> None:
+    _, out = graded
+    group = a_group_of_mine()
+    for path in out.iterdir():
+        assert path.is_file()
+        assert (stat.S_IMODE(path.stat().st_mode), path.stat().st_gid) == (0o640, group.gr_gid), path.name
+    assert (stat.S_IMODE(out.stat().st_mode), out.stat().st_gid) == (0o750, group.gr_gid)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (
+            ["--group", "no-such-group-gradproof"],
+            "Error: group='no-such-group-gradproof': no such group on this machine",
+        ),
         (
             ["--format", "json,pdf"],
             "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv",
@@ -100,6 +127,27 @@ def test_grade_refuses_bad_options_with_exit_2_before_grading(
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == message
     assert not (tmp_path / "o").exists()
+
+
+def test_a_group_the_user_is_not_in_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    group = a_group_of_mine()
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "getegid", lambda: group.gr_gid + 1)
+    monkeypatch.setattr(os, "getgroups", lambda: [group.gr_gid + 1])
+    result = _run("merge", str(tmp_path), "--out", str(tmp_path / "m"), "--group", group.gr_name)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        f"Error: group={group.gr_name!r}: you are not in this group, so gradproof cannot give it the reports"
+    )
+    assert not (tmp_path / "m").exists()
+
+
+def test_an_error_naming_a_path_shows_its_control_characters_as_escapes(tmp_path: Path) -> None:
+    missing = tmp_path / "no\x1b[2J\nsuch.py"
+    result = _run("grade", str(missing), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == f"Error: path={str(missing)!r}: no such file or folder"
+    assert "\x1b" not in result.output
 
 
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_reports_are_written_from_the_data_and_read_back(tmp_path: Path) -> None
     data = report_data([verdict(), verdict(submission="subs/b.ipynb")], "mlp-4-3-1")
     written = write_reports(tmp_path, data, ("json", "md"))
     assert json.loads((tmp_path / "report.json").read_text()) == data
-    assert {p.name for p in written} == {"report.json", "subs_a.py.md", "subs_b.ipynb.md", "summary.md"}
+    assert {p.name for p in written} == {"report.json", "a.py.md", "b.ipynb.md", "summary.md"}
 
 
 def test_an_atomic_write_leaves_no_temporary_file_behind(tmp_path: Path) -> None:

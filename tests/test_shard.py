@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +295,22 @@ def test_a_merged_folder_resumes_without_grading_again(runs: dict[str, Any]) -> 
     )
     assert again.exit_code == 0, again.output
     assert _timeless(json.loads((runs["merged"] / "report.json").read_text())) == _timeless(before)
+
+
+def test_a_merge_writes_every_file_its_owners_alone_or_given_to_a_group(runs: dict[str, Any]) -> None:
+    merged = runs["merged"]
+    for path in [p for p in merged.rglob("*") if p.is_file()]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    group = grp.getgrgid(os.getegid())
+    out = merged.parent / "merged-group"
+    result = CliRunner().invoke(
+        main, ["merge", str(runs["shard1"]), str(runs["shard2"]), "--out", str(out), "--group", group.gr_name]
+    )
+    assert result.exit_code == 0, result.output
+    files = [p for p in out.rglob("*") if p.is_file()]
+    pages = [p.name for p in (merged / "submissions").glob("*.md")]
+    assert sorted(p.name for p in files) == sorted(["journal.jsonl", "report.json", "summary.md", *pages])
+    for path in files:
+        assert (stat.S_IMODE(path.stat().st_mode), path.stat().st_gid) == (0o640, group.gr_gid), path.name
+    for folder in (out, out / "submissions"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o750, folder.name

@@ -1,15 +1,43 @@
-"""The journal: an append-only, fsync'd file of finished verdicts, what ``--resume`` reads back."""
+"""The journal: an append-only, fsync'd file of finished verdicts, what ``--resume`` reads back.
+
+Its lines are valid UTF-8 whatever a submission printed or is named (:func:`canonical_line`), and
+the file is its owner's alone (0600; ``gradproof grade --group`` shares it once the batch is done).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from harness.records.report import VerdictData
+from harness.records.report import VerdictData, valid_data, valid_text
 
 JOURNAL = "journal.jsonl"
+MODE = 0o600  # the journal holds every student's output: its owner's alone
+
+
+class Done(dict[tuple[str, str], VerdictData]):
+    """Finished verdicts by (submission, digest), as the journal names them: in valid Unicode.
+
+    Looked up by the name the batch has, which may not be (a file name that is not UTF-8), so
+    that such a submission is found, not graded again.
+    """
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) for k in key):
+            key = _valid_key(key)
+        return super().__contains__(key)
+
+    def __missing__(self, key: tuple[str, str]) -> VerdictData:
+        valid = _valid_key(key)
+        if valid != key and super().__contains__(valid):
+            return super().__getitem__(valid)
+        raise KeyError(key)
+
+
+def _valid_key(key: tuple[str, str]) -> tuple[str, str]:
+    return (valid_text(key[0]), valid_text(key[1]))
 
 
 class Journal:
@@ -18,13 +46,13 @@ class Journal:
     def __init__(self, out: Path) -> None:
         self.path = out / JOURNAL
 
-    def done(self) -> dict[tuple[str, str], VerdictData]:
+    def done(self) -> Done:
         """Finished verdicts by (submission, digest).
 
         A torn last line (the grader was killed mid-write) is cut off the file, so that
         the next verdict appended starts a line of its own; that submission is graded again.
         """
-        found: dict[tuple[str, str], VerdictData] = {}
+        found = Done()
         if not self.path.exists():
             return found
         raw = self.path.read_bytes()
@@ -35,7 +63,7 @@ class Journal:
                 os.fsync(f.fileno())
         for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
-                data = json.loads(line)
+                data = valid_data(json.loads(line))  # a journal an older gradproof wrote may not be valid
             except ValueError:
                 continue
             if isinstance(data, dict) and "submission" in data:
@@ -45,7 +73,7 @@ class Journal:
     def append(self, data: VerdictData) -> None:
         line = canonical_line(data)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, MODE)
         try:
             os.write(fd, line.encode())
             os.fsync(fd)
@@ -59,8 +87,13 @@ class Journal:
 
 
 def canonical_line(data: VerdictData) -> str:
-    """A verdict as one journal line (no NaN, anything odd as text)."""
-    return json.dumps(data, allow_nan=False, default=str) + "\n"
+    """A verdict as one journal line: valid UTF-8 (:func:`~harness.records.report.valid_text`),
+    no NaN, anything odd as text."""
+    return json.dumps(valid_data(data), allow_nan=False, default=_as_text) + "\n"
+
+
+def _as_text(value: Any) -> str:
+    return valid_text(str(value))
 
 
 def canonical(data: VerdictData) -> VerdictData:

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError, invalid
-from harness.records.report import ReportData, ShardData, VerdictData, report_from_json
+from harness.records.report import ReportData, ShardData, VerdictData, report_from_json, valid_data
 from harness.report.data import report_data
-from harness.report.files import write_atomic
+from harness.report.files import PRIVATE, Access, write_atomic
 
 JOURNAL = "journal.jsonl"  # harness.batch.journal's name (not imported from there: harness.batch imports torch)
 
@@ -253,8 +253,10 @@ def merge(folders: list[Path]) -> ReportData:
     return report_data([slots[i] for i in range(total)], first["assignment"], first.get("tolerances") or {})
 
 
-def write_journal(out: Path, verdicts: list[VerdictData]) -> Path:
-    """The merged batch's journal, so that ``grade --resume`` on the merged folder skips what is graded."""
+def write_journal(out: Path, verdicts: list[VerdictData], access: Access = PRIVATE) -> Path:
+    """The merged batch's journal, so that ``grade --resume`` on the merged folder skips what is
+    graded: its lines as the batch writes them (valid UTF-8), the file with ``access`` (0600)."""
     path = out / JOURNAL
-    write_atomic(path, "".join(json.dumps(v, allow_nan=False, default=str) + "\n" for v in verdicts))
+    lines = "".join(json.dumps(valid_data(v), allow_nan=False, default=str) + "\n" for v in verdicts)
+    write_atomic(path, lines, access)
     return path

@@ -3,12 +3,14 @@
 A verdict becomes data once, by :meth:`Verdict.to_data` (and :meth:`CheckResult.to_data`); every
 reader after that (journal, reports, course platforms) reads these shapes.  Numbers that are not
 finite are written as ``null``; tuples become lists, so that data read back from JSON equals the
-data written.
+data written.  Text is valid Unicode (:func:`valid_text`): a submission's output, messages and file
+name may hold lone surrogates, which no UTF-8 file can carry.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, TypedDict, cast
 
 
@@ -134,4 +136,30 @@ def json_safe(value: Any) -> Any:
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode, which UTF-8 can always encode: a byte that was not UTF-8 (a file
+    name's, kept by Python as a lone surrogate U+DC80..U+DCFF) shown as ``\\xff``, any other lone
+    surrogate as U+FFFD."""
+    return text if text.isascii() or not _SURROGATE.search(text) else _SURROGATE.sub(_replace_surrogate, text)
+
+
+def valid_data(value: Any) -> Any:
+    """``value`` (parsed-JSON-like data) with every string, keys too, made :func:`valid_text`."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_text(k) if isinstance(k, str) else k: valid_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_data(v) for v in value]
     return value

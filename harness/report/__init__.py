@@ -3,13 +3,17 @@
 Every report is built from the verdicts' plain data (the ``report.json``
 schema, :mod:`harness.records.report`), so a resumed or merged batch writes
 exactly what one run would.  Files are written atomically (a temporary file,
-then ``os.replace``).
+then ``os.replace``), 0600 or given to one group (:class:`~harness.report.files.Access`).
+Whatever a submission printed, raised or is named, every format can be
+written: the data is made valid Unicode first, and each format escapes it for
+its own syntax (:mod:`~harness.report.escape`).
 
 :data:`FORMATS` is the one registry: a format's name → what it renders, a list
 of ``(path inside the report folder, text)``.  A new format is one module with a
 ``render(report)`` and one entry here.  The modules:
 
-* :mod:`~harness.report.files`: the atomic write, the names of per-submission files;
+* :mod:`~harness.report.files`: the atomic write, who may read it, the names of per-submission files;
+* :mod:`~harness.report.escape`: a submission's text made safe for each format and the terminal;
 * :mod:`~harness.report.text`: the plain-text renderings the formats (and the
   course platforms, the CLI, the pytest plugin) share;
 * :mod:`~harness.report.data`: the report's top level (:func:`report_data`) and
@@ -25,11 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 from harness.errors import invalid
-from harness.records.report import ReportData
+from harness.records.report import ReportData, valid_data
 from harness.report import csv_file, html_pages, json_file, junit, markdown
-from harness.report.files import Rendered, write_atomic
+from harness.report.files import PRIVATE, Access, Rendered, write_atomic
 
 FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
     "json": json_file.render,
@@ -55,12 +60,20 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([ALWAYS, *wanted]))
 
 
-def write_reports(out: Path, report: ReportData, formats: Iterable[str] = DEFAULT_FORMATS) -> list[Path]:
-    """Write json and every other format asked for into ``out``; returns the files written."""
+def write_reports(
+    out: Path, report: ReportData, formats: Iterable[str] = DEFAULT_FORMATS, access: Access = PRIVATE
+) -> list[Path]:
+    """Write json and every other format asked for into ``out``, each file with ``access``;
+    returns the files written."""
+    names = dict.fromkeys([ALWAYS, *(_known(f) for f in formats)])
+    valid = cast(ReportData, valid_data(report))
     written: list[Path] = []
-    for name in dict.fromkeys([ALWAYS, *(_known(f) for f in formats)]):
-        for relative, text in FORMATS[name](report):
+    for name in names:
+        for relative, text in FORMATS[name](valid):
             path = out / relative
-            write_atomic(path, text)
+            write_atomic(path, text, access)
             written.append(path)
+    for folder in dict.fromkeys(p.parent for p in written):
+        if folder != out:  # submissions/: gradproof's own, so given the access however it was made
+            access.give_folder(folder)
     return written

@@ -1,4 +1,7 @@
-"""Format ``csv``: ``grades.csv``, one row per submission, a column per check and the total, for a gradebook."""
+"""Format ``csv``: ``grades.csv``, one row per submission, a column per check and the total, for a gradebook.
+
+Every text cell is one line that no spreadsheet runs as a formula (:func:`~harness.report.escape.csv_cell`).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,11 @@ import io
 
 from harness.records.report import ReportData
 from harness.report.data import check_columns
+from harness.report.escape import csv_cell
 from harness.report.files import Rendered
 from harness.report.text import plain, submission_id
 
 CSV_FILE = "grades.csv"
-
-
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def grades_csv(report: ReportData) -> str:
@@ -27,14 +26,14 @@ def grades_csv(report: ReportData) -> str:
     columns = check_columns(report)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["submission", "id", "status", *columns, "total", "max_score"])
+    writer.writerow(["submission", "id", "status", *(csv_cell(c) for c in columns), "total", "max_score"])
     for verdict in report["submissions"]:
         scores = {c["name"]: c["score"] for c in verdict.get("checks") or []}
         writer.writerow(
             [
-                _cell(verdict["submission"]),
-                _cell(submission_id(verdict["submission"])),
-                verdict["status"],
+                csv_cell(verdict["submission"]),
+                csv_cell(submission_id(verdict["submission"])),
+                csv_cell(verdict["status"]),
                 *(plain(scores.get(c)) for c in columns),
                 plain(verdict["score"]),
                 plain(verdict["max_score"]),

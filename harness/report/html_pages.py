@@ -4,31 +4,33 @@ The batch page: scores, a histogram of totals, the checks that failed most.
 A submission's page: each check, its diagnosis, a heat map of a wrong
 gradient's per-entry error.  Self-contained: inline CSS and SVG, no script,
 no network (a Content-Security-Policy forbids every fetch).  Built from
-``report.json``'s plain data alone.
+``report.json``'s plain data alone.  Every text is escaped
+(:func:`~harness.report.escape.html_text`); a submission's page name is its
+own (:func:`~harness.report.files.page_stems`), and the index links to it.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
-from pathlib import Path
 
 from harness.records.report import CheckData, ReportData, VerdictData
 from harness.report.data import check_columns
-from harness.report.files import SUBMISSIONS, Rendered, file_stem
+from harness.report.escape import html_text
+from harness.report.files import Rendered, display_names, submission_pages
 from harness.report.text import num, plain
 
 HTML_INDEX = "index.html"
+SUFFIX = ".html"
 
 
-def page_name(submission: str) -> str:
-    """The HTML page of one submission: the Markdown report's name with ``.html``."""
-    return f"{file_stem(submission)}.html"
+def page_names(report: ReportData) -> list[str]:
+    """Each submission's HTML page in the report folder, in order (the Markdown page's name with ``.html``)."""
+    return submission_pages(report, SUFFIX)
 
 
 def render(report: ReportData) -> Rendered:
-    pages = [(f"{SUBMISSIONS}/{page_name(v['submission'])}", html_submission(v, report)) for v in report["submissions"]]
+    pages = [(page, html_submission(v, report)) for v, page in zip(report["submissions"], page_names(report))]
     return [(HTML_INDEX, html_index(report)), *pages]
 
 
@@ -65,7 +67,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #1f2328; }
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html_text(text)
 
 
 def _page(title: str, body: str) -> str:
@@ -168,18 +170,6 @@ def _failures_svg(labels: list[str], values: list[int], of: int, title: str, wid
     return "".join(parts)
 
 
-def _display_names(names: list[str]) -> list[str]:
-    """The submissions' names without the folder they all share."""
-    parents = [Path(n).parent.parts for n in names]
-    common = 0
-    if parents:
-        for level in zip(*parents):
-            if len(set(level)) != 1:
-                break
-            common += 1
-    return [str(Path(*Path(n).parts[common:])) if len(Path(n).parts) > common else n for n in names]
-
-
 def html_index(report: ReportData) -> str:
     """The batch page: statistics, a histogram of totals, the checks that failed most, every submission."""
     subs = report["submissions"]
@@ -252,8 +242,8 @@ def html_index(report: ReportData) -> str:
         '<h2>Submissions</h2><div class="scroll"><table><tr><th>submission</th><th>status</th>'
         '<th class="num">score</th>' + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"
     )
-    for v, shown in zip(subs, _display_names([v["submission"] for v in subs])):
-        link = f'<a href="submissions/{_e(page_name(v["submission"]))}" title="{_e(v["submission"])}">{_e(shown)}</a>'
+    for v, shown, page in zip(subs, display_names([v["submission"] for v in subs]), page_names(report)):
+        link = f'<a href="{_e(page)}" title="{_e(v["submission"])}">{_e(shown)}</a>'
         status = {c["name"]: c["status"] for c in v.get("checks") or []}
         cells = "".join(f"<td>{_badge(status[c]) if c in status else ''}</td>" for c in columns)
         body.append(
@@ -400,7 +390,9 @@ def html_submission(verdict: VerdictData, report: ReportData) -> str:
             parts.append(_worst_table(c))
             if c.get("counterexample"):
                 parts.append(
-                    "<p>Smallest failing input:</p><pre>" + _e(_compact_json(c["counterexample"])[:3000]) + "</pre>"
+                    "<p>Smallest failing input:</p><pre>"
+                    + html_text(_compact_json(c["counterexample"])[:3000], lines=True)
+                    + "</pre>"
                 )
         if c.get("tolerance"):
             parts.append(f'<p class="muted">Tolerance: {_e(c["tolerance"])}</p>')
@@ -409,7 +401,7 @@ def html_submission(verdict: VerdictData, report: ReportData) -> str:
     if verdict.get("notes"):
         body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in verdict["notes"]) + "</ul>")
     if verdict.get("stdout"):
-        body.append(f"<h2>Output (first part)</h2><pre>{_e(verdict['stdout'][:4000])}</pre>")
+        body.append(f"<h2>Output (first part)</h2><pre>{html_text(verdict['stdout'][:4000], lines=True)}</pre>")
     body.append(
         f'<p class="muted">Isolation: {_e(verdict["isolation"])}. Graded by {_e(report["tool"])} '
         f"{_e(report['version'])} (assignment {_e(report['assignment'])}).</p>"

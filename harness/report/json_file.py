@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from harness.records.report import ReportData
+from harness.records.report import ReportData, valid_data
 from harness.report.files import Rendered
 
 REPORT_FILE = "report.json"
 
 
 def report_json(report: ReportData) -> str:
-    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+    """The report as JSON: ASCII, and valid Unicode within (no lone surrogate, even escaped)."""
+    return json.dumps(valid_data(report), indent=2, allow_nan=False) + "\n"
 
 
 def render(report: ReportData) -> Rendered:

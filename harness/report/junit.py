@@ -1,7 +1,9 @@
 """Format ``junit``: ``junit.xml``, for Jenkins, GitLab and GitHub test reporters.
 
 One ``<testsuite>`` per submission and one ``<testcase>`` per check, built from
-``report.json``'s plain data alone.
+``report.json``'s plain data alone.  No text holds a character XML 1.0 forbids, or any other
+control character (:func:`~harness.report.escape.xml_text`); ElementTree escapes the markup, so
+a ``]]>`` or ``</testsuite>`` a submission prints stays text.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ import re
 import xml.etree.ElementTree as ET
 
 from harness.records.report import ReportData
+from harness.report.escape import xml_text
 from harness.report.files import Rendered
 from harness.report.text import check_details, plain, submission_id
 
 JUNIT_FILE = "junit.xml"
 
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
 
 def _x(text: object) -> str:
-    """Text XML 1.0 can carry (student output may hold any byte)."""
-    return _XML_BAD.sub("\ufffd", str(text))
+    """One line of text XML 1.0 can carry (student output may hold any byte)."""
+    return xml_text(text)
+
+
+def _lines(text: object) -> str:
+    """Lines of text XML 1.0 can carry."""
+    return xml_text(text, lines=True)
 
 
 def _classname(submission: str) -> str:
@@ -59,7 +65,7 @@ def junit_xml(report: ReportData) -> str:
         if verdict["status"] == "error":
             case = ET.SubElement(suite, "testcase", name="grade", classname=classname, time="0")
             error = ET.SubElement(case, "error", message=_x(verdict["error"] or "not graded"), type="not-graded")
-            error.text = _x(verdict["error"] or "")
+            error.text = _lines(verdict["error"] or "")
             counts["tests"] += 1
             counts["errors"] += 1
         for check in verdict.get("checks") or []:
@@ -73,11 +79,11 @@ def junit_xml(report: ReportData) -> str:
             diagnosis = check.get("diagnosis")
             why = diagnosis["id"] if diagnosis else status
             node = ET.SubElement(case, kind, message=_x(check["message"]), type=_x(why))
-            node.text = _x(check_details(check))
+            node.text = _lines(check_details(check))
         if verdict.get("stdout"):
-            ET.SubElement(suite, "system-out").text = _x(verdict["stdout"])
+            ET.SubElement(suite, "system-out").text = _lines(verdict["stdout"])
         if verdict.get("stderr"):
-            ET.SubElement(suite, "system-err").text = _x(verdict["stderr"])
+            ET.SubElement(suite, "system-err").text = _lines(verdict["stderr"])
         for key, count in counts.items():
             suite.set(key, str(count))
             totals[key] += count

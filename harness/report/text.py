@@ -1,7 +1,8 @@
 """The plain-text renderings every report shares: numbers, a check's details, the terminal line.
 
 JUnit, Gradescope and the pytest plugin say a check with :func:`check_details`; the CLI prints
-:func:`summary_line` per submission.
+:func:`summary_line` per submission.  Both show the submission's text one line a field, control
+characters as escapes (:func:`~harness.report.escape.visible`), so that no text forges a line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 from pathlib import Path
 
 from harness.records.report import CheckData, VerdictData
+from harness.report.escape import terminal, visible
 
 
 def num(x: float | None) -> str:
@@ -42,12 +44,12 @@ def check_details(
 ) -> str:
     """One check as plain text: its message, the likely mistake, notes, the worst entries of a
     failure, the smallest failing input.  JUnit, Gradescope and the pytest plugin all say this."""
-    lines = [check["message"]]
+    lines = [visible(check["message"])]
     diagnosis = check.get("diagnosis")
     if diagnosis:
-        label = f"Likely mistake ({diagnosis['id']})" if diagnosis_id else "Likely mistake"
-        lines.append(f"{label}: {diagnosis['message']}")
-    lines += [f"Note: {note}" for note in check.get("notes") or []]
+        label = f"Likely mistake ({visible(diagnosis['id'])})" if diagnosis_id else "Likely mistake"
+        lines.append(f"{label}: {visible(diagnosis['message'])}")
+    lines += [f"Note: {visible(note)}" for note in check.get("notes") or []]
     if check["status"] != "pass":
         for e in check.get("worst") or []:
             lines.append(
@@ -55,9 +57,11 @@ def check_details(
                 f"abs error {num(e['abs_error'])}"
             )
         if check.get("counterexample") and counterexample_chars > 0:
-            lines.append("Smallest failing input: " + json.dumps(check["counterexample"])[:counterexample_chars])
+            lines.append(
+                "Smallest failing input: " + visible(json.dumps(check["counterexample"]))[:counterexample_chars]
+            )
     if tolerance and check.get("tolerance"):
-        lines.append(f"Tolerance: {check['tolerance']}")
+        lines.append(f"Tolerance: {visible(check['tolerance'])}")
     return "\n".join(lines)
 
 
@@ -67,7 +71,12 @@ def _diagnosis_tag(check: CheckData) -> str:
 
 
 def summary_line(verdict: VerdictData) -> str:
-    """One line per submission for the terminal."""
+    """One line per submission for the terminal: nothing a submission printed, raised or is named
+    starts a line or reaches the terminal as a control sequence (:func:`~harness.report.escape.terminal`)."""
+    return terminal(_summary(verdict))
+
+
+def _summary(verdict: VerdictData) -> str:
     if verdict["status"] == "error":
         return f"ERROR  {verdict['score']:>5g}/{verdict['max_score']:g}  {verdict['submission']}: {verdict['error']}"
     bad = [c for c in verdict["checks"] if c["status"] != "pass" and c["max_score"] > 0] + [
