@@ -22,7 +22,9 @@ NOTEBOOK_W2 = [[0.9415], [0.9888], [0.9888]]
 
 
 @dataclass(frozen=True)
-class Problem:
+class Start:
+    """Where a training loop starts: the input, the target and the initial weights."""
+
     X: Tensor
     Y: Tensor
     W1: Tensor
@@ -41,7 +43,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Trace:
-    problem: Problem
+    problem: Start
     lr: float
     steps: tuple[Step, ...]
     final: Forward
@@ -49,13 +51,13 @@ class Trace:
     final_W2: Tensor
 
 
-def notebook_problem(dtype: torch.dtype = torch.float32, device: str = "cpu") -> Problem:
+def notebook_problem(dtype: torch.dtype = torch.float32, device: str = "cpu") -> Start:
     """The notebook's X, Y and printed weights."""
 
     def t(v: object) -> Tensor:
         return torch.tensor(v, dtype=dtype, device=device)
 
-    return Problem(X=t(NOTEBOOK_X), Y=t([[NOTEBOOK_Y]]), W1=t(NOTEBOOK_W1), W2=t(NOTEBOOK_W2))
+    return Start(X=t(NOTEBOOK_X), Y=t([[NOTEBOOK_Y]]), W1=t(NOTEBOOK_W1), W2=t(NOTEBOOK_W2))
 
 
 def random_problem(
@@ -63,7 +65,7 @@ def random_problem(
     sizes: tuple[int, int, int] = (4, 3, 1),
     dtype: torch.dtype = torch.float32,
     device: str = "cpu",
-) -> Problem:
+) -> Start:
     """Weights drawn like the notebook's ``torch.rand``; X and Y drawn in [0, 1)."""
     n_in, n_hidden, n_out = sizes
     gen = torch.Generator().manual_seed(seed)
@@ -71,10 +73,10 @@ def random_problem(
     def draw(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=gen, dtype=dtype).to(device)
 
-    return Problem(X=draw(n_in, 1), Y=draw(1, n_out), W1=draw(n_in, n_hidden), W2=draw(n_hidden, n_out))
+    return Start(X=draw(n_in, 1), Y=draw(1, n_out), W1=draw(n_in, n_hidden), W2=draw(n_hidden, n_out))
 
 
-def train(problem: Problem, lr: float = 0.1, steps: int = 1) -> Trace:
+def train(problem: Start, lr: float = 0.1, steps: int = 1) -> Trace:
     """Run ``steps`` steps of gradient descent by the hand-derived backward pass."""
     W1, W2 = problem.W1, problem.W2
     done: list[Step] = []

@@ -66,10 +66,10 @@ def test_gradproof_reference_runs_several_steps_with_random_weights() -> None:
 sizes = st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 3))
 
 
-def _problem(seed: int, shape: tuple[int, int, int], device: str = "cpu") -> ref.Problem:
+def _problem(seed: int, shape: tuple[int, int, int], device: str = "cpu") -> ref.Start:
     p = ref.random_problem(seed, shape, dtype=torch.float64, device=device)
     # weights in [-1, 1): well away from sigmoid saturation
-    return ref.Problem(X=p.X, Y=p.Y, W1=2 * p.W1 - 1, W2=2 * p.W2 - 1)
+    return ref.Start(X=p.X, Y=p.Y, W1=2 * p.W1 - 1, W2=2 * p.W2 - 1)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
