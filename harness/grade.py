@@ -64,28 +64,8 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
             duration_s=time.monotonic() - started,
             digest=digest_of(path),
         )
-    if submission.grader_imports:
-        return _refused(
-            submission,
-            name,
-            assignment,
-            started,
-            "it imports the grader's own package "
-            f"({', '.join(submission.grader_imports)}), which submissions may not use",
-        )
     with pool.session(submission, assignment.limits, assignment.tracked_names(), list(FUNCTIONS)) as session:
         outcome = _run(session, assignment)
-        if outcome.blocked_imports:
-            session.close()
-            return _refused(
-                submission,
-                name,
-                assignment,
-                started,
-                "it tried to import the grader's own package "
-                f"({', '.join(sorted(set(outcome.blocked_imports)))}), which submissions may not use",
-                outcome,
-            )
         style, checks = _check(session, outcome, submission, assignment)
         checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
     runs = [Run("own", submission.seed, outcome)]
@@ -187,14 +167,29 @@ def _dtype_of(outcome: Outcome, assignment: Assignment) -> str:
 
 
 def _flags(submission: Submission, runs: list[Run]) -> list[Flag]:
-    """What the policy saw: autograd, from the code's structure and from its runs."""
+    """What the policy saw: autograd (from the code's structure and its runs), and attempts to import
+    the grader's packages (they fail like any missing module; the submission is graded on its own work)."""
+    flags = []
     evidence: list[str] = []
     for run in runs:  # what the code did first, then what its text shows
         evidence += [e for e in run.outcome.autograd if e not in evidence]
     evidence += [e for e in submission.autograd if e not in evidence]
-    if not evidence:
-        return []
-    return [Flag("autograd", "The code uses autograd: " + "; ".join(evidence[:3]) + ".", tuple(evidence))]
+    if evidence:
+        flags.append(Flag("autograd", "The code uses autograd: " + "; ".join(evidence[:3]) + ".", tuple(evidence)))
+    tried = [f"imports {name}" for name in submission.grader_imports]
+    for run in runs:
+        tried += [
+            f"imported {name} at run time"
+            for name in run.outcome.blocked_imports
+            if f"imported {name} at run time" not in tried
+        ]
+    if tried:
+        message = (
+            "The code tries to import the grader's own packages; they are not there for submissions, "
+            "so it was graded on its own work: " + "; ".join(tried[:3]) + "."
+        )
+        flags.append(Flag("grader-import", message, tuple(tried)))
+    return flags
 
 
 def _apply_policy(checks: list[CheckResult], flags: list[Flag], assignment: Assignment) -> list[CheckResult]:

@@ -259,3 +259,17 @@ def test_both_styles_say_which_runs_each_check_was_judged_on(bundled: dict[str, 
         sources = [r["source"] for r in check["runs"]]
         assert sources[-1] == "grader" and check["runs"][-1]["seed"] == function["seed"], check["name"]
         assert set(check["runs"][-1]["values"]) == {"X", "Y", "W1", "W2"}
+
+
+def test_importing_the_grader_fails_like_a_missing_module_and_is_flagged_not_refused(tmp_path: Path) -> None:
+    from harness.batch import grade_batch
+
+    honest = (Path(__file__).parent.parent / "submissions" / "correct_script.py").read_text()
+    (tmp_path / "tries.py").write_text(
+        "try:\n    import reference\nexcept ImportError:\n    reference = None\n" + honest
+    )
+    verdict = grade_batch([tmp_path / "tries.py"], jobs=1)[0]
+    assert verdict["status"] == "graded" and verdict["score"] == verdict["max_score"]  # its own work counts
+    (flag,) = verdict["flags"]
+    assert flag["id"] == "grader-import" and "imports reference" in flag["evidence"]
+    assert "imported reference at run time" in flag["evidence"]

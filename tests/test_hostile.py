@@ -142,10 +142,11 @@ def _stopped_by(text: str) -> Callable[[dict[str, Any], str], None]:
     return check
 
 
-def _refused(package: str) -> Callable[[dict[str, Any], str], None]:
+def _grader_import(package: str) -> Callable[[dict[str, Any], str], None]:
     def check(v: dict[str, Any], mode: str) -> None:
-        assert v["status"] == "error" and v["score"] == 0.0
-        assert "not graded" in v["error"] and package in v["error"], v["error"]
+        assert v["status"] == "graded" and v["score"] == 0.0, v  # graded on its own work: none
+        (flag,) = [f for f in v["flags"] if f["id"] == "grader-import"]
+        assert any(package in e for e in flag["evidence"]), flag
 
     return check
 
@@ -215,8 +216,8 @@ EXPECTED: dict[str, Callable[[dict[str, Any], str], None]] = {
     "flood_output.py": _flood,
     "write_outside.py": _write_outside,
     "read_grader_files.py": _read_grader_files,
-    "import_reference.py": _refused("reference"),
-    "import_harness_hidden.py": _refused("harness"),
+    "import_reference.py": _grader_import("reference"),
+    "import_harness_hidden.py": _grader_import("harness"),
     "monkeypatch_torch.py": _monkeypatch,
     "orphan_daemon.py": _orphans,
     "network.py": _network,

@@ -33,7 +33,7 @@ class Submission:
 
     @property
     def grader_imports(self) -> list[str]:
-        """The grader's own packages this code imports (it is then not graded)."""
+        """The grader's own packages this code imports (they are missing in the sandbox; flagged)."""
         return sorted(self.imports & set(GRADER_PACKAGES))
 
     @property

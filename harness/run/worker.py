@@ -516,12 +516,9 @@ def _with_steps(node: ast.stmt) -> ast.stmt:
 
 
 def _missing_module(exc: BaseException, node: ast.stmt) -> bool:
-    """An import statement the grader cannot satisfy (never one of the grader's own packages)."""
-    return (
-        isinstance(exc, ModuleNotFoundError)
-        and isinstance(node, (ast.Import, ast.ImportFrom))
-        and not _grader_package(exc.name)
-    )
+    """An import statement the grader cannot satisfy (the grader's own packages too: they are missing
+    here like any other, and the grader is told)."""
+    return isinstance(exc, ModuleNotFoundError) and isinstance(node, (ast.Import, ast.ImportFrom))
 
 
 def _grader_package(name: str | None) -> bool:
@@ -529,7 +526,8 @@ def _grader_package(name: str | None) -> bool:
 
 
 class _GraderBlocker:
-    """Refuse ``import harness`` / ``import reference`` (they are hidden anyway); tell the grader."""
+    """``import harness`` / ``import reference`` fail as for any missing module (they are hidden
+    anyway; a student's ``try/except ImportError`` keeps working); the grader is told."""
 
     def __init__(self, child: Child) -> None:
         self.child = child
@@ -537,7 +535,7 @@ class _GraderBlocker:
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if name.split(".")[0] in wire.GRADER_PACKAGES:
             self.child.send({wire.EVENT: wire.EV_BLOCKED, "module": name})
-            raise ImportError(f"gradproof: a submission may not import the grader's package {name!r}")
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 
 
