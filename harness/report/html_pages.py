@@ -1,6 +1,8 @@
 """Format ``html``: ``index.html`` (the batch) and ``submissions/<name>.html`` per submission.
 
-The batch page: scores, a histogram of totals, the checks that failed most.
+The batch page: scores, a histogram of totals, the checks that failed most, and what the class
+got wrong (:func:`~harness.report.data.summary`): the pass rate per check, and per check a bar
+chart of its diagnosed mistakes, each with links to the pages of the submissions that made it.
 A submission's page: each check, its diagnosis, a heat map of a wrong
 gradient's per-entry error.  Self-contained: inline CSS and SVG, no script,
 no network (a Content-Security-Policy forbids every fetch).  Built from

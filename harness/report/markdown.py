@@ -1,5 +1,9 @@
 """Format ``md``: ``submissions/<name>.md`` per submission, for the student, and ``summary.md``.
 
+``summary.md``: a row per submission, then what the class got wrong (each check's pass rate, its
+diagnosed mistakes with links to the pages of the submissions that made each), the score
+histogram and the flags.
+
 A submission's text is shown, never run: every string is :func:`~harness.report.escape.md_text`
 (no raw HTML, link, emphasis or block of its own), what it printed is a fenced block whose fence
 is longer than any run of backticks it printed (:func:`~harness.report.escape.md_fence`).
