@@ -177,7 +177,7 @@ def grade(
         if journal.is_file():
             access.give(journal)
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
-    data = report_data(verdicts, assignment.name, tolerances)
+    data = report_data(verdicts, assignment.name, tolerances, {c: assignment.visibility_of(c) for c in CHECKS})
     if plan.info:
         data["shard"] = plan.info
     write_reports(out, data, wanted, access)

@@ -24,7 +24,8 @@ import pytest
 
 from harness.report import ALL_FORMATS, write_reports
 from harness.report.csv_file import grades_csv
-from harness.report.html_pages import heatmap_svg, histogram_bins, html_index, html_submission, page_names
+from harness.report.data import histogram_bins
+from harness.report.html_pages import heatmap_svg, html_index, html_submission, page_names
 from harness.report.junit import junit_xml
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
@@ -112,7 +113,7 @@ def synthetic() -> dict[str, Any]:
 
 
 def test_every_format_is_known_to_the_format_parser() -> None:
-    assert ALL_FORMATS == ("json", "md", "html", "junit", "csv")
+    assert ALL_FORMATS == ("json", "md", "html", "junit", "csv", "classroom")
 
 
 def test_junit_has_a_suite_per_submission_and_a_case_per_check_with_required_attributes(
@@ -198,20 +199,20 @@ def _parse(page: str) -> _Structure:
 def test_the_html_index_is_self_contained_with_a_histogram_and_the_failing_checks(synthetic: dict[str, Any]) -> None:
     page = html_index(synthetic)
     parsed = _parse(page)
-    assert "style" in parsed.tags and parsed.tags.count("svg") == 2
+    # the histogram, the failing checks, the pass rate per check, the mistakes of dE_dW2
+    assert "style" in parsed.tags and parsed.tags.count("svg") == 4
     assert "default-src 'none'" in page
     text = " ".join(parsed.text)
     assert "Histogram of total scores" in text and "Which checks failed most" in text
     assert "dE_dW2: failed in 1 of 3 submission(s)" in text and "not graded: failed in 1 of 3" in text
-    assert (
-        parsed.links
-        == page_names(synthetic)
-        == [
-            "submissions/alice_hw.py.html",
-            "submissions/HYPERLINK_x_bob.ipynb.html",
-            "submissions/carol.py.html",
-        ]
-    )
+    assert "What the class got wrong" in text and "Mistakes in dE_dW2" in text
+    pages = [
+        "submissions/alice_hw.py.html",
+        "submissions/HYPERLINK_x_bob.ipynb.html",
+        "submissions/carol.py.html",
+    ]
+    assert page_names(synthetic) == pages
+    assert parsed.links == ["submissions/alice_hw.py.html", *pages]  # sign-flip's, then every submission's
 
 
 def test_the_html_escapes_what_a_submission_prints(synthetic: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.course.shard import Shard, batch_fingerprint, from_environment, merge, parse, plan, resolve
 from harness.errors import UsageError
+from harness.report.data import summary
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 BATCH = ["bug_sign_flip_dW2.py", "broken_invalid_notebook.ipynb", "correct_script.py"]
@@ -165,6 +166,44 @@ def _shard_out(folder: Path, index: int, count: int, total: int, batch: str = "b
     return folder
 
 
+def _diagnosed(i: int) -> dict[str, Any]:
+    failed = {"id": "sign-flip" if i % 2 else "missing-factor-2", "message": f"mistake {i % 2}"}
+    return {
+        "submission": f"s{i}.py",
+        "score": float(i % 3),
+        "max_score": 2.0,
+        "checks": [{"name": "dE_dW2", "status": "fail" if i % 3 != 2 else "pass", "diagnosis": failed}],
+        "flags": [{"id": "autograd", "message": "", "evidence": []}] if i == 4 else [],
+    }
+
+
+def test_merge_computes_the_summary_again_from_the_merged_verdicts(tmp_path: Path) -> None:
+    total, count = 7, 3
+    dirs = []
+    for k in (2, 3, 1):
+        mine = [_diagnosed(i) for i in range(k - 1, total, count)]
+        stale = {"checks": {}, "mistakes": {}, "flags": {"forged": 9}, "scores": {}}  # each shard's own, discarded
+        dirs.append(_shard_out(tmp_path / f"s{k}", k, count, total, submissions=mine, summary=stale))
+    merged = merge(dirs)
+    whole = [_diagnosed(i) for i in range(total)]
+    assert merged["summary"] == summary(whole)  # type: ignore[arg-type]
+    assert merged["summary"]["flags"] == {"autograd": 1}
+    assert [(m["id"], m["count"]) for m in merged["summary"]["mistakes"]["dE_dW2"]] == [
+        ("missing-factor-2", 3),
+        ("sign-flip", 2),
+    ]
+    assert merged["summary"]["mistakes"]["dE_dW2"][1]["submissions"] == ["s1.py", "s3.py"]
+
+
+def test_merge_keeps_which_checks_the_spec_hides(tmp_path: Path) -> None:
+    hidden = {"dE_dW1": "hidden"}
+    dirs = [_shard_out(tmp_path / f"s{k}", k, 2, 3, visibility=hidden) for k in (1, 2)]
+    assert merge(dirs)["visibility"] == hidden
+    other = _shard_out(tmp_path / "other", 2, 2, 3)
+    with pytest.raises(UsageError, match="visibility"):
+        merge([dirs[0], other])
+
+
 def test_merge_puts_every_verdict_back_at_its_place_in_the_batch(tmp_path: Path) -> None:
     dirs = [_shard_out(tmp_path / f"s{k}", k, 3, 7) for k in (3, 1, 2)]
     merged = merge(dirs)
@@ -271,6 +310,7 @@ def test_shards_merged_give_the_report_json_of_a_single_run_apart_from_timings(r
     merged = json.loads((runs["merged"] / "report.json").read_text())
     assert _timeless(merged) == _timeless(single)
     assert [v["submission"] for v in merged["submissions"]] == [str(SUBMISSIONS / f) for f in BATCH]
+    assert merged["summary"] == single["summary"] and merged["summary"]["checks"]
 
 
 def test_shards_merged_write_the_same_report_files_as_a_single_run(runs: dict[str, Any]) -> None:

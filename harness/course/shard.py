@@ -19,7 +19,8 @@ Each shard's ``report.json`` carries a ``shard`` key: which shard it is, the
 positions of its submissions in the whole batch, and a fingerprint of the
 batch.  ``gradproof merge`` checks that the shards belong together and cover
 the batch, puts every verdict back at its position, and writes the reports a
-single run would have written (``shard`` dropped; only timings differ).
+single run would have written (``shard`` dropped; only timings differ): the ``summary`` is
+computed again from the merged verdicts, so it is the one a single run writes.
 """
 
 from __future__ import annotations
@@ -177,7 +178,12 @@ def _read(folder: Path) -> ReportData:
 
 def _batch_of(data: ReportData) -> dict[str, object]:
     """What the shards of one batch share."""
-    return {"assignment": data.get("assignment"), "tolerances": data.get("tolerances"), "version": data.get("version")}
+    return {
+        "assignment": data.get("assignment"),
+        "tolerances": data.get("tolerances"),
+        "version": data.get("version"),
+        "visibility": data.get("visibility") or {},
+    }
 
 
 def merge(folders: list[Path]) -> ReportData:
@@ -207,7 +213,7 @@ def merge(folders: list[Path]) -> ReportData:
         invalid("dirs", plain, "hold unsharded reports; merge shards of one batch, or only unsharded reports")
     if not any(sharded):
         verdicts = [v for _, data in reports for v in data["submissions"]]
-        return report_data(verdicts, first["assignment"], first.get("tolerances") or {})
+        return report_data(verdicts, first["assignment"], first.get("tolerances") or {}, first.get("visibility"))
 
     shard0 = first["shard"]
     total, count, batch = shard0.get("total"), shard0.get("count"), shard0.get("batch")
@@ -250,7 +256,8 @@ def merge(folders: list[Path]) -> ReportData:
     missing = [i for i in range(total) if i not in slots]
     if missing:
         invalid("positions", missing[:10], "are not graded by any shard")
-    return report_data([slots[i] for i in range(total)], first["assignment"], first.get("tolerances") or {})
+    verdicts = [slots[i] for i in range(total)]
+    return report_data(verdicts, first["assignment"], first.get("tolerances") or {}, first.get("visibility"))
 
 
 def write_journal(out: Path, verdicts: list[VerdictData], access: Access = PRIVATE) -> Path:

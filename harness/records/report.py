@@ -88,6 +88,47 @@ class ShardData(TypedDict, total=False):
     batch: str  # a fingerprint of the batch
 
 
+class CheckSummaryData(TypedDict):
+    """One check across the batch: how many submissions had each status, and the share that passed."""
+
+    passed: int
+    failed: int
+    missing: int
+    error: int
+    total: int  # submissions that have this check (a submission not graded has none)
+    pass_rate: float | None  # passed / total, to 6 digits (None: no submission has the check)
+
+
+class MistakeData(TypedDict):
+    """One diagnosed mistake of one check across the batch."""
+
+    id: str  # the diagnosis id ("sign-flip")
+    message: str  # a label: the message most of its submissions got
+    count: int
+    submissions: list[str]  # which made it, in batch order
+
+
+class HistogramBinData(TypedDict):
+    low: float
+    high: float  # equal to low for a bin of one whole score
+    count: int
+
+
+class ScoresData(TypedDict):
+    histogram: list[HistogramBinData]
+    mean: float | None  # None: no submission
+    max_score: float
+
+
+class SummaryData(TypedDict):
+    """What the class got wrong: computed from the verdicts alone (so a merge recomputes it exactly)."""
+
+    checks: dict[str, CheckSummaryData]  # in the grader's order of checks
+    mistakes: dict[str, list[MistakeData]]  # per check, most frequent first (then by id)
+    flags: dict[str, int]  # flag id -> submissions flagged, by id
+    scores: ScoresData
+
+
 class _ReportBase(TypedDict):
     tool: str
     version: str
@@ -97,6 +138,8 @@ class _ReportBase(TypedDict):
 
 
 class ReportData(_ReportBase, total=False):
+    summary: SummaryData  # the batch at a glance (report_data computes it; a format recomputes it)
+    visibility: dict[str, str]  # check -> "hidden" | "after_due_date" | "after_published"; absent: visible
     shard: ShardData  # only in the report of one shard of a batch
 
 

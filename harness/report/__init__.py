@@ -20,7 +20,8 @@ of ``(path inside the report folder, text)``.  A new format is one module with a
   the check columns;
 * one module per format: ``json`` (:mod:`~harness.report.json_file`), ``md``
   (:mod:`~harness.report.markdown`), ``html`` (:mod:`~harness.report.html_pages`),
-  ``junit`` (:mod:`~harness.report.junit`), ``csv`` (:mod:`~harness.report.csv_file`).
+  ``junit`` (:mod:`~harness.report.junit`), ``csv`` (:mod:`~harness.report.csv_file`),
+  ``classroom`` (:mod:`~harness.report.classroom`, GitHub Classroom's autograding reporter).
 
 Nothing here imports torch or the grader.
 """
@@ -33,7 +34,7 @@ from typing import cast
 
 from harness.errors import invalid
 from harness.records.report import ReportData, valid_data
-from harness.report import csv_file, html_pages, json_file, junit, markdown
+from harness.report import classroom, csv_file, html_pages, json_file, junit, markdown
 from harness.report.files import PRIVATE, Access, Rendered, write_atomic
 
 FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
@@ -42,6 +43,7 @@ FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
     "html": html_pages.render,
     "junit": junit.render,
     "csv": csv_file.render,
+    "classroom": classroom.render,
 }
 ALL_FORMATS: tuple[str, ...] = tuple(FORMATS)
 ALWAYS = "json"  # report.json is always written: every other format (and a merge, a resume) reads it

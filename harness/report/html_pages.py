@@ -1,6 +1,8 @@
 """Format ``html``: ``index.html`` (the batch) and ``submissions/<name>.html`` per submission.
 
-The batch page: scores, a histogram of totals, the checks that failed most.
+The batch page: scores, a histogram of totals, the checks that failed most, and what the class
+got wrong (:func:`~harness.report.data.summary`): the pass rate per check, and per check a bar
+chart of its diagnosed mistakes, each with links to the pages of the submissions that made it.
 A submission's page: each check, its diagnosis, a heat map of a wrong
 gradient's per-entry error.  Self-contained: inline CSS and SVG, no script,
 no network (a Content-Security-Policy forbids every fetch).  Built from
@@ -15,7 +17,7 @@ import json
 import math
 
 from harness.records.report import CheckData, ReportData, VerdictData
-from harness.report.data import check_columns
+from harness.report.data import check_columns, histogram_bins, mistakes, summary_of
 from harness.report.escape import html_text
 from harness.report.files import Rendered, display_names, submission_pages
 from harness.report.text import num, plain
@@ -82,23 +84,6 @@ def _page(title: str, body: str) -> str:
 
 def _badge(status: str) -> str:
     return f'<span class="badge {_e(status)}">{_e(status)}</span>'
-
-
-def histogram_bins(totals: list[float], max_score: float) -> list[tuple[float, float, int]]:
-    """``(low, high, count)`` bins of the totals over ``[0, max_score]``: whole points when few, else ten."""
-    top = max([max_score, *totals, 0.0])
-    if top <= 0:
-        return [(0.0, 0.0, len(totals))]
-    if top <= 20 and float(top).is_integer():
-        edges = [float(i) for i in range(int(top) + 1)]
-        bins = [(e, e, sum(1 for t in totals if math.floor(t) == e or (e == top and t >= top))) for e in edges]
-        return bins
-    width = top / 10
-    bins = []
-    for i in range(10):
-        low, high = i * width, (i + 1) * width
-        bins.append((low, high, sum(1 for t in totals if low <= t < high or (i == 9 and t >= high))))
-    return bins
 
 
 def _count_ticks(peak: int) -> list[int]:
@@ -170,6 +155,85 @@ def _failures_svg(labels: list[str], values: list[int], of: int, title: str, wid
     return "".join(parts)
 
 
+def _bars_svg(rows: list[tuple[str, int, str]], of: int, title: str, color: str, width: int = 520) -> str:
+    """Horizontal bars in the style of :func:`_failures_svg`: ``(label, value, tooltip)`` a row, each
+    bar its share of ``of``, the count and ``of`` at its end."""
+    row, right = 24, 70
+    left = min(max(60, 8 + 7 * max((len(label) for label, _, _ in rows), default=0)), 230)
+    height = max(row * len(rows), row) + 8
+    plot_w = width - left - right
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
+    ]
+    for i, (label, value, tip) in enumerate(rows):
+        y = 4 + i * row
+        w = plot_w * value / of if of else 0
+        shown = label if len(label) <= 32 else label[:31] + "…"
+        parts.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end">{_e(shown)}</text>')
+        parts.append(f'<rect x="{left}" y="{y + 3}" width="{plot_w}" height="{row - 6}" fill="#f6f8fa"/>')
+        parts.append(
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{color}">'
+            f"<title>{_e(tip)}</title></rect>"
+        )
+        parts.append(f'<text x="{left + plot_w + 6}" y="{y + row / 2 + 4:.1f}">{value} of {of}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.0f}%"
+
+
+def _class_section(report: ReportData) -> str:
+    """What the class got wrong: each check's pass rate (a chart), then per check its diagnosed
+    mistakes (a chart, then each with links to the pages of the submissions that made it), and the flags."""
+    summary = summary_of(report)
+    subs = report["submissions"]
+    pages, shown = page_names(report), display_names([v["submission"] for v in subs])
+    checks = summary["checks"]
+    parts = ['<h2 id="class">What the class got wrong</h2>']
+    if checks:
+        rates = [
+            (name, c["passed"], f"{name}: passed in {c['passed']} of {c['total']} submission(s)")
+            for name, c in checks.items()
+        ]
+        totals = {c["total"] for c in checks.values()}
+        of = max(totals) if totals else 0
+        parts.append(
+            '<div class="charts"><figure><figcaption>Pass rate per check</figcaption>'
+            + _bars_svg(rates, of, "Pass rate per check", "#1a7f37")
+            + "</figure></div>"
+        )
+    found = mistakes(subs)
+    for name, rows in found.items():
+        c = checks[name]
+        parts.append(
+            f'<div class="card bad" id="mistakes-{_e(name)}"><h3>{_e(name)} <span class="muted">passed in '
+            f"{c['passed']} of {c['total']} ({_percent(c['pass_rate'])})</span></h3>"
+        )
+        bars = [(m.id, len(m.positions), f"{name}: {len(m.positions)} of {c['total']}: {m.message}") for m in rows]
+        parts.append(_bars_svg(bars, c["total"], f"Mistakes in {name}", "#cf222e"))
+        parts.append("<ul>")
+        for m in rows:
+            links = ", ".join(
+                f'<a href="{_e(pages[p])}" title="{_e(subs[p]["submission"])}">{_e(shown[p])}</a>' for p in m.positions
+            )
+            parts.append(
+                f"<li><b>{len(m.positions)} of {c['total']}</b> <code>{_e(m.id)}</code>: {_e(m.message)}"
+                f'<br><span class="muted">{links}</span></li>'
+            )
+        parts.append("</ul></div>")
+    if not found:
+        parts.append('<p class="muted">No failure was diagnosed as a known mistake.</p>')
+    flags = summary["flags"]
+    if flags:
+        parts.append('<h2>Flags</h2><table><tr><th>flag</th><th class="num">submissions</th></tr>')
+        parts += [f'<tr><td><code>{_e(k)}</code></td><td class="num">{n}</td></tr>' for k, n in flags.items()]
+        parts.append("</table>")
+    return "".join(parts)
+
+
 def html_index(report: ReportData) -> str:
     """The batch page: statistics, a histogram of totals, the checks that failed most, every submission."""
     subs = report["submissions"]
@@ -195,6 +259,7 @@ def html_index(report: ReportData) -> str:
         ("mean score", f"{mean:.2f} / {plain(max_score)}"),
         ("median", f"{median:g}"),
         ("full marks", str(full)),
+        ("flagged", str(sum(1 for v in subs if v.get("flags")))),
     ]
     body = [
         f"<h1>{_e(report['assignment'])}: {len(subs)} submissions</h1>",
@@ -223,20 +288,7 @@ def html_index(report: ReportData) -> str:
         f"<figure><figcaption>Checks that failed most</figcaption>{failing}</figure></div>"
     )
 
-    diag_counts: dict[str, int] = {}
-    for v in subs:
-        for c in v.get("checks") or []:
-            diagnosis = c.get("diagnosis")
-            if diagnosis and c["status"] != "pass":
-                key = f"{c['name']}: {diagnosis['id']}"
-                diag_counts[key] = diag_counts.get(key, 0) + 1
-    if diag_counts:
-        body.append(
-            '<h2>Most common mistakes</h2><table><tr><th>check: diagnosis</th><th class="num">submissions</th></tr>'
-        )
-        for key, count in sorted(diag_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            body.append(f'<tr><td>{_e(key)}</td><td class="num">{count}</td></tr>')
-        body.append("</table>")
+    body.append(_class_section(report))
 
     body.append(
         '<h2>Submissions</h2><div class="scroll"><table><tr><th>submission</th><th>status</th>'

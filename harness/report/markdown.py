@@ -1,5 +1,9 @@
 """Format ``md``: ``submissions/<name>.md`` per submission, for the student, and ``summary.md``.
 
+``summary.md``: a row per submission, then what the class got wrong (each check's pass rate, its
+diagnosed mistakes with links to the pages of the submissions that made each), the score
+histogram and the flags.
+
 A submission's text is shown, never run: every string is :func:`~harness.report.escape.md_text`
 (no raw HTML, link, emphasis or block of its own), what it printed is a fenced block whose fence
 is longer than any run of backticks it printed (:func:`~harness.report.escape.md_fence`).
@@ -10,8 +14,9 @@ from __future__ import annotations
 import json
 
 from harness.records.report import ReportData, VerdictData
+from harness.report.data import mistakes, summary_of
 from harness.report.escape import md_code, md_fence, md_text
-from harness.report.files import Rendered, submission_pages
+from harness.report.files import Rendered, display_names, submission_pages
 from harness.report.text import num
 
 SUMMARY_FILE = "summary.md"
@@ -90,7 +95,58 @@ def summary_markdown(report: ReportData) -> str:
             f"| [{md_text(v['submission'])}]({page}) | {md_text(v['status'])} | "
             f"{v['score']:g} / {v['max_score']:g} | {failed} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + class_markdown(report)) + "\n"
+
+
+def _rate(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.0f}%"
+
+
+def class_markdown(report: ReportData) -> list[str]:
+    """What the class got wrong, its lines: each check's pass rate, its diagnosed mistakes most
+    frequent first (each with links to the pages of the submissions that made it), the score
+    histogram and the flags (:func:`~harness.report.data.summary`)."""
+    summary = summary_of(report)
+    subs = report["submissions"]
+    pages = submission_pages(report, SUFFIX)
+    shown = display_names([v["submission"] for v in subs])
+    lines = ["## What the class got wrong", ""]
+    checks = summary["checks"]
+    if checks:
+        lines += ["| check | passed | failed | missing | error | pass rate |", "| --- | --- | --- | --- | --- | --- |"]
+        for name, c in checks.items():
+            lines.append(
+                f"| {md_text(name)} | {c['passed']} | {c['failed']} | {c['missing']} | {c['error']} | "
+                f"{_rate(c['pass_rate'])} |"
+            )
+        lines.append("")
+    found = mistakes(subs)
+    for name, rows in found.items():
+        total = checks[name]["total"]
+        said = "; ".join(f"{len(m.positions)} of {total} {md_code(m.id)}" for m in rows)
+        lines += [f"### {md_text(name)}: {said}", ""]
+        for m in rows:
+            links = ", ".join(f"[{md_text(shown[p])}]({pages[p]})" for p in m.positions)
+            lines.append(f"- **{len(m.positions)} of {total}** {md_code(m.id)}: {md_text(m.message)} ({links})")
+        lines.append("")
+    if not found:
+        lines += ["No failure was diagnosed as a known mistake.", ""]
+    scores = summary["scores"]
+    lines += ["## Scores", ""]
+    if scores["mean"] is not None:
+        lines += [f"Mean {scores['mean']:.2f} of {scores['max_score']:g}.", ""]
+    peak = max([b["count"] for b in scores["histogram"]] or [0])
+    lines += ["| score | submissions | |", "| --- | --- | --- |"]
+    for b in scores["histogram"]:
+        label = f"{b['low']:g}" if b["low"] == b["high"] else f"{b['low']:.3g}–{b['high']:.3g}"
+        bar = "█" * round(20 * b["count"] / peak) if peak else ""
+        lines.append(f"| {label} | {b['count']} | {bar} |")
+    lines.append("")
+    if summary["flags"]:
+        lines += ["## Flags", "", "| flag | submissions |", "| --- | --- |"]
+        lines += [f"| {md_text(k)} | {n} |" for k, n in summary["flags"].items()]
+        lines.append("")
+    return lines
 
 
 def render(report: ReportData) -> Rendered:
