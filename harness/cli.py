@@ -212,9 +212,8 @@ def grade(
         data["shard"] = plan.info
     if roster_data is not None:
         data["roster"] = roster_data
-    write_reports(out, data, wanted, access)  # the other formats keep the timings (JUnit's time)
-    timeless, timings = gradebook.split_timings(verdicts)
-    write_reports(out, {**data, "submissions": timeless}, (), access)  # report.json: no timings
+    data["submissions"], timings = gradebook.split_timings(verdicts)  # report.json: the same bytes on a re-grade
+    write_reports(out, data, wanted, access)
     write_atomic(out / gradebook.TIMINGS, json.dumps(timings, indent=2) + "\n", access)
     if roster_data is not None and roster_data["unmatched"]:
         names = roster_data["unmatched"]
@@ -325,9 +324,16 @@ def gradescope() -> None:
     show_default=True,
     help="The zip to write.",
 )
-def gradescope_build(spec: Path | None, out: Path) -> None:
+@click.option(
+    "--late-policy",
+    default="none",
+    show_default=True,
+    metavar="none|zero|percent:P",
+    help="Late work, by Gradescope's submission time and due date: no penalty, 0, or P percent off per day late.",
+)
+def gradescope_build(spec: Path | None, out: Path, late_policy: str) -> None:
     """Write the autograder zip to upload to Gradescope."""
-    names = gradescope_course.build(out, spec)
+    names = gradescope_course.build(out, spec, late_policy)
     _say(f"wrote {out}: {', '.join(names)}")
 
 
@@ -340,9 +346,16 @@ def gradescope_build(spec: Path | None, out: Path) -> None:
     help="The autograder root [$AUTOGRADER_ROOT or /autograder].",
 )
 @_SANDBOX_OPTION
-def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode) -> None:
+@click.option(
+    "--late-policy",
+    default="none",
+    show_default=True,
+    metavar="none|zero|percent:P",
+    help="Late work, from ROOT/submission_metadata.json: no penalty, 0, or P percent off per day late.",
+)
+def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode, late_policy: str) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
-    data = gradescope_course.run(root, spec, sandbox=sandbox)
+    data = gradescope_course.run(root, spec, sandbox=sandbox, late_policy=late_policy)
     passed = sum(t["status"] == "passed" for t in data["tests"])
     _say(
         f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "

@@ -165,7 +165,6 @@ def test_gradescope_submission_metadata_gives_the_lateness() -> None:
         ("submission,student_id,name,section\n*.py,1,A,B\n", [], "is a pattern"),
         ("submission,student_id,name,section,due\na.py,1,A,B,soon\n", [], "expected an ISO 8601"),
         ("submission,student_id,name,section\na.py,1,A,B\n", ["--format", "canvas"], "needs --canvas-assignment"),
-        (None, ["--format", "canvas"], "needs --roster"),
         (None, ["--late-policy", "zero"], "needs --roster"),
         ("submission,student_id,name,section\na.py,1,A,B\n", ["--late-policy", "zero"], "has no due dates"),
         (None, ["--canvas-assignment", "Backprop"], "canvas_assignment='Backprop'"),
@@ -191,3 +190,28 @@ def test_a_roster_names_folders_and_files_relative_to_the_graded_folder(tmp_path
     assert roster.match("alice/hw.py") is not None and roster.match("alice/deep/x.py") is not None
     assert roster.match("bob/hw.ipynb") is not None and roster.match("bob/other.py") is None
     assert roster.match("alice2/hw.py") is None and roster.match("Alice/hw.py") is None
+
+
+def test_gradescope_run_takes_the_late_penalty_off_the_score(tmp_path: Path) -> None:
+    from harness.course import gradescope
+
+    (tmp_path / "submission").mkdir()
+    shutil.copyfile(SUBMISSIONS / "correct_script.py", tmp_path / "submission" / "hw.py")
+    metadata = {"created_at": "2026-03-02T10:00:00Z", "assignment": {"due_date": "2026-03-01T23:59:00Z"}}
+    (tmp_path / "submission_metadata.json").write_text(json.dumps(metadata))
+    data = gradescope.run(tmp_path, late_policy="percent:30")
+    assert sum(t["score"] for t in data["tests"]) == 10.0  # the tests keep their points
+    assert data["score"] == 7.0
+    assert "Late: 1 day after 2026-03-01T23:59:00+00:00" in data["output"]
+    assert json.loads((tmp_path / "results" / "results.json").read_text())["score"] == 7.0
+    assert gradescope.validate_results(data) == []
+
+
+def test_gradescope_build_passes_the_late_policy_to_run_autograder(tmp_path: Path) -> None:
+    import zipfile
+
+    result = _run("gradescope", "build", "-o", str(tmp_path / "a.zip"), "--late-policy", "percent:10")
+    assert result.exit_code == 0, result.output
+    script = zipfile.ZipFile(tmp_path / "a.zip").read("run_autograder").decode()
+    assert script.rstrip().endswith('--spec "$ROOT/source/spec.toml" --late-policy percent:10')
+    assert _run("gradescope", "build", "-o", str(tmp_path / "b.zip"), "--late-policy", "late").exit_code == 2

@@ -32,7 +32,11 @@ class Gradebook:
 
 
 def plan(roster: Path | None, canvas_assignment: str | None, late_policy: str, formats: tuple[str, ...]) -> Gradebook:
-    """Check the gradebook options together, before anything is graded."""
+    """Check the gradebook options together, before anything is graded.
+
+    ``--format canvas`` without ``--roster`` writes a ``canvas.csv`` with no student rows (no
+    roster, no Canvas IDs), so that every format can always be asked for (``--format`` with all
+    of them); with a roster it needs ``--canvas-assignment``."""
     policy = parse_policy(late_policy)
     if canvas_assignment is not None and not _CANVAS_COLUMN.fullmatch(canvas_assignment.strip()):
         invalid(
@@ -40,9 +44,7 @@ def plan(roster: Path | None, canvas_assignment: str | None, late_policy: str, f
             canvas_assignment,
             'expected the assignment\'s name and its Canvas id in parentheses, e.g. "Backprop (1234)"',
         )
-    if "canvas" in formats and roster is None:
-        invalid("format", "canvas", "needs --roster FILE (Canvas finds each student by their Canvas ID)")
-    if "canvas" in formats and canvas_assignment is None:
+    if "canvas" in formats and roster is not None and canvas_assignment is None:
         invalid("format", "canvas", 'needs --canvas-assignment "Name (id)" (the column Canvas imports into)')
     if policy.kind != "none" and roster is None:
         invalid("late_policy", late_policy, "needs --roster FILE with a due column")
