@@ -117,7 +117,7 @@ def test_grade_with_a_group_gives_it_the_reports_and_the_journal_readable(graded
         ),
         (
             ["--format", "json,pdf"],
-            "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv, canvas",
+            "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv, canvas, notebook",
         ),
         (["--shard", "0/2"], "Error: shard='0/2': K counts from 1 and must be between 1 and 2"),
         (["--shard", "auto"], "Error: shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),

@@ -136,6 +136,7 @@ class _ReportBase(TypedDict):
 class ReportData(_ReportBase, total=False):
     shard: ShardData  # only in the report of one shard of a batch
     roster: RosterData  # only with ``grade --roster``
+    visibility: dict[str, str]  # check -> the spec's visibility (``grade`` writes it; what the notebook format hides)
 
 
 def verdict_from_json(value: object) -> VerdictData:
