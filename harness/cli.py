@@ -14,6 +14,7 @@ command that runs it, so that ``gradproof --help`` never loads torch.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from contextlib import nullcontext
@@ -23,6 +24,7 @@ from typing import Any
 
 import click
 
+from harness.course import gradebook
 from harness.course import gradescope as gradescope_course
 from harness.course import shard as sharding
 from harness.course.selftest import run_selftest
@@ -34,7 +36,7 @@ from harness.records.report import VerdictData
 from harness.report import ALL_FORMATS, ALWAYS, DEFAULT_FORMATS, parse_formats, write_reports
 from harness.report.data import report_data
 from harness.report.escape import terminal, terminal_lines
-from harness.report.files import group_access, make_folder
+from harness.report.files import group_access, make_folder, write_atomic
 from harness.report.text import summary_line
 from harness.spec import default_spec_text, load_spec
 
@@ -116,6 +118,25 @@ _SANDBOX_OPTION = click.option(
     default=None,
     help="Number of shards for --shard auto (else SLURM_ARRAY_TASK_COUNT or GRADPROOF_SHARD_COUNT).",
 )
+@click.option(
+    "--roster",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="CSV naming each submission's student: submission,student_id,name,section[,sis_user_id,sis_login_id,due,submitted].",
+)
+@click.option(
+    "--canvas-assignment",
+    default=None,
+    metavar='"NAME (ID)"',
+    help="The Canvas assignment column for --format canvas: its name and Canvas id.",
+)
+@click.option(
+    "--late-policy",
+    default="none",
+    show_default=True,
+    metavar="none|zero|percent:P",
+    help="Late work (the roster's due column): recorded only, scored 0, or P percent off per day late.",
+)
 @_GROUP_OPTION
 @click.option("--quiet", "-q", is_flag=True, help="No per-submission lines.")
 def grade(
@@ -129,11 +150,19 @@ def grade(
     resume: bool,
     shard: str | None,
     shard_count: int | None,
+    roster: Path | None,
+    canvas_assignment: str | None,
+    late_policy: str,
     group: str | None,
     quiet: bool,
 ) -> None:
-    """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT."""
+    """Grade submissions (.py, .ipynb, or folders of them) and write reports to OUT.
+
+    report.json is the same bytes whenever the same submissions are graded with the same spec
+    (the seconds each took are in timings.json).
+    """
     wanted = parse_formats(formats)
+    book = gradebook.plan(roster, canvas_assignment, late_policy, wanted)
     access = group_access(group)
     assignment = load_spec(spec)
     chosen = sharding.resolve(shard, shard_count)
@@ -176,11 +205,26 @@ def grade(
         journal = out / sharding.JOURNAL
         if journal.is_file():
             access.give(journal)
+    roster_data = gradebook.apply(book, verdicts, plan.files, list(paths))
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
     data = report_data(verdicts, assignment.name, tolerances, {c: assignment.visibility_of(c) for c in CHECKS})
     if plan.info:
         data["shard"] = plan.info
+    if roster_data is not None:
+        data["roster"] = roster_data
+    if not all(assignment.visible(check) for check in CHECKS):  # what the notebook format hides
+        data["visibility"] = {check: assignment.visibility_of(check) for check in CHECKS}
+    data["submissions"], timings = gradebook.split_timings(verdicts)  # report.json: the same bytes on a re-grade
     write_reports(out, data, wanted, access)
+    write_atomic(out / gradebook.TIMINGS, json.dumps(timings, indent=2) + "\n", access)
+    if roster_data is not None and roster_data["unmatched"]:
+        names = roster_data["unmatched"]
+        click.echo(
+            terminal(
+                f"warning: {len(names)} submissions have no roster row (not in the gradebook): {', '.join(names)}"
+            ),
+            err=True,
+        )
     where = f"shard {chosen} ({len(plan.files)} of {len(files)}): " if chosen else ""
     if not verdicts:
         _say(f"{where}nothing to grade; reports in {out}")
@@ -215,6 +259,14 @@ def merge(dirs: tuple[Path, ...], out: Path, formats: str, group: str | None) ->
     wanted = parse_formats(formats)
     access = group_access(group)
     data = sharding.merge(list(dirs))
+    for folder in dirs:  # the spec's visibility, which the shards' report.json carry (the notebook format hides)
+        try:
+            seen = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("visibility")
+        except (OSError, ValueError, AttributeError):
+            seen = None
+        if isinstance(seen, dict) and all(isinstance(v, str) for v in seen.values()):
+            data["visibility"] = seen
+            break
     make_folder(out, access)
     write_reports(out, data, wanted, access)
     sharding.write_journal(out, data["submissions"], access)
@@ -282,9 +334,16 @@ def gradescope() -> None:
     show_default=True,
     help="The zip to write.",
 )
-def gradescope_build(spec: Path | None, out: Path) -> None:
+@click.option(
+    "--late-policy",
+    default="none",
+    show_default=True,
+    metavar="none|zero|percent:P",
+    help="Late work, by Gradescope's submission time and due date: no penalty, 0, or P percent off per day late.",
+)
+def gradescope_build(spec: Path | None, out: Path, late_policy: str) -> None:
     """Write the autograder zip to upload to Gradescope."""
-    names = gradescope_course.build(out, spec)
+    names = gradescope_course.build(out, spec, late_policy)
     _say(f"wrote {out}: {', '.join(names)}")
 
 
@@ -297,9 +356,16 @@ def gradescope_build(spec: Path | None, out: Path) -> None:
     help="The autograder root [$AUTOGRADER_ROOT or /autograder].",
 )
 @_SANDBOX_OPTION
-def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode) -> None:
+@click.option(
+    "--late-policy",
+    default="none",
+    show_default=True,
+    metavar="none|zero|percent:P",
+    help="Late work, from ROOT/submission_metadata.json: no penalty, 0, or P percent off per day late.",
+)
+def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode, late_policy: str) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
-    data = gradescope_course.run(root, spec, sandbox=sandbox)
+    data = gradescope_course.run(root, spec, sandbox=sandbox, late_policy=late_policy)
     passed = sum(t["status"] == "passed" for t in data["tests"])
     _say(
         f"score {data['score']:g}; {passed} of {len(data['tests'])} tests passed; "

@@ -85,7 +85,13 @@ def test_grade_with_a_spec_prints_a_line_per_submission_and_a_summary(graded: tu
 
 def test_grade_writes_the_formats_asked_for_and_json_always(graded: tuple[Result, Path]) -> None:
     _, out = graded
-    assert sorted(p.name for p in out.iterdir()) == ["grades.csv", "journal.jsonl", "junit.xml", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "grades.csv",
+        "journal.jsonl",
+        "junit.xml",
+        "report.json",
+        "timings.json",
+    ]
     report = json.loads((out / "report.json").read_text())
     assert report["assignment"] == "hw1"
     assert [c["max_score"] for c in report["submissions"][0]["checks"] if c["name"] == "dE_dW2"] == [5.0]
@@ -111,7 +117,7 @@ def test_grade_with_a_group_gives_it_the_reports_and_the_journal_readable(graded
         ),
         (
             ["--format", "json,pdf"],
-            "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv, classroom",
+            "Error: format='pdf': expected a comma-separated list of json, md, html, junit, csv, classroom, canvas, notebook",
         ),
         (["--shard", "0/2"], "Error: shard='0/2': K counts from 1 and must be between 1 and 2"),
         (["--shard", "auto"], "Error: shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),

@@ -113,7 +113,7 @@ def synthetic() -> dict[str, Any]:
 
 
 def test_every_format_is_known_to_the_format_parser() -> None:
-    assert ALL_FORMATS == ("json", "md", "html", "junit", "csv", "classroom")
+    assert ALL_FORMATS == ("json", "md", "html", "junit", "csv", "classroom", "canvas", "notebook")
 
 
 def test_junit_has_a_suite_per_submission_and_a_case_per_check_with_required_attributes(

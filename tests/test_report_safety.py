@@ -377,7 +377,7 @@ def test_every_report_file_and_the_journal_is_its_owners_alone(attacked: dict[st
     _ok(attacked)
     out = attacked["out"]
     files = [p for p in out.rglob("*") if p.is_file()]
-    assert len(files) == 6 + 3 * len(SUBMISSIONS)  # a Markdown page, an HTML page and a classroom file each
+    assert len(files) == 8 + 4 * len(SUBMISSIONS)  # 6 formats' files, journal, timings; 2 pages, a classroom file, a notebook each
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     for folder in (out, out / "submissions", out / "classroom"):
@@ -445,7 +445,7 @@ def test_every_format_is_written_whatever_text_the_data_holds(tmp_path: Path) ->
     ]
     report = {"tool": "gradproof", "version": "1", "assignment": "\udcffhw", "tolerances": {}, "submissions": verdicts}
     written = write_reports(tmp_path, report, ALL_FORMATS)  # type: ignore[arg-type]
-    assert len(written) == 5 + 3 * len(verdicts)
+    assert len(written) == 6 + 4 * len(verdicts)  # 6 formats' files; 2 pages, a classroom file and a notebook each
     for path in written:
         path.read_bytes().decode("utf-8")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -316,7 +316,7 @@ def test_shards_merged_give_the_report_json_of_a_single_run_apart_from_timings(r
 def test_shards_merged_write_the_same_report_files_as_a_single_run(runs: dict[str, Any]) -> None:
     single = sorted(p.relative_to(runs["single"]) for p in runs["single"].rglob("*") if p.is_file())
     merged = sorted(p.relative_to(runs["merged"]) for p in runs["merged"].rglob("*") if p.is_file())
-    assert merged == single
+    assert merged == [p for p in single if p.name != "timings.json"]  # grade's timings: a merge grades nothing
     for rel in single:
         if rel.suffix in (".md", ".csv", ".html"):
             assert (runs["merged"] / rel).read_bytes() == (runs["single"] / rel).read_bytes(), rel

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from harness.course.late import Policy, gradescope_late, parse_policy
 from harness.errors import GraderError, GradproofError, UsageError
 from harness.load import SUFFIXES
 from harness.records.assignment import CHECKS, Assignment
@@ -112,7 +113,7 @@ set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 export AUTOGRADER_ROOT="$ROOT"
 cd "$ROOT"
-exec gradproof gradescope run --root "$ROOT" --spec "$ROOT/source/spec.toml"
+exec gradproof gradescope run --root "$ROOT" --spec "$ROOT/source/spec.toml"{late}
 """
 
 
@@ -181,8 +182,10 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) 
     zf.writestr(item, data)
 
 
-def build(out: Path, spec: Path | None = None) -> list[str]:
-    """Write the autograder zip to ``out``; returns the names inside it."""
+def build(out: Path, spec: Path | None = None, late_policy: str = "none") -> list[str]:
+    """Write the autograder zip to ``out``; returns the names inside it.  ``late_policy``
+    (:mod:`harness.course.late`) is passed to every ``gradescope run`` the zip makes."""
+    policy = parse_policy(late_policy)
     if spec is None:
         text = default_spec_text()
     else:
@@ -194,7 +197,8 @@ def build(out: Path, spec: Path | None = None) -> list[str]:
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         _add(zf, "setup.sh", SETUP_SH.encode(), executable=True)
-        _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
+        late = "" if policy.kind == "none" else f" --late-policy {policy.name}"
+        _add(zf, "run_autograder", RUN_AUTOGRADER.replace("{late}", late).encode(), executable=True)
         _add(zf, "spec.toml", text.encode())
         _add(zf, wheel_name, wheel)
     os.replace(tmp, out)
@@ -293,14 +297,22 @@ def results(
     }
 
 
-def run(root: Path | None = None, spec: Path | None = None, *, sandbox: SandboxMode = "auto") -> Results:
+def run(
+    root: Path | None = None, spec: Path | None = None, *, sandbox: SandboxMode = "auto", late_policy: str = "none"
+) -> Results:
     """Grade ``ROOT/submission``, write ``ROOT/results/results.json``; returns what it wrote.
+
+    ``late_policy`` other than ``none``: the submission's lateness from Gradescope's
+    ``ROOT/submission_metadata.json`` (its ``created_at`` against ``assignment.due_date``) takes
+    the penalty off the top-level ``score`` (which Gradescope counts over the tests' sum) and says
+    so in ``output``; the tests keep their points.
 
     A submission that cannot be found or graded is a result (score 0 and
     why); only a failure of the grader itself raises, after writing a
     results.json that says so.
     """
     started = time.monotonic()
+    policy = parse_policy(late_policy)
     base = autograder_root(root)
     results_dir = base / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -322,6 +334,8 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: SandboxM
             )[0]
             verdict["submission"] = str(found.path.relative_to(base / "submission"))
         data = results(verdict, assignment, time.monotonic() - started, found.problem)
+        if policy.kind != "none":
+            _late(data, base / "submission_metadata.json", policy)
     except GradproofError as exc:
         write_atomic(target, json.dumps(_failure(str(exc)), indent=2) + "\n")
         raise
@@ -330,6 +344,26 @@ def run(root: Path | None = None, spec: Path | None = None, *, sandbox: SandboxM
         raise GraderError(f"the autograder failed: {type(exc).__name__}: {exc}") from exc
     write_atomic(target, json.dumps(data, indent=2, allow_nan=False) + "\n")
     return data
+
+
+def _late(data: Results, metadata_file: Path, policy: Policy) -> None:
+    """Take the late penalty off ``data``'s score, from Gradescope's submission metadata."""
+    try:
+        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        metadata = None
+    late = gradescope_late(metadata, policy, float(data["score"]))
+    if late is None:
+        data["output"] += f"\nLate policy {policy.name}: no submission time or due date in the metadata; no penalty."
+        return
+    score = round(late["score_before"] * (1.0 - late["penalty"]), 6)
+    data["score"] = score
+    if late["days"] > 0:
+        data["output"] += (
+            f"\nLate: {late['days']} day{'s' if late['days'] != 1 else ''} after {late['due']} "
+            f"(submitted {late['submitted']}); policy {policy.name}: "
+            f"{late['penalty'] * 100:g}% off, {late['score_before']:g} → {score:g}."
+        )
 
 
 def _failure(why: str) -> Results:

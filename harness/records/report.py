@@ -58,14 +58,13 @@ class FlagData(TypedDict):
     evidence: list[str]
 
 
-class VerdictData(TypedDict):
+class _VerdictBase(TypedDict):
     submission: str
     status: str  # "graded" | "error"
     error: str | None
     score: float
     max_score: float
     isolation: str
-    duration_s: float
     style: str | None
     digest: str
     seed: int | None
@@ -74,6 +73,44 @@ class VerdictData(TypedDict):
     stderr: str
     checks: list[CheckData]
     flags: list[FlagData]  # what the policy saw, with its evidence (the summary counts them)
+
+
+class VerdictData(_VerdictBase, total=False):
+    duration_s: float  # in each verdict and the journal; ``grade`` puts it in timings.json, not report.json
+    student: StudentData  # ``grade --roster``: the roster row this submission matched
+    late: LateData  # ``grade --late-policy``: how late it was and what that cost
+
+
+class StudentData(TypedDict):
+    """A roster row (``grade --roster``): who a submission is, as the LMS knows them."""
+
+    submission: str  # the roster's key: a path relative to the graded folder
+    student_id: str  # Canvas: the user's Canvas ID (the gradebook export's ID column)
+    name: str
+    section: str
+    sis_user_id: str
+    sis_login_id: str
+
+
+class LateData(TypedDict):
+    """Late work (``grade --late-policy``): the penalty applied to this submission's score."""
+
+    days: int  # whole days late, rounded up (0: on time)
+    policy: str  # "none" | "zero" | "percent:<P>"
+    penalty: float  # the fraction of the score taken off, 0..1
+    score_before: float
+    due: str  # ISO 8601, UTC
+    submitted: str  # ISO 8601, UTC
+    source: str  # where ``submitted`` came from: "roster" | "mtime" | "gradescope"
+
+
+class RosterData(TypedDict):
+    """The roster's view of a batch (``grade --roster``): nothing dropped silently."""
+
+    file: str  # the roster's file name
+    unmatched: list[str]  # submissions graded that no roster row names
+    absent: list[StudentData]  # roster rows no graded submission matched
+    canvas_assignment: str | None  # the Canvas column header, ``Name (id)``
 
 
 class ShardData(TypedDict, total=False):
@@ -141,6 +178,8 @@ class ReportData(_ReportBase, total=False):
     summary: SummaryData  # the batch at a glance (report_data computes it; a format recomputes it)
     visibility: dict[str, str]  # check -> "hidden" | "after_due_date" | "after_published"; absent: visible
     shard: ShardData  # only in the report of one shard of a batch
+    roster: RosterData  # only with ``grade --roster``
+    visibility: dict[str, str]  # check -> the spec's visibility (``grade`` writes it; what the notebook format hides)
 
 
 def verdict_from_json(value: object) -> VerdictData:

@@ -34,7 +34,7 @@ from typing import cast
 
 from harness.errors import invalid
 from harness.records.report import ReportData, valid_data
-from harness.report import classroom, csv_file, html_pages, json_file, junit, markdown
+from harness.report import canvas, classroom, csv_file, html_pages, json_file, junit, markdown, notebook
 from harness.report.files import PRIVATE, Access, Rendered, write_atomic
 
 FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
@@ -44,6 +44,8 @@ FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
     "junit": junit.render,
     "csv": csv_file.render,
     "classroom": classroom.render,
+    "canvas": canvas.render,
+    "notebook": notebook.render,
 }
 ALL_FORMATS: tuple[str, ...] = tuple(FORMATS)
 ALWAYS = "json"  # report.json is always written: every other format (and a merge, a resume) reads it
