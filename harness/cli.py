@@ -212,8 +212,6 @@ def grade(
         data["shard"] = plan.info
     if roster_data is not None:
         data["roster"] = roster_data
-    if not all(assignment.visible(check) for check in CHECKS):  # what the notebook format hides
-        data["visibility"] = {check: assignment.visibility_of(check) for check in CHECKS}
     data["submissions"], timings = gradebook.split_timings(verdicts)  # report.json: the same bytes on a re-grade
     write_reports(out, data, wanted, access)
     write_atomic(out / gradebook.TIMINGS, json.dumps(timings, indent=2) + "\n", access)
@@ -259,14 +257,6 @@ def merge(dirs: tuple[Path, ...], out: Path, formats: str, group: str | None) ->
     wanted = parse_formats(formats)
     access = group_access(group)
     data = sharding.merge(list(dirs))
-    for folder in dirs:  # the spec's visibility, which the shards' report.json carry (the notebook format hides)
-        try:
-            seen = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("visibility")
-        except (OSError, ValueError, AttributeError):
-            seen = None
-        if isinstance(seen, dict) and all(isinstance(v, str) for v in seen.values()):
-            data["visibility"] = seen
-            break
     make_folder(out, access)
     write_reports(out, data, wanted, access)
     sharding.write_journal(out, data["submissions"], access)

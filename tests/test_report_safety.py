@@ -377,7 +377,9 @@ def test_every_report_file_and_the_journal_is_its_owners_alone(attacked: dict[st
     _ok(attacked)
     out = attacked["out"]
     files = [p for p in out.rglob("*") if p.is_file()]
-    assert len(files) == 8 + 4 * len(SUBMISSIONS)  # 6 formats' files, journal, timings; 2 pages, a classroom file, a notebook each
+    assert len(files) == 8 + 4 * len(
+        SUBMISSIONS
+    )  # 6 formats' files, journal, timings; 2 pages, a classroom file, a notebook each
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     for folder in (out, out / "submissions", out / "classroom"):

@@ -179,7 +179,6 @@ class ReportData(_ReportBase, total=False):
     visibility: dict[str, str]  # check -> "hidden" | "after_due_date" | "after_published"; absent: visible
     shard: ShardData  # only in the report of one shard of a batch
     roster: RosterData  # only with ``grade --roster``
-    visibility: dict[str, str]  # check -> the spec's visibility (``grade`` writes it; what the notebook format hides)
 
 
 def verdict_from_json(value: object) -> VerdictData:
