@@ -30,6 +30,7 @@ from harness.records.report import VerdictData
 from harness.report import ALL_FORMATS, ALWAYS, DEFAULT_FORMATS, parse_formats, write_reports
 from harness.report.data import report_data
 from harness.report.text import summary_line
+from harness.run.sandbox import isolation_line
 from harness.spec import default_spec_text, load_spec
 
 
@@ -140,6 +141,9 @@ def grade(
     verdicts: list[VerdictData] = []
     if plan.files:
         from harness.batch import grade_batch  # lazy: it imports torch, kept out of the CLI's start-up
+
+        if sys.stderr.isatty():  # on a terminal (a log has it in every verdict's isolation)
+            click.echo(isolation_line(sandbox), err=True)
 
         with bar if bar is not None else nullcontext():
             verdicts = grade_batch(
