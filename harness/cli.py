@@ -38,6 +38,7 @@ from harness.report.data import report_data
 from harness.report.escape import terminal, terminal_lines
 from harness.report.files import group_access, make_folder, write_atomic
 from harness.report.text import summary_line
+from harness.run.sandbox import isolation_line
 from harness.spec import default_spec_text, load_spec
 
 
@@ -189,6 +190,9 @@ def grade(
     verdicts: list[VerdictData] = []
     if plan.files:
         from harness.batch import grade_batch  # lazy: it imports torch, kept out of the CLI's start-up
+
+        if sys.stderr.isatty():  # on a terminal (a log has it in every verdict's isolation)
+            click.echo(isolation_line(sandbox), err=True)
 
         make_folder(out, access)
         with bar if bar is not None else nullcontext():

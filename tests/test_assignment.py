@@ -153,7 +153,7 @@ submission = "backprop.ipynb"
         (
             "[limits]\nswap = 1",
             "s.toml: limits.swap=1: unknown key; expected one of timeout, cpu_seconds, memory_bytes, "
-            "processes, file_bytes, output_bytes, output_keep_bytes",
+            "processes, file_bytes, output_bytes, output_keep_bytes, scratch_bytes",
         ),
         ("[hypothesis]\nexamples = true", "s.toml: hypothesis.examples=True: must be a whole number ≥ 1"),
         (

@@ -8,7 +8,10 @@ as, no daemon, no file outside the children's private directories.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,11 +20,14 @@ from typing import Any
 
 import pytest
 
+import harness
+import reference
 from harness.batch import grade_batch
 from harness.records.assignment import Assignment
 from harness.run.sandbox import bubblewrap_problem
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
+CHECKOUT = HOSTILE.parent.parent
 FILES = sorted(p.name for p in HOSTILE.glob("*.py"))
 ROOT = os.geteuid() == 0
 LIMITS = replace(
@@ -32,6 +38,7 @@ LIMITS = replace(
     file_bytes=1024**2,
     output_bytes=1024**2,
     output_keep_bytes=4096,
+    scratch_bytes=8 * 1024**2,
 )
 DAEMON_MARKERS = ("sleep 4711", "gradproof-hostile-daemon")
 HOST_TARGETS = [
@@ -165,14 +172,50 @@ def _write_outside(v: dict[str, Any], mode: str) -> None:
         assert "REFUSED /var/tmp/gradproof-hostile-vartmp" in v["stdout"]
 
 
+def _editable_finder_on_the_host() -> bool:
+    return any(glob.glob(os.path.join(p, "__editable__*gradproof*finder.py")) for p in sys.path if p)
+
+
 def _read_grader_files(v: dict[str, Any], mode: str) -> None:
     assert v["status"] == "graded"
-    assert "ROOTS [" in v["stdout"] and "ROOTS []" not in v["stdout"], "the probe found no checkout to look in"
-    if mode == "require":
-        assert "READ " not in v["stdout"], v["stdout"]
+    if mode == "require":  # not even the editable install's finder is there to name the checkout
+        assert "ROOTS []" in v["stdout"] and "READ " not in v["stdout"], v["stdout"]
+    elif _editable_finder_on_the_host():
+        assert "ROOTS [" in v["stdout"] and "ROOTS []" not in v["stdout"], "the probe found no checkout to look in"
     if ROOT:  # another uid than the grader's: no reading the grader's memory or environment
         assert "REFUSED /proc/1/root" in v["stdout"] or mode != "require"
         assert "environ PermissionError" in v["stdout"] and "mem PermissionError" in v["stdout"]
+
+
+def _grader_paths() -> list[str]:
+    """Paths that would tell a child where the grader's files are."""
+    paths = [str(HOSTILE), str(Path(harness.__file__).parent), str(Path(reference.__file__).parent)]
+    prefix = Path(sys.prefix).resolve()
+    if prefix != CHECKOUT and CHECKOUT not in prefix.parents:  # a .venv inside the checkout names it
+        paths.append(str(CHECKOUT))
+    return paths
+
+
+def _list_readable(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded" and v["stdout"].startswith("FOUND "), v
+    if mode != "require":  # the fallback sees the machine
+        assert not v["stdout"].startswith("FOUND 0\n"), v["stdout"]
+        return
+    assert v["stdout"].startswith("FOUND 0\n"), v["stdout"]  # nothing but its directory and the runtime
+    commands = "\n".join(line for line in v["stdout"].splitlines() if line.startswith("CMDLINE"))
+    assert commands.startswith("CMDLINE0 bwrap --args "), commands
+    assert not [p for p in _grader_paths() if p in commands], commands
+
+
+def _fill_scratch(v: dict[str, Any], mode: str) -> None:
+    assert v["status"] == "graded" and v["score"] == 0.0
+    wrote = int(v["stdout"].split("WROTE ", 1)[1].split()[0])
+    bounded = re.search(r"private /tmp and /dev/shm of (\d+) MiB each", v["isolation"])
+    if mode == "require" and bounded:
+        assert "No space left on device (fill_scratch.py, line" in _notes(v), _notes(v)
+        assert wrote <= int(bounded.group(1)), (wrote, v["isolation"])
+    else:  # nothing bounds it: it wrote it all (and the worker removed it)
+        assert wrote == 72, v
 
 
 def _monkeypatch(v: dict[str, Any], mode: str) -> None:
@@ -216,6 +259,8 @@ EXPECTED: dict[str, Callable[[dict[str, Any], str], None]] = {
     "flood_output.py": _flood,
     "write_outside.py": _write_outside,
     "read_grader_files.py": _read_grader_files,
+    "list_readable.py": _list_readable,
+    "fill_scratch.py": _fill_scratch,
     "import_reference.py": _grader_import("reference"),
     "import_harness_hidden.py": _grader_import("harness"),
     "monkeypatch_torch.py": _monkeypatch,

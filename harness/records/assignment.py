@@ -25,9 +25,20 @@ class Limits:
     file_bytes: int = 16 * 1024**2
     output_bytes: int = 4 * 1024**2  # stdout + stderr past this: the submission is stopped
     output_keep_bytes: int = 16 * 1024  # how much of each stream the report keeps
+    # The sandbox's private /tmp (and /dev/shm), each: RAM on top of memory_bytes, emptied after
+    # every submission; past it a write fails (ENOSPC). Without --size support it is not enforced.
+    scratch_bytes: int = 64 * 1024**2
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "memory_bytes", "processes", "file_bytes", "output_bytes", "output_keep_bytes"):
+        for name in (
+            "timeout",
+            "memory_bytes",
+            "processes",
+            "file_bytes",
+            "output_bytes",
+            "output_keep_bytes",
+            "scratch_bytes",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 invalid(name, value, "must be a positive number")
