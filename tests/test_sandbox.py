@@ -5,7 +5,6 @@ The probes run a small submission in a real worker and read what it printed abou
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -20,7 +19,6 @@ from typing import Any
 import pytest
 
 import harness
-import harness.run.pool as pool_module
 import harness.run.sandbox as sandbox
 import reference
 from harness.batch import grade_batch
@@ -467,11 +465,7 @@ def test_a_disk_fill_ends_in_no_space_at_the_scratch_limit_while_an_honest_file_
 ) -> None:
     if not _sized():
         pytest.skip("this bwrap takes no --size: the scratch is not bounded (the isolation says so)")
-    limits = replace(Assignment().limits, timeout=10.0, scratch_bytes=8 * MIB)
-    # Workers get the assignment's scratch size, as from a pool that passes it on (one job: this process).
-    monkeypatch.setattr(
-        pool_module, "worker_command", functools.partial(sandbox.worker_command, scratch_bytes=limits.scratch_bytes)
-    )
+    limits = replace(Assignment().limits, timeout=10.0, scratch_bytes=8 * MIB)  # the pool passes it on
     verdicts = grade_batch(
         [HOSTILE / "fill_scratch.py", HOSTILE / "correct_script.py"],
         replace(Assignment(), limits=limits),

@@ -47,7 +47,7 @@ def _graded(
     if jobs > 1 and len(todo) > 1:
         yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
         return
-    with Pool(1, sandbox, hide) as pool:
+    with Pool(1, sandbox, hide, scratch_bytes=assignment.limits.scratch_bytes) as pool:
         pool.start()
         for i, path in todo:
             try:

@@ -183,7 +183,7 @@ def _grader_process_main() -> None:
 
     assignment, sandbox, hide = reader.recv()
     try:
-        pool = Pool(1, sandbox, hide)
+        pool = Pool(1, sandbox, hide, scratch_bytes=assignment.limits.scratch_bytes)
         pool.start()
     except GraderError as exc:
         writer.send(("fatal", str(exc)))

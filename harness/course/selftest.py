@@ -67,7 +67,9 @@ def run_selftest(
         invalid("file", str(path), "expected one .py or .ipynb file (the self-test grades one submission)")
     files = collect([path])
     hide = [path.resolve().parent]
-    pool = Pool(1, sandbox, hide, warm=False)  # one job: warming the worker up would only delay it
+    pool = Pool(
+        1, sandbox, hide, warm=False, scratch_bytes=assignment.limits.scratch_bytes
+    )  # one job: warming the worker up would only delay it
     try:
         pool.spawn()
         from harness.grade import grade_submission  # lazy: imports torch while the worker starts (see above)

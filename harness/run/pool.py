@@ -115,10 +115,17 @@ class Worker:
     """The grader's handle on one worker process (one ``--jobs`` slot)."""
 
     def __init__(
-        self, slot: int, mode: SandboxMode, hide: list[Path], spawner: _Spawner | None = None, warm: bool = True
+        self,
+        slot: int,
+        mode: SandboxMode,
+        hide: list[Path],
+        spawner: _Spawner | None = None,
+        warm: bool = True,
+        scratch_bytes: int | None = None,
     ) -> None:
         self.slot = slot
         self.warm = warm
+        self.scratch_bytes = scratch_bytes
         self.mode: SandboxMode = mode
         self.hide = hide
         self.spawner = spawner or _Spawner()
@@ -138,7 +145,9 @@ class Worker:
 
     def spawn(self) -> None:
         """Start the process (the torch import then runs while other workers spawn)."""
-        command = worker_command(self.slot, self.mode, self.hide, self.uid, warm=self.warm)
+        command = worker_command(
+            self.slot, self.mode, self.hide, self.uid, warm=self.warm, scratch_bytes=self.scratch_bytes
+        )
         self.isolation = command.isolation
         self.log.seek(0)
         self.log.truncate()
@@ -422,10 +431,17 @@ class Pool:
     """``jobs`` warm workers; :meth:`session` lends one for one submission."""
 
     def __init__(
-        self, jobs: int, mode: SandboxMode = "auto", hide: list[Path] | None = None, *, warm: bool = True
+        self,
+        jobs: int,
+        mode: SandboxMode = "auto",
+        hide: list[Path] | None = None,
+        *,
+        warm: bool = True,
+        scratch_bytes: int | None = None,
     ) -> None:
         """``warm``: each worker warms torch up and backs itself with huge pages before its
-        first job (≈ 0.15 s once, then each job is faster): right for a batch, not for one file."""
+        first job (≈ 0.15 s once, then each job is faster): right for a batch, not for one file.
+        ``scratch_bytes``: the size of each worker's private /tmp (the assignment's limit)."""
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             invalid("jobs", jobs, "must be a whole number ≥ 1")
         self.jobs = jobs
@@ -440,7 +456,7 @@ class Pool:
         self._closed = False
         try:
             for slot in range(jobs):
-                self.workers.append(Worker(slot, mode, self.hide, self.spawner, warm=warm))
+                self.workers.append(Worker(slot, mode, self.hide, self.spawner, warm=warm, scratch_bytes=scratch_bytes))
         except BaseException:
             self.close()
             raise
