@@ -327,9 +327,10 @@ class _Probe:
     lo: int
     hi: int
     w: Tensor
+    size: Tensor  # |w|
     steps: tuple[float, ...]
     differences: tuple[float, ...]  # f(x + t w) − f(x − t w) for each step t
-    moved: tuple[Tensor, ...]  # the shift really applied, x + t w minus x − t w, for each step
+    moved: Tensor  # the shift really applied, x + t w minus x − t w: one row per step
 
 
 class _Checker:
@@ -359,6 +360,7 @@ class _Checker:
         self.allowance = _ROUNDING_SAFETY * precision.eps_grad * rounding
         # the unit of each entry's step: its input's RMS
         self.scale = problem.expand([rms if rms > 0 else problem.overall_rms() for rms in problem.rms(problem.x)])
+        self.scratch = torch.empty(problem.size, dtype=torch.float64)  # the applied shifts of a probe's f(x + t w)
         self.noise = 0.0
         self.directional_tests = 0
         self.checked: set[int] = set()
@@ -378,7 +380,8 @@ class _Checker:
         magnitudes make two errors cancelling exactly a probability-zero event.
         """
         r = torch.rand(2, self.problem.size, generator=self.generator, dtype=torch.float64)
-        return torch.where(r[0] < 0.5, -1.0, 1.0) * (1.0 + r[1]) * self.scale
+        signs = r[0].mul_(2.0).floor_().mul_(2.0).sub_(1.0)  # −1 where r[0] < 1/2, else 1
+        return r[1].add_(1.0).mul_(signs).mul_(self.scale)
 
     def estimate_noise(self) -> None:
         """Measure the evaluation noise σ of ``f`` (Moré & Wild's ECnoise, 7 evaluations).
@@ -402,17 +405,17 @@ class _Checker:
 
     def probe(self, lo: int, hi: int, w: Tensor) -> _Probe:
         """Evaluate f along w (which moves entries lo:hi) at steps ±h, ±h/2, ±h/4: 6 evaluations."""
-        steps, differences, moved = [], [], []
+        steps, differences = [], []
+        moved = torch.empty(3, hi - lo, dtype=torch.float64)
+        plus = self.scratch[: hi - lo]
         for k in range(3):
             t = self.h / 2**k
-            moved_plus = torch.empty(hi - lo, dtype=torch.float64)
-            moved_minus = torch.empty(hi - lo, dtype=torch.float64)
-            f_plus = self.problem.value_at(lo, hi, w, t, moved_plus)
-            f_minus = self.problem.value_at(lo, hi, w, -t, moved_minus)
+            f_plus = self.problem.value_at(lo, hi, w, t, plus)
+            f_minus = self.problem.value_at(lo, hi, w, -t, moved[k])
+            torch.sub(plus, moved[k], out=moved[k])
             steps.append(t)
             differences.append(f_plus - f_minus)
-            moved.append(moved_plus.sub_(moved_minus))
-        return _Probe(lo, hi, w, tuple(steps), tuple(differences), tuple(moved))
+        return _Probe(lo, hi, w, w.abs(), tuple(steps), tuple(differences), moved)
 
     def assess(self, probe: _Probe) -> _Measurement:
         """Compare the numeric derivative along a probe's direction with the reference's (no evaluation).
@@ -437,7 +440,7 @@ class _Checker:
         tolerance = (
             _TRUNCATION_SAFETY * abs(e2 - e1)
             + _NOISE_SAFETY * self.noise / self.h
-            + float(probe.w.abs() @ self.allowance[lo:hi])
+            + float(probe.size @ self.allowance[lo:hi])
         )
         return _Measurement(lo, hi, e2, tolerance)
 
