@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -381,6 +385,138 @@ def test_tolerances_loosen_what_counts_as_wrong() -> None:
     assert not check_gradients(lambda x: (x**2).sum(), x, lambda x: 2 * x * (1 + 1e-6)).ok
     assert check_gradients(lambda x: (x**2).sum(), x, lambda x: 2 * x * (1 + 1e-6), rtol=1e-5).ok
     assert check_gradients(lambda x: (x**2).sum(), x, lambda x: 2 * x + 1e-7, atol=1e-6).ok
+
+
+# ---------------------------------------------------------------- evaluations and speed
+
+
+def counted(fn: Callable[..., Tensor]) -> tuple[Callable[..., Tensor], list[int]]:
+    """``fn`` and a one-element list counting its calls."""
+    calls = [0]
+
+    def wrapper(*args: Tensor) -> Tensor:
+        calls[0] += 1
+        return fn(*args)
+
+    return wrapper, calls
+
+
+def random_entry(shape: torch.Size, seed: int) -> tuple[int, ...]:
+    gen = torch.Generator().manual_seed(seed)
+    return tuple(int(torch.randint(n, (1,), generator=gen)) for n in shape)
+
+
+def evaluation_cases() -> list[Any]:
+    net, small, tiny = MLP(16, 48, 5), MLP(16, 32, 4), MLP(8, 10, 3)
+    x = torch.linspace(-2, 2, 200, dtype=torch.float64).reshape(20, 10).requires_grad_()
+    several = {(0, (0, 0)): 1.01, (0, (9, 31)): 0.999, (1, (31, 3)): -1.0}
+
+    def scaled(W1: Tensor, W2: Tensor) -> Grads:
+        g1, g2 = tiny.backward(W1, W2)
+        return 1.01 * g1, 1.01 * g2
+
+    cases: list[tuple[str, Callable[..., Tensor], Any, Any, dict[str, Any]]] = [
+        ("a correct gradient", net.loss, net.weights, net.backward, {}),
+        ("one wrong entry", net.loss, net.weights, planted(net.backward, {(0, (3, 7)): 1 + 1e-3}), {}),
+        ("several wrong entries", small.loss, small.weights, planted(small.backward, several), {}),
+        ("every entry wrong", tiny.loss, tiny.weights, scaled, {"max_mismatches": 5}),
+        ("entries mode", lambda x: (x**2).sum(), torch.ones(3, dtype=torch.float64), lambda x: 2.5 * x, {}),
+        ("fn's own backward", lambda x: Cube.apply(x).sum(), x, None, {}),
+        ("a vector-Jacobian product", Cube.apply, x, None, {"seed": 3}),
+    ]
+    return [pytest.param(*case[1:], id=case[0]) for case in cases]
+
+
+@pytest.mark.parametrize("fn, inputs, grad_fn, options", evaluation_cases())
+def test_evaluations_count_every_call_of_fn_exactly(
+    fn: Callable[..., Tensor], inputs: Any, grad_fn: Any, options: dict[str, Any]
+) -> None:
+    counting, calls = counted(fn)
+    result = check_gradients(counting, inputs, grad_fn, **options)
+    assert isinstance(result.evaluations, int)
+    assert result.evaluations == calls[0] == result.function_evaluations
+    assert f"{calls[0]:,} evaluations of fn" in str(result)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_entry_wrong_by_a_thousandth_among_a_hundred_thousand_costs_at_most_a_hundred_evaluations(
+    seed: int,
+) -> None:
+    net = MLP(256, 320, 56, seed=seed)  # 99,840 parameters
+    k = seed % 2
+    entry = random_entry(net.weights[k].shape, seed)
+    result = check_gradients(net.loss, net.weights, planted(net.backward, {(k, entry): 1 + 1e-3}), seed=seed)
+    assert found(result) == {(k, entry)}
+    assert result.evaluations <= 100  # gradcheck: 2 P = 199,680; bisection alone: 230
+    assert result.entries_checked == 1
+
+
+def test_an_entry_wrong_by_a_relative_1e_minus_4_among_ten_thousand_is_found_at_its_exact_entry() -> None:
+    for seed in range(10):
+        net = MLP(64, 128, 14, seed=seed)  # 9,984 parameters
+        k = seed % 2
+        entry = random_entry(net.weights[k].shape, 100 + seed)
+        wrong = planted(net.backward, {(k, entry): 1 + (1e-4 if seed < 5 else -1e-4)})
+        result = check_gradients(net.loss, net.weights, wrong, seed=seed)
+        assert found(result) == {(k, entry)}, str(result)
+        (m,) = result.mismatches
+        assert m.rel_error == pytest.approx(1e-4, rel=1e-3)
+
+
+@pytest.mark.parametrize("factors", [(1 + 1e-3, 1 + 1e-3), (1 + 1e-3, 1 - 1e-3), (1.1, 1 + 1e-6)])
+def test_two_wrong_entries_side_by_side_are_both_found(factors: tuple[float, float]) -> None:
+    net = MLP(64, 128, 14)
+    edits = {(0, (3, 5)): factors[0], (0, (3, 6)): factors[1]}
+    assert found(check_gradients(net.loss, net.weights, planted(net.backward, edits))) == set(edits)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_correct_backward_gives_no_false_alarm_over_fifty_seeds_at_ten_thousand_parameters(
+    dtype: torch.dtype,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradproofWarning)
+        for seed in range(50):
+            net = MLP(64, 128, 14, seed=seed, dtype=dtype)
+            result = check_gradients(net.loss, net.weights, net.backward, seed=seed)
+            assert result.ok, str(result)
+            assert result.evaluations == 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_correct_backward_gives_no_false_alarm_over_fifty_seeds_at_a_hundred_thousand_parameters(
+    dtype: torch.dtype,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradproofWarning)
+        for seed in range(50):
+            net = MLP(256, 320, 56, seed=seed, dtype=dtype)
+            result = check_gradients(net.loss, net.weights, net.backward, seed=seed)
+            assert result.ok, str(result)
+
+
+FIRST_CHECK = """
+import sys, torch
+from harness.gradients import check_gradients
+x = torch.linspace(-1, 1, 1000, dtype=torch.float64).reshape(20, 50)
+def grad_fn(x):
+    g = 3 * x**2
+    g[7, 11] *= 1.001
+    return g
+before = set(sys.modules)
+result = check_gradients(lambda x: (x**3).sum(), x, grad_fn)
+check_gradients(lambda x: (x**3).sum(), x[:2, :3], lambda x: 3 * x**2)  # entries mode
+assert [m.where for m in result.mismatches] == ["inputs[0][7, 11]"], result
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_the_first_check_in_a_process_imports_nothing_more() -> None:
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", FIRST_CHECK], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"  # torch.unravel_index imported sympy: half a second once per process
 
 
 # ---------------------------------------------------------------- misuse

@@ -9,10 +9,15 @@ Two modes:
 * ``"entries"``: a central difference per entry (``6 P`` evaluations of ``fn``);
   used for small inputs (``P <= ENTRIES_MODE_MAX_PARAMETERS``).
 * ``"directions"``: random directional derivatives detect any discrepancy with
-  ``6`` evaluations per direction whatever ``P`` is; group testing (bisection of
-  the failing direction's support) then localises the wrong entries in about
-  ``12 log2 P`` evaluations each, and a per-entry central difference reports
-  their analytic and numeric values.
+  ``6`` evaluations per direction whatever ``P`` is.  A single wrong entry is
+  then decoded: directions coded by contiguous blocks of entries tell which
+  block holds it, as many blocks per probe as the failing test's
+  signal-to-tolerance ratio allows, and the other detection directions narrow
+  it down for free (one or two probes at 1e5 entries for a relative error of
+  1e-3).  When the tests say more than one entry is wrong, group testing
+  (bisection of the failing direction's support) localises them in about
+  ``12 log2 P`` evaluations each.  A per-entry central difference confirms
+  each wrong entry and reports its analytic and numeric values.
 
 Every numerical derivative is a Richardson extrapolation over the steps
 ``h, h/2, h/4``; its tolerance is built from an error estimate (the difference
@@ -57,6 +62,8 @@ _NOISE_SPACING = 1.0 / 16.0  # noise is sampled at steps of h / 16
 _MAX_FRONTIER = 64  # wider bisection trees fall back to checking every entry in them
 _DIRECT_SIZE = 4  # subsets this small are checked entry by entry
 _MAX_ROUNDS = 8  # detect-localise rounds before checking every remaining entry
+_DECODE_MARGIN = 4.0  # decoding: codes 4/r apart, r the failing test's signal-to-tolerance ratio
+_DECODE_DIRECT = 2  # decoding probes stop at this many candidates (or at r/4 with a second direction)
 
 
 class GradproofWarning(UserWarning):
@@ -106,10 +113,12 @@ class GradientCheckResult:
     """What :func:`check_gradients` found.
 
     ``mismatches`` lists the wrong entries found (at most ``max_mismatches``;
-    ``truncated`` says the search stopped there).  ``function_evaluations``
-    counts calls of ``fn``, ``gradient_evaluations`` calls of ``grad_fn`` or of
-    autograd's backward.  ``eps``, ``atol`` and ``rtol`` are the values used;
-    ``noise`` is the estimated evaluation noise of the scalar checked.
+    ``truncated`` says the search stopped there).  ``evaluations`` (alias
+    ``function_evaluations``) counts every call of ``fn``, the first one that
+    gives its output included; ``gradient_evaluations`` counts calls of
+    ``grad_fn`` or of autograd's backward.  ``eps``, ``atol`` and ``rtol`` are
+    the values used; ``noise`` is the estimated evaluation noise of the scalar
+    checked.
     """
 
     ok: bool
@@ -128,6 +137,11 @@ class GradientCheckResult:
     dtype: torch.dtype
     seed: int
     truncated: bool
+
+    @property
+    def evaluations(self) -> int:
+        """Every call of ``fn`` the check made (``function_evaluations``): the cost of the check."""
+        return self.function_evaluations
 
     def worst(self, n: int = 5) -> tuple[Mismatch, ...]:
         """The ``n`` mismatches with the largest error relative to their tolerance."""
@@ -227,22 +241,27 @@ class _Problem:
             return float(out.double().reshape(()))
         return float((out.double() * self.out_direction).sum())
 
-    def value_at(self, lo: int, hi: int, shift: Tensor) -> tuple[float, Tensor]:
-        """``f`` with ``shift`` added to entries ``lo:hi``, and the shift really applied.
+    def value_at(self, lo: int, hi: int, w: Tensor, t: float, applied: Tensor | None = None) -> float:
+        """``f`` with ``t w`` added to entries ``lo:hi``; the shift really applied goes to ``applied``.
 
-        The applied shift differs from ``shift`` by the rounding of ``x + shift``
-        to each input's dtype.
+        The applied shift differs from ``t w`` by the rounding of ``x + t w``
+        to each input's dtype.  On the CPU the shifted entries are written into
+        the work buffers directly (no temporary tensor).
         """
-        applied = torch.empty(hi - lo, dtype=torch.float64)
         touched = []
         for k, slot in enumerate(self.slots):
             a, b = max(lo, slot.offset), min(hi, slot.offset + slot.numel)
             if a >= b:
                 continue
             local = slice(a - slot.offset, b - slot.offset)
-            moved = (self.x[a:b] + shift[a - lo : b - lo]).to(self.work[k].dtype)
-            self.work[k][local] = moved.to(self.work[k].device)
-            applied[a - lo : b - lo] = moved.double() - self.x[a:b]
+            target, x, step = self.work[k][local], self.x[a:b], w[a - lo : b - lo]
+            if target.device.type == "cpu":
+                moved = torch.add(x, step, alpha=t, out=target)
+            else:
+                moved = torch.add(x, step, alpha=t).to(target.dtype)
+                target.copy_(moved)
+            if applied is not None:
+                torch.sub(moved, x, out=applied[a - lo : b - lo])
             touched.append((k, local))
         try:
             with torch.no_grad():
@@ -253,15 +272,27 @@ class _Problem:
         self.evaluations += 1
         if not math.isfinite(value):
             invalid("fn(shifted inputs)", value, "expected a finite value near the inputs (try a smaller eps)")
-        return value, applied
+        return value
 
     def mismatch(self, i: int, analytic: float, numeric: float, allowed: float) -> Mismatch:
         """The :class:`Mismatch` record of flat entry i."""
         slot = next(s for s in reversed(self.slots) if s.offset <= i)
-        index = tuple(int(j) for j in torch.unravel_index(torch.tensor(i - slot.offset), slot.shape))
+        index = _unravel(i - slot.offset, slot.shape)
         error = abs(analytic - numeric)
         relative = error / abs(numeric) if numeric else (0.0 if error == 0 else math.inf)
         return Mismatch(slot.position, index, analytic, numeric, error, relative, allowed, slot.name)
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of entry ``flat`` of a C-contiguous tensor of ``shape``.
+
+    (``torch.unravel_index`` imports sympy on its first call: half a second.)
+    """
+    index = []
+    for n in reversed(shape):
+        flat, j = divmod(flat, n)
+        index.append(j)
+    return tuple(reversed(index))
 
 
 # ---------------------------------------------------------------- measurements
@@ -287,6 +318,19 @@ class _Measurement:
     @property
     def fails(self) -> bool:
         return self.ratio > 1.0
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """The evaluations of a directional test along w (moving entries lo:hi), kept to assess it again."""
+
+    lo: int
+    hi: int
+    w: Tensor
+    size: Tensor  # |w|
+    steps: tuple[float, ...]
+    differences: tuple[float, ...]  # f(x + t w) − f(x − t w) for each step t
+    moved: Tensor  # the shift really applied, x + t w minus x − t w: one row per step
 
 
 class _Checker:
@@ -316,6 +360,7 @@ class _Checker:
         self.allowance = _ROUNDING_SAFETY * precision.eps_grad * rounding
         # the unit of each entry's step: its input's RMS
         self.scale = problem.expand([rms if rms > 0 else problem.overall_rms() for rms in problem.rms(problem.x)])
+        self.scratch = torch.empty(problem.size, dtype=torch.float64)  # the applied shifts of a probe's f(x + t w)
         self.noise = 0.0
         self.directional_tests = 0
         self.checked: set[int] = set()
@@ -335,7 +380,8 @@ class _Checker:
         magnitudes make two errors cancelling exactly a probability-zero event.
         """
         r = torch.rand(2, self.problem.size, generator=self.generator, dtype=torch.float64)
-        return torch.where(r[0] < 0.5, -1.0, 1.0) * (1.0 + r[1]) * self.scale
+        signs = r[0].mul_(2.0).floor_().mul_(2.0).sub_(1.0)  # −1 where r[0] < 1/2, else 1
+        return r[1].add_(1.0).mul_(signs).mul_(self.scale)
 
     def estimate_noise(self) -> None:
         """Measure the evaluation noise σ of ``f`` (Moré & Wild's ECnoise, 7 evaluations).
@@ -346,7 +392,7 @@ class _Checker:
         """
         w = self.direction()
         delta = self.h * _NOISE_SPACING
-        values = [self.problem.value_at(0, self.problem.size, j * delta * w)[0] for j in range(-3, 4)]
+        values = [self.problem.value_at(0, self.problem.size, w, j * delta) for j in range(-3, 4)]
         estimates = [self.precision.eps_fn * max(abs(v) for v in values)]
         diffs = values
         for k in range(1, 7):
@@ -357,34 +403,50 @@ class _Checker:
 
     # -- one directional test
 
-    def central_discrepancy(self, lo: int, hi: int, w: Tensor, t: float) -> float:
-        """Δ(t): the central difference of f along w (entries lo:hi) minus the reference g·w.
+    def probe(self, lo: int, hi: int, w: Tensor) -> _Probe:
+        """Evaluate f along w (which moves entries lo:hi) at steps ±h, ±h/2, ±h/4: 6 evaluations."""
+        steps, differences = [], []
+        moved = torch.empty(3, hi - lo, dtype=torch.float64)
+        plus = self.scratch[: hi - lo]
+        for k in range(3):
+            t = self.h / 2**k
+            f_plus = self.problem.value_at(lo, hi, w, t, plus)
+            f_minus = self.problem.value_at(lo, hi, w, -t, moved[k])
+            torch.sub(plus, moved[k], out=moved[k])
+            steps.append(t)
+            differences.append(f_plus - f_minus)
+        return _Probe(lo, hi, w, w.abs(), tuple(steps), tuple(differences), moved)
 
-        The reference side uses the shift really applied, so the rounding of
-        x ± t·w to the inputs' dtype cancels out.
-        """
-        f_plus, moved_plus = self.problem.value_at(lo, hi, t * w)
-        f_minus, moved_minus = self.problem.value_at(lo, hi, -t * w)
-        reference = float(self.reference[lo:hi] @ (moved_plus - moved_minus))
-        return (f_plus - f_minus - reference) / (2.0 * t)
+    def assess(self, probe: _Probe) -> _Measurement:
+        """Compare the numeric derivative along a probe's direction with the reference's (no evaluation).
 
-    def measure(self, lo: int, hi: int, w: Tensor) -> _Measurement:
-        """Compare numeric and reference derivatives along w, which moves entries lo:hi (6 evaluations).
-
-        Central differences have error c₂h² + c₄h⁴ + …; Richardson's
-        E = (4Δ(h/2) − Δ(h))/3 cancels the h² term.  Two extrapolations, E1 over
+        Δ(t), the central difference minus the reference g·w, uses the shift
+        really applied, so the rounding of x ± t·w to the inputs' dtype cancels
+        out.  Central differences have error c₂t² + c₄t⁴ + …; Richardson's
+        E = (4Δ(t/2) − Δ(t))/3 cancels the t² term.  Two extrapolations, E1 over
         (h, h/2) and E2 over (h/2, h/4), differ by ≈ 15/16 of E1's truncation
         error, i.e. 15 times E2's; E2's rounding error has a std of ≈ 3.8 σ/h.
+        The evaluations do not depend on the reference, so a probe is assessed
+        again for free once entries have been checked.
         """
-        d1, d2, d3 = (self.central_discrepancy(lo, hi, w, self.h / 2**k) for k in range(3))
+        lo, hi = probe.lo, probe.hi
+        reference = self.reference[lo:hi]
+        d1, d2, d3 = (
+            (difference - float(reference @ moved)) / (2.0 * t)
+            for t, difference, moved in zip(probe.steps, probe.differences, probe.moved)
+        )
         e1 = (4.0 * d2 - d1) / 3.0
         e2 = (4.0 * d3 - d2) / 3.0
         tolerance = (
             _TRUNCATION_SAFETY * abs(e2 - e1)
             + _NOISE_SAFETY * self.noise / self.h
-            + float(w.abs() @ self.allowance[lo:hi])
+            + float(probe.size @ self.allowance[lo:hi])
         )
         return _Measurement(lo, hi, e2, tolerance)
+
+    def measure(self, lo: int, hi: int, w: Tensor) -> _Measurement:
+        """Compare numeric and reference derivatives along w, which moves entries lo:hi (6 evaluations)."""
+        return self.assess(self.probe(lo, hi, w))
 
     # -- entries
 
@@ -403,13 +465,21 @@ class _Checker:
         if not error <= allowed:  # also true for a NaN analytic entry
             self.mismatches.append(self.problem.mismatch(i, analytic, numeric, allowed))
 
-    def check_entries(self, entries: Iterable[int]) -> None:
-        """Check each entry not checked yet, in order, until ``max_mismatches``."""
+    def check_entries(self, entries: Iterable[int], until_passing: Sequence[_Probe] = ()) -> None:
+        """Check each entry not checked yet, in order, until ``max_mismatches``.
+
+        With ``until_passing``, also stop once a wrong entry is found and those
+        probes all pass again (assessing them costs no evaluation).
+        """
         for i in entries:
             if self.full:
                 return
             if i not in self.checked:
+                found = len(self.mismatches)
                 self.check_entry(i)
+                if until_passing and len(self.mismatches) > found:
+                    if not any(self.assess(p).fails for p in until_passing):
+                        return
 
     def result(self, mode: Literal["entries", "directions"], seed: int) -> GradientCheckResult:
         """What was found, as the public record."""
@@ -437,30 +507,94 @@ class _Checker:
     def run_directions(self, n_directions: int) -> None:
         """Detect with random directions; localise and check; repeat on what is left.
 
-        Checked entries join the reference with their numeric values, so each
-        round tests what is left.  Rounds that stop making progress end in
-        checking every entry.
+        Checked entries join the reference with their numeric values, and the
+        detection probes are assessed again against it (no evaluation): a round
+        that found wrong entries is confirmed by the same directions.  A round
+        that found none draws fresh directions (a failing test may have been
+        spurious, e.g. a step across a kink).  Decoding assumes one wrong entry;
+        once it finds nothing, bisection takes over.  Rounds that stop making
+        progress end in checking every entry.
         """
+        probes = self.detection_probes(n_directions)
+        decoding = True
         for _ in range(_MAX_ROUNDS):
-            failing = None if self.full else self.detect(n_directions)
-            if failing is None:
+            if self.full:
                 return
-            before = len(self.checked)
-            self.check_entries(self.localise(*failing))
-            if len(self.checked) == before:
-                break
-        if not self.full and self.detect(n_directions) is not None:
+            tests = [self.assess(p) for p in probes]
+            k = max(range(len(tests)), key=lambda j: tests[j].ratio)
+            if not tests[k].fails:
+                return
+            checked, found = len(self.checked), len(self.mismatches)
+            decoded = self.decode(probes, tests, k) if decoding else None
+            if decoded is not None:
+                self.check_entries(decoded, until_passing=probes)
+            else:
+                self.check_entries(self.localise(tests[k], probes[k].w))
+            if len(self.mismatches) == found:
+                decoding = False
+                if len(self.checked) == checked:
+                    break
+                probes = self.detection_probes(n_directions)
+        if not self.full and any(self.assess(p).fails for p in self.detection_probes(n_directions)):
             self.check_entries(range(self.problem.size))
 
-    def detect(self, n_directions: int) -> tuple[_Measurement, Tensor] | None:
-        """The worst failing test among ``n_directions`` fresh directions over all entries."""
-        tests = []
-        for _ in range(n_directions):
-            w = self.direction()
-            tests.append((self.measure(0, self.problem.size, w), w))
+    def detection_probes(self, n_directions: int) -> list[_Probe]:
+        """Probes along ``n_directions`` fresh random directions over all entries."""
         self.directional_tests += n_directions
-        worst = max(tests, key=lambda test: test[0].ratio)
-        return worst if worst[0].fails else None
+        return [self.probe(0, self.problem.size, self.direction()) for _ in range(n_directions)]
+
+    def decode(self, probes: list[_Probe], tests: list[_Measurement], k: int) -> list[int] | None:
+        """The entries to check if a single entry is wrong, best candidate first; None if the tests say otherwise.
+
+        If one entry j is wrong, a direction ``c ⊙ w`` (codes c on w's entries)
+        has the discrepancy ``c_j D``, where ``D`` is the failing test's along w.
+        The candidates are split into K contiguous blocks coded ``−1 … 1``; one
+        probe (6 evaluations) keeps the blocks whose code fits the measured
+        discrepancy within the two tolerances.  K grows with the failing test's
+        signal-to-tolerance ratio r (K − 1 ≈ r / 4, at least 2), so a clear
+        error is found in one or two probes rather than ``log2 P``.  The other
+        detection tests decode for free: entry j must fit ``D' = (w'_j / w_j) D``,
+        which leaves about ``2 n / r`` of n candidates, so probing stops at
+        ``n ≤ r / 4`` candidates and those that fit are returned, best fit first.
+        """
+        root = tests[k]
+        w = probes[k].w
+        signal, noise = root.discrepancy, root.tolerance
+        if not (math.isfinite(signal) and math.isfinite(noise)) or signal == 0:
+            return None
+        ratio = abs(signal) / noise if noise > 0 else math.inf
+        others = [(p, t) for j, (p, t) in enumerate(zip(probes, tests)) if j != k]
+        enough = max(float(_DECODE_DIRECT), ratio / _DECODE_MARGIN if others else 0.0)
+        blocks_wanted = 1 + int(min(ratio / _DECODE_MARGIN, float(root.hi - root.lo)))
+        lo, hi = root.lo, root.hi
+        while hi - lo > enough:
+            n = hi - lo
+            blocks = max(2, min(n, blocks_wanted))
+            bounds = [lo + g * n // blocks for g in range(blocks + 1)]
+            codes = torch.linspace(-1.0, 1.0, blocks, dtype=torch.float64)
+            sizes = torch.tensor([b - a for a, b in zip(bounds, bounds[1:])])
+            m = self.measure(lo, hi, torch.repeat_interleave(codes, sizes) * w[lo:hi])
+            self.directional_tests += 1
+            if not math.isfinite(m.discrepancy):
+                return None
+            misfit = (m.discrepancy - codes * signal).abs()
+            allowed = m.tolerance + codes.abs() * noise
+            fits = torch.nonzero(misfit <= allowed).reshape(-1)
+            if not fits.numel():
+                return None  # no single entry explains it
+            first, last = int(fits[0]), int(fits[-1])
+            if first == 0 and last == blocks - 1:  # no progress: follow the best fit
+                first = last = int(torch.argmin(misfit / allowed))
+            lo, hi = bounds[first], bounds[last + 1]
+        candidates = torch.arange(lo, hi)
+        worst_fit = torch.zeros(hi - lo, dtype=torch.float64)
+        for probe, test in others:
+            ratios = probe.w[lo - probe.lo : hi - probe.lo] / w[lo:hi]
+            fit = (test.discrepancy - ratios * signal).abs() / (test.tolerance + ratios.abs() * noise)
+            worst_fit = torch.maximum(worst_fit, fit)
+        kept = worst_fit <= 1.0
+        order = torch.argsort(worst_fit[kept], stable=True)
+        return [int(i) for i in candidates[kept][order]] or None
 
     def localise(self, root: _Measurement, w: Tensor) -> list[int]:
         """The entries to check, found by bisecting the failing test's support.
