@@ -1,4 +1,4 @@
-"""harness.strategies: well-conditioned tensors for hypothesis-driven gradient checks."""
+"""harness.gradients.strategies: well-conditioned tensors for hypothesis-driven gradient checks."""
 
 from __future__ import annotations
 

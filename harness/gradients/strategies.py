@@ -8,7 +8,7 @@ derivative vanish, and entries at a kink (``relu`` at 0) have no derivative.
 from zero::
 
     from hypothesis import given
-    from harness.strategies import well_conditioned_tensors, tensor_shapes
+    from harness.gradients.strategies import well_conditioned_tensors, tensor_shapes
 
     @given(well_conditioned_tensors(tensor_shapes(max_dims=2), bound=1.0))
     def test_my_backward(x):
