@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from harness import wire
+import harness.wire as wire
 from harness.check.functions import check_functions, check_helpers
 from harness.check.script import check_runs, grader_seeds, substitutions
 from harness.diagnose import diagnose_check

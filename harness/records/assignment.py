@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import wire
+import harness.wire as wire
 from harness.errors import invalid
 from harness.wire import MAX_KEEP_BYTES
 

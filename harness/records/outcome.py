@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness import wire
+import harness.wire as wire
 from harness.records.assignment import Limits
 
 if TYPE_CHECKING:  # torch only for types: the run stage's parent stays torch-free until it checks

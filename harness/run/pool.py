@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import wire
+import harness.wire as wire
 from harness.errors import GraderError, invalid
 from harness.records.assignment import Limits
 from harness.records.outcome import Binding, CallResult, CapturedError, Ending, Outcome, SandboxMode

@@ -48,7 +48,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import wire
+import harness.wire as wire
 from harness.errors import SandboxUnavailable, invalid
 from harness.records.assignment import Limits
 from harness.records.outcome import SANDBOX_MODES, SandboxMode

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from harness import wire
+import harness.wire as wire
 from harness.records.outcome import Value
 
 if TYPE_CHECKING:  # imported where used: the pool's parent stays torch-free until it checks

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING or __name__ != "__main__":  # imported by the grader's tests, or type-checked
-    from harness import wire
+    import harness.wire as wire
 else:  # inside the sandbox, where harness is hidden: the copy the command line made (its name then goes)
     wire = sys.modules.pop("gradproof_wire")
 
