@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from harness import wire
+import harness.wire as wire
 from harness.check.compare import NON_FINITE, _judged, _result, compare, fit, update_tolerance
 from harness.diagnose.messages import shape_diagnosis
 from harness.records.assignment import Assignment, Tolerance
@@ -229,9 +229,10 @@ class History:
         return current
 
 
-def check_script(outcome: Outcome, assignment: Assignment) -> list[CheckResult]:
-    """Judge a script-style submission from the history of its globals."""
-    history = History(outcome, assignment)
+def check_script(outcome: Outcome, assignment: Assignment, history: History | None = None) -> list[CheckResult]:
+    """Judge a script-style submission from the history of its globals (``history``: read from
+    ``outcome`` already)."""
+    history = history or History(outcome, assignment)
     values = {key: history.input(key) for key in ("X", "Y", "W1", "W2")}
     problem, why = problem_from(values)
     stop = f" ({outcome.error})" if outcome.error else ""
@@ -337,21 +338,23 @@ def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]
     inputs are degenerate (a truth that is zero everywhere cannot tell a formula from another),
     the report says that the grader's runs decided.
     """
+    histories = [History(run.outcome, assignment) for run in runs]  # each run read once
     own, *others = runs
-    own_results = check_script(own.outcome, assignment)
+    own_results = check_script(own.outcome, assignment, histories[0])
     if not others:
         return own_results
     judged: list[tuple[Run, list[CheckResult]]] = []
-    for run in others:
-        problem = _not_the_graders(run, own, assignment)
+    for run, history in zip(others, histories[1:]):
+        assert run.seed is not None
+        problem = _not_the_graders(history, run.seed, histories[0], assignment)
         if problem is not None:
             message = f"this run did not use the inputs the grader chose ({problem}); nothing it gave is trusted."
             results = [_result(r.name, "error", assignment, message) for r in own_results]
         else:
-            results = check_script(run.outcome, assignment)
+            results = check_script(run.outcome, assignment, history)
         judged.append((run, results))
-    data = tuple(_run_data(r, assignment) for r in runs)
-    degenerate = _degenerate(own, assignment)
+    data = tuple(_run_data(run, history, assignment) for run, history in zip(runs, histories))
+    degenerate = _degenerate(histories[0])
     combined = []
     for i, mine in enumerate(own_results):
         failed = next(((run, results[i]) for run, results in judged if results[i].status != "pass"), None)
@@ -389,11 +392,10 @@ def _value_name(check: str) -> str:
     return {"forward": "Your forward pass", "loss": "Your error E", "update": "Your update"}.get(check, f"Your {check}")
 
 
-def _not_the_graders(run: Run, own: Run, assignment: Assignment) -> str | None:
-    """Why ``run`` did not use the grader's inputs, or ``None``: every input the submission's own run
-    bound as floats must have been bound, first, to exactly the value the grader drew for it."""
-    mine, theirs = History(own.outcome, assignment), History(run.outcome, assignment)
-    assert run.seed is not None
+def _not_the_graders(theirs: History, seed: int, mine: History, assignment: Assignment) -> str | None:
+    """Why the run read into ``theirs`` did not use the grader's inputs (drawn from ``seed``), or
+    ``None``: every input the submission's own run (``mine``) bound as floats must have been bound,
+    first, to exactly the value the grader drew for it."""
     for key, kind in assignment.input_roles().items():
         first = mine.numeric(key)
         if not first or not _replaceable(first[0].value):
@@ -404,7 +406,7 @@ def _not_the_graders(run: Run, own: Run, assignment: Assignment) -> str | None:
         value, like = got[0].value, first[0].value
         assert value.tensor is not None and like.tensor is not None
         shape = () if like.kind == "number" else tuple(like.tensor.shape)
-        drawn = torch.tensor(wire.draw_entries(wire.Substitution(run.seed, kind), shape), dtype=torch.float64)
+        drawn = torch.tensor(wire.draw_entries(wire.Substitution(seed, kind), shape), dtype=torch.float64)
         if drawn.numel() != value.tensor.numel() or not torch.allclose(
             value.tensor.reshape(-1).to(torch.float64), drawn.reshape(-1), rtol=1e-2, atol=0.0
         ):
@@ -417,8 +419,7 @@ def _replaceable(value: Value) -> bool:
     return value.tensor is not None and (value.kind == "number" or value.dtype in FLOAT_DTYPES)
 
 
-def _run_data(run: Run, assignment: Assignment) -> RunData:
-    history = History(run.outcome, assignment)
+def _run_data(run: Run, history: History, assignment: Assignment) -> RunData:
     values: dict[str, Any] = {}
     for key in assignment.input_roles():
         first = history.numeric(key)
@@ -427,9 +428,9 @@ def _run_data(run: Run, assignment: Assignment) -> RunData:
     return {"source": run.source, "seed": run.seed, "values": values}
 
 
-def _degenerate(own: Run, assignment: Assignment) -> dict[str, str]:
-    """The checks the submission's own inputs cannot fail (their truth is zero everywhere), with a note."""
-    history = History(own.outcome, assignment)
+def _degenerate(history: History) -> dict[str, str]:
+    """The checks the submission's own inputs (read into ``history``) cannot fail (their truth is zero
+    everywhere), with a note."""
     problem, _ = problem_from({key: history.input(key) for key in ("X", "Y", "W1", "W2")})
     if problem is None or any(n > MAX_SCRIPT_SIZE for n in problem.sizes):
         return {}
