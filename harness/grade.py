@@ -12,12 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import harness.wire as wire
+from harness.check.defined import check_defined, observe_script_runs, observe_steps, script_substitutions
 from harness.check.functions import check_functions, check_helpers
 from harness.check.script import check_runs, grader_seeds, substitutions
+from harness.computation import run_seeds
 from harness.diagnose import diagnose_check
 from harness.errors import SubmissionError
 from harness.load import digest_of, load
-from harness.records.assignment import CHECKS, FUNCTIONS, Assignment
+from harness.records.assignment import FUNCTIONS, Assignment
 from harness.records.outcome import CapturedError, Outcome, Run
 from harness.records.result import CheckResult, Diagnosis
 from harness.records.submission import Submission
@@ -28,7 +30,7 @@ FUNCTION_STYLE = ("forward", "loss", "backward", "update")
 
 
 def max_score(assignment: Assignment) -> float:
-    return sum(assignment.max_points(name) for name in CHECKS)
+    return sum(assignment.max_points(name) for name in assignment.checks)
 
 
 def _unreached(checks: list[CheckResult], assignment: Assignment) -> list[CheckResult]:
@@ -42,7 +44,7 @@ def _unreached(checks: list[CheckResult], assignment: Assignment) -> list[CheckR
             max_score=assignment.max_points(name),
             message=f"{name} is not defined.",
         )
-        for name in CHECKS
+        for name in assignment.checks
         if name not in present and assignment.max_points(name) > 0
     ]
 
@@ -64,6 +66,8 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
             duration_s=time.monotonic() - started,
             digest=digest_of(path),
         )
+    if assignment.definition is not None:
+        return _grade_defined(submission, name, pool, assignment, started)
     with pool.session(submission, assignment.limits, assignment.tracked_names(), list(FUNCTIONS)) as session:
         outcome = _run(session, assignment)
         style, checks = _check(session, outcome, submission, assignment)
@@ -95,6 +99,57 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         digest=submission.digest,
         seed=submission.seed,
         notes=notes,
+        stdout=ending.stdout if ending else "",
+        stderr=ending.stderr if ending else "",
+        flags=flags,
+    )
+
+
+def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: Assignment, started: float) -> Verdict:
+    """A course's own assignment: run the file; then its steps on the grader's inputs (functions,
+    objects), or the file again on them (script); judge every check on every run."""
+    definition = assignment.definition
+    assert definition is not None
+    if definition.uses_steps:
+        with pool.session(submission, assignment.limits, [], []) as session:
+            outcome = _run(session, assignment)
+            observed = observe_steps(session, definition, submission.seed)
+        runs = [Run("own", submission.seed, outcome)]
+        style = definition.style
+    else:
+        paths = definition.read_paths()
+        with pool.session(submission, assignment.limits, paths, []) as session:
+            outcome = _run(session, assignment)
+        runs = [Run("own", submission.seed, outcome)]
+        if outcome.ending is None or outcome.ending.problem(assignment.limits) is None:
+            for seed in run_seeds(submission.seed, definition.runs):
+                substitute = script_substitutions(definition, seed)
+                with pool.session(submission, assignment.limits, paths, [], substitute) as session:
+                    runs.append(Run("grader", seed, _run(session, assignment)))
+        observed = observe_script_runs(outcome, [(r.seed or 0, r.outcome) for r in runs[1:]], definition)
+        style = "script"
+    forged = next(
+        (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
+    )
+    if forged is not None:
+        return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
+    checks = [diagnose_check(c) for c in check_defined(observed, assignment)]
+    flags = _flags(submission, runs)
+    checks = _apply_policy(checks, flags, assignment)
+    ending = outcome.ending
+    return Verdict(
+        submission=name,
+        status="graded",
+        error=None,
+        score=round(sum(c.score for c in checks), 6),
+        max_score=max_score(assignment),
+        isolation=outcome.isolation,
+        duration_s=time.monotonic() - started,
+        checks=checks,
+        style=style,
+        digest=submission.digest,
+        seed=submission.seed,
+        notes=_notes(submission, outcome),
         stdout=ending.stdout if ending else "",
         stderr=ending.stderr if ending else "",
         flags=flags,
@@ -198,6 +253,7 @@ def _apply_policy(checks: list[CheckResult], flags: list[Flag], assignment: Assi
     flag = next((f for f in flags if f.id == "autograd"), None)
     if flag is None:
         return checks
+    gradients = assignment.gradient_checks()
     shown = "; ".join(flag.evidence[:3]) + ("; ..." if len(flag.evidence) > 3 else "")
     diagnosis = Diagnosis(
         "uses-autograd",
@@ -212,11 +268,11 @@ def _apply_policy(checks: list[CheckResult], flags: list[Flag], assignment: Assi
                 diagnosis=diagnosis,
                 message=f"{c.message} Not counted: autograd is not allowed in this assignment.",
             )
-            if c.name in ("dE_dW1", "dE_dW2") and c.status == "pass"
+            if c.name in gradients and c.status == "pass"
             else c
             for c in checks
         ]
-    return [replace(c, notes=c.notes + (diagnosis.message,)) if c.name in ("dE_dW1", "dE_dW2") else c for c in checks]
+    return [replace(c, notes=c.notes + (diagnosis.message,)) if c.name in gradients else c for c in checks]
 
 
 def _notes(submission: Submission, outcome: Outcome) -> list[str]:

@@ -7,7 +7,7 @@ the sizes, the learning rate, the tolerances, the autograd policy, the limits
 and the number of generated examples.
 
 A spec is a TOML file (:func:`load_spec`); the default one ships in the
-package as ``harness/specs/mlp-4-3-1.toml`` (``gradproof spec init`` writes it
+package as ``harness/assignments/mlp-4-3-1/assignment.toml`` (``gradproof spec init`` writes it
 out to edit).  It is validated up front: an unknown key or a bad value is a
 one-line :class:`~harness.errors.SpecError` naming the key and the value.
 Loading a spec never imports torch.
@@ -45,7 +45,7 @@ else:  # pragma: no cover - Python 3.10
 
 def default_spec_path() -> Path:
     """The packaged default spec (``mlp-4-3-1``)."""
-    return Path(__file__).with_name("specs") / f"{DEFAULT_SPEC}.toml"
+    return Path(__file__).with_name("assignments") / DEFAULT_SPEC / "assignment.toml"
 
 
 def default_spec_text() -> str:
@@ -146,6 +146,24 @@ class _Spec:
         return value
 
 
+def parse_limits(spec: _Spec, limits: dict[str, Any]) -> Limits:
+    """A spec's ``[limits]`` table (already checked for unknown keys)."""
+    values: dict[str, Any] = {}
+    for key, value in limits.items():
+        if key in ("timeout", "cpu_seconds"):
+            values[key] = spec.number(f"limits.{key}", value, strict=True)
+        elif key == "processes":
+            values[key] = spec.whole(f"limits.{key}", value)
+        else:
+            values[key] = spec.bytes(f"limits.{key}", value)
+    try:
+        return Limits(**values)
+    except SpecError:
+        raise
+    except UsageError as exc:
+        raise SpecError(f"{spec.source}: {exc}") from None
+
+
 def parse_spec(text: str, source: str = "<spec>") -> Assignment:
     """An :class:`Assignment` from a spec's TOML text; every section and key is optional."""
     spec = _Spec(source)
@@ -230,15 +248,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Assignment:
 
     limits = spec.table("limits", doc.get("limits", {}), _LIMIT_FIELDS)
     if limits:
-        values: dict[str, Any] = {}
-        for key, value in limits.items():
-            if key in ("timeout", "cpu_seconds"):
-                values[key] = spec.number(f"limits.{key}", value, strict=True)
-            elif key == "processes":
-                values[key] = spec.whole(f"limits.{key}", value)
-            else:
-                values[key] = spec.bytes(f"limits.{key}", value)
-        kw["limits"] = Limits(**values)
+        kw["limits"] = parse_limits(spec, limits)
 
     hypothesis = spec.table("hypothesis", doc.get("hypothesis", {}), ("examples",))
     if "examples" in hypothesis:

@@ -57,9 +57,10 @@ MAX_REASON_CHARS = 40  # an end reason, a signal's name
 OP = "op"
 OP_JOB = "job"  # run a submission in the waiting child
 OP_CALL = "call"  # call one of its functions
+OP_STEP = "step"  # an assignment's step: call a path, set one, or read one (see step_message)
 OP_END = "end"  # the grader is done with it
 OP_QUIT = "quit"  # the worker ends
-OPS = frozenset({OP_JOB, OP_CALL, OP_END, OP_QUIT})
+OPS = frozenset({OP_JOB, OP_CALL, OP_STEP, OP_END, OP_QUIT})
 
 
 class JobLimits(NamedTuple):
@@ -134,7 +135,9 @@ ROLE_INPUT = "input"  # X: entries in [1/8, 1]
 ROLE_TARGET = "target"  # Y: entries in [0, 1] (a sigmoid's range)
 ROLE_WEIGHT = "weight"  # W1, W2: entries in [-1, 1] / 2^k, so that no pre-activation saturates
 ROLE_RATE = "rate"  # lr: one of RATES
-ROLE_KINDS = (ROLE_INPUT, ROLE_TARGET, ROLE_WEIGHT, ROLE_RATE)
+ROLE_SIGNED = "signed"  # entries in [-1, 1], away from 0
+ROLE_LABELS = "labels"  # whole numbers 0 .. classes - 1 (an integer array stays integer)
+ROLE_KINDS = (ROLE_INPUT, ROLE_TARGET, ROLE_WEIGHT, ROLE_RATE, ROLE_SIGNED, ROLE_LABELS)
 RATES = (0.05, 0.1, 0.2)
 GRID = 16  # every drawn entry is a multiple of 1/GRID (times a power of two): exact in any float dtype
 
@@ -142,13 +145,17 @@ GRID = 16  # every drawn entry is a multiple of 1/GRID (times a power of two): e
 class Substitution(NamedTuple):
     seed: int
     kind: str  # one of ROLE_KINDS
+    classes: int = 0  # labels: how many classes
 
     def as_data(self) -> dict[str, Any]:
-        return {"seed": self.seed, "kind": self.kind}
+        data: dict[str, Any] = {"seed": self.seed, "kind": self.kind}
+        if self.classes:
+            data["classes"] = self.classes
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Substitution:
-        return cls(seed=int(data["seed"]), kind=str(data["kind"]))
+        return cls(seed=int(data["seed"]), kind=str(data["kind"]), classes=int(data.get("classes", 0)))
 
 
 def draw_entries(substitution: Substitution, shape: Sequence[int]) -> list[float]:
@@ -165,6 +172,10 @@ def draw_entries(substitution: Substitution, shape: Sequence[int]) -> list[float
         return [rng.randint(2, GRID) / GRID for _ in range(count)]
     if substitution.kind == ROLE_TARGET:
         return [rng.randint(0, GRID) / GRID for _ in range(count)]
+    if substitution.kind == ROLE_SIGNED:
+        return [rng.choice((-1, 1)) * rng.randint(2, GRID) / GRID for _ in range(count)]
+    if substitution.kind == ROLE_LABELS:
+        return [float(rng.randrange(max(substitution.classes, 1))) for _ in range(count)]
     # weights: away from zero and scaled by a power of two near 1/sqrt(fan-in)
     fan_in = max(shape) if shape else 1
     scale = 2.0 ** -int(max(fan_in, 1) ** 0.5).bit_length() * 2
@@ -174,6 +185,105 @@ def draw_entries(substitution: Substitution, shape: Sequence[int]) -> list[float
 def call_message(job_id: int, fn: str, args: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Call the submission's ``fn`` on encoded ``args`` (see :data:`ARGUMENT_KINDS`)."""
     return {OP: OP_CALL, "id": job_id, "fn": fn, "args": [dict(a) for a in args]}
+
+
+STEP_CALL = "call"  # call the object at ``target`` with the arguments
+STEP_SET = "set"  # bind ``target`` (a name, an attribute, an item) to the first argument
+STEP_GET = "get"  # the value at ``target``
+STEP_ACTIONS = (STEP_CALL, STEP_SET, STEP_GET)
+
+
+def step_message(
+    job_id: int,
+    action: str,
+    target: str,
+    args: Sequence[Mapping[str, Any]] = (),
+    kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+    keep_as: str | None = None,
+) -> dict[str, Any]:
+    """One step of an assignment: ``action`` (one of :data:`STEP_ACTIONS`) on the path ``target``
+    (see :func:`parse_path`), with encoded arguments (:data:`STEP_ARGUMENT_KINDS`); the result is
+    kept in the child under ``keep_as`` (a handle later paths may start from) and sent back."""
+    message: dict[str, Any] = {OP: OP_STEP, "id": job_id, "action": action, "target": target}
+    message["args"] = [dict(a) for a in args]
+    message["kwargs"] = {k: dict(v) for k, v in (kwargs or {}).items()}
+    if keep_as is not None:
+        message["as"] = keep_as
+    return message
+
+
+# ---------------------------------------------------------------- paths
+
+
+class PathError(ValueError):
+    """A path that is not a name followed by attributes and constant subscripts."""
+
+
+def parse_path(text: str) -> tuple[tuple[str, Any], ...]:
+    """``net.grads['dJdW1']``, ``out[1]["W1"]``, ``NN.W1`` as parts: ``(("name", "net"), ("attr",
+    "grads"), ("item", "dJdW1"))``.  Nothing is evaluated: only names, attributes and constant
+    (string or whole-number) subscripts are allowed."""
+    import ast
+
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise PathError(f"path={text!r}: not a name followed by .attributes and [constant] items") from None
+    parts: list[tuple[str, Any]] = []
+    while True:
+        if isinstance(node, ast.Name):
+            parts.append(("name", node.id))
+            break
+        if isinstance(node, ast.Attribute):
+            parts.append(("attr", node.attr))
+            node = node.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise PathError(f"path={text!r}: an item must be a string or a whole number")
+            parts.append(("item", key))
+            node = node.value
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.UnaryOp)
+            and isinstance(node.slice.op, ast.USub)
+            and isinstance(node.slice.operand, ast.Constant)
+            and isinstance(node.slice.operand.value, int)
+        ):
+            parts.append(("item", -node.slice.operand.value))
+            node = node.value
+        else:
+            raise PathError(f"path={text!r}: not a name followed by .attributes and [constant] items")
+    return tuple(reversed(parts))
+
+
+def resolve(parts: Sequence[tuple[str, Any]], *namespaces: Mapping[str, Any]) -> Any:
+    """The object a parsed path names, its first name looked up in each namespace in turn;
+    :class:`LookupError` (or the object's own exception) where a part is not there."""
+    head = parts[0][1]
+    for namespace in namespaces:
+        if head in namespace:
+            value = namespace[head]
+            break
+    else:
+        raise NameError(f"name {head!r} is not defined")
+    for how, key in parts[1:]:
+        value = getattr(value, key) if how == "attr" else value[key]
+    return value
+
+
+def assign(parts: Sequence[tuple[str, Any]], namespace: dict[str, Any], value: Any, *more: Mapping[str, Any]) -> None:
+    """Bind the place a parsed path names (the first name in ``namespace``, or its parent found in
+    ``namespace`` then ``more``) to ``value``."""
+    if len(parts) == 1:
+        namespace[parts[0][1]] = value
+        return
+    parent = resolve(parts[:-1], namespace, *more)
+    how, key = parts[-1]
+    if how == "attr":
+        setattr(parent, key, value)
+    else:
+        parent[key] = value
 
 
 def end_message(job_id: int) -> dict[str, Any]:
@@ -306,6 +416,9 @@ VALUE_KINDS = frozenset(
 ARRAY_KINDS = (KIND_TENSOR, KIND_NDARRAY)
 SEQUENCE_KINDS = (KIND_LIST, KIND_TUPLE)
 ARGUMENT_KINDS = frozenset({KIND_TENSOR, KIND_NDARRAY, KIND_NUMBER})  # what a call's arguments may be
+KIND_LITERAL = "literal"  # a step's argument: a JSON scalar (text, whole number, true/false) or a list of them
+KIND_REF = "ref"  # a step's argument: the object at a path in the child (a handle, a submission's name)
+STEP_ARGUMENT_KINDS = ARGUMENT_KINDS | {KIND_LITERAL, KIND_REF}
 
 DTYPE = "dtype"  # an array's dtype: torch's name without "torch.", or numpy's
 SHAPE = "shape"  # an array's (or a too-large one's) shape
@@ -358,6 +471,16 @@ def other(description: str) -> dict[str, Any]:
 
 def unbound() -> dict[str, Any]:
     return {KIND: KIND_UNBOUND}
+
+
+def literal(v: Any) -> dict[str, Any]:
+    """A step argument taken as it is: text, a whole number, a float, true/false, or a list of them."""
+    return {KIND: KIND_LITERAL, NUMBER: v}
+
+
+def ref(path: str) -> dict[str, Any]:
+    """A step argument: the object at ``path`` in the child (a handle a step kept, or a global)."""
+    return {KIND: KIND_REF, "path": path}
 
 
 # ---------------------------------------------------------------- reading lines

@@ -158,7 +158,7 @@ def test_the_default_zip_carries_the_default_spec(tmp_path: Path) -> None:
 
 def test_the_bundled_wheel_installs_with_pip_and_carries_the_spec_and_the_entry_points(site: Path) -> None:
     assert (site / "harness" / "cli.py").is_file() and (site / "reference" / "__init__.py").is_file()
-    assert (site / "harness" / "specs" / "mlp-4-3-1.toml").is_file()
+    assert (site / "harness" / "assignments" / "mlp-4-3-1" / "assignment.toml").is_file()
     info = next(site.glob("gradproof-*.dist-info"))
     entry_points = (info / "entry_points.txt").read_text()
     assert "gradproof = harness.cli:run" in entry_points and "gradproof = harness.pytest_plugin" in entry_points

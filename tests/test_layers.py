@@ -21,8 +21,8 @@ PACKAGES = ("harness", "reference")
 LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (0, ("harness.errors", "harness.wire", "reference")),
     (1, ("harness.records",)),
-    (2, ("harness.gradients", "harness.spec", "harness.load", "harness.run")),
-    (3, ("harness.truth",)),
+    (2, ("harness.gradients", "harness.spec", "harness.definition", "harness.load", "harness.run")),
+    (3, ("harness.truth", "harness.computation")),
     (4, ("harness.diagnose",)),
     (5, ("harness.check",)),
     (6, ("harness.grade",)),
@@ -51,7 +51,8 @@ def modules() -> dict[str, Path]:
     found = {}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            found[module_name(path)] = path
+            if "assignments" not in path.relative_to(ROOT).parts:  # the courses' reference modules: data
+                found[module_name(path)] = path
     return found
 
 

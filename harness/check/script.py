@@ -371,7 +371,7 @@ def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]
             f"{_value_name(mine.name)} is right for your own inputs only: on inputs the grader chose it is wrong, so it "
             "does not follow from the formula for every input (check it with other numbers than yours).",
         )
-        evidence = replace(theirs.evidence, fallback=fallback) if theirs.evidence is not None else None
+        evidence = replace(theirs.evidence, fallback=fallback) if isinstance(theirs.evidence, Evidence) else None
         diagnosis = theirs.diagnosis or (fallback if evidence is None else None)
         combined.append(
             replace(

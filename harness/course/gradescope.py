@@ -137,7 +137,7 @@ def _package_files() -> dict[str, bytes]:
             rel = path.relative_to(base)
             if "__pycache__" in rel.parts or any(p.startswith(".") for p in rel.parts):
                 continue
-            if path.suffix in (".py", ".toml", ".typed"):
+            if path.suffix in (".py", ".toml", ".typed", ".ipynb"):
                 files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
     return files
 

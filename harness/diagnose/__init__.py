@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.diagnose.engine import diagnose
-from harness.records.result import CheckResult
+from harness.diagnose.values import diagnose_value
+from harness.records.result import CheckResult, ValueEvidence
 
 
 def diagnose_check(result: CheckResult) -> CheckResult:
@@ -24,6 +25,13 @@ def diagnose_check(result: CheckResult) -> CheckResult:
     result = replace(result, evidence=None)
     if result.status == "pass" or result.diagnosis is not None:
         return result
+    if isinstance(evidence, ValueEvidence):
+        try:
+            value_found = diagnose_value(evidence)
+        except Exception as exc:
+            note = f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})"
+            return replace(result, notes=(*result.notes, note))
+        return replace(result, diagnosis=value_found) if value_found is not None else result
     try:
         found = diagnose(evidence.key, evidence.submitted, evidence.problem, evidence.truth, **dict(evidence.context))
     except Exception as exc:
@@ -33,4 +41,4 @@ def diagnose_check(result: CheckResult) -> CheckResult:
     return replace(result, diagnosis=found) if found is not None else result
 
 
-__all__ = ["diagnose", "diagnose_check"]
+__all__ = ["diagnose", "diagnose_check", "diagnose_value"]

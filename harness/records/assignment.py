@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import harness.wire as wire
 from harness.errors import invalid
 from harness.wire import MAX_KEEP_BYTES
+
+if TYPE_CHECKING:  # types only
+    from harness.records.definition import Definition
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ class Assignment:
     grader_runs: int = 2  # script style: runs on inputs the grader draws, besides the submission's own
     visibility: Mapping[str, str] = field(default_factory=dict)  # check -> one of VISIBILITIES; "visible" if absent
     submission: str | None = None  # the file name ``gradproof gradescope run`` grades (None: the only one there)
+    checks: tuple[str, ...] = CHECKS  # the checks, in report order
+    definition: Definition | None = None  # a course's own assignment (harness.definition); None: mlp-4-3-1
 
     def __post_init__(self) -> None:
         if len(self.sizes) != 3 or not all(isinstance(n, int) and n >= 1 for n in self.sizes):
@@ -161,8 +166,8 @@ class Assignment:
         if self.autograd not in ("report", "forbid"):
             invalid("autograd", self.autograd, "expected 'report' or 'forbid'")
         for check in self.points:
-            if check not in CHECKS:
-                invalid("points", check, f"unknown check; expected one of {', '.join(CHECKS)}")
+            if check not in self.checks:
+                invalid("points", check, f"unknown check; expected one of {', '.join(self.checks)}")
         for key in self.names:
             if key not in DEFAULT_NAMES:
                 invalid("names", key, f"unknown contract name; expected one of {', '.join(DEFAULT_NAMES)}")
@@ -175,10 +180,17 @@ class Assignment:
         ):
             invalid("grader_runs", self.grader_runs, "must be a whole number from 0 to 8")
         for check, seen in self.visibility.items():
-            if check not in CHECKS:
-                invalid("visibility", check, f"unknown check; expected one of {', '.join(CHECKS)}")
+            if check not in self.checks:
+                invalid("visibility", check, f"unknown check; expected one of {', '.join(self.checks)}")
             if seen not in VISIBILITIES:
                 invalid(f"visibility[{check!r}]", seen, f"expected one of {', '.join(VISIBILITIES)}")
+
+    def gradient_checks(self) -> tuple[str, ...]:
+        """The checks of derived gradients (where the autograd policy applies)."""
+        if self.definition is None:
+            return ("dE_dW1", "dE_dW2")
+        grads = {c.name for c in self.definition.checks if any(v.startswith("grad.") for v in c.values)}
+        return tuple(n for n in self.checks if n.split("[")[0] in grads)
 
     def visibility_of(self, check: str) -> str:
         """``visible``, ``hidden``, ``after_due_date`` or ``after_published`` (Gradescope's words)."""

@@ -66,6 +66,24 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class ValueEvidence:
+    """What the diagnose stage reads about a failing check of a course's own assignment: the value
+    judged (in the expected shape) and its truth, every quantity's truth on that run, what else the
+    submission computed there, and the reference's graph (``consumers``: the named values made
+    directly from each).  ``names``: how the assignment calls each quantity (its first read path)."""
+
+    quantity: str
+    submitted: Tensor
+    expected: Tensor
+    truths: Mapping[str, Tensor]
+    read: Mapping[str, Tensor]
+    consumers: Mapping[str, tuple[str, ...]]
+    names: Mapping[str, str]
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
 class CheckResult:
     name: str
     status: Status
@@ -81,7 +99,7 @@ class CheckResult:
     counterexample: dict[str, Any] | None = None
     errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
     runs: tuple[RunData, ...] = ()  # the runs it was judged on (it passes only if right on every one)
-    evidence: Evidence | None = field(default=None, compare=False, repr=False)  # for diagnose; never reported
+    evidence: Evidence | ValueEvidence | None = field(default=None, compare=False, repr=False)  # never reported
 
     def to_data(self) -> CheckData:
         """This result in the ``report.json`` schema."""

@@ -367,8 +367,23 @@ class Session:
 
     def call(self, fn: str, args: list[dict[str, Any]]) -> CallResult:
         """Call the submission's ``fn`` on encoded ``args``; an error or a dead child is data."""
+        return self._ask(wire.call_message(self.job_id, fn, args), f"{fn}()")
+
+    def step(
+        self,
+        action: str,
+        target: str,
+        args: list[dict[str, Any]] | None = None,
+        kwargs: dict[str, dict[str, Any]] | None = None,
+        keep_as: str | None = None,
+    ) -> CallResult:
+        """One step of an assignment in the child (see :func:`harness.wire.step_message`)."""
+        message = wire.step_message(self.job_id, action, target, args or [], kwargs, keep_as)
+        return self._ask(message, target if action != wire.STEP_CALL else f"{target}()")
+
+    def _ask(self, message: dict[str, Any], fn: str) -> CallResult:
         started = time.monotonic()
-        if not self.callable or not self.worker.send(wire.call_message(self.job_id, fn, args)):
+        if not self.callable or not self.worker.send(message):
             reason = self.outcome.ending.problem(self.limits) if self.outcome.ending else None
             return CallResult(
                 None, CapturedError("NotRun", reason or "the submission is no longer running", "", ""), 0.0
@@ -382,12 +397,12 @@ class Session:
             if event is None:
                 assert self.outcome.ending is not None
                 reason = self.outcome.ending.problem(self.limits) or "the submission stopped"
-                return CallResult(None, CapturedError("Stopped", reason, f"in {fn}()", ""), time.monotonic() - started)
+                return CallResult(None, CapturedError("Stopped", reason, f"in {fn}", ""), time.monotonic() - started)
             if event.get(wire.EVENT) == wire.EV_RETURN:
                 return CallResult(decode_value(event.get("value")), None, time.monotonic() - started)
             if event.get(wire.EVENT) == wire.EV_CALL_ERROR:
                 return CallResult(
-                    None, CapturedError.from_event({**event, "label": f"in {fn}()"}), time.monotonic() - started
+                    None, CapturedError.from_event({**event, "label": f"in {fn}"}), time.monotonic() - started
                 )
 
     def close(self) -> Outcome:

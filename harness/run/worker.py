@@ -117,7 +117,7 @@ def decode(data: dict[str, Any]) -> Any:
         import numpy
 
         return numpy.array(data[wire.DATA], dtype=data[wire.DTYPE]).reshape(data[wire.SHAPE])
-    if kind == wire.KIND_NUMBER:
+    if kind in (wire.KIND_NUMBER, wire.KIND_LITERAL):
         return data[wire.NUMBER]
     raise ValueError(f"cannot decode argument of kind {kind!r}")
 
@@ -144,6 +144,8 @@ class Child:
             str(name): wire.Substitution.from_data(data) for name, data in dict(job.get(wire.SUBSTITUTE) or {}).items()
         }
         self.inner_left = INNER_SNAPSHOTS
+        self.handles: dict[str, Any] = {}  # what the assignment's steps kept (see step_once)
+        self.paths = {name: wire.parse_path(name) for name in self.names if not name.isidentifier()}
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
         self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
@@ -240,12 +242,21 @@ class Child:
         changed: list[str] = []
         namespace = self.namespace
         seen = self.seen
+        paths = self.paths
         for name in self.names:
-            if name not in namespace:
+            if name in paths:  # an attribute or an item: NN.W1, grads["dW1"]
+                try:
+                    value = wire.resolve(paths[name], namespace)
+                except BaseException:
+                    if seen.pop(name, None) is not None:
+                        changed.append(f"{json.dumps(name)}: {_UNBOUND}")
+                    continue
+            elif name not in namespace:
                 if seen.pop(name, None) is not None:
                     changed.append(f"{json.dumps(name)}: {_UNBOUND}")
                 continue
-            value = namespace[name]
+            else:
+                value = namespace[name]
             previous = seen.get(name)
             kind = type(value)
             version = value._version if kind in _TENSOR_TYPES else None
@@ -289,10 +300,22 @@ class Child:
 
     def substitute(self) -> None:
         """Replace each input name bound since the last snapshot by the grader's value, once."""
-        for name in [n for n in self.pending if n in self.namespace]:
-            replacement = _replacement(self.namespace[name], self.pending.pop(name))
+        for name in list(self.pending):
+            if name in self.paths:
+                try:
+                    current = wire.resolve(self.paths[name], self.namespace)
+                except BaseException:
+                    continue
+            elif name in self.namespace:
+                current = self.namespace[name]
+            else:
+                continue
+            replacement = _replacement(current, self.pending.pop(name))
             if replacement is not None:
-                self.namespace[name] = replacement
+                try:
+                    wire.assign(self.paths.get(name) or (("name", name),), self.namespace, replacement)
+                except BaseException:
+                    pass
 
     def raised(self, exc: BaseException, label: str, statement: int) -> None:
         self.send({wire.EVENT: wire.EV_RAISED, "statement": statement, "label": label, **describe(exc, label)})
@@ -305,6 +328,9 @@ class Child:
             except EOFError:
                 return
             msg = json.loads(line)
+            if msg.get(wire.OP) == wire.OP_STEP:
+                self.step_once(msg)
+                continue
             if msg.get(wire.OP) != wire.OP_CALL:
                 return
             fn = self.namespace.get(msg["fn"])
@@ -319,6 +345,39 @@ class Child:
                 self.release_reserve()
                 _flush_std()
                 self.send({wire.EVENT: wire.EV_CALL_ERROR, **describe(exc)})
+
+    def argument(self, data: dict[str, Any]) -> Any:
+        """A step's argument: a handle or a global at a path, else a value (see :func:`decode`)."""
+        if data.get(wire.KIND) == wire.KIND_REF:
+            return wire.resolve(wire.parse_path(str(data["path"])), self.handles, self.namespace)
+        return decode(data)
+
+    def step_once(self, msg: dict[str, Any]) -> None:
+        """One step of the assignment: call, set or read a path; the result is kept and sent back."""
+        try:
+            parts = wire.parse_path(str(msg["target"]))
+            args = [self.argument(a) for a in msg.get("args", [])]
+            kwargs = {str(k): self.argument(v) for k, v in dict(msg.get("kwargs", {})).items()}
+            action = msg.get("action")
+            if action == wire.STEP_SET:
+                home = self.handles if parts[0][1] in self.handles else self.namespace
+                wire.assign(parts, home, args[0], self.namespace)
+                result: Any = None
+            elif action == wire.STEP_GET:
+                result = wire.resolve(parts, self.handles, self.namespace)
+            else:
+                target = wire.resolve(parts, self.handles, self.namespace)
+                if not callable(target):
+                    raise TypeError(f"{msg['target']} is not callable")
+                result = target(*args, **kwargs)
+            if msg.get("as"):
+                self.handles[str(msg["as"])] = result
+            _flush_std()
+            self.send({wire.EVENT: wire.EV_RETURN, "value": encode(result)})
+        except BaseException as exc:
+            self.release_reserve()
+            _flush_std()
+            self.send({wire.EVENT: wire.EV_CALL_ERROR, **describe(exc)})
 
 
 _AUTOGRAD_ENTRIES = (
@@ -373,18 +432,20 @@ def _replacement(value: Any, substitution: wire.Substitution) -> Any:
     ``value`` is neither a float array nor a number (an integer array, a list: it stays as it is)."""
     import torch  # the worker imported it before forking: only a name here
 
-    if isinstance(value, bool):
+    labels = substitution.kind == wire.ROLE_LABELS
+    if isinstance(value, bool) or (labels and not isinstance(value, int) and not hasattr(value, "shape")):
         return None
     if isinstance(value, (int, float)):
-        return wire.draw_entries(substitution, ())[0]
+        drawn = wire.draw_entries(substitution, ())[0]
+        return int(drawn) if labels else drawn
     if isinstance(value, torch.Tensor):
-        if not value.is_floating_point():
-            return None
+        if value.is_floating_point() == labels or value.is_complex() or value.dtype == torch.bool:
+            return None  # labels replace whole numbers only, every other kind floats only
         entries = wire.draw_entries(substitution, tuple(value.shape))
         new = torch.tensor(entries, dtype=value.dtype, device=value.device).reshape(value.shape)
         return new.requires_grad_(True) if value.requires_grad and value.is_leaf else new
     np = sys.modules.get("numpy")
-    if np is not None and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+    if np is not None and isinstance(value, np.ndarray) and value.dtype.kind in ("iu" if labels else "f"):
         array = np.array(wire.draw_entries(substitution, value.shape), dtype=value.dtype).reshape(value.shape)
         return np.asmatrix(array) if isinstance(value, np.matrix) else array
     return None
@@ -990,7 +1051,7 @@ class ForkServer:
             return None
         if not isinstance(msg, dict) or msg.get("id") != job_id:
             return wire.END_QUIT if isinstance(msg, dict) and msg.get(wire.OP) == wire.OP_QUIT else None
-        if msg.get(wire.OP) == wire.OP_CALL:
+        if msg.get(wire.OP) in (wire.OP_CALL, wire.OP_STEP):
             try:
                 sock.setblocking(True)
                 sock.sendall(line + b"\n")

@@ -1,0 +1,440 @@
+"""Checks of an assignment a course defines: read what the submission computed on each run (its
+history, or the results of the steps the grader ran), and compare every quantity a check names
+with the reference's truth on that run's inputs.
+
+A run is the submission's own (script style: its own inputs) or one the grader chose the inputs
+of.  A check passes only if every value it names is right on every run, in every variant cell
+(``per_variant``: one check per cell); otherwise it reports the first run it failed on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+import harness.wire as wire
+from harness.check.compare import compare, fit
+from harness.computation import Truth, draw_inputs, run_seeds, substitution_of, truth_of
+from harness.records.assignment import Assignment, Tolerance
+from harness.records.definition import GRAD, NEW, Definition
+from harness.records.outcome import Binding, Outcome, Value
+from harness.records.report import RunData
+from harness.records.result import CheckResult, Diagnosis, ValueEvidence
+from harness.run.pool import Session
+from harness.run.values import encode_argument
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+@dataclass
+class Observed:
+    """What one run (in one variant cell) of a submission computed, read as the assignment says."""
+
+    source: str  # "own" | "grader"
+    seed: int | None
+    cell: Mapping[str, Any]
+    inputs: dict[str, Tensor]
+    values: dict[str, Value] = field(default_factory=dict)  # quantity -> the value read
+    why: dict[str, str] = field(default_factory=dict)  # quantity -> why nothing could be read
+    cells: dict[str, str] = field(default_factory=dict)  # quantity -> the cell that bound it (script)
+    truth: Truth | None = None
+    not_judged: str | None = None  # why this run cannot judge the submission (it did not use the inputs)
+
+    def run_data(self) -> RunData:
+        values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
+        values.update({k: v for k, v in self.cell.items()})
+        return {"source": self.source, "seed": self.seed, "values": values}
+
+
+# ---------------------------------------------------------------- script style
+
+
+def _numeric(outcome: Outcome, paths: Sequence[str]) -> list[Binding]:
+    wanted = set(paths)
+    return [b for b in outcome.history if b.name in wanted and b.value.tensor is not None]
+
+
+def _step_end(outcome: Outcome, definition: Definition, firsts: Mapping[str, Binding]) -> int | None:
+    """The statement of the first update: a parameter re-bound to another value, or a new.* bound."""
+    ends: list[int] = []
+    for quantity, paths in definition.read.items():
+        if quantity.startswith(NEW):
+            bound = _numeric(outcome, paths)
+            if bound and quantity[len(NEW) :] not in {p for p in paths}:
+                ends.append(bound[0].statement)
+    for name in definition.parameters:
+        first = firsts.get(name)
+        if first is None:
+            continue
+        for b in _numeric(outcome, definition.read.get(name, ())):
+            if b.statement > first.statement and not _same(b.value, first.value):
+                ends.append(b.statement)
+                break
+    return min(ends) if ends else None
+
+
+def _same(a: Value, b: Value) -> bool:
+    return (
+        a.tensor is not None
+        and b.tensor is not None
+        and a.tensor.shape == b.tensor.shape
+        and bool(torch.equal(a.tensor, b.tensor))
+    )
+
+
+def observe_script(outcome: Outcome, definition: Definition, source: str, seed: int | None) -> Observed:
+    """A script's run read: its inputs where first bound; every other quantity as it stood at the first
+    update (else at the end); ``new.<p>`` the first value after the update."""
+    firsts: dict[str, Binding] = {}
+    for spec in definition.inputs:
+        bound = _numeric(outcome, definition.read.get(spec.name, ()))
+        if bound:
+            firsts[spec.name] = bound[0]
+    inputs = {n: b.value.tensor for n, b in firsts.items() if b.value.tensor is not None}
+    observed = Observed(source=source, seed=seed, cell={}, inputs=inputs)
+    missing = [s.name for s in definition.inputs if s.name not in inputs]
+    end = _step_end(outcome, definition, firsts)
+    for quantity, paths in definition.read.items():
+        if quantity in firsts:
+            observed.values[quantity] = firsts[quantity].value
+            observed.cells[quantity] = firsts[quantity].label
+            continue
+        bound = _numeric(outcome, paths)
+        if quantity.startswith(NEW):
+            param = firsts.get(quantity[len(NEW) :])
+            after = [b for b in bound if param is None or b.statement > param.statement]
+            after = [b for b in after if param is None or not _same(b.value, param.value)]
+            chosen = after[0] if after else None
+        else:
+            before = [b for b in bound if end is None or b.statement <= end]
+            chosen = before[-1] if before else (bound[0] if bound else None)
+        if chosen is None:
+            anything = [b for b in outcome.history if b.name in set(paths)]
+            observed.why[quantity] = (
+                f"{paths[0]} is {anything[-1].value.description or anything[-1].value.kind}, not numbers"
+                if anything
+                else f"{' / '.join(paths)} is never defined"
+            )
+        else:
+            observed.values[quantity] = chosen.value
+            observed.cells[quantity] = chosen.label
+    if missing:
+        observed.not_judged = f"{', '.join(missing)} never defined: nothing to compute the truth from"
+    return observed
+
+
+def _not_the_graders(observed: Observed, own: Observed, definition: Definition, seed: int) -> str | None:
+    """Why a grader run did not use the grader's inputs, or ``None`` (each input the submission's own
+    run bound replaceably must have been bound first to what the grader drew)."""
+    for spec in definition.inputs:
+        mine = own.values.get(spec.name)
+        if mine is None or mine.tensor is None or not _replaceable(mine, spec.kind == "labels"):
+            continue
+        got = observed.values.get(spec.name)
+        if got is None or got.tensor is None:
+            return f"{spec.name} was never bound"
+        shape = () if mine.kind == "number" else tuple(mine.tensor.shape)
+        drawn = torch.tensor(wire.draw_entries(substitution_of(definition, spec, 0, seed), shape), dtype=torch.float64)
+        if drawn.numel() != got.tensor.numel() or not torch.allclose(
+            got.tensor.reshape(-1).to(torch.float64), drawn.reshape(-1), rtol=1e-2, atol=0.0
+        ):
+            return f"{spec.name} is not the value the grader drew"
+    return None
+
+
+def _replaceable(value: Value, labels: bool) -> bool:
+    if value.kind == "number":
+        return True
+    return (value.dtype in FLOAT_DTYPES) != labels if value.kind in wire.ARRAY_KINDS else False
+
+
+def script_substitutions(definition: Definition, seed: int) -> dict[str, wire.Substitution]:
+    """What a run with the grader's inputs replaces: every path of every input."""
+    return {
+        path: substitution_of(definition, spec, 0, seed)
+        for spec in definition.inputs
+        for path in definition.read.get(spec.name, ())
+    }
+
+
+def observe_script_runs(own: Outcome, grader: Sequence[tuple[int, Outcome]], definition: Definition) -> list[Observed]:
+    first = observe_script(own, definition, "own", None)
+    observed = [first]
+    for seed, outcome in grader:
+        o = observe_script(outcome, definition, "grader", seed)
+        o.not_judged = o.not_judged or _not_the_graders(o, first, definition, seed)
+        observed.append(o)
+    return observed
+
+
+# ---------------------------------------------------------------- steps (functions, objects)
+
+
+def _argument(
+    arg: Any,
+    definition: Definition,
+    inputs: Mapping[str, Tensor],
+    truth: Truth,
+    cell: Mapping[str, Any],
+    run: int,
+    handles: set[str],
+) -> dict[str, Any]:
+    if isinstance(arg, str) and arg.startswith("$$"):
+        return wire.literal(arg[1:])
+    if isinstance(arg, str) and arg.startswith("$"):
+        name = arg[1:]
+        if name in handles:
+            return wire.ref(name)
+        if name in cell:
+            return wire.literal(cell[name])
+        if name in definition.sizes:
+            return wire.literal(definition.sizes_of(run)[name])
+        value = truth.values[name]
+        spec = definition.input(name)
+        if spec is not None and spec.kind == "labels":
+            return encode_argument(value, "int64", definition.array == "numpy")
+        return encode_argument(value, definition.dtype, definition.array == "numpy")
+    if isinstance(arg, list):
+        return wire.literal([a for a in arg])
+    return wire.literal(arg)
+
+
+def _target(text: str, cell: Mapping[str, Any]) -> str:
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: str(cell.get(m.group(1), m.group(0))), text)
+
+
+def observe_steps(session: Session, definition: Definition, seed: int) -> list[Observed]:
+    """Every run and variant cell: the grader's inputs drawn, its steps run in the child, the
+    quantities read back (a failed step is what every value it should have made reports)."""
+    observed: list[Observed] = []
+    for run, run_seed in enumerate(run_seeds(seed, definition.runs)):
+        inputs = draw_inputs(definition, run, run_seed)
+        for cell in definition.cells():
+            truth = truth_of(definition, inputs, cell)
+            o = Observed(source="grader", seed=run_seed, cell=cell, inputs=inputs, truth=truth)
+            handles: set[str] = set()
+            failed: str | None = None
+            for step in definition.steps:
+                target = _target(step.target, cell)
+                args = [_argument(a, definition, inputs, truth, cell, run, handles) for a in step.args]
+                kwargs = {
+                    k: _argument(v, definition, inputs, truth, cell, run, handles) for k, v in step.kwargs.items()
+                }
+                result = session.step(step.action, target, args, kwargs, step.keep_as)
+                if step.keep_as:
+                    handles.add(step.keep_as)
+                if result.error is not None and failed is None:
+                    failed = f"{target}{'()' if step.action == 'call' else ''} raised {result.error}"
+                if not session.callable:
+                    break
+            for quantity, paths in definition.read.items():
+                why = []
+                for path in paths:
+                    got = session.step(wire.STEP_GET, _target(path, cell))
+                    if got.value is not None and got.value.tensor is not None:
+                        o.values[quantity] = got.value
+                        break
+                    why.append(
+                        f"{path}: {got.error.type if got.error else (got.value.description if got.value else '?')}"
+                    )
+                else:
+                    o.why[quantity] = failed or f"cannot read it ({'; '.join(why)})"
+            observed.append(o)
+            if not session.callable:
+                return observed
+    return observed
+
+
+# ---------------------------------------------------------------- judging
+
+
+def _tolerance(assignment: Assignment, value: Value) -> Tolerance:
+    return assignment.tolerance(value.dtype if value.dtype in FLOAT_DTYPES else "float64")
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    ok: bool
+    message: str
+    result: dict[str, Any] = field(default_factory=dict)
+    status: str = "fail"
+
+
+def _judge_value(
+    quantity: str, value: Value, expected: Tensor, assignment: Assignment, definition: Definition
+) -> tuple[bool, str, dict[str, Any]]:
+    assert value.tensor is not None
+    submitted, note = fit(value.tensor, expected)
+    if submitted is not None and note is not None and definition.orientation != "either":
+        return (
+            False,
+            f"{quantity} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
+            {"shape": (tuple(value.tensor.shape), tuple(expected.shape))},
+        )
+    if submitted is None:
+        return (
+            False,
+            f"{quantity} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
+            {"shape": (tuple(value.tensor.shape), tuple(expected.shape))},
+        )
+    tol = _tolerance(assignment, value)
+    cmp = compare(submitted, expected, tol)
+    if cmp.ok:
+        return True, "", {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "tolerance": str(tol), "note": note}
+    worst = cmp.worst[0]
+    where = f" at {list(worst.index)}" if worst.index else ""
+    message = (
+        f"{quantity} is wrong: the largest error is {worst.abs_error:.3g}{where} "
+        f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})"
+    )
+    return (
+        False,
+        message,
+        {
+            "max_abs": cmp.max_abs,
+            "max_rel": cmp.max_rel,
+            "worst": cmp.worst,
+            "tolerance": str(tol),
+            "submitted": submitted,
+        },
+    )
+
+
+def _run_words(o: Observed) -> str:
+    where = "on your own inputs" if o.source == "own" else "on inputs the grader chose"
+    return f"{where}{' (' + Definition.cell_label(o.cell) + ')' if o.cell else ''}"
+
+
+def check_defined(observed: Sequence[Observed], assignment: Assignment) -> list[CheckResult]:
+    """Every check of the assignment over every observed run (and cell)."""
+    definition = assignment.definition
+    assert definition is not None
+    for o in observed:
+        if o.truth is None and o.not_judged is None:
+            o.truth = truth_of(definition, o.inputs, o.cell)
+    results = []
+    cells = definition.cells()
+    for check in definition.checks:
+        if check.per_variant and cells != [{}]:
+            for cell in cells:
+                name = f"{check.name}[{definition.cell_label(cell)}]"
+                mine = [o for o in observed if dict(o.cell) == cell]
+                results.append(_check_one(name, check.values, mine, assignment, definition, 1))
+        else:
+            results.append(_check_one(check.name, check.values, observed, assignment, definition, len(cells)))
+    return results
+
+
+def _check_one(
+    name: str,
+    quantities: Sequence[str],
+    observed: Sequence[Observed],
+    assignment: Assignment,
+    definition: Definition,
+    cells: int,
+) -> CheckResult:
+    max_score = assignment.max_points(name)
+    judged = [o for o in observed if o.not_judged is None]
+    runs = tuple(o.run_data() for o in observed)
+    what = ", ".join(quantities)
+    if not judged:
+        why = observed[0].not_judged if observed else "the submission did not run"
+        return CheckResult(name, "error", 0.0, max_score, f"{what} cannot be judged: {why}.", runs=runs)
+    failing: dict[str, tuple[Observed, str, dict[str, Any], str]] = {}  # cell label -> first failure
+    passed: dict[str, bool] = {}
+    worst_pass: dict[str, Any] = {}
+    notes: list[str] = []
+    for o in judged:
+        label = definition.cell_label(o.cell)
+        assert o.truth is not None
+        for quantity in quantities:
+            value = o.values.get(quantity)
+            if value is None:
+                status = "missing" if "never defined" in o.why.get(quantity, "never defined") else "error"
+                failing.setdefault(label, (o, f"{o.why.get(quantity, quantity + ' is never defined')}", {}, status))
+                continue
+            ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+            if not ok:
+                failing.setdefault(label, (o, message, {**extra, "quantity": quantity}, "fail"))
+            elif extra.get("note") and extra["note"] not in notes:
+                notes.append(f"{quantity}: {extra['note']}")
+            elif ok and not worst_pass:
+                worst_pass = extra
+        passed.setdefault(label, label not in failing)
+        if label in failing:
+            passed[label] = False
+    good = sum(1 for v in passed.values() if v)
+    total = max(len(passed), 1)
+    skipped = [o for o in observed if o.not_judged is not None]
+    if skipped:
+        notes.append(f"{len(skipped)} run(s) not judged: {skipped[0].not_judged}")
+    if not failing:
+        return CheckResult(
+            name,
+            "pass",
+            max_score,
+            max_score,
+            f"{what} {'is' if len(quantities) == 1 else 'are'} correct"
+            + (f" on every run ({len(judged)})." if len(judged) > 1 else "."),
+            max_abs_error=worst_pass.get("max_abs"),
+            max_rel_error=worst_pass.get("max_rel"),
+            tolerance=str(worst_pass.get("tolerance", "")),
+            notes=tuple(notes),
+            runs=runs,
+        )
+    o, message, extra, status = next(iter(failing.values()))
+    score = round(max_score * good / total, 6) if cells > 1 and total > 1 else 0.0
+    if cells > 1 and total > 1:
+        message = f"{message} {_run_words(o)}; right in {good} of {total} cells."
+    else:
+        message = f"{message} {_run_words(o)}."
+    evidence = None
+    if status == "fail" and "submitted" in extra and o.truth is not None:
+        tol = _tolerance(assignment, o.values[extra["quantity"]])
+        evidence = ValueEvidence(
+            quantity=extra["quantity"],
+            submitted=extra["submitted"],
+            expected=o.truth.values[extra["quantity"]],
+            truths=o.truth.values,
+            read=_read_values(o),
+            consumers={n: o.truth.consumers(n) for n in o.truth.order},
+            names={q: paths[0] for q, paths in definition.read.items()},
+            rtol=tol.rtol,
+            atol=tol.atol,
+        )
+    diagnosis = None
+    if "shape" in extra:
+        got, want = extra["shape"]
+        diagnosis = Diagnosis(
+            "wrong-shape",
+            f"{extra.get('quantity', what)} should have shape {want}, the shape of what it is the gradient of; yours is {got}.",
+        )
+        if "quantity" not in extra:
+            diagnosis = Diagnosis("wrong-shape", message)
+    return CheckResult(
+        name,
+        "fail" if status == "fail" else status,  # type: ignore[arg-type]
+        score,
+        max_score,
+        message,
+        max_abs_error=extra.get("max_abs"),
+        max_rel_error=extra.get("max_rel"),
+        worst=tuple(extra.get("worst", ())),
+        tolerance=str(extra.get("tolerance", "")),
+        notes=tuple(notes),
+        runs=runs,
+        diagnosis=diagnosis,
+        evidence=evidence,
+    )
+
+
+def _read_values(o: Observed) -> dict[str, Tensor]:
+    return {q: v.tensor for q, v in o.values.items() if v.tensor is not None}
+
+
+GRAD_PREFIX = GRAD

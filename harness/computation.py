@@ -1,0 +1,267 @@
+"""A course's reference computation: its inputs drawn, its truth by autograd in float64 (confirmed by
+finite differences), and its graph (which named value each one is computed from).
+
+The reference module is the course's own code, trusted: it runs here, in the grader, never in the
+sandbox.  :func:`validate` runs it once per variant cell before anything is graded, so that a
+mistake in the assignment is one line naming the file and the line, not a verdict.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+import harness.wire as wire
+from harness.errors import SpecError
+from harness.gradients import check_gradients
+from harness.records.assignment import Assignment
+from harness.records.definition import GRAD, NEW, Definition, InputSpec
+
+_modules: dict[tuple[str, float], Callable[..., Any]] = {}
+
+
+def reference_of(definition: Definition) -> Callable[..., Any]:
+    """The reference function, imported from the assignment's folder (once per file version)."""
+    path = Path(definition.folder) / definition.reference
+    key = (str(path.resolve()), path.stat().st_mtime)
+    found = _modules.get(key)
+    if found is None:
+        name = f"gradproof_reference_{re.sub(r'[^A-Za-z0-9_]', '_', definition.name)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise SpecError(f"{path}:{_line_in(exc, path)}: the reference cannot be imported: {_one(exc)}") from None
+        fn = getattr(module, definition.function, None)
+        if not callable(fn):
+            raise SpecError(f"{path}: defines no function {definition.function!r} ([assignment] function)")
+        found = _modules[key] = fn
+    return found
+
+
+def _one(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
+def _line_in(exc: BaseException, path: Path) -> int:
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return int(lines[-1] or 0) if lines else 1
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def substitution_of(definition: Definition, spec: InputSpec, run: int, seed: int) -> wire.Substitution:
+    """How the grader draws ``spec`` on a run (the child draws the same on a script's runs)."""
+    return wire.Substitution(seed, spec.kind, definition.classes_of(spec, run))
+
+
+def draw_inputs(definition: Definition, run: int, seed: int) -> dict[str, Tensor]:
+    """The inputs of one of the grader's runs: float64 (labels: int64), at run ``run``'s sizes."""
+    drawn: dict[str, Tensor] = {}
+    for spec in definition.inputs:
+        shape = definition.shape_of(spec, run)
+        entries = wire.draw_entries(substitution_of(definition, spec, run, seed), shape)
+        dtype = torch.int64 if spec.kind == "labels" else torch.float64
+        drawn[spec.name] = torch.tensor(entries, dtype=torch.float64).reshape(shape).to(dtype)
+    return drawn
+
+
+def run_seeds(seed: int, count: int) -> list[int]:
+    """The seeds of the grader's runs of a submission whose own seed is ``seed`` (in the report)."""
+    return [(seed * 7919 + 104729 * (k + 1)) % (2**31 - 1) for k in range(count)]
+
+
+# ---------------------------------------------------------------- the truth
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Every quantity of one run and variant cell, float64; and the graph between the named ones."""
+
+    values: Mapping[str, Tensor]
+    order: tuple[str, ...]  # the named values in the order the reference computed them
+    inputs_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> the named values it is made from
+    confirmed: bool = True  # autograd's parameter gradients agree with finite differences
+
+    def consumers(self, name: str) -> tuple[str, ...]:
+        """The named values computed directly from ``name`` (its gradient flows back from them)."""
+        return tuple(n for n in self.order if name in self.inputs_of.get(n, ()))
+
+
+def _call(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any]) -> dict[str, Any]:
+    fn = reference_of(definition)
+    path = Path(definition.folder) / definition.reference
+    try:
+        result = fn(**inputs, **cell)
+    except Exception as exc:
+        raise SpecError(f"{path}:{_line_in(exc, path)}: the reference raised {_one(exc)} (cell {dict(cell)})") from None
+    if not isinstance(result, Mapping) or not all(isinstance(k, str) for k in result):
+        raise SpecError(
+            f"{path}: {definition.function}() must return a dict of named tensors, got {type(result).__name__}"
+        )
+    loss = result.get(definition.loss)
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        raise SpecError(
+            f"{path}: {definition.function}() returned no scalar tensor under {definition.loss!r} ([assignment] loss)"
+        )
+    return dict(result)
+
+
+def truth_of(
+    definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any], confirm: bool = False
+) -> Truth:
+    """The reference on ``inputs`` in float64: every named value, ``grad.<name>`` of the loss for every
+    parameter and every named intermediate, and ``new.<parameter>``."""
+    leaves: dict[str, Tensor] = {}
+    for spec in definition.inputs:
+        value = inputs[spec.name].detach()
+        value = value.to(torch.int64) if spec.kind == "labels" else value.to(torch.float64)
+        leaves[spec.name] = value.clone().requires_grad_(spec.parameter)
+    result = _call(definition, leaves, cell)
+    named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
+    loss = named[definition.loss]
+    wrt = {n: t for n, t in leaves.items() if t.requires_grad}
+    wrt.update({n: t for n, t in named.items() if t.requires_grad and n != definition.loss and n not in wrt})
+    values: dict[str, Tensor] = {n: t.detach() for n, t in leaves.items()}
+    values.update({n: t.detach().to(torch.float64) for n, t in named.items()})
+    if wrt:
+        grads = torch.autograd.grad(loss, list(wrt.values()), allow_unused=True, retain_graph=True)
+        for (n, t), g in zip(wrt.items(), grads):
+            values[GRAD + n] = (g if g is not None else torch.zeros_like(t)).detach()
+    values[GRAD + definition.loss] = torch.ones_like(loss.detach())
+    lr = _learning_rate(definition, leaves)
+    if lr is not None:
+        for n in definition.parameters:
+            values[NEW + n] = (leaves[n] - lr * values[GRAD + n]).detach()
+    order = tuple(leaves) + tuple(n for n in named if n not in leaves)
+    confirmed = _confirm(definition, leaves, cell, values) if confirm else True
+    return Truth(values=values, order=order, inputs_of=_graph(leaves, named), confirmed=confirmed)
+
+
+def _learning_rate(definition: Definition, leaves: Mapping[str, Tensor]) -> float | None:
+    rate = next((i.name for i in definition.inputs if i.kind == "rate"), None)
+    if rate is not None:
+        return float(leaves[rate])
+    return definition.lr
+
+
+def _graph(leaves: Mapping[str, Tensor], named: Mapping[str, Tensor]) -> dict[str, tuple[str, ...]]:
+    """For each named value, the named values (or parameters) its autograd graph reaches first."""
+    by_node: dict[Any, str] = {}
+    for n, t in named.items():
+        if t.grad_fn is not None and t.grad_fn not in by_node:
+            by_node[t.grad_fn] = n
+    by_leaf = {id(t): n for n, t in leaves.items() if t.requires_grad}
+    graph: dict[str, tuple[str, ...]] = {}
+    for n, t in named.items():
+        if t.grad_fn is None:
+            continue
+        found: dict[str, None] = {}
+        stack = [f for f, _ in t.grad_fn.next_functions if f is not None]
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if variable is not None and id(variable) in by_leaf:
+                found[by_leaf[id(variable)]] = None
+                continue
+            if node in by_node and by_node[node] != n:
+                found[by_node[node]] = None
+                continue
+            stack.extend(f for f, _ in node.next_functions if f is not None)
+        graph[n] = tuple(found)
+    return graph
+
+
+def _confirm(
+    definition: Definition, leaves: Mapping[str, Tensor], cell: Mapping[str, Any], values: Mapping[str, Tensor]
+) -> bool:
+    """Autograd's parameter gradients agree with central finite differences (the grader checks itself)."""
+    params = list(definition.parameters)
+    if not params:
+        return True
+
+    def loss(*ps: Tensor) -> Tensor:
+        args = dict(leaves)
+        args.update({n: p for n, p in zip(params, ps)})
+        out = reference_of(definition)(**args, **cell)[definition.loss]
+        return out  # type: ignore[no-any-return]
+
+    result = check_gradients(
+        loss,
+        tuple(leaves[n].detach().clone().requires_grad_(True) for n in params),
+        lambda *ps: tuple(values[GRAD + n] for n in params),
+        mode="directions",
+    )
+    return bool(result.ok)
+
+
+# ---------------------------------------------------------------- the assignment checks itself
+
+
+def validate(assignment: Assignment) -> None:
+    """Run the reference on the grader's inputs for every variant cell (at every size) and check that
+    everything the spec names exists: a :class:`SpecError` line otherwise."""
+    definition = assignment.definition
+    if definition is None:
+        return
+    source = definition.source
+    for run in range(max(len(v) for v in definition.sizes.values()) if definition.sizes else 1):
+        for cell in definition.cells():
+            truth = truth_of(definition, draw_inputs(definition, run, 0), cell, confirm=run == 0)
+            if not truth.confirmed:
+                raise SpecError(
+                    f"{source}: autograd's gradients of the reference disagree with finite differences "
+                    f"(cell {cell}): is the reference differentiable (no in-place ops on inputs, no .detach())?"
+                )
+            for quantity in definition.read:
+                if quantity not in truth.values:
+                    raise SpecError(
+                        f"{source}:{_line_of(source, quantity)}: read.{quantity}: {_unknown(quantity, truth)}"
+                    )
+            for check in definition.checks:
+                for quantity in check.values:
+                    if quantity not in truth.values:
+                        raise SpecError(
+                            f"{source}:{_line_of(source, quantity)}: checks.{check.name}: {_unknown(quantity, truth)}"
+                        )
+            for step in definition.steps:
+                for arg in [*step.args, *step.kwargs.values()]:
+                    for item in arg if isinstance(arg, list) else [arg]:
+                        if isinstance(item, str) and item.startswith("$") and not item.startswith("$$"):
+                            name = item[1:]
+                            handles = {s.keep_as for s in definition.steps}
+                            if (
+                                name not in truth.values
+                                and name not in definition.sizes
+                                and name not in cell
+                                and name not in handles
+                            ):
+                                raise SpecError(f"{source}:{step.line}: steps: {item!r}: {_unknown(name, truth)}")
+
+
+def _unknown(quantity: str, truth: Truth) -> str:
+    named = ", ".join(n for n in truth.order)
+    return f"the reference computes no {quantity!r} (it computes {named}; and grad.<name>, new.<parameter>)"
+
+
+def _line_of(source: str, word: str) -> int:
+    try:
+        lines = Path(source).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return 0
+    return next((k for k, line in enumerate(lines, 1) if f'"{word}"' in line or f"'{word}'" in line), 0)

@@ -1,0 +1,121 @@
+"""Records: an assignment a course defines (a folder with ``assignment.toml`` and a reference module).
+
+What it computes (the reference function's inputs, sizes and variants), how a submission is read
+(script paths, or steps the grader runs: calls, sets), and what each check compares.  Plain data,
+validated by :mod:`harness.definition` when read; no torch here.
+
+A *quantity* is what checks compare and what ``[read]`` maps: an input (``X``), a key of the
+reference's result (``h``, ``loss``), ``grad.<name>`` (d loss / d name, for a parameter or an
+intermediate) or ``new.<parameter>`` (one gradient-descent step).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STYLES = ("script", "functions", "objects")
+INPUT_KINDS = ("input", "target", "signed", "weight", "labels", "rate")
+ARRAYS = ("torch", "numpy")
+ARRAY_DTYPES = ("float64", "float32")
+ORIENTATIONS = ("strict", "either")
+GRAD = "grad."
+NEW = "new."
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of the reference computation: what the grader draws for it, and its role."""
+
+    name: str
+    shape: tuple[str | int, ...]  # size symbols or whole numbers; () for a scalar
+    kind: str  # one of INPUT_KINDS
+    classes: str | int | None = None  # labels: how many classes (a size symbol or a number)
+    parameter: bool = False  # gradients and updates exist for it (grad.<name>, new.<name>)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the grader does in the sandbox after the file ran: call a path, set one, or read one.
+
+    Arguments are literals, or ``"$name"`` references (a quantity as the run's truth has it, a size,
+    a variant's value, or a handle an earlier step kept with ``as``)."""
+
+    action: str  # "call" | "set"
+    target: str  # a path; "{variant}" in it is replaced by the variant's value
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    keep_as: str | None = None
+    line: int = 0  # in assignment.toml, for messages
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    values: tuple[str, ...]  # quantities; the check passes if every one agrees on every run and cell
+    per_variant: bool = False  # one check per variant cell (``name[cell]``), each worth the points
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    folder: str  # the assignment's folder (the reference and the solution are found there)
+    source: str  # the spec file, for messages
+    style: str  # one of STYLES
+    title: str = ""
+    reference: str = "reference.py"
+    function: str = "compute"
+    loss: str = "loss"
+    lr: float | None = None
+    runs: int = 3  # steps: runs on the grader's inputs; script: runs besides the submission's own
+    sizes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    inputs: tuple[InputSpec, ...] = ()
+    variants: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    exclude: tuple[Mapping[str, Any], ...] = ()
+    array: str = "torch"  # what the grader passes in steps: torch tensors or numpy arrays
+    dtype: str = "float64"  # ... of this dtype
+    orientation: str = "strict"  # "either": a 2-D value stored as its transpose is read transposed
+    steps: tuple[Step, ...] = ()
+    read: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    checks: tuple[CheckSpec, ...] = ()
+    solution: str | None = None  # the course's solution, a file in the folder
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs if i.parameter)
+
+    def cells(self) -> list[dict[str, Any]]:
+        """The variant grid, less the excluded cells; one empty cell without variants."""
+        names = list(self.variants)
+        cells = [dict(zip(names, combo)) for combo in itertools.product(*(self.variants[n] for n in names))]
+        return [c for c in cells if not any(all(c.get(k) == v for k, v in ex.items()) for ex in self.exclude)]
+
+    @staticmethod
+    def cell_label(cell: Mapping[str, Any]) -> str:
+        return ",".join(f"{k}={v}" for k, v in cell.items())
+
+    def sizes_of(self, run: int) -> dict[str, int]:
+        """The sizes of run ``run``: entry ``run mod len`` of each size's list."""
+        return {name: values[run % len(values)] for name, values in self.sizes.items()}
+
+    def shape_of(self, spec: InputSpec, run: int) -> tuple[int, ...]:
+        sizes = self.sizes_of(run)
+        return tuple(n if isinstance(n, int) else sizes[n] for n in spec.shape)
+
+    def classes_of(self, spec: InputSpec, run: int) -> int:
+        if spec.classes is None:
+            return 0
+        return spec.classes if isinstance(spec.classes, int) else self.sizes_of(run)[spec.classes]
+
+    @property
+    def uses_steps(self) -> bool:
+        return self.style != "script"
+
+    def read_paths(self) -> list[str]:
+        """Every path a script-style run tracks (each quantity's candidates, the inputs' first)."""
+        return list(dict.fromkeys(p for paths in self.read.values() for p in paths))
