@@ -28,9 +28,10 @@ from harness.course import gradebook
 from harness.course import gradescope as gradescope_course
 from harness.course import shard as sharding
 from harness.course.selftest import run_selftest
+from harness.definition import built_in_names, load_assignment
 from harness.errors import GradproofError, UsageError, invalid
 from harness.load import collect
-from harness.records.assignment import CHECKS
+from harness.records.assignment import Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
 from harness.report import ALL_FORMATS, ALWAYS, DEFAULT_FORMATS, parse_formats, write_reports
@@ -64,12 +65,25 @@ def main() -> None:
 
 
 _SPEC_OPTION = click.option(
+    "--assignment",
     "--spec",
     "spec",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Assignment spec (TOML) [the packaged mlp-4-3-1].",
+    metavar="DIR|NAME|FILE",
+    help="The assignment: a folder with assignment.toml, a built-in name, or a spec file [mlp-4-3-1].",
 )
+
+
+def _assignment(ref: str | None) -> Assignment:
+    """The assignment ``ref`` names, its reference run once (a mistake in it: one line, exit 2)."""
+    assignment = load_assignment(ref)
+    if assignment.definition is not None:
+        from harness.computation import validate  # lazy: it imports torch, only a course's own assignment needs it
+
+        validate(assignment)
+    return assignment
+
+
 _GROUP_OPTION = click.option(
     "--group",
     default=None,
@@ -143,7 +157,7 @@ _SANDBOX_OPTION = click.option(
 def grade(
     paths: tuple[Path, ...],
     out: Path,
-    spec: Path | None,
+    spec: str | None,
     timeout: float | None,
     jobs: int | None,
     sandbox: SandboxMode,
@@ -165,7 +179,7 @@ def grade(
     wanted = parse_formats(formats)
     book = gradebook.plan(roster, canvas_assignment, late_policy, wanted)
     access = group_access(group)
-    assignment = load_spec(spec)
+    assignment = _assignment(spec)
     chosen = sharding.resolve(shard, shard_count)
     files = collect(list(paths))
     plan = sharding.plan(files, chosen)
@@ -211,7 +225,9 @@ def grade(
             access.give(journal)
     roster_data = gradebook.apply(book, verdicts, plan.files, list(paths))
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
-    data = report_data(verdicts, assignment.name, tolerances, {c: assignment.visibility_of(c) for c in CHECKS})
+    data = report_data(
+        verdicts, assignment.name, tolerances, {c: assignment.visibility_of(c) for c in assignment.checks}
+    )
     if plan.info:
         data["shard"] = plan.info
     if roster_data is not None:
@@ -272,12 +288,12 @@ def merge(dirs: tuple[Path, ...], out: Path, formats: str, group: str | None) ->
 @_SPEC_OPTION
 @_SANDBOX_OPTION
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Wall-clock seconds [the spec's, 30].")
-def selftest(file: Path, spec: Path | None, sandbox: SandboxMode, timeout: float | None) -> None:
+def selftest(file: Path, spec: str | None, sandbox: SandboxMode, timeout: float | None) -> None:
     """Check your submission FILE before you hand it in: the visible checks, with hints.
 
     Exit status 0 when every visible check passes, 1 otherwise.
     """
-    result = run_selftest(file, spec, sandbox=sandbox, timeout=timeout)
+    result = run_selftest(file, _assignment(spec) if spec is not None else None, sandbox=sandbox, timeout=timeout)
     click.echo(terminal_lines(result.text), nl=False)
     if not result.ok:
         sys.exit(1)
@@ -308,8 +324,92 @@ def spec_check(path: Path) -> None:
         f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
         f"timeout {a.limits.timeout:g} s, {a.examples} examples"
     )
-    for check in CHECKS:
+    for check in a.checks:
         _say(f"  {check:<13} {a.max_points(check):>4g} points  {a.visibility_of(check)}")
+
+
+@main.group(cls=_Group)
+def assignment() -> None:
+    """A course's own assignments: list the built-in ones, scaffold one, check one."""
+
+
+STYLE_EXAMPLES = {"functions": "two-layer-softmax", "objects": "mlp-class", "script": "backprop-drill"}
+
+
+@assignment.command("list")
+def assignment_list() -> None:
+    """The built-in assignments (use them with --assignment NAME)."""
+    for name in built_in_names():
+        a = load_assignment(name)
+        style = a.definition.style if a.definition else "script and functions (the classic contract)"
+        _say(f"{name:<20} {len(a.checks)} checks, {sum(a.max_points(c) for c in a.checks):g} points, {style}")
+
+
+@assignment.command("new")
+@click.argument("name")
+@click.option(
+    "--style",
+    type=click.Choice(list(STYLE_EXAMPLES)),
+    default="functions",
+    show_default=True,
+    help="How submissions are read: a script's names, functions the grader calls, or objects it drives.",
+)
+@click.option("--dir", "parent", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Where [.].")
+def assignment_new(name: str, style: str, parent: Path) -> None:
+    """Scaffold assignment NAME (a folder) from the built-in example of its style, to edit."""
+    from harness.definition import BUILT_IN, SPEC_FILE
+
+    if not name.replace("-", "_").isidentifier():
+        invalid("name", name, "expected a word of letters, digits, - and _")
+    target = parent / name
+    if target.exists():
+        invalid("name", name, f"{target} exists already")
+    example = BUILT_IN / STYLE_EXAMPLES[style]
+    target.mkdir(parents=True)
+    for path in sorted(example.iterdir()):
+        if path.is_file() and path.suffix in (".toml", ".py", ".ipynb"):
+            text = path.read_text(encoding="utf-8")
+            if path.name == SPEC_FILE:
+                text = text.replace(f'name = "{example.name}"', f'name = "{name}"', 1)
+            (target / path.name).write_text(text, encoding="utf-8")
+    _say(f"wrote {target}/ (from the {example.name} example): edit it, then: gradproof assignment check {target}")
+
+
+@assignment.command("check")
+@click.argument("ref", metavar="DIR|NAME")
+@_SANDBOX_OPTION
+def assignment_check(ref: str, sandbox: SandboxMode) -> None:
+    """Validate an assignment, run its reference, and grade the course's own solution with it.
+
+    Exit status 0 when the solution gets full marks, 1 when it does not, 2 when the assignment is invalid.
+    """
+    a = _assignment(ref)
+    d = a.definition
+    if d is None:
+        _say(f"{a.name}: the classic mlp-4-3-1 kind; its own tests are gradproof's (see spec check)")
+        return
+    cells = d.cells()
+    _say(
+        f"{d.source}: assignment {d.name} ({d.style}), {len(d.inputs)} inputs, {len(d.checks)} checks "
+        f"({len(a.checks)} reported), {len(cells)} variant cell{'s' if len(cells) != 1 else ''}, "
+        f"{d.runs} runs, {sum(a.max_points(c) for c in a.checks):g} points; the reference runs"
+    )
+    if d.solution is None:
+        raise click.ClickException(f"{d.folder}: no solution.py or solution.ipynb to grade (set [assignment] solution)")
+    from harness.grade import grade_submission  # lazy: it imports torch
+    from harness.run.pool import Pool  # lazy: with the grading
+
+    solution = Path(d.folder) / d.solution
+    with Pool(1, sandbox, [Path(d.folder).resolve()], warm=False, scratch_bytes=a.limits.scratch_bytes) as pool:
+        verdict = grade_submission(solution, pool, a, display=d.solution)
+    for c in verdict.checks:
+        _say(f"  {c.status:<7} {c.name:<24} {c.score:g}/{c.max_score:g}  {'' if c.status == 'pass' else c.message}")
+    if verdict.status != "graded" or verdict.score < verdict.max_score:
+        raise click.ClickException(
+            f"the course's solution {d.solution} scores {verdict.score:g} of {verdict.max_score:g}"
+            + (f": {verdict.error}" if verdict.error else ": the assignment or the solution is wrong")
+        )
+    _say(f"ok: {d.solution} scores {verdict.score:g} of {verdict.max_score:g}")
 
 
 @main.group(cls=_Group)
@@ -335,9 +435,9 @@ def gradescope() -> None:
     metavar="none|zero|percent:P",
     help="Late work, by Gradescope's submission time and due date: no penalty, 0, or P percent off per day late.",
 )
-def gradescope_build(spec: Path | None, out: Path, late_policy: str) -> None:
+def gradescope_build(spec: str | None, out: Path, late_policy: str) -> None:
     """Write the autograder zip to upload to Gradescope."""
-    names = gradescope_course.build(out, spec, late_policy)
+    names = gradescope_course.build(out, _assignment(spec) if spec is not None else None, late_policy)
     _say(f"wrote {out}: {', '.join(names)}")
 
 
@@ -357,7 +457,7 @@ def gradescope_build(spec: Path | None, out: Path, late_policy: str) -> None:
     metavar="none|zero|percent:P",
     help="Late work, from ROOT/submission_metadata.json: no penalty, 0, or P percent off per day late.",
 )
-def gradescope_run(spec: Path | None, root: Path | None, sandbox: SandboxMode, late_policy: str) -> None:
+def gradescope_run(spec: str | None, root: Path | None, sandbox: SandboxMode, late_policy: str) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
     data = gradescope_course.run(root, spec, sandbox=sandbox, late_policy=late_policy)
     passed = sum(t["status"] == "passed" for t in data["tests"])

@@ -253,6 +253,19 @@ def observe_steps(session: Session, definition: Definition, seed: int) -> list[O
 # ---------------------------------------------------------------- judging
 
 
+def display_names(definition: Definition) -> dict[str, str]:
+    """How messages call each quantity: the check that judges it alone (``dW1``), else the name a
+    script binds it to, else the quantity itself (``grad.W1``)."""
+    names: dict[str, str] = {}
+    for check in definition.checks:
+        if len(check.values) == 1:
+            names.setdefault(check.values[0], check.name)
+    for quantity, paths in definition.read.items():
+        if quantity not in names:
+            names[quantity] = paths[0] if definition.style == "script" and paths[0].isidentifier() else quantity
+    return names
+
+
 def _tolerance(assignment: Assignment, value: Value) -> Tolerance:
     return assignment.tolerance(value.dtype if value.dtype in FLOAT_DTYPES else "float64")
 
@@ -269,17 +282,18 @@ def _judge_value(
     quantity: str, value: Value, expected: Tensor, assignment: Assignment, definition: Definition
 ) -> tuple[bool, str, dict[str, Any]]:
     assert value.tensor is not None
+    shown = display_names(definition).get(quantity, quantity)
     submitted, note = fit(value.tensor, expected)
     if submitted is not None and note is not None and definition.orientation != "either":
         return (
             False,
-            f"{quantity} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
+            f"{shown} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
             {"shape": (tuple(value.tensor.shape), tuple(expected.shape))},
         )
     if submitted is None:
         return (
             False,
-            f"{quantity} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
+            f"{shown} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
             {"shape": (tuple(value.tensor.shape), tuple(expected.shape))},
         )
     tol = _tolerance(assignment, value)
@@ -289,7 +303,7 @@ def _judge_value(
     worst = cmp.worst[0]
     where = f" at {list(worst.index)}" if worst.index else ""
     message = (
-        f"{quantity} is wrong: the largest error is {worst.abs_error:.3g}{where} "
+        f"{shown} is wrong: the largest error is {worst.abs_error:.3g}{where} "
         f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})"
     )
     return (
@@ -341,7 +355,8 @@ def _check_one(
     max_score = assignment.max_points(name)
     judged = [o for o in observed if o.not_judged is None]
     runs = tuple(o.run_data() for o in observed)
-    what = ", ".join(quantities)
+    shown = display_names(definition)
+    what = ", ".join(shown.get(q, q) for q in quantities)
     if not judged:
         why = observed[0].not_judged if observed else "the submission did not run"
         return CheckResult(name, "error", 0.0, max_score, f"{what} cannot be judged: {why}.", runs=runs)
@@ -403,19 +418,18 @@ def _check_one(
             truths=o.truth.values,
             read=_read_values(o),
             consumers={n: o.truth.consumers(n) for n in o.truth.order},
-            names={q: paths[0] for q, paths in definition.read.items()},
+            names=shown,
             rtol=tol.rtol,
             atol=tol.atol,
         )
     diagnosis = None
     if "shape" in extra:
         got, want = extra["shape"]
+        quantity = str(extra["quantity"])
+        of = f", the shape of {quantity[len(GRAD) :]}" if quantity.startswith(GRAD) else ""
         diagnosis = Diagnosis(
-            "wrong-shape",
-            f"{extra.get('quantity', what)} should have shape {want}, the shape of what it is the gradient of; yours is {got}.",
+            "wrong-shape", f"{shown.get(quantity, quantity)} should have shape {want}{of}; yours is {got}."
         )
-        if "quantity" not in extra:
-            diagnosis = Diagnosis("wrong-shape", message)
     return CheckResult(
         name,
         "fail" if status == "fail" else status,  # type: ignore[arg-type]
@@ -435,6 +449,3 @@ def _check_one(
 
 def _read_values(o: Observed) -> dict[str, Tensor]:
     return {q: v.tensor for q, v in o.values.items() if v.tensor is not None}
-
-
-GRAD_PREFIX = GRAD

@@ -38,14 +38,15 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from harness.course.late import Policy, gradescope_late, parse_policy
+from harness.definition import load_assignment
 from harness.errors import GraderError, GradproofError, UsageError
 from harness.load import SUFFIXES
-from harness.records.assignment import CHECKS, Assignment
+from harness.records.assignment import Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
 from harness.report.files import write_atomic
 from harness.report.text import check_details
-from harness.spec import default_spec_text, load_spec, parse_spec
+from harness.spec import default_spec_text, parse_spec
 from harness.wire import GRADER_PACKAGES
 
 DEFAULT_ROOT = "/autograder"
@@ -182,27 +183,44 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) 
     zf.writestr(item, data)
 
 
-def build(out: Path, spec: Path | None = None, late_policy: str = "none") -> list[str]:
+def build(out: Path, spec: Assignment | Path | str | None = None, late_policy: str = "none") -> list[str]:
     """Write the autograder zip to ``out``; returns the names inside it.  ``late_policy``
-    (:mod:`harness.course.late`) is passed to every ``gradescope run`` the zip makes."""
+    (:mod:`harness.course.late`) is passed to every ``gradescope run`` the zip makes.
+
+    A course's own assignment travels as its folder (``assignment/``: the spec and the reference
+    module, never the solution); the mlp-4-3-1 kind as ``spec.toml``."""
     policy = parse_policy(late_policy)
-    if spec is None:
-        text = default_spec_text()
+    assignment = spec if isinstance(spec, Assignment) else load_assignment(spec)  # validated now, not in Gradescope
+    definition = assignment.definition
+    folder: dict[str, bytes] = {}
+    if definition is not None:
+        home = Path(definition.folder)
+        for path in sorted(home.iterdir()):
+            if path.is_file() and path.suffix in (".toml", ".py") and path.stem != "solution":
+                folder[f"assignment/{path.name}"] = path.read_bytes()
+        text = Path(definition.source).read_text(encoding="utf-8")
+        where = '--assignment "$ROOT/source/assignment"'
     else:
-        load_spec(spec)  # validated now, not in Gradescope
-        text = spec.read_text(encoding="utf-8")
-    parse_spec(text)
+        text = default_spec_text() if spec is None else Path(str(spec)).read_text(encoding="utf-8")
+        parse_spec(text)
+        where = '--spec "$ROOT/source/spec.toml"'
+
     wheel_name, wheel = build_wheel()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         _add(zf, "setup.sh", SETUP_SH.encode(), executable=True)
         late = "" if policy.kind == "none" else f" --late-policy {policy.name}"
-        _add(zf, "run_autograder", RUN_AUTOGRADER.replace("{late}", late).encode(), executable=True)
-        _add(zf, "spec.toml", text.encode())
+        script = RUN_AUTOGRADER.replace("{late}", late).replace('--spec "$ROOT/source/spec.toml"', where)
+        _add(zf, "run_autograder", script.encode(), executable=True)
+        if folder:
+            for name, data in folder.items():
+                _add(zf, name, data)
+        else:
+            _add(zf, "spec.toml", text.encode())
         _add(zf, wheel_name, wheel)
     os.replace(tmp, out)
-    return ["setup.sh", "run_autograder", "spec.toml", wheel_name]
+    return ["setup.sh", "run_autograder", *(list(folder) or ["spec.toml"]), wheel_name]
 
 
 # ---------------------------------------------------------------- run (inside Gradescope)
@@ -261,7 +279,7 @@ def results(
     tests: list[ResultTest] = []
     if verdict is None or verdict["status"] == "error":
         why = problem or (verdict.get("error") if verdict is not None else None) or "not graded"
-        for name in CHECKS:
+        for name in assignment.checks:
             if assignment.max_points(name) > 0:
                 tests.append(
                     _test(
@@ -298,7 +316,11 @@ def results(
 
 
 def run(
-    root: Path | None = None, spec: Path | None = None, *, sandbox: SandboxMode = "auto", late_policy: str = "none"
+    root: Path | None = None,
+    spec: Assignment | Path | str | None = None,
+    *,
+    sandbox: SandboxMode = "auto",
+    late_policy: str = "none",
 ) -> Results:
     """Grade ``ROOT/submission``, write ``ROOT/results/results.json``; returns what it wrote.
 
@@ -318,7 +340,7 @@ def run(
     results_dir.mkdir(parents=True, exist_ok=True)
     target = results_dir / "results.json"
     try:
-        assignment = load_spec(spec)
+        assignment = spec if isinstance(spec, Assignment) else load_assignment(spec)
     except UsageError:
         write_atomic(target, json.dumps(_failure("the assignment spec is invalid"), indent=2) + "\n")
         raise

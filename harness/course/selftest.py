@@ -23,13 +23,13 @@ import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.definition import load_assignment
 from harness.errors import invalid
 from harness.load import collect
 from harness.records.assignment import Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
 from harness.run.pool import Pool  # torch-free: the worker starts before torch is imported here
-from harness.spec import load_spec
 
 HIDDEN_NOTE = "graded when you submit; not shown here"
 
@@ -56,11 +56,15 @@ def _warm_up() -> None:
 
 
 def run_selftest(
-    path: Path, spec: Path | None = None, *, sandbox: SandboxMode = "auto", timeout: float | None = None
+    path: Path,
+    spec: Assignment | Path | str | None = None,
+    *,
+    sandbox: SandboxMode = "auto",
+    timeout: float | None = None,
 ) -> SelfTest:
-    """Grade one file and describe what its author may see."""
+    """Grade one file and describe what its author may see (``spec``: an assignment, or where one is)."""
     started = time.monotonic()
-    assignment = load_spec(spec)
+    assignment = spec if isinstance(spec, Assignment) else load_assignment(spec)
     if timeout is not None:
         assignment = replace(assignment, limits=replace(assignment.limits, timeout=timeout))
     if path.is_dir():
