@@ -28,7 +28,7 @@ from harness.course import gradebook
 from harness.course import gradescope as gradescope_course
 from harness.course import shard as sharding
 from harness.course.selftest import run_selftest
-from harness.definition import built_in_names, load_assignment
+from harness.definition import BUILT_IN, SPEC_FILE, built_in_names, load_assignment
 from harness.errors import GradproofError, UsageError, invalid
 from harness.load import collect
 from harness.records.assignment import Assignment
@@ -357,7 +357,6 @@ def assignment_list() -> None:
 @click.option("--dir", "parent", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Where [.].")
 def assignment_new(name: str, style: str, parent: Path) -> None:
     """Scaffold assignment NAME (a folder) from the built-in example of its style, to edit."""
-    from harness.definition import BUILT_IN, SPEC_FILE
 
     if not name.replace("-", "_").isidentifier():
         invalid("name", name, "expected a word of letters, digits, - and _")

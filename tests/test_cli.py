@@ -33,7 +33,7 @@ def test_help_lists_every_command() -> None:
     result = _run("--help")
     assert result.exit_code == 0
     commands = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
-    assert commands == ["grade", "gradescope", "merge", "reference", "selftest", "spec"]
+    assert commands == ["assignment", "grade", "gradescope", "merge", "reference", "selftest", "spec"]
 
 
 def a_group_of_mine() -> grp.struct_group:

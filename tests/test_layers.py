@@ -21,8 +21,8 @@ PACKAGES = ("harness", "reference")
 LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (0, ("harness.errors", "harness.wire", "reference")),
     (1, ("harness.records",)),
-    (2, ("harness.gradients", "harness.spec", "harness.definition", "harness.load", "harness.run")),
-    (3, ("harness.truth", "harness.computation")),
+    (2, ("harness.gradients", "harness.spec", "harness.load", "harness.run")),
+    (3, ("harness.truth", "harness.definition", "harness.computation")),
     (4, ("harness.diagnose",)),
     (5, ("harness.check",)),
     (6, ("harness.grade",)),

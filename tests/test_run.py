@@ -19,6 +19,7 @@ import torch
 
 import harness.batch.processes as processes
 import harness.run.pool as run
+import harness.wire as wire
 from harness.load import load
 from harness.records.assignment import FUNCTIONS, Assignment, Limits
 from harness.records.outcome import CallResult, CapturedError, Ending, Outcome
@@ -534,3 +535,64 @@ def test_writing_on_the_graders_channel_ends_in_a_verdict_that_is_journaled_and_
     assert {key[0] for key in Journal(out).done()} == {str(p) for p in paths}  # both journaled
     again = {Path(v["submission"]).stem: v for v in grade_batch(paths, jobs=1, out=out, resume=True)}
     assert again[name]["duration_s"] == forged["duration_s"]  # read back, not graded again
+
+
+# ---------------------------------------------------------------- an assignment's steps and paths
+
+OBJECTS = """
+import torch
+class Net:
+    def __init__(self, d, h, act):
+        self.act = act
+        self.parameters = {"W": torch.zeros(h, d)}
+        self.grads = {}
+    def forward(self, x):
+        self.x = x
+        return x @ self.parameters["W"].T
+    def backward(self, g):
+        self.grads["dW"] = g.T @ self.x
+"""
+
+
+def test_steps_construct_an_object_set_its_weights_call_its_methods_and_read_its_attributes(
+    pool: Pool, tmp_path: Path
+) -> None:
+    path = tmp_path / "objects.py"
+    path.write_text(OBJECTS)
+    x = encode_argument(torch.ones(4, 3, dtype=torch.float64), "float64", as_numpy=False)
+    w = encode_argument(torch.full((2, 3), 0.5, dtype=torch.float64), "float64", as_numpy=False)
+    with pool.session(load(path), LIMITS, [], []) as session:
+        session.wait_executed()
+        made = session.step("call", "Net", [wire.literal(3), wire.literal(2), wire.literal("relu")], keep_as="net")
+        assert made.error is None and made.value is not None and made.value.description == "Net"
+        assert session.step("set", "net.parameters['W']", [w]).error is None
+        y = session.step("call", "net.forward", [x], keep_as="y")
+        assert y.value is not None and y.value.tensor is not None and y.value.tensor.tolist() == [[1.5, 1.5]] * 4
+        assert session.step("call", "net.backward", [wire.ref("y")]).error is None
+        grads = session.step("get", "net.grads['dW']")
+        assert (
+            grads.value is not None
+            and grads.value.tensor is not None
+            and grads.value.tensor.tolist() == [[6.0] * 3] * 2
+        )
+        act = session.step("get", "net.act")
+        assert act.value is not None and act.value.kind == "other"
+        missing = session.step("get", "net.grads['db']")
+        assert missing.error is not None and missing.error.type == "KeyError"
+        unknown = session.step("call", "Nothing")
+        assert unknown.error is not None and unknown.error.type == "NameError"
+    assert session.outcome.ending is not None and session.outcome.ending.reason == "ended"
+
+
+def test_a_script_path_into_an_object_is_tracked_and_replaced_by_the_graders_value(pool: Pool, tmp_path: Path) -> None:
+    path = tmp_path / "paths.py"
+    path.write_text("import torch\n" + OBJECTS + "NN = Net(3, 2, 'relu')\nNN.grads['dW'] = NN.parameters['W'] * 2\n")
+    substitute = {"NN.parameters['W']": wire.Substitution(7, wire.ROLE_WEIGHT)}
+    paths = ["NN.parameters['W']", "NN.grads['dW']"]
+    with pool.session(load(path), LIMITS, paths, [], substitute) as session:
+        session.wait_executed()
+    history = {b.name: b.value for b in session.outcome.history}
+    drawn = torch.tensor(wire.draw_entries(wire.Substitution(7, wire.ROLE_WEIGHT), (2, 3)), dtype=torch.float64)
+    weights, grads = history["NN.parameters['W']"].tensor, history["NN.grads['dW']"].tensor
+    assert weights is not None and grads is not None
+    assert torch.equal(weights, drawn.reshape(2, 3)) and torch.equal(grads, 2 * drawn.reshape(2, 3))

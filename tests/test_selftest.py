@@ -107,7 +107,7 @@ def test_the_self_test_grades_one_file_not_a_folder() -> None:
 def test_everything_before_the_early_worker_starts_is_torch_free() -> None:
     code = (
         "import sys; from pathlib import Path; import harness.course.selftest as s; from harness.load import collect; "
-        "s.load_spec(None); collect([Path(sys.argv[1])]); from harness.run.pool import Pool; p = Pool(1, 'auto', []); p.spawn(); "
+        "s.load_assignment(None); collect([Path(sys.argv[1])]); from harness.run.pool import Pool; p = Pool(1, 'auto', []); p.spawn(); "
         "assert 'torch' not in sys.modules, 'torch imported before the worker starts'"
     )
     subprocess.run([sys.executable, "-c", code, str(SUBMISSIONS / "correct_script.py")], check=True)

@@ -569,3 +569,59 @@ def test_a_real_worker_speaks_the_injected_protocol_and_hides_it_from_the_submis
     assert result.value is not None and result.value.kind == "tensor" and result.value.dtype == "float64"
     assert outcome.ending is not None and outcome.ending.reason == wire.END_ENDED
     assert outcome.ending.stdout == "[]\n"
+
+
+# ---------------------------------------------------------------- paths and steps
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("W1", (("name", "W1"),)),
+        ("NN.W1", (("name", "NN"), ("attr", "W1"))),
+        ("net.grads['dJdW1']", (("name", "net"), ("attr", "grads"), ("item", "dJdW1"))),
+        ('out[1]["W1"]', (("name", "out"), ("item", 1), ("item", "W1"))),
+        ("history[-1]", (("name", "history"), ("item", -1))),
+    ],
+)
+def test_a_path_is_a_name_then_attributes_and_constant_items(text: str, parts: tuple[tuple[str, Any], ...]) -> None:
+    assert wire.parse_path(text) == parts
+
+
+@pytest.mark.parametrize("text", ["f()", "a[b]", "a + b", "__import__('os')", "a[1:2]", "x.y(1)", "", "a[True]"])
+def test_anything_but_a_plain_path_is_refused_without_being_evaluated(text: str) -> None:
+    with pytest.raises(wire.PathError):
+        wire.parse_path(text)
+
+
+def test_resolve_and_assign_walk_attributes_and_items() -> None:
+    class Net:
+        def __init__(self) -> None:
+            self.grads: dict[str, Any] = {}
+
+    namespace: dict[str, Any] = {"net": Net()}
+    wire.assign(wire.parse_path("net.grads['dW']"), namespace, 3)
+    assert wire.resolve(wire.parse_path("net.grads['dW']"), namespace) == 3
+    with pytest.raises(KeyError):
+        wire.resolve(wire.parse_path("net.grads['db']"), namespace)
+    with pytest.raises(NameError):
+        wire.resolve(wire.parse_path("other.grads"), namespace)
+
+
+def test_labels_are_drawn_as_whole_numbers_below_the_class_count() -> None:
+    drawn = wire.draw_entries(wire.Substitution(5, wire.ROLE_LABELS, classes=3), (40,))
+    assert set(drawn) <= {0.0, 1.0, 2.0} and len(set(drawn)) == 3
+    assert wire.Substitution.from_data(wire.Substitution(5, wire.ROLE_LABELS, 3).as_data()).classes == 3
+
+
+def test_a_step_message_carries_its_action_target_arguments_and_handle() -> None:
+    message = wire.step_message(4, wire.STEP_CALL, "net.forward", [wire.ref("x")], {"k": wire.literal(2)}, "y")
+    assert message == {
+        "op": "step",
+        "id": 4,
+        "action": "call",
+        "target": "net.forward",
+        "args": [{"t": "ref", "path": "x"}],
+        "kwargs": {"k": {"t": "literal", "v": 2}},
+        "as": "y",
+    }
