@@ -181,7 +181,8 @@ def grade(
     access = group_access(group)
     assignment = _assignment(spec)
     chosen = sharding.resolve(shard, shard_count)
-    files = collect(list(paths))
+    others = frozenset(built_in_names()) - {assignment.name}
+    files = collect(list(paths), others)  # submissions/<other assignment>/ holds that one's submissions
     plan = sharding.plan(files, chosen)
     if timeout is not None:
         assignment = replace(assignment, limits=replace(assignment.limits, timeout=timeout))

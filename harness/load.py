@@ -31,8 +31,11 @@ _MAYBE_IPYTHON = re.compile(r"^\s*[%!?/,;]|[?]\s*$|=\s*[%!]|^\s*(>>>|\.\.\.|In \
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
 
-def collect(paths: list[Path]) -> list[Path]:
-    """Expand folders into the gradable files below them, sorted; reject what cannot be graded."""
+def collect(paths: list[Path], skip: frozenset[str] = frozenset()) -> list[Path]:
+    """Expand folders into the gradable files below them, sorted; reject what cannot be graded.
+
+    ``skip``: names of folders below a given one that are not graded (another assignment's
+    submissions, such as the bundled ``submissions/mlp-class/``); a folder given itself always is."""
     if not paths:
         raise UsageError("paths=[]: give at least one submission file or folder")
     found: list[Path] = []
@@ -40,7 +43,7 @@ def collect(paths: list[Path]) -> list[Path]:
         if not path.exists():
             raise UsageError(f"path={str(path)!r}: no such file or folder")
         if path.is_dir():
-            inside = _below(path)
+            inside = _below(path, skip)
             if not inside:
                 raise UsageError(f"path={str(path)!r}: the folder holds no .py or .ipynb submission")
             found.extend(inside)
@@ -52,13 +55,13 @@ def collect(paths: list[Path]) -> list[Path]:
     return unique
 
 
-def _below(folder: Path) -> list[Path]:
+def _below(folder: Path, skip: frozenset[str] = frozenset()) -> list[Path]:
     """Every entry named like a submission below ``folder``, sorted: regular or not (what is not a
     regular file gets its verdict from :func:`load`), hidden folders and caches skipped, symbolic
     links to folders never followed (so a link loop ends nothing)."""
     found: list[Path] = []
     for top, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__" and d not in skip]
         found += [Path(top, name) for name in files if not name.startswith(".") and Path(name).suffix in SUFFIXES]
     return sorted(found)
 
