@@ -121,7 +121,11 @@ def test_grade_with_a_group_gives_it_the_reports_and_the_journal_readable(graded
         ),
         (["--shard", "0/2"], "Error: shard='0/2': K counts from 1 and must be between 1 and 2"),
         (["--shard", "auto"], "Error: shard='auto': none of SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX is set"),
-        (["--spec", "missing.toml"], "Error: spec='missing.toml': no such file"),
+        (
+            ["--spec", "missing.toml"],
+            "Error: assignment='missing.toml': no such folder, file or built-in assignment "
+            "(built in: backprop-drill, mlp-4-3-1, mlp-class, two-layer-softmax)",
+        ),
     ],
 )
 def test_grade_refuses_bad_options_with_exit_2_before_grading(

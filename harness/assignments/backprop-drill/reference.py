@@ -18,9 +18,9 @@ def compute(Xb, Yb, C, W1, b1, W2, b2, bngain, bnbias):
     n = Xb.shape[0]  # batch size
 
     # embedding and the first linear layer
-    emb = C[Xb]                                  # (n, block, n_embd)
-    embcat = emb.view(emb.shape[0], -1)          # (n, block * n_embd)
-    hprebn = embcat @ W1 + b1                    # (n, n_hidden)
+    emb = C[Xb]  # (n, block, n_embd)
+    embcat = emb.view(emb.shape[0], -1)  # (n, block * n_embd)
+    hprebn = embcat @ W1 + b1  # (n, n_hidden)
 
     # batchnorm, with Bessel's correction 1/(n-1) in the variance
     bnmeani = 1 / n * hprebn.sum(0, keepdim=True)
@@ -32,11 +32,11 @@ def compute(Xb, Yb, C, W1, b1, W2, b2, bngain, bnbias):
     hpreact = bngain * bnraw + bnbias
 
     # tanh and the second linear layer
-    h = torch.tanh(hpreact)                      # (n, n_hidden)
-    logits = h @ W2 + b2                         # (n, vocab_size)
+    h = torch.tanh(hpreact)  # (n, n_hidden)
+    logits = h @ W2 + b2  # (n, vocab_size)
 
     # cross-entropy, step by step
-    logit_maxes = logits.max(1, keepdim=True).values   # d loss / d logit_maxes is ~0
+    logit_maxes = logits.max(1, keepdim=True).values  # d loss / d logit_maxes is ~0
     norm_logits = logits - logit_maxes
     counts = norm_logits.exp()
     counts_sum = counts.sum(1, keepdim=True)

@@ -1,4 +1,5 @@
 """The course's solution to `two-layer-softmax`: forward and a hand-written backward pass."""
+
 import torch
 
 
@@ -14,26 +15,26 @@ def two_layer_loss(X, y, W1, b1, W2, b2):
     N = X.shape[0]
 
     # forward
-    h = X @ W1 + b1                                   # (N, H)
-    a = torch.clamp(h, min=0)                         # (N, H)
-    scores = a @ W2 + b2                              # (N, C)
+    h = X @ W1 + b1  # (N, H)
+    a = torch.clamp(h, min=0)  # (N, H)
+    scores = a @ W2 + b2  # (N, C)
 
     # softmax, shifted by the row max for stability
     shifted = scores - scores.max(dim=1, keepdim=True).values
     exp = torch.exp(shifted)
-    probs = exp / exp.sum(dim=1, keepdim=True)        # (N, C)
+    probs = exp / exp.sum(dim=1, keepdim=True)  # (N, C)
     rows = torch.arange(N)
     loss = -torch.log(probs[rows, y]).mean()
 
     # backward
     dscores = probs.clone()
     dscores[rows, y] -= 1
-    dscores /= N                                      # the loss is a mean
-    dW2 = a.T @ dscores                               # (H, C)
-    db2 = dscores.sum(dim=0)                          # (C,)
-    da = dscores @ W2.T                               # (N, H)
-    dh = da * (h > 0)                                 # ReLU passes the gradient where h > 0
-    dW1 = X.T @ dh                                    # (D, H)
-    db1 = dh.sum(dim=0)                               # (H,)
+    dscores /= N  # the loss is a mean
+    dW2 = a.T @ dscores  # (H, C)
+    db2 = dscores.sum(dim=0)  # (C,)
+    da = dscores @ W2.T  # (N, H)
+    dh = da * (h > 0)  # ReLU passes the gradient where h > 0
+    dW1 = X.T @ dh  # (D, H)
+    db1 = dh.sum(dim=0)  # (H,)
 
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
