@@ -220,6 +220,7 @@ def validate(assignment: Assignment) -> None:
     if definition is None:
         return
     source = definition.source
+    handles = {s.keep_as for s in definition.steps}
     for run in range(max(len(v) for v in definition.sizes.values()) if definition.sizes else 1):
         for cell in definition.cells():
             truth = truth_of(definition, draw_inputs(definition, run, 0), cell, confirm=run == 0)
@@ -244,7 +245,6 @@ def validate(assignment: Assignment) -> None:
                     for item in arg if isinstance(arg, list) else [arg]:
                         if isinstance(item, str) and item.startswith("$") and not item.startswith("$$"):
                             name = item[1:]
-                            handles = {s.keep_as for s in definition.steps}
                             if (
                                 name not in truth.values
                                 and name not in definition.sizes

@@ -386,10 +386,6 @@ def _check_names(definition: Definition) -> dict[str, list[str]]:
     }
 
 
-def check_names(definition: Definition) -> dict[str, list[str]]:
-    return _check_names(definition)
-
-
 def _path(r: _Reader, key: str, path: str) -> None:
     from harness.wire import PathError, parse_path  # stdlib only: the protocol's one path grammar
 

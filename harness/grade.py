@@ -14,7 +14,7 @@ from pathlib import Path
 import harness.wire as wire
 from harness.check.defined import check_defined, observe_script_runs, observe_steps, script_substitutions
 from harness.check.functions import check_functions, check_helpers
-from harness.check.script import check_runs, grader_seeds, substitutions
+from harness.check.script import check_runs, substitutions
 from harness.computation import run_seeds
 from harness.diagnose import diagnose_check
 from harness.errors import SubmissionError
@@ -182,7 +182,7 @@ def _grader_runs(pool: Pool, submission: Submission, assignment: Assignment, own
     if own.ending is not None and own.ending.problem(assignment.limits) is not None:
         return []  # stopped by a limit (time, memory, output) or forged: another run would end the same way
     runs = []
-    for seed in grader_seeds(submission.seed, assignment.grader_runs):
+    for seed in run_seeds(submission.seed, assignment.grader_runs):
         substitute = substitutions(assignment, seed)
         with pool.session(submission, assignment.limits, assignment.tracked_names(), [], substitute) as session:
             runs.append(Run("grader", seed, _run(session, assignment)))

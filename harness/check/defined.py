@@ -47,7 +47,7 @@ class Observed:
 
     def run_data(self) -> RunData:
         values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
-        values.update({k: v for k, v in self.cell.items()})
+        values.update(self.cell)
         return {"source": self.source, "seed": self.seed, "values": values}
 
 
@@ -268,14 +268,6 @@ def display_names(definition: Definition) -> dict[str, str]:
 
 def _tolerance(assignment: Assignment, value: Value) -> Tolerance:
     return assignment.tolerance(value.dtype if value.dtype in FLOAT_DTYPES else "float64")
-
-
-@dataclass(frozen=True)
-class _Judgement:
-    ok: bool
-    message: str
-    result: dict[str, Any] = field(default_factory=dict)
-    status: str = "fail"
 
 
 def _judge_value(

@@ -325,11 +325,6 @@ def substitutions(assignment: Assignment, seed: int) -> dict[str, wire.Substitut
     }
 
 
-def grader_seeds(seed: int, count: int) -> list[int]:
-    """The seeds of the grader's runs of a submission whose own seed is ``seed`` (recorded in the report)."""
-    return [(seed * 7919 + 104729 * (k + 1)) % (2**31 - 1) for k in range(count)]
-
-
 def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]:
     """Judge a script on every run: a check passes only if it is right on each one.
 
