@@ -24,15 +24,18 @@ import harness
 import reference
 from harness.batch import grade_batch
 from harness.records.assignment import Assignment
+from harness.run.pool import GRACE_S
 from harness.run.sandbox import bubblewrap_problem
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 CHECKOUT = HOSTILE.parent.parent
 FILES = sorted(p.name for p in HOSTILE.glob("*.py"))
 ROOT = os.geteuid() == 0
+# The time limit leaves room for a loaded 2-core CI machine: the memory bomb fills 512 MiB
+# page by page beside two spinning neighbours, and once ran past a limit of 3 s there.
 LIMITS = replace(
     Assignment().limits,
-    timeout=3.0,
+    timeout=8.0,
     memory_bytes=512 * 1024**2,
     processes=16,
     file_bytes=1024**2,
@@ -248,8 +251,8 @@ def _correct(v: dict[str, Any], mode: str) -> None:
 
 
 EXPECTED: dict[str, Callable[[dict[str, Any], str], None]] = {
-    "infinite_loop.py": _stopped_by("ran past its time limit of 3 s and was stopped"),
-    "catch_base_exception.py": _stopped_by("ran past its time limit of 3 s and was stopped"),
+    "infinite_loop.py": _stopped_by(f"ran past its time limit of {LIMITS.timeout:g} s and was stopped"),
+    "catch_base_exception.py": _stopped_by(f"ran past its time limit of {LIMITS.timeout:g} s and was stopped"),
     "memory_bomb.py": _stopped_by("MemoryError (memory_bomb.py, line 5)"),
     "fork_bomb.py": _stopped_by("BlockingIOError: [Errno 11] Resource temporarily unavailable (fork_bomb.py, line 7)"),
     "sys_exit.py": _stopped_by("SystemExit: 3 (sys_exit.py, line 6)"),
@@ -310,5 +313,6 @@ def test_nothing_the_submissions_wrote_is_left_outside_their_private_directories
     assert batch["owned"] == []
 
 
-def test_the_whole_hostile_batch_takes_seconds_not_minutes(batch: dict[str, Any]) -> None:
-    assert batch["took"] < 40.0
+def test_no_submission_holds_the_batch_past_its_time_limit_and_the_grace(batch: dict[str, Any]) -> None:
+    durations = {name: v["duration_s"] for name, v in batch["by_name"].items()}
+    assert all(d <= LIMITS.timeout + GRACE_S for d in durations.values()), durations
