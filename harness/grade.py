@@ -173,8 +173,8 @@ def _check(
     dtype = _dtype_of(outcome, assignment)
     as_numpy = "numpy" in submission.imports and "torch" not in submission.imports
     if style == "function":
-        return style, check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed)
-    return style, check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed)
+        return style, check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed, submission.cells)
+    return style, check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed, submission.cells)
 
 
 def _grader_runs(pool: Pool, submission: Submission, assignment: Assignment, own: Outcome) -> list[Run]:

@@ -127,7 +127,7 @@ def _notebook_cells(text: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
             continue
         python, lines = _neutralise_ipython(source)
         neutralised.extend(lines)
-        cells.append(Cell(label=f"cell {number}", source=python))
+        cells.append(Cell(label=Cell.notebook_label(number), source=python))
     if not cells:
         raise SubmissionError("the notebook has no code cells")
     return tuple(cells), tuple(neutralised)

@@ -43,6 +43,15 @@ DEFAULT_SHRINK_BUDGET = 60  # new calls of the child while shrinking one failure
 PROBE_SIZES = ((3, 2, 2), (2, 3, 1))  # tried once, for information, where the assignment has fixed sizes
 MAX_GENERAL_SIZE = 5
 GRID = 16  # inputs are multiples of 1/GRID (times a power-of-two scale)
+FUNCTION_OF = {  # check -> the submission's function it calls
+    "forward": "forward",
+    "loss": "loss",
+    "dE_dW1": "backward",
+    "dE_dW2": "backward",
+    "update": "update",
+    "sigmoid": "sigmoid",
+    "sigmoid_grad": "sigmoid_grad",
+}
 
 
 # ---------------------------------------------------------------- inputs
@@ -333,15 +342,7 @@ class Runner:
     # -------- one function, start to end
 
     def check(self, name: str) -> CheckResult:
-        fn = {
-            "forward": "forward",
-            "loss": "loss",
-            "dE_dW1": "backward",
-            "dE_dW2": "backward",
-            "update": "update",
-            "sigmoid": "sigmoid",
-            "sigmoid_grad": "sigmoid_grad",
-        }[name]
+        fn = FUNCTION_OF[name]
         if fn not in self.defined:
             result = _result(name, "missing", self.assignment, f"The function {fn}() is not defined.")
             self.results[name] = result

@@ -121,14 +121,23 @@ class History:
         return found[0].value if found else self.any(key)
 
     def last(self, key: str) -> Value | None:
+        binding = self.last_binding(key)
+        return binding.value if binding else None
+
+    def last_binding(self, key: str) -> Binding | None:
+        """The last binding of ``key`` (``None`` if it was never bound or was deleted)."""
         bindings = self.by_key.get(key, [])
         if not bindings or bindings[-1].value.kind == "unbound":
             return None
-        return bindings[-1].value
+        return bindings[-1]
 
     def any(self, key: str) -> Value | None:
-        bindings = [b for b in self.by_key.get(key, []) if b.value.kind != "unbound"]
-        return bindings[0].value if bindings else None
+        binding = self.any_binding(key)
+        return binding.value if binding else None
+
+    def any_binding(self, key: str) -> Binding | None:
+        """The first binding of ``key`` to anything (numeric or not)."""
+        return next((b for b in self.by_key.get(key, []) if b.value.kind != "unbound"), None)
 
     # ------------------------------------------------ which binding is judged (README: "Which value is judged")
 
@@ -378,6 +387,7 @@ def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]
                 evidence=evidence,
                 notes=notes + theirs.notes,
                 runs=data,
+                cell=theirs.cell or mine.cell,
             )
         )
     return combined
@@ -520,30 +530,31 @@ def _check_forward(
         assert b.value.tensor is not None
         fitted, note = fit(b.value.tensor, expected)
         if fitted is None:
-            return _result(
-                "forward",
-                "fail",
-                assignment,
-                f"{key} has shape {tuple(b.value.tensor.shape)}; expected {tuple(expected.shape)}.",
-                diagnosis=_shape_diagnosis(key, tuple(b.value.tensor.shape), tuple(expected.shape)),
+            return _at(
+                _result(
+                    "forward",
+                    "fail",
+                    assignment,
+                    f"{key} has shape {tuple(b.value.tensor.shape)}; expected {tuple(expected.shape)}.",
+                    diagnosis=_shape_diagnosis(key, tuple(b.value.tensor.shape), tuple(expected.shape)),
+                ),
+                b,
             )
         if not compare(fitted, expected, tol).ok:
-            return _with_evidence(
-                _judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes),
-                key,
-                fitted,
-                p_key,
-                t_key,
-            )
+            result = _judged("forward", assignment, fitted, expected, tol, f"The forward pass ({key})", notes)
+            return _at(_with_evidence(result, key, fitted, p_key, t_key), b)
     problem, truth = _in_force(history, chosen, problem, truth, others)
     fitted, note = fit(chosen.value.tensor, truth.forward.Y_cap)
     if fitted is None:
-        return _result(
-            "forward",
-            "fail",
-            assignment,
-            f"Y_cap has shape {tuple(chosen.value.tensor.shape)}; expected {tuple(truth.forward.Y_cap.shape)}.",
-            diagnosis=_shape_diagnosis("Y_cap", tuple(chosen.value.tensor.shape), tuple(truth.forward.Y_cap.shape)),
+        return _at(
+            _result(
+                "forward",
+                "fail",
+                assignment,
+                f"Y_cap has shape {tuple(chosen.value.tensor.shape)}; expected {tuple(truth.forward.Y_cap.shape)}.",
+                diagnosis=_shape_diagnosis("Y_cap", tuple(chosen.value.tensor.shape), tuple(truth.forward.Y_cap.shape)),
+            ),
+            chosen,
         )
     result = _judged(
         "forward",
@@ -554,18 +565,15 @@ def _check_forward(
         "The forward pass (Y_cap)",
         notes + ([note] if note else []),
     )
-    return _with_evidence(result, "Y_cap", fitted, problem, truth)
+    return _at(_with_evidence(result, "Y_cap", fitted, problem, truth), chosen)
 
 
 def _missing_or_error(name: str, key: str, history: History, assignment: Assignment, stop: str) -> CheckResult:
-    value = history.any(key)
-    if value is not None:
-        return _result(
-            name,
-            "fail",
-            assignment,
-            f"{key} is not an array of numbers ({value.kind} {value.description}).".replace(" )", ")"),
-        )
+    binding = history.any_binding(key)
+    if binding is not None:
+        value = binding.value
+        message = f"{key} is not an array of numbers ({value.kind} {value.description}).".replace(" )", ")")
+        return _at(_result(name, "fail", assignment, message), binding)
     if stop:
         return _result(name, "error", assignment, f"{key} was never defined: the submission stopped before it{stop}.")
     return _result(name, "missing", assignment, f"{key} is never defined.")
@@ -592,15 +600,18 @@ def _check_loss(
     # The loss is judged as a rule on the submission's own Y_cap: a wrong forward pass is charged once.
     expected = ((problem.Y - own) ** 2).sum() if own is not None else truth.forward.E
     if chosen.value.tensor.numel() != 1:
-        return _result(
-            "loss",
-            "fail",
-            assignment,
-            f"E has shape {tuple(chosen.value.tensor.shape)}; the error is one number.",
-            diagnosis=_shape_diagnosis("E", tuple(chosen.value.tensor.shape), ()),
+        return _at(
+            _result(
+                "loss",
+                "fail",
+                assignment,
+                f"E has shape {tuple(chosen.value.tensor.shape)}; the error is one number.",
+                diagnosis=_shape_diagnosis("E", tuple(chosen.value.tensor.shape), ()),
+            ),
+            chosen,
         )
     result = _judged("loss", assignment, chosen.value.tensor.reshape(()), expected.reshape(()), tol, "The error E")
-    return _with_evidence(result, "E", chosen.value.tensor.reshape(()), problem, truth, own_y_cap=own)
+    return _at(_with_evidence(result, "E", chosen.value.tensor.reshape(()), problem, truth, own_y_cap=own), chosen)
 
 
 def _check_gradient(
@@ -623,16 +634,19 @@ def _check_gradient(
     fitted, note = fit(chosen.value.tensor, expected)
     if fitted is None:
         shape = tuple(chosen.value.tensor.shape)
-        return _result(
-            name,
-            "fail",
-            assignment,
-            f"{name} has shape {shape}; expected {tuple(expected.shape)} (the shape of the weights).",
-            diagnosis=_shape_diagnosis(name, shape, tuple(expected.shape)),
+        return _at(
+            _result(
+                name,
+                "fail",
+                assignment,
+                f"{name} has shape {shape}; expected {tuple(expected.shape)} (the shape of the weights).",
+                diagnosis=_shape_diagnosis(name, shape, tuple(expected.shape)),
+            ),
+            chosen,
         ), None
     notes = _notes_for(problem) + ([note] if note else [])
     result = _judged(name, assignment, fitted, expected, tol, f"The gradient {name}", notes)
-    return _with_evidence(result, name, fitted, problem, truth, **(context or {})), fitted
+    return _at(_with_evidence(result, name, fitted, problem, truth, **(context or {})), chosen), fitted
 
 
 def _check_update(
@@ -645,50 +659,55 @@ def _check_update(
     assignment: Assignment,
     stop: str,
 ) -> CheckResult:
-    """The update as a rule: W_new − W against −lr · (the submission's own gradient)."""
+    """The update as a rule: W_new − W against −lr · (the submission's own gradient).
+
+    Its cell is that of the updated weights judged: the failing ones, else the later of the two."""
     pairs = []
     for key, new_key, grad in (("W1", "W1_new", "dE_dW1"), ("W2", "W2_new", "dE_dW2")):
         # W_new, or W itself updated in place or re-bound (W = W − lr·dE_dW); in a training
         # loop, the first step: the one the first gradient belongs to.
-        judged = history.judged(new_key)
-        new = judged.value if judged is not None else history.last(new_key)
-        if new is None:
+        binding = history.judged(new_key) or history.last_binding(new_key)
+        if binding is None:
             moved = history.judged(key)  # W itself, updated in place or re-bound
             start = history.input(key)
-            new = moved.value if moved is not None else None
-            if new is not None and new.tensor is not None and start is not None and start.tensor is not None:
-                t, t0 = new.tensor, start.tensor
-                new = new if t.shape != t0.shape or not torch.equal(t, t0) else None
-        if new is None:
+            binding = moved
+            if moved is not None and moved.value.tensor is not None and start is not None and start.tensor is not None:
+                t, t0 = moved.value.tensor, start.tensor
+                binding = moved if t.shape != t0.shape or not torch.equal(t, t0) else None
+        if binding is None:
             continue
+        new = binding.value
         if new.tensor is None:
-            return _result("update", "fail", assignment, f"{new_key} is not an array of numbers.")
+            return _at(_result("update", "fail", assignment, f"{new_key} is not an array of numbers."), binding)
         weights: Tensor = getattr(problem, key)
         fitted, _note = fit(new.tensor, weights)
         if fitted is None:
-            return _result(
+            result = _result(
                 "update",
                 "fail",
                 assignment,
                 f"{new_key} has shape {tuple(new.tensor.shape)}; expected {tuple(weights.shape)}.",
                 diagnosis=_shape_diagnosis(new_key, tuple(new.tensor.shape), tuple(weights.shape)),
             )
+            return _at(result, binding)
         gradient = own.get(grad)
         if gradient is None:
             gradient = _broadcast_gradient(history, grad, weights)
         if gradient is None:
             gradient = getattr(truth.grads, grad)
-        pairs.append((key, fitted - weights, -lr * gradient, gradient))
+        pairs.append((key, fitted - weights, -lr * gradient, gradient, binding))
     if not pairs:
         return _missing_or_error("update", "W1_new", history, assignment, stop)
     # The difference is compared, not the new weights: a wrong lr hides at 1e-4 in W_new.
     step_tol = update_tolerance(tol, torch.cat([problem.W1.reshape(-1), problem.W2.reshape(-1)]))
-    for key, step, expected, gradient in pairs:
+    for key, step, expected, gradient, binding in pairs:
         cmp = compare(step, expected, step_tol)
         if not cmp.ok:
             result = _judged("update", assignment, step, expected, step_tol, f"The update of {key} (W_new − W)")
-            return _with_evidence(result, "update", step, problem, truth, gradient=gradient, lr=lr)
-    return _result("update", "pass", assignment, f"The update rule is correct (lr = {lr:g}).", tolerance=str(step_tol))
+            return _at(_with_evidence(result, "update", step, problem, truth, gradient=gradient, lr=lr), binding)
+    last = max((pair[-1] for pair in pairs), key=lambda b: b.statement)
+    message = f"The update rule is correct (lr = {lr:g})."
+    return _at(_result("update", "pass", assignment, message, tolerance=str(step_tol)), last)
 
 
 def _broadcast_gradient(history: History, grad: str, weights: Tensor) -> Tensor | None:
@@ -709,6 +728,11 @@ def _with_evidence(
     if result.status != "fail" or result.diagnosis is not None:
         return result
     return replace(result, evidence=Evidence(key, submitted, problem, truth, context))
+
+
+def _at(result: CheckResult, binding: Binding | None) -> CheckResult:
+    """``result`` placed at the cell whose statement bound the value it judged."""
+    return replace(result, cell=binding.label or None) if binding is not None else result
 
 
 def _shape_diagnosis(key: str, got: tuple[int, ...], want: tuple[int, ...]) -> Diagnosis:

@@ -35,7 +35,7 @@ class RunData(TypedDict):
     values: dict[str, Any]  # the inputs it ran on (X, Y, W1, W2, lr), as nested lists
 
 
-class CheckData(TypedDict):
+class _CheckBase(TypedDict):
     name: str
     status: str  # "pass" | "fail" | "missing" | "error"
     score: float
@@ -50,6 +50,13 @@ class CheckData(TypedDict):
     counterexample: dict[str, Any] | None
     errors: list[list[float | None]] | None  # per-entry abs error (2-D), for heat maps
     runs: list[RunData]  # what it was judged on: it passes only if right on every one
+
+
+class CheckData(_CheckBase, total=False):
+    # The label of the cell (``load``: "cell 4" in a notebook, the file name for a module) whose
+    # statement bound the value judged (function style: that defined the function); ``None``:
+    # not known.  Always written; absent in a report.json written before it existed.
+    cell: str | None
 
 
 class FlagData(TypedDict):

@@ -99,6 +99,7 @@ class CheckResult:
     counterexample: dict[str, Any] | None = None
     errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
     runs: tuple[RunData, ...] = ()  # the runs it was judged on (it passes only if right on every one)
+    cell: str | None = None  # the label of the cell that bound the value judged (or defined the function)
     evidence: Evidence | ValueEvidence | None = field(default=None, compare=False, repr=False)  # never reported
 
     def to_data(self) -> CheckData:
@@ -118,4 +119,5 @@ class CheckResult:
             "counterexample": json_safe(self.counterexample),
             "errors": json_safe(self.errors),
             "runs": [json_safe(r) for r in self.runs],
+            "cell": self.cell,
         }

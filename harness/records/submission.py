@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.wire import GRADER_PACKAGES
+
+_NOTEBOOK_LABEL = re.compile(r"cell ([1-9][0-9]{0,8})")
 
 
 @dataclass(frozen=True)
 class Cell:
     """One unit of code, as the student ran it."""
 
-    label: str  # "cell 3" in a notebook, the file name for a module
+    label: str  # "cell 3" in a notebook (its third cell, markdown counted), the file name for a module
     source: str
+
+    @staticmethod
+    def notebook_label(number: int) -> str:
+        """The label of a notebook's ``number``-th cell (from 1, every cell type counted)."""
+        return f"cell {number}"
+
+    @staticmethod
+    def notebook_number(label: str) -> int | None:
+        """The number of the notebook cell ``label`` names (:meth:`notebook_label`), else ``None``."""
+        match = _NOTEBOOK_LABEL.fullmatch(label)
+        return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
