@@ -4,9 +4,9 @@ inputs the grader draws, and judge each (the property search lives in :mod:`.pro
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from harness.check.calls import Calls
-from harness.check.properties import Runner
 from harness.check.script import History, problem_from
 from harness.records.assignment import Assignment
 from harness.records.outcome import Outcome
@@ -14,6 +14,9 @@ from harness.records.problem import Problem
 from harness.records.report import RunData
 from harness.records.result import CheckResult
 from harness.run.pool import Session
+
+if TYPE_CHECKING:
+    from harness.check.properties import Runner
 
 
 def _own_problem(outcome: Outcome, assignment: Assignment) -> Problem | None:
@@ -30,6 +33,8 @@ def check_functions(
     session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool, seed: int
 ) -> list[CheckResult]:
     """Judge a function-style submission: properties over generated inputs (:mod:`harness.check.properties`)."""
+    from harness.check.properties import Runner  # lazy: hypothesis (≈ 0.3 s) only for what has functions
+
     runner = Runner(
         Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed, own=_own_problem(outcome, assignment)
     )
@@ -68,5 +73,10 @@ def check_helpers(
     session: Session, outcome: Outcome, assignment: Assignment, dtype: str, as_numpy: bool, seed: int
 ) -> list[CheckResult]:
     """``sigmoid`` and ``sigmoid_grad`` of a script-style submission, checked where defined."""
+    helpers = [name for name in ("sigmoid", "sigmoid_grad") if name in outcome.functions]
+    if not helpers:
+        return []  # a plain script: no property search, so no hypothesis to import
+    from harness.check.properties import Runner  # lazy: hypothesis (≈ 0.3 s) only for what has functions
+
     runner = Runner(Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed)
-    return [runner.check(name) for name in ("sigmoid", "sigmoid_grad") if name in runner.defined]
+    return [runner.check(name) for name in helpers]
