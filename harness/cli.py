@@ -25,7 +25,6 @@ from typing import Any
 import click
 
 from harness.course import gradebook
-from harness.course import gradescope as gradescope_course
 from harness.course import shard as sharding
 from harness.course.selftest import run_selftest
 from harness.definition import BUILT_IN, SPEC_FILE, built_in_names, load_assignment
@@ -437,6 +436,8 @@ def gradescope() -> None:
 )
 def gradescope_build(spec: str | None, out: Path, late_policy: str) -> None:
     """Write the autograder zip to upload to Gradescope."""
+    from harness.course import gradescope as gradescope_course  # lazy: kept out of the other commands' start-up
+
     names = gradescope_course.build(out, _assignment(spec) if spec is not None else None, late_policy)
     _say(f"wrote {out}: {', '.join(names)}")
 
@@ -459,6 +460,8 @@ def gradescope_build(spec: str | None, out: Path, late_policy: str) -> None:
 )
 def gradescope_run(spec: str | None, root: Path | None, sandbox: SandboxMode, late_policy: str) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
+    from harness.course import gradescope as gradescope_course  # lazy: kept out of the other commands' start-up
+
     data = gradescope_course.run(root, spec, sandbox=sandbox, late_policy=late_policy)
     passed = sum(t["status"] == "passed" for t in data["tests"])
     _say(

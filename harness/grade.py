@@ -30,7 +30,7 @@ FUNCTION_STYLE = ("forward", "loss", "backward", "update")
 
 
 def max_score(assignment: Assignment) -> float:
-    return sum(assignment.max_points(name) for name in assignment.checks)
+    return assignment.max_score()
 
 
 def _unreached(checks: list[CheckResult], assignment: Assignment) -> list[CheckResult]:

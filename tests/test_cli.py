@@ -7,6 +7,8 @@ import grp
 import json
 import os
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -106,6 +108,34 @@ def test_grade_with_a_group_gives_it_the_reports_and_the_journal_readable(graded
         assert path.is_file()
         assert (stat.S_IMODE(path.stat().st_mode), path.stat().st_gid) == (0o640, group.gr_gid), path.name
     assert (stat.S_IMODE(out.stat().st_mode), out.stat().st_gid) == (0o750, group.gr_gid)
+
+
+# Run in a fresh interpreter (this one has torch already): records, when the pool's workers are
+# started, whether torch is imported yet and whether they will back themselves with huge pages.
+_START_ORDER = """
+import sys
+from harness.run import pool
+seen = []
+spawn = pool.Pool.spawn
+def spy(self):
+    seen.append(("torch" in sys.modules, [w.huge_pages for w in self.workers]))
+    spawn(self)
+pool.Pool.spawn = spy
+from harness.cli import main
+main(["grade", *sys.argv[2:], "--out", sys.argv[1], "--quiet", "--jobs", "1"], standalone_mode=False)
+print(seen[0])
+"""
+
+
+@pytest.mark.parametrize("files, huge_pages", [(1, False), (2, True)])
+def test_grade_starts_its_worker_before_it_imports_torch(tmp_path: Path, files: int, huge_pages: bool) -> None:
+    # One file: one warm worker without huge pages (they pay off over many forks, not three);
+    # more than one: huge pages too.  Either way the worker imports torch while the grader does.
+    paths = [str(ROOT / "submissions" / name) for name in ("correct_script.py", "bug_loss_abs.py")[:files]]
+    done = subprocess.run(
+        [sys.executable, "-c", _START_ORDER, str(tmp_path / "out"), *paths], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == repr((False, [huge_pages]))
 
 
 @pytest.mark.parametrize(

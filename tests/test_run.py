@@ -244,6 +244,13 @@ def test_the_child_runs_torch_on_one_thread_in_a_clean_environment(pool: Pool, t
     assert rest.split()[-2] == "0"  # no hash randomisation: a printed set is in the same order every time
 
 
+def test_the_child_collects_garbage_though_the_worker_imported_torch_without_collecting(
+    pool: Pool, tmp_path: Path
+) -> None:
+    outcome, _ = _submit(pool, tmp_path, "import gc\nprint(gc.isenabled(), gc.get_freeze_count() > 0)\n")
+    assert _stdout(outcome).split() == ["True", "True"]  # on, and the worker's own objects frozen
+
+
 def test_the_same_submission_draws_the_same_random_numbers_every_time(pool: Pool, tmp_path: Path) -> None:
     source = "import torch, random, numpy\nprint(torch.rand(2).tolist(), random.random(), numpy.random.rand())\n"
     first, _ = _submit(pool, tmp_path, source, name="a.py")

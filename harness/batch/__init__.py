@@ -1,5 +1,10 @@
 """A batch: every submission graded once, in parallel, journaled so that a killed batch resumes.
 
+Importing this module does not import torch: a batch graded in this process (one job, or one
+submission) starts its worker first and imports the grader (torch) while the worker imports torch
+in its sandbox, on the other core; done one after the other, a single submission waited for two
+torch imports (``bench/startup.py`` measures it).
+
 Each verdict is plain data (the ``report.json`` schema) the moment it exists: it is appended to the
 journal in ``--out`` (fsync'd) as soon as it is complete, so that ``--resume`` carries on where a
 killed batch stopped.
@@ -14,13 +19,12 @@ from pathlib import Path
 from harness.batch.journal import Journal, canonical
 from harness.batch.processes import grade_in_processes
 from harness.errors import GraderError, invalid
-from harness.grade import grade_submission, max_score
 from harness.load import digest_of
 from harness.records.assignment import Assignment
 from harness.records.outcome import GradingFailed, SandboxMode
 from harness.records.report import VerdictData
 from harness.records.verdict import Verdict
-from harness.run.pool import Pool
+from harness.run.pool import Pool, first_import
 
 
 def _grader_failure(path: Path, why: str, assignment: Assignment) -> VerdictData:
@@ -31,7 +35,7 @@ def _grader_failure(path: Path, why: str, assignment: Assignment) -> VerdictData
             submission=str(path),
             status="error",
             score=0.0,
-            max_score=max_score(assignment),
+            max_score=assignment.max_score(),
             error=f"the grader failed on this submission ({why}); grade it again",
             isolation="not run",
             duration_s=0.0,
@@ -47,8 +51,16 @@ def _graded(
     if jobs > 1 and len(todo) > 1:
         yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
         return
-    with Pool(1, sandbox, hide, scratch_bytes=assignment.limits.scratch_bytes) as pool:
-        pool.start()
+    # Warmed up even for one submission (its own run and the grader's each start from the
+    # worker's state); huge pages only for more than one (they pay off over many forks).
+    one = len(todo) == 1
+    with Pool(1, sandbox, hide, huge_pages=not one, scratch_bytes=assignment.limits.scratch_bytes) as pool:
+        pool.spawn()  # the worker imports torch while this process does, below
+        with first_import("harness.grade"):
+            from harness.grade import grade_submission  # lazy: imports torch while the worker starts (see above)
+
+        # The first submission is loaded before the pool is waited for (the session waits):
+        # that too happens while the worker starts.  A worker that cannot start raises there.
         for i, path in todo:
             try:
                 data = grade_submission(path, pool, assignment).to_data()

@@ -13,9 +13,16 @@ from typing import Any
 from harness.errors import GraderError
 from harness.records.outcome import GradingFailed, SandboxMode
 from harness.records.report import VerdictData
-from harness.run.pool import Pool
+from harness.run.pool import Pool, first_import
 
-_GRADER_MAIN = "from harness.batch.processes import _grader_process_main; _grader_process_main()"
+# It ends without the interpreter's teardown (≈ 0.3 s with torch loaded, that the batch's end
+# would wait for): by then its pool is closed and its verdicts are sent.
+_GRADER_MAIN = (
+    "import os, sys\n"
+    "from harness.batch.processes import _grader_process_main\n"
+    "_grader_process_main()\n"
+    "sys.stdout.flush(); sys.stderr.flush(); os._exit(0)"
+)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -176,14 +183,20 @@ def _grader_process_main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # a stray print goes to stderr, never into the channel
-    import torch  # lazy: a grader process is spawned torch-free, and imports torch once, here
-
-    torch.set_num_threads(1)
-    from harness.grade import grade_submission  # lazy: imports torch (see above)
-
     assignment, sandbox, hide = reader.recv()
     try:
         pool = Pool(1, sandbox, hide, scratch_bytes=assignment.limits.scratch_bytes)
+        pool.spawn()  # first: its worker imports torch while this process does, just below
+    except GraderError as exc:
+        writer.send(("fatal", str(exc)))
+        return
+    with first_import("harness.grade"):
+        import torch  # lazy: a grader process is spawned torch-free, and imports torch once, here
+
+        from harness.grade import grade_submission  # lazy: imports torch (see above)
+    torch.set_num_threads(1)
+
+    try:
         pool.start()
     except GraderError as exc:
         writer.send(("fatal", str(exc)))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from harness.check.calls import Calls
-from harness.check.properties import FUNCTION_OF, Runner
 from harness.check.script import History, problem_from
 from harness.records.assignment import Assignment
 from harness.records.outcome import Outcome
@@ -17,6 +17,9 @@ from harness.records.report import RunData
 from harness.records.result import CheckResult
 from harness.records.submission import Cell
 from harness.run.pool import Session
+
+if TYPE_CHECKING:
+    from harness.check.properties import Runner
 
 
 def _own_problem(outcome: Outcome, assignment: Assignment) -> Problem | None:
@@ -40,6 +43,8 @@ def check_functions(
 ) -> list[CheckResult]:
     """Judge a function-style submission: properties over generated inputs (:mod:`harness.check.properties`);
     each result carries the cell (of ``cells``) that defined the function it called, where known."""
+    from harness.check.properties import Runner  # lazy: hypothesis (≈ 0.3 s) only for what has functions
+
     runner = Runner(
         Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed, own=_own_problem(outcome, assignment)
     )
@@ -85,13 +90,20 @@ def check_helpers(
 ) -> list[CheckResult]:
     """``sigmoid`` and ``sigmoid_grad`` of a script-style submission, checked where defined (each with
     the cell that defined it, as :func:`check_functions`)."""
+    helpers = [name for name in ("sigmoid", "sigmoid_grad") if name in outcome.functions]
+    if not helpers:
+        return []  # a plain script: no property search, so no hypothesis to import
+    from harness.check.properties import Runner  # lazy: hypothesis (≈ 0.3 s) only for what has functions
+
     runner = Runner(Calls(session, dtype, as_numpy), assignment, set(outcome.functions), seed)
-    return [_with_cell(runner.check(name), cells) for name in ("sigmoid", "sigmoid_grad") if name in runner.defined]
+    return [_with_cell(runner.check(name), cells) for name in helpers]
 
 
 def _with_cell(result: CheckResult, cells: Sequence[Cell]) -> CheckResult:
     if result.status == "missing":
         return result
+    from harness.check.properties import FUNCTION_OF
+
     return replace(result, cell=defined_in(cells, FUNCTION_OF[result.name]))
 
 

@@ -11,12 +11,13 @@ after the other that is two torch imports; here the worker is spawned
 *before* the grader imports torch (nothing up to the spawn imports it: the
 spec, the loader and the sandbox's command line are torch-free), so the two
 imports overlap on two cores and a self-test costs about one torch import plus
-the grading itself (``bench/selftest_latency.py`` measures it).
+the grading itself (``bench/startup.py`` measures it).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 import time
 import warnings
@@ -24,12 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.definition import load_assignment
-from harness.errors import invalid
-from harness.load import collect
-from harness.records.assignment import Assignment
+from harness.errors import SubmissionError, invalid
+from harness.load import collect, read_regular
+from harness.records.assignment import FUNCTIONS, Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
-from harness.run.pool import Pool  # torch-free: the worker starts before torch is imported here
+from harness.run.pool import Pool, first_import  # torch-free: the worker starts before torch is imported here
 
 HIDDEN_NOTE = "graded when you submit; not shown here"
 
@@ -55,6 +56,19 @@ def _warm_up() -> None:
             pass
 
 
+_DEFINES = re.compile(rf"\b(?:def\s+(?:{'|'.join(FUNCTIONS)})\b|(?:{'|'.join(FUNCTIONS)})\s*=)")
+
+
+def _may_call_functions(path: Path) -> bool:
+    """Whether the check stage may search properties (hypothesis) for this file: it seems to define
+    a function of the contract.  A guess from the text: it only decides what :func:`_warm_up` loads
+    early; the check stage imports what it needs anyway."""
+    try:
+        return _DEFINES.search(read_regular(path).decode("utf-8", "replace")) is not None
+    except SubmissionError:
+        return False
+
+
 def run_selftest(
     path: Path,
     spec: Assignment | Path | str | None = None,
@@ -71,16 +85,18 @@ def run_selftest(
         invalid("file", str(path), "expected one .py or .ipynb file (the self-test grades one submission)")
     files = collect([path])
     hide = [path.resolve().parent]
-    pool = Pool(
-        1, sandbox, hide, warm=False, scratch_bytes=assignment.limits.scratch_bytes
-    )  # one job: warming the worker up would only delay it
+    # Warm (its own run and the grader's each start from the warm worker, which warms up while
+    # this process still imports torch), without huge pages (three forks do not pay them back).
+    pool = Pool(1, sandbox, hide, huge_pages=False, scratch_bytes=assignment.limits.scratch_bytes)
     try:
         pool.spawn()
-        from harness.grade import grade_submission  # lazy: imports torch while the worker starts (see above)
+        with first_import("harness.grade"):
+            from harness.grade import grade_submission  # lazy: imports torch while the worker starts (see above)
 
-        warm = threading.Thread(target=_warm_up, daemon=True)
-        warm.start()  # what the check stage imports lazily loads while the worker finishes starting
-        pool.start()
+        if _may_call_functions(files[0]):  # else hypothesis is not needed: its import would only compete
+            warm = threading.Thread(target=_warm_up, daemon=True)
+            warm.start()  # what the check stage imports lazily loads while the worker finishes starting
+        # No pool.start() here: the submission is loaded first, and its session waits for the worker.
         with warnings.catch_warnings():  # the grader's own warnings are not the student's business
             warnings.simplefilter("ignore")
             verdict = grade_submission(files[0], pool, assignment, display=str(path)).to_data()

@@ -220,3 +220,7 @@ class Assignment:
 
     def max_points(self, check: str) -> float:
         return float(self.points.get(check, DEFAULT_POINTS.get(check, 0.0)))
+
+    def max_score(self) -> float:
+        """The points of every check together: what a submission can score at most."""
+        return sum(self.max_points(name) for name in self.checks)

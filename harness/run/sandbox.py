@@ -44,6 +44,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,8 +302,18 @@ def _checkout() -> Path | None:
     return checkout if (checkout / "pyproject.toml").exists() else None
 
 
-@functools.lru_cache(maxsize=1)
+_distribution_files_lock = threading.Lock()
+
+
 def _distribution_files() -> frozenset[Path]:
+    """:func:`_read_distribution_files`, read once; a caller that comes while
+    :func:`_ask_early`'s thread reads them waits for that answer."""
+    with _distribution_files_lock:
+        return _read_distribution_files()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_distribution_files() -> frozenset[Path]:
     """What the grader's distribution installed: its packages, its ``.dist-info`` folder, its
     console scripts, an editable install's ``.pth`` and finder (which names the checkout) and
     their byte code: from its ``RECORD``, for the distribution itself and any other that
@@ -340,11 +351,31 @@ def _site_dirs() -> list[Path]:
     return [d for d in dict.fromkeys(dirs) if d.is_dir()]
 
 
-@functools.lru_cache(maxsize=4)
+_worker_path_lock = threading.Lock()
+
+
 def _worker_path(executable: str) -> tuple[str, ...]:
     """The worker interpreter's ``sys.path``, asked of it as it is started (``-s -P``, the
     worker's environment), never the grader's: a grader started as ``python grade.py`` in a
-    course folder has that folder on its path, and a test run has the checkout on it."""
+    course folder has that folder on its path, and a test run has the checkout on it.
+
+    Asked once per interpreter; a caller that comes while :func:`_ask_early`'s thread is
+    asking waits for that answer."""
+    with _worker_path_lock:
+        return _asked_worker_path(executable)
+
+
+def _ask_early() -> None:
+    """Start what the allow-list will need, each on a thread of its own (nothing once known): the
+    worker interpreter's path (a fresh interpreter, ≈ 0.1 s) and the grader's distribution files
+    (≈ 0.1 s of reading metadata).  They run while this thread probes bubblewrap (another
+    process): the worker starts that much sooner."""
+    threading.Thread(target=_worker_path, args=(sys.executable,), name="gradproof-worker-path", daemon=True).start()
+    threading.Thread(target=_distribution_files, name="gradproof-distribution", daemon=True).start()
+
+
+@functools.lru_cache(maxsize=4)
+def _asked_worker_path(executable: str) -> tuple[str, ...]:
     flags = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]
     try:
         done = subprocess.run(
@@ -570,6 +601,7 @@ def worker_command(
     uid: int | None = None,
     *,
     warm: bool = True,
+    huge_pages: bool | None = None,
     scratch_bytes: int | None = None,
 ) -> WorkerCommand:
     """The command line of worker ``slot``: bubblewrap around it where possible (``mode``).
@@ -581,12 +613,15 @@ def worker_command(
     them after each, so it is what one submission may write.
     """
     scratch = Limits().scratch_bytes if scratch_bytes is None else scratch_bytes
+    if mode != "off":
+        _ask_early()  # what the allow-list needs, found while bubblewrap is probed
     plan = _isolation(slot, mode, uid, scratch)
     config = {
         "uid": plan.uid,
         "pidns": plan.bwrap is not None,
         "read_all": plan.read_all,
         "warm": warm,
+        "huge_pages": warm if huge_pages is None else huge_pages,
         "workdir_base": "/tmp" if plan.bwrap is not None else fallback_base(),
         "grader": os.getpid(),
     }  # unused by the worker: says whose it is in a process list

@@ -758,7 +758,8 @@ class ForkServer:
         self.uid: int | None = config.get("uid")
         self.pidns: bool = bool(config.get("pidns"))
         self.read_all: bool = bool(config.get("read_all"))
-        self.warm: bool = bool(config.get("warm", True))  # worth it for a batch, not for one job
+        self.warm: bool = bool(config.get("warm", True))  # the warm-up: worth it for every job after it
+        self.huge_pages: bool = bool(config.get("huge_pages", self.warm))  # worth it for a batch, not one job
         self.base: str = config.get("workdir_base") or "/tmp"
         self.root = os.geteuid() == 0
         self.drops = self.uid is not None and self.root
@@ -785,6 +786,10 @@ class ForkServer:
 
     def serve(self) -> None:
         global _TENSOR_TYPES
+        # No collection while torch is imported and warmed up (≈ 0.2 s of CPU saved): what these
+        # leave is frozen below, as gc.freeze() wants it (disable early, freeze before forking).
+        collecting = gc.isenabled()
+        gc.disable()
         import torch  # once, here, before the first fork (and after __main__ cleaned sys.path)
 
         torch.set_num_threads(1)
@@ -801,9 +806,10 @@ class ForkServer:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if self.warm:
             _warm_up()
-        gc.collect()
         gc.freeze()  # the children's collections then never touch (copy) the worker's objects
-        if self.warm:
+        if collecting:
+            gc.enable()  # for the worker's own loop and its children (they start from here)
+        if self.huge_pages:
             _huge_pages()
         self.kill_leftovers()  # a uid slot is reused: nothing of an earlier run may remain
         if not self.pidns:  # a directory of our own in the shared /tmp (in a sandbox /tmp is ours)
@@ -1459,3 +1465,7 @@ def _exit_on_signal(signum: int, frame: Any) -> None:
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]  # never the working directory
     ForkServer(json.loads(sys.argv[1])).serve()
+    # Everything is cleaned up (serve's finally): end without the interpreter's teardown, which
+    # with torch loaded costs ≈ 0.3 s that the grader's last close would wait for.
+    _flush_std()
+    os._exit(0)
