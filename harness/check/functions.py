@@ -102,7 +102,7 @@ def check_helpers(
 def _with_cell(result: CheckResult, cells: Sequence[Cell]) -> CheckResult:
     if result.status == "missing":
         return result
-    from harness.check.properties import FUNCTION_OF
+    from harness.check.properties import FUNCTION_OF  # lazy: properties imports hypothesis
 
     return replace(result, cell=defined_in(cells, FUNCTION_OF[result.name]))
 
