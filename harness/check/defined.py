@@ -24,7 +24,7 @@ from harness.records.assignment import Assignment, Tolerance
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.outcome import Binding, Outcome, Value
 from harness.records.report import RunData
-from harness.records.result import CheckResult, Diagnosis, ValueEvidence
+from harness.records.result import CheckResult, Diagnosis, ValueEvidence, ValueRun
 from harness.run.pool import Session
 from harness.run.values import encode_argument
 
@@ -413,6 +413,9 @@ def _check_one(
             names=shown,
             rtol=tol.rtol,
             atol=tol.atol,
+            definition=definition,
+            runs=_failing_runs(str(extra["quantity"]), o, judged, assignment, definition),
+            own_right=_own_right(str(extra["quantity"]), judged, assignment, definition),
         )
     diagnosis = None
     if "shape" in extra:
@@ -422,6 +425,19 @@ def _check_one(
         diagnosis = Diagnosis(
             "wrong-shape", f"{shown.get(quantity, quantity)} should have shape {want}{of}; yours is {got}."
         )
+        if len(want) == 2 and tuple(got) == tuple(reversed(want)):
+            diagnosis = Diagnosis(
+                "transposed",
+                f"{shown.get(quantity, quantity)} has shape {got}, the transpose of {want}{of}: check the "
+                "order of the matrix product.",
+            )
+        kept = len(got) == len(want) and all(g == w or w == 1 for g, w in zip(got, want))  # keepdim, not summed
+        if kept or (len(got) == len(want) + 1 and (tuple(got[1:]) == tuple(want) or tuple(got[:-1]) == tuple(want))):
+            diagnosis = Diagnosis(
+                "missing-batch-sum",
+                f"{shown.get(quantity, quantity)} has shape {got}: it is not summed over the dimension along "
+                f"which its value was broadcast (the gradient of a broadcast value adds up every use; shape {want}{of}).",
+            )
     return CheckResult(
         name,
         "fail" if status == "fail" else status,  # type: ignore[arg-type]
@@ -437,6 +453,31 @@ def _check_one(
         diagnosis=diagnosis,
         evidence=evidence,
     )
+
+
+def _failing_runs(
+    quantity: str, first: Observed, judged: Sequence[Observed], assignment: Assignment, definition: Definition
+) -> tuple[ValueRun, ...]:
+    """Every judged run of ``first``'s variant cell on which ``quantity`` was read and is wrong, ``first``
+    first: a diagnosis must reproduce each."""
+    runs = []
+    for o in [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]:
+        value = o.values.get(quantity)
+        if value is None or value.tensor is None or o.truth is None:
+            continue
+        ok, _, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+        if not ok and "submitted" in extra:
+            runs.append(ValueRun(o.inputs, o.cell, extra["submitted"], _read_values(o)))
+    return tuple(runs)
+
+
+def _own_right(quantity: str, judged: Sequence[Observed], assignment: Assignment, definition: Definition) -> bool:
+    """Whether ``quantity`` is right on the submission's own run (and so wrong only on the grader's)."""
+    for o in judged:
+        value = o.values.get(quantity)
+        if o.source == "own" and value is not None and value.tensor is not None and o.truth is not None:
+            return _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)[0]
+    return False
 
 
 def _read_values(o: Observed) -> dict[str, Tensor]:

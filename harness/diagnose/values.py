@@ -1,22 +1,33 @@
 """Diagnosis for a course's own assignment: rules about values and the reference's graph, not about
 one network.
 
+- about the submission: right on its own inputs only (``instance-only``); non-finite numbers;
 - the first wrong link: a gradient is wrong while every gradient it is computed from (the
   gradients of the values made directly from it, that the submission exposes) is right — so the
   mistake is in that one step; or one of those is already wrong (fix that first);
 - the value is the truth times a constant (the opposite sign, ×2, ½, the batch size or its
-  inverse), its transpose, zero everywhere, not summed over the batch, or another quantity.
+  inverse), its transpose, or zero everywhere;
+- a wrong step of the backward pass (:mod:`harness.diagnose.graph`: the reference's own graph, rules
+  per operation), alone or with a constant factor; for an update: its sign, its learning rate, no
+  update, the gradient of the updated weights;
+- the value equals another quantity.
 
-A rule is only given when it reproduces the submitted numbers within the check's tolerance.
+A rule is only given when it reproduces the submitted numbers within the check's tolerance on every
+failing run, and the simplest rule that does wins.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
-from harness.records.definition import GRAD
-from harness.records.result import Diagnosis, ValueEvidence
+from harness.computation import reference_of
+from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules
+from harness.records.definition import GRAD, NEW, Definition
+from harness.records.result import Diagnosis, ValueEvidence, ValueRun
 
 
 def _close(a: Tensor, b: Tensor, ev: ValueEvidence) -> bool:
@@ -33,14 +44,15 @@ def _base(quantity: str) -> str | None:
     return quantity[len(GRAD) :] if quantity.startswith(GRAD) else None
 
 
-def _link(ev: ValueEvidence) -> tuple[Diagnosis | None, bool]:
-    """(a first-wrong-link or upstream-wrong diagnosis, whether this value is the first wrong one)."""
+def _link(ev: ValueEvidence) -> tuple[Diagnosis | None, bool, list[str]]:
+    """(a first-wrong-link or upstream-wrong diagnosis, whether this value is the first wrong one, the
+    values it is computed from whose gradients the submission exposes)."""
     base = _base(ev.quantity)
     if base is None:
-        return None, False
+        return None, False, []
     upstream = [c for c in ev.consumers.get(base, ()) if GRAD + c in ev.read and GRAD + c in ev.truths]
     if not upstream:
-        return None, False
+        return None, False, []
     wrong = [c for c in upstream if not _agrees(ev.read[GRAD + c], ev.truths[GRAD + c], ev)]
     mine = _name(ev, ev.quantity)
     if wrong:
@@ -51,6 +63,7 @@ def _link(ev: ValueEvidence) -> tuple[Diagnosis | None, bool]:
                 f"{mine} is computed from {first}, which is already wrong: fix {first} first.",
             ),
             False,
+            upstream,
         )
     right = " and ".join(_name(ev, GRAD + c) for c in upstream)
     steps = " and ".join(f"{base} to {c}" for c in upstream)
@@ -61,6 +74,7 @@ def _link(ev: ValueEvidence) -> tuple[Diagnosis | None, bool]:
             f"so look at the step from {steps}.",
         ),
         True,
+        upstream,
     )
 
 
@@ -95,10 +109,24 @@ def _local(ev: ValueEvidence) -> Diagnosis | None:
                     "scale-batch",
                     f"{mine} is {words} the right value: a mean over the batch is divided once, not twice (or not at all).",
                 )
+    if batch and batch > 2:
+        for factor in (batch / (batch - 1), (batch - 1) / batch):
+            if _close(s, factor * e, ev):
+                return Diagnosis(
+                    "wrong-constant",
+                    f"{mine} is off by a factor {batch}/{batch - 1} (or its inverse): is it n or n-1 somewhere?",
+                )
     if e.dim() == 2 and e.shape[0] == e.shape[1] and _close(s.T, e, ev):
         return Diagnosis(
             "transposed", f"{mine} is the transpose of the right value: check the order of a matrix product."
         )
+    return None
+
+
+def _other(ev: ValueEvidence) -> Diagnosis | None:
+    """The value is another quantity of the computation."""
+    s, e = ev.submitted.to(torch.float64), ev.expected.to(torch.float64)
+    mine = _name(ev, ev.quantity)
     for other, value in ev.truths.items():
         if (
             other != ev.quantity
@@ -120,12 +148,229 @@ def _batch(ev: ValueEvidence) -> int | None:
     return max(set(sizes), key=sizes.count) if sizes else None
 
 
+# ---------------------------------------------------------------- the graph's mutants
+
+# Simplest first: when several mutants reproduce the numbers, the first kind here is named.
+KINDS = (
+    "missing-local-derivative",
+    "scale--1",
+    "scale-2",
+    "scale-0.5",
+    "missing-branch",
+    "scale-batch",
+    "derivative-at-wrong-tensor",
+    "other-activation-derivative",
+    "softmax-no-onehot",
+    "missing-transpose",
+    "wrong-operand",
+    "elementwise-vs-matmul",
+    "double-count",
+    "wrong-constant",
+)
+_COMBINED = ((-1.0, "with the opposite sign"), (2.0, "twice over"), (0.5, "halved"))
+
+
+def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
+    """The reference's backward pass on one run, step by step."""
+    leaves: dict[str, Tensor] = {}
+    for spec in definition.inputs:
+        value = inputs[spec.name].detach()
+        value = value.to(torch.int64) if spec.kind == "labels" else value.to(torch.float64)
+        leaves[spec.name] = value.clone().requires_grad_(spec.parameter)
+    result = reference_of(definition)(**leaves, **cell)
+    named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
+    return Trace(named[definition.loss], named, leaves)
+
+
+def _pool(trace: Trace, ev: ValueEvidence) -> dict[str, Tensor]:
+    """The values a wrong operand may be, under the names the assignment uses."""
+    pool: dict[str, Tensor] = {}
+    for name, value in trace.values.items():
+        if not value.dtype.is_floating_point:
+            continue
+        pool[name] = value
+        grad = trace.grad(name)
+        if grad is not None:
+            pool[_name(ev, GRAD + name)] = grad
+    for label, value in list(pool.items()):
+        if value.dim() == 2 and value.shape[0] != value.shape[1]:
+            pool[f"{label}.T"] = value.T
+    return pool
+
+
+def _same_mutant(trace: Trace, mutant: Mutant, ev: ValueEvidence) -> Mutant | None:
+    """The mutant of another run's trace that is ``mutant`` (same step, same rule, same operand)."""
+    if mutant.node >= len(trace.nodes) or (mutant.node, 0) not in trace.grads:
+        return None
+    try:
+        found = _rules(trace, mutant.node, _pool(trace, ev))
+        return next((m for m in found if m.kind == mutant.kind and m.detail == mutant.detail), None)
+    except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+
+_SYSTEMATIC = ("missing-local-derivative", "derivative-at-wrong-tensor", "other-activation-derivative", "double-count")
+
+
+def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
+    """A wrong step of the backward pass (or the same wrong rule at every activation) that gives the
+    submitted numbers on every failing run, alone or with a constant factor."""
+    base = _base(ev.quantity)
+    definition = ev.definition
+    if base is None or definition is None or not ev.runs:
+        return None
+    traces = [trace_of(definition, r.inputs, r.cell) for r in ev.runs]
+    first = traces[0]
+    target = first.of_name.get(base)
+    truth = first.grads.get((target, 0)) if target is not None else None
+    if target is None or truth is None:
+        return None
+    tops = [first.of_name[c] for c in upstream if c in first.of_name]
+    region = first.between(tops, target) if tops else first.reaches(target) - {target}
+    submitted = ev.runs[0].submitted.to(torch.float64)
+
+    def factor_of(predicted: Tensor | None) -> float | None:
+        if predicted is None or predicted.shape != submitted.shape or _close(predicted, truth, ev):
+            return None
+        return next((f for f in (1.0, *dict(_COMBINED)) if _close(submitted, f * predicted, ev)), None)
+
+    found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
+    for mutant in first.mutants(region, _pool(first, ev)):
+        factor = factor_of(first.effect(mutant, target))
+        if factor is not None:
+            found.append((KINDS.index(mutant.kind) + (0 if factor == 1.0 else 2 * len(KINDS)), factor, mutant, []))
+    for (kind, detail), steps in _groups(first, region).items():
+        factor = factor_of(_replay(first, kind, detail, steps, target))
+        if factor is not None:
+            mutant = next(m for m in _rules(first, steps[0], {}) if (m.kind, m.detail) == (kind, detail))
+            found.append((KINDS.index(kind) + len(KINDS) * (1 if factor == 1.0 else 3), factor, mutant, steps))
+    for _, factor, mutant, steps in sorted(found, key=lambda f: f[0]):
+        if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in zip(traces[1:], ev.runs[1:])):
+            return _say(ev, mutant, factor, len(steps))
+    return None
+
+
+def _groups(trace: Trace, region: set[int]) -> dict[tuple[str, str], list[int]]:
+    """The activation rules that apply at two or more steps of ``region``: a student's misconception
+    about a derivative is usually applied at every layer."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k in sorted(region):
+        if trace.nodes[k].op in ACTIVATION_OPS and (k, 0) in trace.grads:
+            for m in _rules(trace, k, {}):
+                if m.kind in _SYSTEMATIC and k not in groups.get((m.kind, m.detail), []):
+                    groups.setdefault((m.kind, m.detail), []).append(k)
+    return {key: steps for key, steps in groups.items() if len(steps) >= 2}
+
+
+def _replay(trace: Trace, kind: str, detail: str, steps: list[int], target: int) -> Tensor | None:
+    def edit(k: int, g: Tensor) -> Mapping[int, Tensor] | None:
+        if k not in steps:
+            return None
+        m = next((m for m in _rules(trace, k, {}, g) if (m.kind, m.detail) == (kind, detail)), None)
+        return m.replaced if m is not None else None
+
+    return trace.replay(edit, target)
+
+
+def _reproduces(
+    trace: Trace, mutant: Mutant, steps: list[int], run: ValueRun, factor: float, ev: ValueEvidence
+) -> bool:
+    target = trace.of_name.get(_base(ev.quantity) or "")
+    if target is None:
+        return False
+    if steps:
+        predicted = _replay(trace, mutant.kind, mutant.detail, steps, target)
+    else:
+        same = _same_mutant(trace, mutant, ev)
+        predicted = trace.effect(same, target) if same is not None else None
+    return predicted is not None and _close(run.submitted.to(torch.float64), factor * predicted, ev)
+
+
+def _say(ev: ValueEvidence, mutant: Mutant, factor: float, steps: int = 0) -> Diagnosis:
+    mine = _name(ev, ev.quantity)
+    if steps:
+        mutant = replace(mutant, words=f"{mutant.words} (and the same at every such step: {steps} of them)")
+    words = dict(_COMBINED).get(factor)
+    if words is None:
+        return Diagnosis(mutant.kind, f"{mine}: {mutant.words}.")
+    return Diagnosis(f"{mutant.kind}+scale-{factor:g}", f"{mine}: {mutant.words}, and the result {words}.")
+
+
+# ---------------------------------------------------------------- updates
+
+
+def _update(ev: ValueEvidence) -> Diagnosis | None:
+    """An update ``new.<p>`` with the wrong sign, rate or gradient, or no update at all."""
+    if not ev.quantity.startswith(NEW) or ev.definition is None or not ev.runs:
+        return None
+    p = ev.quantity[len(NEW) :]
+    mine = _name(ev, ev.quantity)
+    for kind, words, explains in _update_rules(ev, p):
+        if all(_close(run.submitted.to(torch.float64), value, ev) for run, value in zip(ev.runs, explains)):
+            return Diagnosis(kind, f"{mine} {words}.")
+    return None
+
+
+def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Tensor]]]:
+    definition = ev.definition
+    assert definition is not None
+    runs = ev.runs
+    before = [r.inputs[p].to(torch.float64) for r in runs]
+    traces = [trace_of(definition, r.inputs, r.cell) for r in runs]
+    grads = [t.grad(p) for t in traces]
+    rate = next((i.name for i in definition.inputs if i.kind == "rate"), None)
+    lrs = [float(r.inputs[rate]) if rate else (definition.lr or 0.0) for r in runs]
+    if any(g is None for g in grads) or not any(lrs):
+        return
+    gs = [g for g in grads if g is not None]
+    yield "no-update", "is the weights before the update: the step is never taken", before
+    yield (
+        "update-sign",
+        "moves up the gradient, not down it: check the sign of the step",
+        [w + lr * g for w, lr, g in zip(before, lrs, gs)],
+    )
+    for c in (1.0 / lrs[0], 10.0, 0.1, 2.0, 0.5):
+        yield (
+            "update-lr",
+            "takes a step of the wrong size: check the learning rate",
+            [w - c * lr * g for w, lr, g in zip(before, lrs, gs)],
+        )
+    shown = _name(ev, GRAD + p)
+    if all(GRAD + p in r.read for r in runs):
+        yield (
+            "upstream-wrong",
+            f"is computed from {shown}, which is already wrong: fix {shown} first",
+            [
+                w - lr * r.read[GRAD + p].to(torch.float64).reshape(w.shape)
+                if r.read[GRAD + p].numel() == w.numel()
+                else w * 0
+                for w, lr, r in zip(before, lrs, runs)
+            ],
+        )
+    after = [dict(r.inputs, **{p: w - lr * g}) for r, w, lr, g in zip(runs, before, lrs, gs)]
+    moved = [trace_of(definition, a, r.cell).grad(p) for a, r in zip(after, runs)]
+    if all(m is not None for m in moved):
+        yield (
+            "gradient-of-updated",
+            f"uses the gradient at the updated weights: compute {shown} before the update",
+            [w - lr * m for w, lr, m in zip(before, lrs, moved) if m is not None],
+        )
+
+
 def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
     """The diagnosis ``ev`` supports, or ``None``."""
-    link, first = _link(ev)
-    local = _local(ev)
+    mine = _name(ev, ev.quantity)
+    if ev.own_right and ev.runs:
+        return Diagnosis(
+            "instance-only",
+            f"{mine} is right on your own inputs but wrong on the grader's: does it depend on numbers "
+            "written into the code?",
+        )
+    link, first, upstream = _link(ev)
     if link is not None and not first:
         return link
+    local = _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev)
     if link is not None and local is not None:
-        return Diagnosis(link.id, f"{link.message} {local.message}")
+        words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
+        return Diagnosis(local.id, f"{link.message[:-1]}: {words}")
     return link or local

@@ -11,6 +11,7 @@ from harness.records.report import CheckData, DiagnosisData, EntryData, RunData,
 if TYPE_CHECKING:  # types only: records stay importable without torch
     from torch import Tensor
 
+    from harness.records.definition import Definition
     from harness.records.problem import Problem, Truth
 
 Status = Literal["pass", "fail", "missing", "error"]
@@ -66,6 +67,17 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class ValueRun:
+    """One failing run of a course assignment's check: the inputs and variant cell it ran on, the value
+    judged (in the expected shape), and what else the submission computed there."""
+
+    inputs: Mapping[str, Tensor]
+    cell: Mapping[str, Any]
+    submitted: Tensor
+    read: Mapping[str, Tensor]
+
+
+@dataclass(frozen=True)
 class ValueEvidence:
     """What the diagnose stage reads about a failing check of a course's own assignment: the value
     judged (in the expected shape) and its truth, every quantity's truth on that run, what else the
@@ -81,6 +93,9 @@ class ValueEvidence:
     names: Mapping[str, str]
     rtol: float
     atol: float
+    definition: Definition | None = None  # the assignment: the diagnosis replays its reference
+    runs: tuple[ValueRun, ...] = ()  # every failing run of that variant cell (the first is the one above)
+    own_right: bool = False  # right on the submission's own inputs, wrong only on the grader's
 
 
 @dataclass(frozen=True)

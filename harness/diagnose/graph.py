@@ -1,0 +1,604 @@
+"""The reference's backward pass replayed step by step, and the plausible wrong versions of each step.
+
+A course's reference is a forward function; autograd records it as a graph of nodes (``MmBackward0``,
+``ReluBackward0``, ...).  :class:`Trace` runs the reference on one run's inputs, orders those nodes
+(the loss first) and replays the backward pass itself, node by node, keeping every contribution that
+flows along every edge.  A *mutant* replaces the contributions of one node by what a student's wrong
+derivation of that step gives: rules per operation, not per network.
+
+- any differentiable step: its local derivative dropped (``missing-local-derivative``); one branch's
+  contribution off by a sign or a factor 2 or ½ (``scale-*``); a branch of a value used twice left
+  out (``missing-branch``);
+- an activation (relu, sigmoid, tanh, exp, log): its derivative at the wrong tensor (the formula
+  applied to the output, or at the pre-activation: ``derivative-at-wrong-tensor``), the derivative of
+  another activation (``other-activation-derivative``), applied twice (``double-count``);
+- a product (``@``, ``*``): another operand of the same or a broadcastable shape, transposes included
+  (``wrong-operand``), a missing transpose (``missing-transpose``), elementwise where a matrix product
+  belongs (``elementwise-vs-matmul``);
+- a power: the exponent or its factor off (``wrong-constant``); log-softmax: the one-hot left out
+  (``softmax-no-onehot``); an embedding lookup: repeated rows overwritten, not added
+  (``missing-branch``); a transpose replaced by a reshape or left out (``missing-transpose``).
+
+Backward is linear in the gradient that flows in, so a mutant's effect on a gradient is its change at
+the mutated edge carried down the *right* backward pass: only the nodes between the edge and the
+gradient asked for are replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+Edge = tuple[int, int]  # (node index, output number)
+
+
+@dataclass
+class Node:
+    fn: Any  # the autograd node
+    op: str  # "Mm", "Relu", ... ("AccumulateGrad" for a parameter)
+    edges: list[Edge | None]  # per input of the step (next_functions): where its gradient goes
+    shapes: list[tuple[int, ...]]  # the shape of the gradient of each output
+    name: str | None = None  # the named value (or parameter) the output is
+    parents: list[int] = field(default_factory=list)  # nodes whose contributions flow in
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One wrong version of one step: what flows along each of its edges instead of the right value."""
+
+    kind: str  # the diagnosis id
+    node: int
+    detail: str  # which version (stable across runs: names, not values)
+    replaced: Mapping[int, Tensor]  # edge -> the contribution instead
+    words: str  # what the student did, in the assignment's names (without the answer's formula)
+
+
+def _op(fn: Any) -> str:
+    name = type(fn).__name__
+    for suffix in ("Backward0", "Backward1", "Backward2"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+class Trace:
+    """The reference on one run's inputs: its nodes (loss first), the right gradient at every node and
+    the right contribution along every edge."""
+
+    def __init__(self, loss: Tensor, named: Mapping[str, Tensor], leaves: Mapping[str, Tensor]) -> None:
+        self.values = {n: t.detach() for n, t in named.items()}
+        self.values.update({n: t.detach() for n, t in leaves.items()})
+        self.nodes: list[Node] = []
+        self.index: dict[Any, int] = {}
+        self._build(loss)
+        for n, t in named.items():
+            if t.grad_fn is not None and t.grad_fn in self.index:
+                node = self.nodes[self.index[t.grad_fn]]
+                node.name = node.name or n
+        by_leaf = {id(t): n for n, t in leaves.items() if t.requires_grad}
+        for node in self.nodes:
+            variable = getattr(node.fn, "variable", None)
+            if variable is not None and id(variable) in by_leaf:
+                node.name = by_leaf[id(variable)]
+        self.of_name = {node.name: k for k, node in enumerate(self.nodes) if node.name is not None}
+        self.grads: dict[Edge, Tensor] = {}
+        self.flows: dict[tuple[int, int], Tensor] = {}  # (node, edge) -> the right contribution
+        self._backward()
+
+    def _build(self, loss: Tensor) -> None:
+        order: list[Any] = []
+        seen: set[Any] = set()
+        stack: list[tuple[Any, bool]] = [(loss.grad_fn, False)]
+        while stack:  # depth-first post-order, reversed: every node before the ones it sends gradients to
+            fn, done = stack.pop()
+            if done:
+                order.append(fn)
+                continue
+            if fn in seen:
+                continue
+            seen.add(fn)
+            stack.append((fn, True))
+            stack.extend((f, False) for f, _ in fn.next_functions if f is not None and f not in seen)
+        order.reverse()
+        self.index = {fn: k for k, fn in enumerate(order)}
+        for fn in order:
+            shapes = [tuple(m.shape) for m in getattr(fn, "_input_metadata", ())]
+            edges: list[Edge | None] = [
+                (self.index[f], nr) if f is not None and f in self.index else None for f, nr in fn.next_functions
+            ]
+            self.nodes.append(Node(fn, _op(fn), edges, shapes))
+        for k, node in enumerate(self.nodes):
+            for edge in node.edges:
+                if edge is not None and k not in self.nodes[edge[0]].parents:
+                    self.nodes[edge[0]].parents.append(k)
+
+    def _call(self, k: int, grads: Mapping[int, Tensor]) -> list[Tensor | None]:
+        node = self.nodes[k]
+        args = [grads.get(nr, torch.zeros(shape, dtype=torch.float64)) for nr, shape in enumerate(node.shapes)]
+        out = node.fn(*args)
+        return list(out) if isinstance(out, tuple) else [out]
+
+    def _backward(self) -> None:
+        pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
+        for k, node in enumerate(self.nodes):
+            grads = {nr: pending.pop((k, nr)) for nr in range(len(node.shapes)) if (k, nr) in pending}
+            for nr, g in grads.items():
+                self.grads[(k, nr)] = g
+            if node.op == "AccumulateGrad" or not grads:
+                continue
+            for e, flow in enumerate(self._call(k, grads)):
+                edge = node.edges[e] if e < len(node.edges) else None
+                if edge is None or flow is None:
+                    continue
+                flow = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
+                if flow is None:
+                    continue
+                self.flows[(k, e)] = flow
+                pending[edge] = pending[edge] + flow if edge in pending else flow
+
+    # ------------------------------------------------------------ reading
+
+    def grad(self, name: str) -> Tensor | None:
+        """The gradient of the loss with respect to the named value or parameter ``name``."""
+        k = self.of_name.get(name)
+        return None if k is None else self.grads.get((k, 0))
+
+    def input_value(self, k: int, e: int = 0) -> Tensor | None:
+        """The forward value that input ``e`` of node ``k`` is, where it is a named value or parameter."""
+        edge = self.nodes[k].edges[e] if e < len(self.nodes[k].edges) else None
+        if edge is None:
+            return None
+        name = self.nodes[edge[0]].name
+        return self.values.get(name) if name is not None else None
+
+    def above(self, k: int) -> str:
+        """The nearest named value at or above node ``k`` (its gradient is what flows into the step)."""
+        while self.nodes[k].name is None and self.nodes[k].parents:
+            k = self.nodes[k].parents[0]
+        return self.nodes[k].name or "the loss"
+
+    def below(self, k: int, e: int) -> str:
+        """The nearest named value at or below input ``e`` of node ``k``."""
+        edge = self.nodes[k].edges[e] if e < len(self.nodes[k].edges) else None
+        while edge is not None:
+            node = self.nodes[edge[0]]
+            if node.name is not None:
+                return node.name
+            edge = next((x for x in node.edges if x is not None), None)
+        return "a constant"
+
+    def reaches(self, target: int) -> set[int]:
+        """The nodes whose contributions can reach node ``target``."""
+        found = {target}
+        for k in range(target, -1, -1):
+            if k in found:
+                found.update(self.nodes[k].parents)
+        return found
+
+    def between(self, tops: list[int], target: int) -> set[int]:
+        """The nodes on a path from one of ``tops`` down to ``target`` (``target`` excluded)."""
+        down: set[int] = set(tops)
+        for k in range(min(tops), target):
+            if k in down:
+                down.update(e[0] for e in self.nodes[k].edges if e is not None)
+        return (down & self.reaches(target)) - {target}
+
+    # ------------------------------------------------------------ mutants
+
+    def effect(self, mutant: Mutant, target: int) -> Tensor | None:
+        """The gradient at node ``target`` (output 0) under ``mutant``; ``None`` if it does not fit."""
+        right = self.grads.get((target, 0))
+        if right is None:
+            return None
+        delta: dict[Edge, Tensor] = {}
+        node = self.nodes[mutant.node]
+        for e, flow in mutant.replaced.items():
+            edge = node.edges[e]
+            if edge is None:
+                continue
+            fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
+            if fitted is None:
+                return None
+            change = fitted - self.flows.get((mutant.node, e), torch.zeros_like(fitted))
+            delta[edge] = delta[edge] + change if edge in delta else change
+        for k in range(mutant.node + 1, target):
+            grads = {nr: delta.pop((k, nr)) for nr in range(len(self.nodes[k].shapes)) if (k, nr) in delta}
+            if not grads or self.nodes[k].op == "AccumulateGrad":
+                continue
+            for e, out in enumerate(self._call(k, grads)):
+                edge = self.nodes[k].edges[e] if e < len(self.nodes[k].edges) else None
+                if edge is None or out is None or edge[0] > target:
+                    continue
+                fitted = _fit(out, self.nodes[edge[0]].shapes[edge[1]])
+                if fitted is None:
+                    return None
+                delta[edge] = delta[edge] + fitted if edge in delta else fitted
+        total = delta.get((target, 0))
+        return right if total is None else right + total
+
+    def replay(self, edit: Callable[[int, Tensor], Mapping[int, Tensor] | None], target: int) -> Tensor | None:
+        """The gradient at node ``target`` when ``edit(k, g)`` replaces what step ``k`` sends back (given
+        the gradient ``g`` that now flows into it): several steps wrong at once, each seeing the
+        others' mistakes."""
+        pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
+        for k in range(target + 1):
+            node = self.nodes[k]
+            grads = {nr: pending.pop((k, nr)) for nr in range(len(node.shapes)) if (k, nr) in pending}
+            if k == target:
+                return grads.get(0)
+            if not grads or node.op == "AccumulateGrad":
+                continue
+            outs: list[Tensor | None] = list(self._call(k, grads))
+            replaced = edit(k, grads[0]) if 0 in grads else None
+            for e, flow in (replaced or {}).items():
+                if e < len(outs):
+                    outs[e] = flow
+            for e, out in enumerate(outs):
+                edge = node.edges[e] if e < len(node.edges) else None
+                if edge is None or out is None or edge[0] > target:
+                    continue
+                fitted = _fit(out, self.nodes[edge[0]].shapes[edge[1]])
+                if fitted is None:
+                    return None
+                pending[edge] = pending[edge] + fitted if edge in pending else fitted
+        return None
+
+    def mutants(self, nodes: set[int], pool: Mapping[str, Tensor]) -> Iterator[Mutant]:
+        """Every mutant of the steps ``nodes``; ``pool``: the values a wrong operand may be."""
+        for k in sorted(nodes):
+            node = self.nodes[k]
+            if node.op == "AccumulateGrad" or (k, 0) not in self.grads:
+                continue
+            try:
+                yield from _rules(self, k, pool)
+            except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
+                continue  # a step whose saved tensors this rule cannot read: no mutants of it
+
+
+def _fit(flow: Tensor, shape: tuple[int, ...]) -> Tensor | None:
+    """``flow`` summed down to ``shape`` (as autograd does for a broadcast input), or ``None``."""
+    if tuple(flow.shape) == shape:
+        return flow
+    try:
+        if torch.broadcast_shapes(flow.shape, shape) != flow.shape:  # type: ignore[no-untyped-call]
+            return None
+        return flow.sum_to_size(shape)
+    except RuntimeError:
+        return None
+
+
+# ---------------------------------------------------------------- the rules, per operation
+
+_ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Log": "log"}
+ACTIVATION_OPS = frozenset(_ACTIVATIONS)
+
+
+_INVERSES = {"sigmoid": torch.logit, "tanh": torch.atanh, "exp": torch.log}
+
+
+def _derivative(kind: str, x: Tensor) -> Tensor:
+    """The derivative of activation ``kind`` at ``x``."""
+    if kind == "relu":
+        return (x > 0).to(x.dtype)
+    if kind == "sigmoid":
+        s = torch.sigmoid(x)
+        return s * (1 - s)
+    if kind == "tanh":
+        return 1 - torch.tanh(x) ** 2
+    if kind == "exp":
+        return torch.exp(x)
+    return 1 / x
+
+
+def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = None) -> Iterator[Mutant]:
+    """The mutants of step ``k``, given the gradient ``g`` that flows into it (the right one by default)."""
+    node = trace.nodes[k]
+    g = trace.grads[(k, 0)] if g is None else g
+    live = [e for e in range(len(node.edges)) if (k, e) in trace.flows]
+    top = trace.above(k)
+
+    def step(e: int) -> str:
+        return f"the step from {top} back to {trace.below(k, e)}"
+
+    for e in live:  # any step: one branch's contribution off by a constant, or left out
+        flow = trace.flows[(k, e)]
+        for factor, words in ((-1.0, "has the opposite sign"), (2.0, "is twice"), (0.5, "is half")):
+            yield Mutant(
+                f"scale-{factor:g}",
+                k,
+                f"edge{e}",
+                {e: factor * flow},
+                f"the contribution of {step(e)} {words} the right one",
+            )
+        child = node.edges[e]
+        if child is not None and len(trace.nodes[child[0]].parents) > 1:
+            below = trace.below(k, e)
+            yield Mutant(
+                "missing-branch",
+                k,
+                f"edge{e}",
+                {e: torch.zeros_like(flow)},
+                f"the gradient that flows back to {below} through {top} is left out: {below} is used more "
+                "than once in the forward pass, and each use adds to its gradient",
+            )
+    op = node.op
+    if op in _ACTIVATIONS:
+        yield from _activation(trace, k, g, _ACTIVATIONS[op], step(0))
+    elif op == "Mul":
+        yield from _mul(trace, k, g, pool, step)
+    elif op == "Mm":
+        yield from _mm(trace, k, g, pool, step)
+    elif op == "Pow":
+        x, p = node.fn._saved_self, float(node.fn._saved_exponent)
+        yield Mutant(
+            "missing-local-derivative", k, "drop", {0: g}, f"the derivative of the power in {step(0)} is left out"
+        )
+        for detail, local in (("x^p", p * x**p), ("no-p", x ** (p - 1)), ("p-2", p * x ** (p - 2))):
+            yield Mutant(
+                "wrong-constant", k, detail, {0: g * local}, f"the power's exponent or factor is off in {step(0)}"
+            )
+    elif op == "Div":
+        b = node.fn._saved_other
+        if 0 in live:
+            yield Mutant("missing-local-derivative", k, "drop0", {0: g}, f"the division is left out of {step(0)}")
+        if 1 in live:
+            a = node.fn._saved_self
+            yield Mutant(
+                "wrong-constant", k, "no-square", {1: -g * a / b}, f"the derivative of 1/x is off in {step(1)}"
+            )
+    elif op == "LogSoftmax":
+        r, dim = node.fn._saved_result, int(node.fn._saved_dim)
+        prob = torch.exp(r)
+        yield Mutant(
+            "softmax-no-onehot",
+            k,
+            "no-onehot",
+            {0: -prob * g.sum(dim, keepdim=True)},
+            f"the softmax gradient in {step(0)} does not take the labels' one-hot away",
+        )
+        yield Mutant(
+            "missing-local-derivative", k, "drop", {0: g}, f"the softmax's derivative is left out of {step(0)}"
+        )
+        yield Mutant(
+            "scale--1",
+            k,
+            "onehot-sign",
+            {0: -g - prob * g.sum(dim, keepdim=True)},
+            f"in {step(0)} the labels' one-hot enters with the wrong sign",
+        )
+    elif op == "NllLoss":
+        target = node.fn._saved_target
+        logp = node.fn._saved_self
+        if logp.dim() == 2 and int(node.fn._saved_reduction) in (1, 2):
+            count = logp.shape[0] if int(node.fn._saved_reduction) == 1 else 1
+            columns = torch.zeros_like(logp)
+            columns[:, target] = 1.0
+            yield Mutant(
+                "wrong-operand",
+                k,
+                "onehot-columns",
+                {0: -columns * g / count},
+                f"in {step(0)} the labels' one-hot is built on the wrong index (whole columns, not one entry per row)",
+            )
+    elif op == "Softmax":
+        p, dim = node.fn._saved_result, int(node.fn._saved_dim)
+        yield Mutant(
+            "missing-local-derivative", k, "drop", {0: g}, f"the softmax's derivative is left out of {step(0)}"
+        )
+        yield Mutant(
+            "softmax-no-onehot", k, "no-sum", {0: p * g}, f"the softmax gradient in {step(0)} misses its sum term"
+        )
+    elif op == "Mean":
+        child = node.edges[0]
+        if child is not None:
+            shape = trace.nodes[child[0]].shapes[child[1]]
+            yield Mutant("scale-batch", k, "sum", {0: g.expand(shape)}, f"{step(0)} is a mean: it divides by the count")
+    elif op == "Index":
+        indices = node.fn._saved_indices
+        sizes = tuple(int(s) for s in node.fn._saved_self_sym_sizes)
+        overwritten = torch.zeros(sizes, dtype=g.dtype).index_put(tuple(indices), g, accumulate=False)
+        yield Mutant(
+            "missing-branch",
+            k,
+            "overwrite",
+            {0: overwritten},
+            f"in {step(0)} a row picked more than once gets its gradients added, not overwritten",
+        )
+    elif op in ("T", "Permute", "Transpose"):
+        want = trace.nodes[node.edges[0][0]].shapes[node.edges[0][1]] if node.edges[0] else None
+        if want is not None and g.numel() == torch.Size(want).numel():
+            yield Mutant(
+                "missing-transpose", k, "reshape", {0: g.reshape(want)}, f"{step(0)} reshapes where it transposes"
+            )
+        if want is not None and tuple(g.shape) == want:
+            yield Mutant("missing-transpose", k, "none", {0: g}, f"the transpose in {step(0)} is left out")
+
+
+def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Iterator[Mutant]:
+    node = trace.nodes[k]
+    fn = node.fn
+    out = fn._saved_result if kind in ("relu", "sigmoid", "tanh", "exp") else None
+    z = trace.input_value(k)
+    if z is None and kind == "log":
+        z = fn._saved_self
+    if z is None and out is not None and kind in _INVERSES:
+        z = _INVERSES[kind](out)
+    right = _derivative(kind, z) if z is not None else None
+    yield Mutant("missing-local-derivative", k, "drop", {0: g}, f"the derivative of {kind} is left out of {where}")
+    if right is not None:
+        yield Mutant(
+            "double-count", k, "twice", {0: g * right * right}, f"the derivative of {kind} is applied twice in {where}"
+        )
+    if out is not None:  # the formula for the derivative, applied to the output instead of the input
+        yield Mutant(
+            "derivative-at-wrong-tensor",
+            k,
+            "at-output",
+            {0: g * _derivative(kind, out)},
+            f"the derivative of {kind} in {where} is evaluated at its output, not at its input",
+        )
+        if z is not None:  # the output's formula (s(1-s), 1-t²) with the input put in for the output
+            yield Mutant(
+                "derivative-at-wrong-tensor",
+                k,
+                "formula-on-input",
+                {0: g * _formula(kind, z)},
+                f"the derivative of {kind} in {where} is written for its output but given its input",
+            )
+        if kind != "exp":
+            yield Mutant(
+                "derivative-at-wrong-tensor",
+                k,
+                "by-output",
+                {0: g * out},
+                f"{where} multiplies by the {kind}'s output, not by its derivative",
+            )
+    for other in ("sigmoid", "tanh", "relu"):
+        if other == kind:
+            continue
+        if z is not None:
+            yield Mutant(
+                "other-activation-derivative",
+                k,
+                f"{other}-at-input",
+                {0: g * _derivative(other, z)},
+                f"{where} uses the derivative of {other} where {kind}'s belongs",
+            )
+        if out is not None and other != "relu":
+            yield Mutant(
+                "other-activation-derivative",
+                k,
+                f"{other}-formula",
+                {0: g * _formula(other, out)},
+                f"{where} uses the derivative of {other} where {kind}'s belongs",
+            )
+
+
+def _formula(kind: str, y: Tensor) -> Tensor:
+    """An activation's derivative written in terms of its output ``y`` (as students write it)."""
+    if kind == "sigmoid":
+        return y * (1 - y)
+    if kind == "tanh":
+        return 1 - y**2
+    if kind == "relu":
+        return (y > 0).to(y.dtype)
+    return y
+
+
+def _others(pool: Mapping[str, Tensor], right: Tensor) -> Iterator[tuple[str, Tensor]]:
+    for label, value in pool.items():
+        if value is right or not value.dtype.is_floating_point:
+            continue
+        if value.shape == right.shape and torch.equal(value, right):
+            continue
+        yield label, value
+
+
+def _mul(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) -> Iterator[Mutant]:
+    fn = trace.nodes[k].fn
+    saved = {0: getattr(fn, "_saved_other", None), 1: getattr(fn, "_saved_self", None)}
+    for e in (0, 1):
+        if (k, e) not in trace.flows:
+            continue
+        other = saved[e]
+        if not isinstance(other, Tensor):
+            continue
+        yield Mutant(
+            "missing-local-derivative", k, f"drop{e}", {e: g}, f"a factor of the product is left out of {step(e)}"
+        )
+        yield Mutant(
+            "double-count",
+            k,
+            f"twice{e}",
+            {e: g * other * other},
+            f"a factor of the product is counted twice in {step(e)}",
+        )
+        for label, value in _others(pool, other):
+            try:
+                flow = g * value
+            except RuntimeError:
+                continue
+            yield Mutant(
+                "wrong-operand",
+                k,
+                f"{e}:{label}",
+                {e: flow},
+                f"the product in {step(e)} uses {label} in place of the right factor",
+            )
+
+
+def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) -> Iterator[Mutant]:
+    fn = trace.nodes[k].fn
+    a, b = getattr(fn, "_saved_self", None), getattr(fn, "_saved_mat2", None)
+    for e, other in ((0, b), (1, a)):
+        if (k, e) not in trace.flows or not isinstance(other, Tensor):
+            continue
+        right = trace.flows[(k, e)]
+
+        def product(x: Tensor, e: int = e) -> Tensor:
+            return g @ x.T if e == 0 else x.T @ g
+
+        for label, value in _others(pool, other):
+            if value.dim() == 2 and value.shape == other.shape:
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"{e}:{label}",
+                    {e: product(value)},
+                    f"the product in {step(e)} uses {label} in place of the right operand",
+                )
+            elif value.dim() <= 2 and value.shape != other.shape:  # broadcasting where a product belongs
+                try:
+                    flow = g * value if e == 0 else value * g
+                except RuntimeError:
+                    continue
+                if _fit(flow, right.shape) is not None:
+                    yield Mutant(
+                        "wrong-operand",
+                        k,
+                        f"{e}:{label}*",
+                        {e: flow},
+                        f"{step(e)} multiplies by {label} elementwise in place of the right operand",
+                    )
+        for label, value in _others(pool, g):
+            if value.shape == g.shape:
+                flow = value @ other.T if e == 0 else other.T @ value
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"{e}:g={label}",
+                    {e: flow},
+                    f"the product in {step(e)} uses {label} in place of the gradient that flows in",
+                )
+        for x in (g, g.T):
+            for y in (other, other.T):
+                for p, q in ((x, y), (y, x)):
+                    try:
+                        flow = p @ q
+                    except RuntimeError:
+                        continue
+                    if flow.shape == right.shape and not torch.allclose(flow, right):
+                        yield Mutant(
+                            "missing-transpose",
+                            k,
+                            f"{e}:{'gT' if x is not g else 'g'}{'bT' if y is not other else 'b'}{'' if p is x else 'r'}",
+                            {e: flow},
+                            f"a transpose is missing or misplaced in the product of {step(e)}",
+                        )
+        elementwise: Tensor | None
+        try:
+            elementwise = g * (other.T if e == 0 else other)
+        except RuntimeError:
+            elementwise = None
+        if elementwise is not None and _fit(elementwise, right.shape) is not None:
+            yield Mutant(
+                "elementwise-vs-matmul",
+                k,
+                f"{e}:elementwise",
+                {e: elementwise},
+                f"{step(e)} multiplies elementwise where it is a matrix product",
+            )
