@@ -306,13 +306,17 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
 
     for e in live:  # any step: one branch's contribution off by a constant, or left out
         flow = trace.flows[(k, e)]
-        for factor, words in ((-1.0, "has the opposite sign"), (2.0, "is twice"), (0.5, "is half")):
+        for factor, words in (
+            (-1.0, "has the opposite sign"),
+            (2.0, "is twice the right one"),
+            (0.5, "is half the right one"),
+        ):
             yield Mutant(
                 f"scale-{factor:g}",
                 k,
                 f"edge{e}",
                 {e: factor * flow},
-                f"the contribution of {step(e)} {words} the right one",
+                f"the contribution of {step(e)} {words}",
             )
         child = node.edges[e]
         if child is not None and len(trace.nodes[child[0]].parents) > 1:
@@ -370,6 +374,16 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
             {0: -g - prob * g.sum(dim, keepdim=True)},
             f"in {step(0)} the labels' one-hot enters with the wrong sign",
         )
+        support = g != 0
+        if g.dim() == 2 and dim in (1, -1) and bool((support.sum(1) == 1).all()):  # g is a scaled one-hot
+            columns = support.any(0, keepdim=True).expand_as(g).to(g.dtype) * g.sum(1, keepdim=True)
+            yield Mutant(
+                "wrong-operand",
+                k,
+                "onehot-columns",
+                {0: columns - prob * g.sum(dim, keepdim=True)},
+                f"in {step(0)} the labels' one-hot is built on the wrong index (whole columns, not one entry per row)",
+            )
     elif op == "NllLoss":
         target = node.fn._saved_target
         logp = node.fn._saved_self

@@ -33,7 +33,7 @@ from harness.records.result import Diagnosis, ValueEvidence, ValueRun
 def _close(a: Tensor, b: Tensor, ev: ValueEvidence) -> bool:
     if a.shape != b.shape:
         return False
-    return bool(((a - b).abs() <= ev.atol + ev.rtol * b.abs()).all())
+    return torch.allclose(a.to(b.dtype), b, rtol=ev.rtol, atol=ev.atol)  # |a - b| <= atol + rtol |b|
 
 
 def _name(ev: ValueEvidence, quantity: str) -> str:
@@ -229,16 +229,26 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
     region = first.between(tops, target) if tops else first.reaches(target) - {target}
     submitted = ev.runs[0].submitted.to(torch.float64)
 
+    if _close(submitted, truth, ev):
+        return None
+    factors = (1.0, *dict(_COMBINED))
+
     def factor_of(predicted: Tensor | None) -> float | None:
-        if predicted is None or predicted.shape != submitted.shape or _close(predicted, truth, ev):
+        if predicted is None or predicted.shape != submitted.shape:
             return None
-        return next((f for f in (1.0, *dict(_COMBINED)) if _close(submitted, f * predicted, ev)), None)
+        found = next((f for f in factors if _close(submitted, f * predicted, ev)), None)
+        if found is None or any(_close(predicted, f * truth, ev) for f in factors):  # a constant: the value rules'
+            return None
+        return found
 
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    for mutant in first.mutants(region, _pool(first, ev)):
+    singles = sorted(first.mutants(region, _pool(first, ev)), key=lambda m: KINDS.index(m.kind))
+    for mutant in singles:  # simplest first: the first that holds on every run is the answer
         factor = factor_of(first.effect(mutant, target))
-        if factor is not None:
-            found.append((KINDS.index(mutant.kind) + (0 if factor == 1.0 else 2 * len(KINDS)), factor, mutant, []))
+        if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in zip(traces[1:], ev.runs[1:])):
+            return _say(ev, mutant, 1.0)
+        if factor is not None and factor != 1.0:
+            found.append((KINDS.index(mutant.kind) + 2 * len(KINDS), factor, mutant, []))
     for (kind, detail), steps in _groups(first, region).items():
         factor = factor_of(_replay(first, kind, detail, steps, target))
         if factor is not None:

@@ -1,0 +1,319 @@
+"""The graph diagnosis of a course's assignment (harness.diagnose.graph, harness.diagnose.values): each
+rule names a mistake planted by hand (the student's formula written out here, not made by the engine),
+and stays silent on right values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from harness.computation import draw_inputs, truth_of
+from harness.definition import load_assignment
+from harness.diagnose.values import diagnose_value, trace_of
+from harness.records.definition import GRAD, Definition
+from harness.records.result import ValueEvidence, ValueRun
+
+SOFTMAX = load_assignment("two-layer-softmax").definition
+MLP = load_assignment("mlp-class").definition
+TINY = """
+[assignment]
+name = "tiny"
+style = "script"
+loss = "loss"
+lr = 0.5
+runs = 2
+
+[sizes]
+N = [5, 3]
+D = 4
+K = 2
+
+[inputs.X]
+shape = ["N", "D"]
+kind = "input"
+
+[inputs.Y]
+shape = ["N", "K"]
+kind = "input"
+
+[inputs.W]
+shape = ["D", "K"]
+kind = "weight"
+
+[read]
+X = ["X"]
+Y = ["Y"]
+W = ["W"]
+"grad.W" = ["dW"]
+"new.W" = ["W_new"]
+
+[checks.dW]
+values = ["grad.W"]
+points = 1
+
+[checks.update]
+values = ["new.W"]
+points = 1
+"""
+TINY_REFERENCE = """
+import torch
+
+
+def compute(X, Y, W):
+    z = X @ W
+    s = torch.sigmoid(z)
+    loss = ((s - Y) ** 2).mean()
+    return {"z": z, "s": s, "loss": loss}
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Definition:
+    folder = tmp_path_factory.mktemp("tiny")
+    (folder / "assignment.toml").write_text(TINY, encoding="utf-8")
+    (folder / "reference.py").write_text(TINY_REFERENCE, encoding="utf-8")
+    (folder / "solution.py").write_text("", encoding="utf-8")
+    definition = load_assignment(str(folder)).definition
+    assert definition is not None
+    return definition
+
+
+Student = Callable[[dict[str, Tensor]], Tensor]
+
+
+def _evidence(
+    definition: Definition, quantity: str, student: Student, cell: dict[str, object] | None = None
+) -> ValueEvidence:
+    """The evidence a failing check leaves, on two of the grader's runs (two batch sizes)."""
+    cell = cell if cell is not None else definition.cells()[0]
+    runs = []
+    truths = []
+    for run in (0, 1):
+        inputs = draw_inputs(definition, run, 11 + run)
+        truth = truth_of(definition, inputs, cell)
+        truths.append(truth)
+        runs.append(ValueRun(inputs, cell, student({**truth.values}).to(torch.float64), {}))
+    truth = truths[0]
+    return ValueEvidence(
+        quantity=quantity,
+        submitted=runs[0].submitted,
+        expected=truth.values[quantity],
+        truths=truth.values,
+        read={},
+        consumers={n: truth.consumers(n) for n in truth.order},
+        names={quantity: quantity},
+        rtol=1e-7,
+        atol=1e-10,
+        definition=definition,
+        runs=tuple(runs),
+    )
+
+
+def _softmax_parts(v: dict[str, Tensor]) -> tuple[Tensor, Tensor, int]:
+    p = torch.softmax(v["scores"], dim=1)
+    onehot = torch.nn.functional.one_hot(v["y"], p.shape[1]).to(p.dtype)
+    return p, onehot, p.shape[0]
+
+
+def _dscores(v: dict[str, Tensor]) -> Tensor:
+    p, onehot, n = _softmax_parts(v)
+    return (p - onehot) / n
+
+
+# Each: (quantity, the student's formula, the diagnosis id it must get).
+SOFTMAX_BUGS: dict[str, tuple[str, Student, str]] = {
+    "no relu mask": ("grad.W1", lambda v: v["X"].T @ (_dscores(v) @ v["W2"].T), "missing-local-derivative"),
+    "relu mask by the output": (
+        "grad.W1",
+        lambda v: v["X"].T @ ((_dscores(v) @ v["W2"].T) * v["a"]),
+        "derivative-at-wrong-tensor",
+    ),
+    "softmax without the one-hot": (
+        "grad.W2",
+        lambda v: v["a"].T @ (_softmax_parts(v)[0] / _softmax_parts(v)[2]),
+        "softmax-no-onehot",
+    ),
+    "one-hot added, not subtracted": (
+        "grad.b2",
+        lambda v: ((_softmax_parts(v)[0] + _softmax_parts(v)[1]) / _softmax_parts(v)[2]).sum(0),
+        "scale--1",
+    ),
+    "pre-activation for the activation": ("grad.W2", lambda v: v["h"].T @ _dscores(v), "wrong-operand"),
+    "X for the hidden layer": (
+        "grad.W1",
+        lambda v: v["X"].T @ ((_dscores(v) @ v["W2"].T) * (v["h"] > 0)) * 2,
+        "scale-2",
+    ),
+    "one-hot on whole columns": (
+        "grad.b2",
+        lambda v: ((_softmax_parts(v)[0] - _columns(v)) / _softmax_parts(v)[2]).sum(0),
+        "wrong-operand",
+    ),
+}
+
+
+def _columns(v: dict[str, Tensor]) -> Tensor:
+    p, _, _ = _softmax_parts(v)
+    columns = torch.zeros_like(p)
+    columns[:, v["y"]] = 1.0
+    return columns
+
+
+@pytest.mark.parametrize("bug", sorted(SOFTMAX_BUGS))
+def test_a_hand_written_mistake_in_the_softmax_network_is_named(bug: str) -> None:
+    assert SOFTMAX is not None
+    quantity, student, want = SOFTMAX_BUGS[bug]
+    found = diagnose_value(_evidence(SOFTMAX, quantity, student))
+    assert found is not None and found.id == want, found
+
+
+def _mlp_cell(f: str, g: str, loss: str = "mse") -> dict[str, object]:
+    return {"f_function": f, "g_function": g, "loss": loss}
+
+
+def _mlp_backward(
+    v: dict[str, Tensor], df: Callable[[Tensor, Tensor], Tensor], dg: Callable[[Tensor, Tensor], Tensor]
+) -> Tensor:
+    """dJ/dW1 of the mlp-class network (weights (out, in)), MSE mean over every entry."""
+    dy = 2 * (v["y_hat"] - v["y"]) / v["y"].numel()
+    dz3 = dy * dg(v["z3"], v["y_hat"])
+    dz1 = (dz3 @ v["W2"]) * df(v["z1"], v["z2"])
+    return dz1.T @ v["x"]
+
+
+def _sig(z: Tensor, s: Tensor) -> Tensor:
+    return s * (1 - s)
+
+
+def _at_output(z: Tensor, s: Tensor) -> Tensor:
+    return torch.sigmoid(s) * (1 - torch.sigmoid(s))
+
+
+def _relu(z: Tensor, a: Tensor) -> Tensor:
+    return (z > 0).to(z.dtype)
+
+
+MLP_BUGS: dict[str, tuple[dict[str, object], Student, str]] = {
+    "sigmoid' at the output, every layer": (
+        _mlp_cell("sigmoid", "sigmoid"),
+        lambda v: _mlp_backward(v, _at_output, _at_output),
+        "derivative-at-wrong-tensor",
+    ),
+    "relu' as the relu's output": (
+        _mlp_cell("relu", "sigmoid"),
+        lambda v: _mlp_backward(v, lambda z, a: a, _sig),
+        "derivative-at-wrong-tensor",
+    ),
+    "tanh' where sigmoid' belongs": (
+        _mlp_cell("sigmoid", "sigmoid"),
+        lambda v: _mlp_backward(v, lambda z, s: 1 - torch.tanh(z) ** 2, _sig),
+        "other-activation-derivative",
+    ),
+    "the output activation's derivative left out": (
+        _mlp_cell("relu", "sigmoid"),
+        lambda v: _mlp_backward(v, _relu, lambda z, s: torch.ones_like(s)),
+        "missing-local-derivative",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(MLP_BUGS))
+def test_a_hand_written_mistake_in_the_class_network_is_named(bug: str) -> None:
+    assert MLP is not None
+    cell, student, want = MLP_BUGS[bug]
+    found = diagnose_value(_evidence(MLP, "grad.W1", student, cell))
+    assert found is not None and found.id == want, found
+
+
+TINY_BUGS: dict[str, tuple[str, Student, str]] = {
+    "update up the gradient": ("new.W", lambda v: v["W"] + 0.5 * v["grad.W"], "update-sign"),
+    "no update": ("new.W", lambda v: v["W"].clone(), "no-update"),
+    "learning rate 1": ("new.W", lambda v: v["W"] - v["grad.W"], "update-lr"),
+    "sigmoid' left out": (
+        "grad.W",
+        lambda v: v["X"].T @ (2 * (v["s"] - v["Y"]) / v["Y"].numel()),
+        "missing-local-derivative",
+    ),
+    "sigmoid' on the pre-activation": (
+        "grad.W",
+        lambda v: v["X"].T @ (2 * (v["s"] - v["Y"]) / v["Y"].numel() * v["z"] * (1 - v["z"])),
+        "derivative-at-wrong-tensor",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(TINY_BUGS))
+def test_update_and_activation_mistakes_of_a_one_layer_assignment_are_named(tiny: Definition, bug: str) -> None:
+    quantity, student, want = TINY_BUGS[bug]
+    found = diagnose_value(_evidence(tiny, quantity, student))
+    assert found is not None and found.id == want, found
+
+
+def test_the_gradient_of_the_updated_weights_is_named(tiny: Definition) -> None:
+    def student(v: dict[str, Tensor]) -> Tensor:
+        moved = v["W"] - 0.5 * v["grad.W"]
+        z = v["X"] @ moved
+        s = torch.sigmoid(z)
+        grad = v["X"].T @ (2 * (s - v["Y"]) / v["Y"].numel() * s * (1 - s))
+        return v["W"] - 0.5 * grad
+
+    found = diagnose_value(_evidence(tiny, "new.W", student))
+    assert found is not None and found.id == "gradient-of-updated", found
+
+
+def test_a_mistake_that_holds_on_one_run_only_is_not_named(tiny: Definition) -> None:
+    ev = _evidence(tiny, "grad.W", lambda v: v["X"].T @ (2 * (v["s"] - v["Y"]) / v["Y"].numel()))
+    other = ev.runs[1]
+    ev = replace(ev, runs=(ev.runs[0], ValueRun(other.inputs, other.cell, other.submitted * 1.37, {})))
+    found = diagnose_value(ev)
+    assert found is None or found.id != "missing-local-derivative", found
+
+
+@pytest.mark.parametrize(("definition", "quantity"), [(SOFTMAX, "grad.W1"), (SOFTMAX, "grad.b2"), (MLP, "grad.W2")])
+def test_no_mutant_of_the_right_gradient_is_the_right_gradient_itself(
+    definition: Definition | None, quantity: str
+) -> None:
+    assert definition is not None
+    ev = _evidence(definition, quantity, lambda v: v[quantity])
+    found = diagnose_value(ev)
+    assert found is None, found
+
+
+def test_the_replayed_backward_pass_is_autograds_at_every_named_value() -> None:
+    for definition in (SOFTMAX, MLP):
+        assert definition is not None
+        for cell in definition.cells():
+            inputs = draw_inputs(definition, 0, 3)
+            truth = truth_of(definition, inputs, cell)
+            trace = trace_of(definition, inputs, cell)
+            for name in trace.of_name:
+                grad = trace.grad(name)
+                if grad is not None and GRAD + name in truth.values:
+                    torch.testing.assert_close(grad, truth.values[GRAD + name], rtol=1e-12, atol=1e-14)
+
+
+def test_messages_use_the_assignments_names_and_print_no_formula() -> None:
+    assert SOFTMAX is not None
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W1", SOFTMAX_BUGS["no relu mask"][1]))
+    assert found is not None
+    assert "relu" in found.message and "from a back to h" in found.message
+    assert "(h > 0)" not in found.message and "@" not in found.message
+
+
+def test_the_drill_names_the_step_of_the_first_wrong_gradient(tmp_path: Path) -> None:
+    drill = load_assignment("backprop-drill").definition
+    assert drill is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # dcounts without the path through counts_sum
+        return v["counts_sum_inv"] * v["grad.probs"]
+
+    ev = _evidence(drill, "grad.counts", student)
+    ev = replace(ev, read={"grad.probs": ev.truths["grad.probs"], "grad.counts_sum": ev.truths["grad.counts_sum"]})
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "missing-branch", found
+    assert found.message.startswith("grad.counts is the first wrong gradient"), found.message
