@@ -13,8 +13,20 @@ Two measurements:
 * ``--pipeline``: the mistakes of ``tests/test_mutations.py`` written as
   submissions (script and function style, module and notebook) and graded
   by the real pipeline; rates per planted check, plus the correct variants.
+* ``--assignment NAME`` (repeatable; ``all``: every built-in course assignment with a
+  ``bench/planted/<name>/PLANTED.toml``): the held-out planted-bug corpus of a course assignment
+  (hand-written single-mistake submissions and correct variants, labelled in ``PLANTED.toml``;
+  see ``bench/planted_corpus.py``), each file graded by the real pipeline
+  (:func:`harness.grade.grade_submission`).  *Detected*: the labelled check fails.  *Named
+  exactly*: its diagnosis id is the planted kind (a pair ``a+b`` in either order).  *Named
+  anything*: it has a diagnosis.  Then every miss (``file: check: expected kind, got id or none
+  (message)``), the correct variants blamed (a failing check or any diagnosis), and the cost of
+  diagnosing one failing check: the diagnosis call timed in-process on each failing check's
+  evidence.  Without ``--pipeline``, ``--assignment`` replaces the catalogue run.
 
     python bench/diagnosis_rates.py [--problems 12] [--pipeline] [--jobs 2]
+    python bench/diagnosis_rates.py --assignment all
+    python bench/diagnosis_rates.py --assignment two-layer-softmax --assignment mlp-class
 """
 
 # ruff: noqa: E402  (the imports follow the sys.path set-up)
@@ -22,17 +34,24 @@ Two measurements:
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from planted_corpus import PLANTED, corpus_names, load
 
 from harness.check.compare import compare
 from harness.diagnose.catalogue import catalogue
@@ -171,16 +190,172 @@ def bench_pipeline(jobs: int) -> None:
     print(f"correct variants: {false_alarms} failing or diagnosed checks of {checked}")
 
 
+@contextmanager
+def timed_diagnosis(spent: list[float]) -> Iterator[None]:
+    """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence."""
+    import harness.grade as grade
+
+    original = grade.diagnose_check
+
+    def timing(result: Any) -> Any:
+        if result.evidence is None or result.status == "pass":
+            return original(result)
+        started = time.perf_counter()
+        try:
+            return original(result)
+        finally:
+            spent.append(1e3 * (time.perf_counter() - started))
+
+    grade.diagnose_check = timing
+    try:
+        yield
+    finally:
+        grade.diagnose_check = original
+
+
+def planted_names(asked: list[str]) -> list[str]:
+    """The assignments asked for; ``all``: every built-in course assignment with a corpus."""
+    from harness.definition import built_in_names
+
+    built_in = set(built_in_names())
+    with_corpus = [n for n in corpus_names() if n in built_in]
+    names: list[str] = []
+    for name in asked:
+        for n in with_corpus if name == "all" else [name]:
+            if n not in with_corpus:
+                raise SystemExit(f"--assignment {n}: no built-in assignment with {PLANTED / n / 'PLANTED.toml'}")
+            if n not in names:
+                names.append(n)
+    return names
+
+
+def _short(text: str | None, width: int = 110) -> str:
+    one = " ".join((text or "").split())
+    return one if len(one) <= width else one[: width - 3] + "..."
+
+
+def bench_assignment(name: str, jobs: int) -> dict[str, int]:
+    """Grade one assignment's planted corpus and print its rates; returns the counts."""
+    from harness.definition import load_assignment
+    from harness.grade import grade_submission
+    from harness.run.pool import Pool
+
+    assignment = load_assignment(name)
+    corpus = load(name)
+    spent: list[float] = []
+    verdicts: dict[str, Any] = {}
+    started = time.perf_counter()
+    with Pool(jobs) as pool, timed_diagnosis(spent):
+        for entry in corpus:
+            verdicts[entry.file] = grade_submission(PLANTED / name / entry.file, pool, assignment)
+    elapsed = time.perf_counter() - started
+    bugs = [e for e in corpus if not e.correct]
+    right = [e for e in corpus if e.correct]
+    counts: dict[str, int] = defaultdict(int)
+    misses: list[str] = []
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # named exactly, planted
+    for e in bugs:
+        v = verdicts[e.file]
+        checks = {c.name: c for c in v.checks}
+        c = checks.get(e.check or "")
+        by_kind[e.kind][1] += 1
+        if v.status != "graded" or c is None:
+            misses.append(f"{e.file}: {e.check}: expected {e.kind}, got none (not graded: {_short(v.error)})")
+            continue
+        failed = c.status != "pass"
+        counts["detected"] += failed
+        found = c.diagnosis.id if c.diagnosis is not None else None
+        counts["named"] += found is not None
+        exact = e.named_by(found)
+        counts["exact"] += exact
+        by_kind[e.kind][0] += exact
+        if not exact:
+            if not failed:
+                misses.append(f"{e.file}: {e.check}: expected {e.kind}, got none (the check passes)")
+            else:
+                why = c.diagnosis.message if c.diagnosis is not None else c.message
+                misses.append(f"{e.file}: {e.check}: expected {e.kind}, got {found or 'none'} ({_short(why)})")
+    blamed_files = blamed_checks = checked = 0
+    blamed: list[str] = []
+    for e in right:
+        v = verdicts[e.file]
+        bad = [c for c in v.checks if c.status != "pass" or c.diagnosis is not None]
+        checked += len(v.checks)
+        blamed_checks += len(bad)
+        if v.status != "graded" or bad:
+            blamed_files += 1
+            what = ", ".join(f"{c.name} {c.status} {c.diagnosis.id if c.diagnosis else 'none'}" for c in bad)
+            blamed.append(f"{e.file}: {what or _short(v.error)}")
+    n = len(bugs) or 1
+    print(f"{name}: {len(bugs)} planted bugs, {len(right)} correct variants, graded in {elapsed:.1f} s")
+    print(
+        f"  detected        {counts['detected']:>3}/{len(bugs)} {counts['detected'] / n:>7.1%}  (the labelled check fails)"
+    )
+    print(
+        f"  named exactly   {counts['exact']:>3}/{len(bugs)} {counts['exact'] / n:>7.1%}  (its diagnosis id == the kind)"
+    )
+    print(f"  named anything  {counts['named']:>3}/{len(bugs)} {counts['named'] / n:>7.1%}  (it has a diagnosis)")
+    print(
+        f"  correct variants blamed: {blamed_files} of {len(right)} "
+        f"({blamed_checks} failing or diagnosed checks of {checked})"
+    )
+    for line in blamed:
+        print(f"    {line}")
+    if spent:
+        print(
+            f"  diagnosis of one failing check: median {statistics.median(spent):.2f} ms, "
+            f"max {max(spent):.2f} ms ({len(spent)} failing checks)"
+        )
+    else:
+        print("  diagnosis of one failing check: no failing check had evidence")
+    print("  named exactly by kind: " + ", ".join(f"{k} {x}/{t}" for k, (x, t) in sorted(by_kind.items())))
+    print(f"  misses ({len(misses)}):")
+    for line in misses:
+        print(f"    {line}")
+    return {"bugs": len(bugs), "correct": len(right), "blamed": blamed_files, **counts}
+
+
+def bench_assignments(names: list[str], jobs: int) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    for i, name in enumerate(names):
+        if i:
+            print()
+        for k, v in bench_assignment(name, jobs).items():
+            totals[k] += v
+    if len(names) > 1:
+        n = totals["bugs"] or 1
+        print()
+        print(
+            f"all {len(names)} assignments: {totals['bugs']} planted bugs, detected {totals['detected'] / n:.1%}, "
+            f"named exactly {totals['exact'] / n:.1%}, named anything {totals['named'] / n:.1%}; "
+            f"correct variants blamed {totals['blamed']} of {totals['correct']}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", type=int, default=12, help="random problems per mutant [12]")
     parser.add_argument("--pipeline", action="store_true", help="also grade the mutation suite's submissions")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--assignment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="grade bench/planted/NAME/ (repeatable; 'all': every course assignment with a corpus)",
+    )
     args = parser.parse_args()
-    bench_catalogue(args.problems)
+    names = planted_names(args.assignment)
+    if not names:
+        bench_catalogue(args.problems)
     if args.pipeline:
-        print()
+        if not names:
+            print()
         bench_pipeline(args.jobs)
+    if names:
+        if args.pipeline:
+            print()
+        bench_assignments(names, args.jobs)
 
 
 if __name__ == "__main__":
