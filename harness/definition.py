@@ -448,7 +448,11 @@ def _reference_ok(
             _reference_ok(r, step, item, inputs, sizes, variants, handles)
         return
     if not isinstance(arg, (str, int, float, bool)):
-        r.bad(f"steps.{step.target}", arg, "an argument is a literal, or '$name'")
+        text = repr(arg)
+        raise SpecError(
+            f"{r.source}:{step.line}: steps.{step.target}={text if len(text) <= 80 else text[:77] + '...'}: "
+            "an argument is a string, a number, a boolean, a list of them, or '$name' (TOML has no None)"
+        )
     if isinstance(arg, str) and arg.startswith("$") and not arg.startswith("$$"):
         name = arg[1:]
         if name in inputs or name in sizes or name in variants or name in handles:

@@ -103,6 +103,11 @@ def test_without_a_style_a_spec_is_the_classic_kind() -> None:
         ('shape = ["N", "D"]', 'shape = ["N", "Q"]', ":11: inputs.X.shape='Q': expected a whole number"),
         ('call = "grads"', 'call = "grads("', ":22: steps.0.call='grads(': not a name"),
         ("[checks.db]", "[checks.db]\nweight = 3", ":35: checks.db.weight=3: unknown key"),
+        (
+            'args = ["$X", "$W", "$b"]',
+            'args = ["$X", "$W", "$b", { a = 1 }]',
+            ":21: steps.grads={'a': 1}: an argument is a string, a number, a boolean, a list of them, or '$name'",
+        ),
     ],
 )
 def test_a_mistake_in_the_spec_is_one_line_naming_the_file_and_the_line(
