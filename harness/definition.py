@@ -11,6 +11,8 @@ reference itself is run (and checked) by :func:`harness.computation.validate`.  
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 import sys
 from pathlib import Path
@@ -163,11 +165,118 @@ class _Reader(_Spec):
         raise SpecError(f"{at}: {key}={text if len(text) <= 80 else text[:77] + '...'}: {expected}")
 
     def symbol_or_whole(self, key: str, value: Any, sizes: dict[str, tuple[int, ...]]) -> str | int:
+        """A size's name, a whole number, or an expression of sizes (``"B*E"``): its values are added
+        to ``sizes`` under the expression's normal form (``"B * E"``), which the shape then names."""
         if isinstance(value, str) and value in sizes:
             return value
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
-        self.bad(key, value, f"expected a whole number ≥ 1 or a size of [sizes] ({', '.join(sizes) or 'none'})")
+        if isinstance(value, str) and not value.strip().isidentifier():
+            tree = self.size_expression(key, value, sizes)
+            name = ast.unparse(tree)
+            if name not in sizes:
+                sizes[name] = self.size_values(key, value, tree, sizes)
+            return name
+        known = ", ".join(k for k in sizes if k.isidentifier()) or "none"
+        self.bad(key, value, f"expected a whole number ≥ 1 or a size of [sizes] ({known})")
+
+    def size_expression(self, key: str, text: str, sizes: dict[str, tuple[int, ...]]) -> ast.expr:
+        """``text`` parsed: names of ``sizes``, whole numbers, ``+ - *`` and parentheses, nothing else."""
+        try:
+            tree = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError:
+            tree = None
+        names = _size_names(tree) if tree is not None else None
+        if tree is None or names is None:
+            self.bad(key, text, f"expected a size, a whole number, or sizes and whole numbers with + - * {_EXAMPLE}")
+        unknown = [n for n in names if n not in sizes]
+        if unknown:
+            known = ", ".join(k for k in sizes if k.isidentifier()) or "none"
+            self.bad(key, text, f"{unknown[0]} is not a size of [sizes] ({known})")
+        return tree
+
+    def size_values(self, key: str, text: str, tree: ast.expr, sizes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+        """The expression's value on each run: a list as long as the least common multiple of its
+        sizes' lists, so that entry ``run mod length`` is the value at every run's sizes."""
+        names = _size_names(tree) or []
+        period = math.lcm(*(len(sizes[n]) for n in names)) if names else 1
+        if period > 4096:
+            self.bad(key, text, f"its sizes' lists repeat only after {period} runs: keep their lengths small")
+        values = []
+        for run in range(period):
+            at = {n: sizes[n][run % len(sizes[n])] for n in names}
+            value = _size_value(tree, at)
+            if not 1 <= value <= 4096:
+                where = ", ".join(f"{n}={v}" for n, v in at.items())
+                self.bad(key, text, f"is {value} at {where}: a size is a whole number from 1 to 4096")
+            values.append(value)
+        return tuple(values)
+
+
+_EXAMPLE = "(e.g. 'B*E' or '2*H + 1')"
+_SIZE_OPERATORS = (ast.Add, ast.Sub, ast.Mult)
+
+
+def _size_names(node: ast.expr) -> list[str] | None:
+    """The size names in a size expression, in order; ``None`` if it holds anything but names, whole
+    numbers and ``+ - *`` (no calls, attributes, division, powers: it is never evaluated by Python)."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Constant):
+        ok = isinstance(node.value, int) and not isinstance(node.value, bool)
+        return [] if ok else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, _SIZE_OPERATORS):
+        left, right = _size_names(node.left), _size_names(node.right)
+        if left is None or right is None:
+            return None
+        return list(dict.fromkeys(left + right))
+    return None
+
+
+def _size_value(node: ast.expr, sizes: dict[str, int]) -> int:
+    if isinstance(node, ast.Name):
+        return sizes[node.id]
+    if isinstance(node, ast.Constant):
+        assert isinstance(node.value, int)
+        return node.value
+    assert isinstance(node, ast.BinOp)
+    left, right = _size_value(node.left, sizes), _size_value(node.right, sizes)
+    if isinstance(node.op, ast.Add):
+        return left + right
+    if isinstance(node.op, ast.Sub):
+        return left - right
+    return left * right
+
+
+def _sizes(r: _Reader, table: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """[sizes]: whole numbers, lists of them, or expressions of the other sizes (``D = "B*E"``),
+    in any order; an expression's value on each run is computed from the others' on that run."""
+    sizes: dict[str, tuple[int, ...]] = {}
+    pending: dict[str, str] = {}
+    for key, value in table.items():
+        if not key.isidentifier():
+            r.bad(f"sizes.{key}", value, "a size's name must be a Python name")
+        if isinstance(value, str):
+            pending[key] = value
+            continue
+        values: Any = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in values):
+            r.bad(
+                f"sizes.{key}",
+                value,
+                f"expected a whole number from 1 to 4096, a list of them, or an expression of sizes {_EXAMPLE}",
+            )
+        sizes[key] = tuple(values)
+    every = {**dict.fromkeys(sizes), **dict.fromkeys(pending)}
+    trees = {key: r.size_expression(f"sizes.{key}", text, {k: (1,) for k in every}) for key, text in pending.items()}
+    while pending:
+        ready = [k for k in pending if all(n in sizes for n in _size_names(trees[k]) or [])]
+        if not ready:
+            key = next(iter(pending))
+            r.bad(f"sizes.{key}", pending[key], f"the sizes {', '.join(pending)} are defined in terms of each other")
+        for key in ready:
+            sizes[key] = r.size_values(f"sizes.{key}", pending.pop(key), trees[key], sizes)
+    return {k: sizes[k] for k in every}
 
 
 def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
@@ -201,14 +310,7 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
     if not (path.parent / kw.get("reference", "reference.py")).is_file():
         r.bad("assignment.reference", kw.get("reference", "reference.py"), f"no such file in {path.parent}")
 
-    sizes: dict[str, tuple[int, ...]] = {}
-    for key, value in r.table("sizes", doc.get("sizes", {}), None).items():
-        if not key.isidentifier():
-            r.bad(f"sizes.{key}", value, "a size's name must be a Python name")
-        values: Any = value if isinstance(value, list) else [value]
-        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in values):
-            r.bad(f"sizes.{key}", value, "expected a whole number from 1 to 4096, or a list of them")
-        sizes[key] = tuple(values)
+    sizes = _sizes(r, r.table("sizes", doc.get("sizes", {}), None))
     kw["sizes"] = sizes
 
     inputs: list[InputSpec] = []
@@ -448,7 +550,11 @@ def _reference_ok(
             _reference_ok(r, step, item, inputs, sizes, variants, handles)
         return
     if not isinstance(arg, (str, int, float, bool)):
-        r.bad(f"steps.{step.target}", arg, "an argument is a literal, or '$name'")
+        text = repr(arg)
+        raise SpecError(
+            f"{r.source}:{step.line}: steps.{step.target}={text if len(text) <= 80 else text[:77] + '...'}: "
+            "an argument is a string, a number, a boolean, a list of them, or '$name' (TOML has no None)"
+        )
     if isinstance(arg, str) and arg.startswith("$") and not arg.startswith("$$"):
         name = arg[1:]
         if name in inputs or name in sizes or name in variants or name in handles:

@@ -154,7 +154,7 @@ def test_grade_starts_its_worker_before_it_imports_torch(tmp_path: Path, files: 
         (
             ["--spec", "missing.toml"],
             "Error: assignment='missing.toml': no such folder, file or built-in assignment "
-            "(built in: backprop-drill, mlp-4-3-1, mlp-class, two-layer-softmax)",
+            "(built in: backprop-drill, mlp-4-3-1, mlp-class, two-layer-softmax, word2vec-softmax)",
         ),
     ],
 )

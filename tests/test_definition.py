@@ -103,6 +103,11 @@ def test_without_a_style_a_spec_is_the_classic_kind() -> None:
         ('shape = ["N", "D"]', 'shape = ["N", "Q"]', ":11: inputs.X.shape='Q': expected a whole number"),
         ('call = "grads"', 'call = "grads("', ":22: steps.0.call='grads(': not a name"),
         ("[checks.db]", "[checks.db]\nweight = 3", ":35: checks.db.weight=3: unknown key"),
+        (
+            'args = ["$X", "$W", "$b"]',
+            'args = ["$X", "$W", "$b", { a = 1 }]',
+            ":21: steps.grads={'a': 1}: an argument is a string, a number, a boolean, a list of them, or '$name'",
+        ),
     ],
 )
 def test_a_mistake_in_the_spec_is_one_line_naming_the_file_and_the_line(
@@ -132,3 +137,71 @@ def test_a_check_on_a_value_the_reference_does_not_produce_is_refused(tmp_path: 
 def test_an_unknown_name_or_folder_says_what_is_built_in() -> None:
     with pytest.raises(SpecError, match=r"no such folder, file or built-in assignment \(built in: .*mlp-4-3-1"):
         find_spec("no-such-assignment")
+
+
+# ---------------------------------------------------------------- size expressions
+
+
+def _sized(tmp_path: Path, sizes: str, w_shape: str = '["D", "K"]') -> Path:
+    spec = SPEC.replace("[sizes]\nN = [3, 2]\nD = 2\nK = 2\n", f"[sizes]\n{sizes}\n", 1)
+    return folder(tmp_path, spec.replace('shape = ["D", "K"]', f"shape = {w_shape}", 1))
+
+
+def test_a_size_may_be_an_expression_of_the_others_computed_on_each_run(tmp_path: Path) -> None:
+    home = _sized(tmp_path, 'N = [3, 2]\nB = [1, 2, 3]\nE = 2\nD = "B*E"\nK = "(D - 1) * 2 + N"')
+    definition = load_assignment(home).definition
+    assert definition is not None
+    assert definition.sizes["D"] == (2, 4, 6) and definition.sizes["K"] == (5, 8, 13, 4, 9, 12)
+    for run in range(7):
+        at = definition.sizes_of(run)
+        assert at["D"] == at["B"] * at["E"] and at["K"] == (at["D"] - 1) * 2 + at["N"], (run, at)
+
+
+def test_a_shape_may_hold_an_expression_of_sizes(tmp_path: Path) -> None:
+    home = _sized(tmp_path, "N = [3, 2]\nB = [1, 2]\nE = 2\nD = 2\nK = 2", w_shape='["B*E - 1 + 1", "K"]')
+    spec = (home / "assignment.toml").read_text().replace('shape = ["N", "D"]', 'shape = ["N", "B * E"]', 1)
+    (home / "assignment.toml").write_text(spec)
+    a = load_assignment(home)
+    assert a.definition is not None
+    x, w = a.definition.inputs[0], a.definition.inputs[1]
+    assert x.shape == ("N", "B * E") and w.shape == ("B * E - 1 + 1", "K")
+    assert [a.definition.shape_of(x, run) for run in range(3)] == [(3, 2), (2, 4), (3, 2)]
+    assert [a.definition.shape_of(w, run) for run in range(3)] == [(2, 2), (4, 2), (2, 2)]
+    validate(a)  # the reference runs at every run's shapes
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ('D = "B**2"', "sizes.D='B**2': expected a size, a whole number, or sizes and whole numbers with + - *"),
+        ('D = "B/2"', "sizes.D='B/2': expected a size, a whole number, or sizes and whole numbers with + - *"),
+        ('D = "len(B)"', "sizes.D='len(B)': expected a size, a whole number"),
+        ("D = \"__import__('os')\"", "sizes.D=\"__import__('os')\": expected a size, a whole number"),
+        ('D = "B.real"', "sizes.D='B.real': expected a size, a whole number"),
+        ('D = "B*"', "sizes.D='B*': expected a size, a whole number"),
+        ('D = "2.5*B"', "sizes.D='2.5*B': expected a size, a whole number"),
+        ('D = "-B"', "sizes.D='-B': expected a size, a whole number"),
+        ('D = "B*F"', "sizes.D='B*F': F is not a size of [sizes] (N, B, K, D)"),
+        ('D = "B - 3"', "sizes.D='B - 3': is -1 at B=2: a size is a whole number from 1 to 4096"),
+        ('D = "K*2"\nK = "D+1"', "sizes.D='K*2': the sizes D, K are defined in terms of each other"),
+        ('D = "D"', "sizes.D='D': the sizes D are defined in terms of each other"),
+        ('D = "B*4096"', "sizes.D='B*4096': is 8192 at B=2: a size is a whole number from 1 to 4096"),
+    ],
+)
+def test_a_bad_size_expression_is_one_line_naming_the_key(tmp_path: Path, sizes: str, message: str) -> None:
+    base = "N = [3, 2]\nB = 2\nK = 2\n"
+    home = _sized(tmp_path, base + sizes if "K =" not in sizes else base.replace("K = 2\n", "") + sizes)
+    with pytest.raises(SpecError) as info:
+        load_assignment(home)
+    text = str(info.value)
+    assert "\n" not in text and text.startswith(f"{home / 'assignment.toml'}:"), text
+    assert message in text, text
+
+
+def test_a_bad_expression_in_a_shape_is_one_line_naming_the_input(tmp_path: Path) -> None:
+    home = _sized(tmp_path, "N = [3, 2]\nD = 2\nK = 2", w_shape='["D*Q", "K"]')
+    with pytest.raises(SpecError, match=r":14: inputs.W.shape='D\*Q': Q is not a size of \[sizes\] \(N, D, K\)"):
+        load_assignment(home)
+    (home / "assignment.toml").write_text((home / "assignment.toml").read_text().replace('"D*Q"', '"D - 2"'))
+    with pytest.raises(SpecError, match=r":14: inputs.W.shape='D - 2': is 0 at D=2: a size is a whole number"):
+        load_assignment(home)

@@ -30,7 +30,7 @@ class InputSpec:
     """One input of the reference computation: what the grader draws for it, and its role."""
 
     name: str
-    shape: tuple[str | int, ...]  # size symbols or whole numbers; () for a scalar
+    shape: tuple[str | int, ...]  # size symbols (an expression's normal form, "B * E", too) or whole numbers; ()
     kind: str  # one of INPUT_KINDS
     classes: str | int | None = None  # labels: how many classes (a size symbol or a number)
     parameter: bool = False  # gradients and updates exist for it (grad.<name>, new.<name>)
@@ -70,6 +70,8 @@ class Definition:
     loss: str = "loss"
     lr: float | None = None
     runs: int = 3  # steps: runs on the grader's inputs; script: runs besides the submission's own
+    # a size -> its value on each run (run k: entry k mod length); a size defined as an expression of
+    # others ("B*E", in [sizes] or in a shape) holds its values too, under its name or its normal form
     sizes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     inputs: tuple[InputSpec, ...] = ()
     variants: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
