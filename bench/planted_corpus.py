@@ -45,7 +45,7 @@ KINDS: tuple[str, ...] = (
     "transposed",  # the whole result transposed
     "zero",
     "non-finite",
-    "shape",  # only if nothing more specific applies
+    "wrong-shape",  # only if nothing more specific applies
     "missing-local-derivative",  # a factor of the chain rule dropped (no relu mask, no sigmoid')
     "derivative-at-wrong-tensor",  # the right activation's derivative applied to the wrong tensor
     "other-activation-derivative",  # the derivative of a different activation

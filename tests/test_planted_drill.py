@@ -29,7 +29,7 @@ KINDS = (
     "transposed",
     "zero",
     "non-finite",
-    "shape",
+    "wrong-shape",
     "missing-local-derivative",
     "derivative-at-wrong-tensor",
     "other-activation-derivative",
