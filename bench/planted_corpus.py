@@ -56,6 +56,8 @@ KINDS: tuple[str, ...] = (
     "double-count",  # a factor applied twice
     "softmax-no-onehot",  # the softmax / cross-entropy gradient without the one-hot subtracted
     "other-value",  # the value equals another quantity of the computation
+    "missing-branch",  # a value used twice in the forward pass, one of its gradient contributions left out
+    "wrong-constant",  # a constant off otherwise (n against n-1, an exponent)
     "update-sign",
     "update-lr",
     "no-update",

@@ -44,7 +44,10 @@ def test_selftest_of_a_transposed_gradient_fails_that_check_with_its_diagnosis_a
     assert code == 1, lines
     assert "  FAIL    dW2      0/2" in lines
     assert "        dW2 has shape (3, 6); expected (6, 3) on inputs the grader chose." in lines
-    assert "        Likely mistake: dW2 should have shape (6, 3), the shape of W2; yours is (3, 6)." in lines
+    assert (
+        "        Likely mistake: dW2 has shape (3, 6), the transpose of (6, 3), the shape of W2: check the order of"
+        " the matrix product." in lines
+    )
     assert sum(line.startswith("  PASS") for line in lines) == 5
     assert lines[-1] == "5 of 6 visible checks pass (6 of 8 points)."
 
