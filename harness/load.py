@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +156,15 @@ def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], tuple[str, ...]]:
     its comments or strings)."""
     imports: set[str] = set()
     autograd: list[str] = []
+    trees: list[tuple[Cell, ast.Module]] = []
     for cell in cells:
         try:
-            tree = ast.parse(cell.source)
+            trees.append((cell, ast.parse(cell.source)))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        reader = _AutogradReader(cell.label)
+    own = _own_attributes(tree for _, tree in trees)
+    for cell, tree in trees:
+        reader = _AutogradReader(cell.label, own)
         reader.visit(tree)
         autograd += [e for e in reader.found if e not in autograd]
         for node in ast.walk(tree):
@@ -183,6 +187,28 @@ _AUTOGRAD_ATTRIBUTES = {
     "retain_grad": "calls .retain_grad()",
 }
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "autograd")
+_MAY_BE_OWN = ("backward", "grad")  # a student's own layer may have a backward() method or a grad attribute
+
+
+def _own_attributes(trees: Iterable[ast.Module]) -> set[str]:
+    """Of ``backward`` and ``grad``, those the submission gives its own objects (a method it defines, an
+    attribute it assigns): their uses are its own code, not autograd (a real autograd call is still
+    seen at run time)."""
+    own: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _MAY_BE_OWN:
+                own.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                own.update(
+                    t.attr
+                    for t in targets
+                    if isinstance(t, ast.Attribute) and t.attr in _MAY_BE_OWN and _dotted(t.value) == "self"
+                )
+    return own
+
+
 _DYNAMIC_IMPORTS = ("__import__", "importlib.import_module", "import_module")
 
 
@@ -192,8 +218,9 @@ class _AutogradReader(ast.NodeVisitor):
     dynamic forms that can hide them (getattr with a computed or such a name, ``__import__``,
     ``importlib``, ``eval``/``exec`` of code built at run time)."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, own: set[str] | None = None) -> None:
         self.label = label
+        self.own = own or set()
         self.found: list[str] = []
 
     def _add(self, node: ast.AST, what: str) -> None:
@@ -206,7 +233,7 @@ class _AutogradReader(ast.NodeVisitor):
         if dotted and _autograd_module(dotted):
             self._add(node, f"uses {dotted}")
             return  # one entry for torch.autograd.grad, not one per link of the chain
-        if node.attr in _AUTOGRAD_ATTRIBUTES:
+        if node.attr in _AUTOGRAD_ATTRIBUTES and node.attr not in self.own:
             self._add(node, _AUTOGRAD_ATTRIBUTES[node.attr])
         self.generic_visit(node)
 
@@ -233,7 +260,7 @@ class _AutogradReader(ast.NodeVisitor):
         if name == "getattr" and first is not None:
             if constant is None:
                 self._add(node, "getattr with a name computed at run time (it may reach autograd)")
-            elif constant in _AUTOGRAD_ATTRIBUTES:
+            elif constant in _AUTOGRAD_ATTRIBUTES and constant not in self.own:
                 self._add(node, f"getattr(..., {constant!r})")
         elif name in _DYNAMIC_IMPORTS and first is not None:
             if constant is None:

@@ -272,3 +272,19 @@ def test_comments_strings_and_no_grad_are_never_autograd(tmp_path: Path) -> None
         'h = getattr(W, "shape")\n'
     )
     assert load(path).autograd == () and not load(path).uses_autograd
+
+
+def test_a_students_own_backward_method_and_grad_attribute_are_not_autograd(tmp_path: Path) -> None:
+    path = tmp_path / "s.py"
+    path.write_text(
+        "import torch\n\nclass Linear:\n    def __init__(self):\n        self.grad = {}\n"
+        "    def backward(self, g):\n        self.grad['W'] = g\n        return g\n\n"
+        "layer = Linear()\nlayer.backward(torch.ones(2))\nprint(layer.grad)\n"
+    )
+    assert load(path).autograd == ()
+
+
+def test_a_backward_call_is_autograd_when_the_submission_defines_no_backward_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "s.py"
+    path.write_text("import torch\n\nclass Net:\n    def step(self, loss):\n        loss.backward()\n")
+    assert any("calls .backward()" in e for e in load(path).autograd)
