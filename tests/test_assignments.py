@@ -105,3 +105,20 @@ def test_assignment_new_writes_a_folder_that_checks(tmp_path: Path) -> None:
         assert load_assignment(tmp_path / f"hw-{style}").name == f"hw-{style}"
     again = runner.invoke(main, ["assignment", "new", "hw-script", "--dir", str(tmp_path)])
     assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_a_step_that_raises_is_named_in_the_checks_that_read_what_it_left(
+    pool: Pool, assignments: dict[str, Assignment], tmp_path: Path
+) -> None:
+    source = (ROOT / "submissions" / "mlp-class" / "correct_vectorised.py").read_text(encoding="utf-8")
+    head, rest = source.split("    def backward(self", 1)
+    signature, body = rest.split("\n", 1)
+    broken = tmp_path / "raises_in_backward.py"
+    broken.write_text(
+        f'{head}    def backward(self{signature}\n        raise RuntimeError("boom")\n{body}', encoding="utf-8"
+    )
+    verdict = grade_submission(broken, pool, assignments["mlp-class"])
+    failing = [c for c in verdict.checks if c.status != "pass"]
+    assert failing and all("raised RuntimeError: boom" in c.message for c in failing if c.name.startswith("dJdW")), [
+        c.message for c in failing
+    ]

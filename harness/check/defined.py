@@ -44,6 +44,7 @@ class Observed:
     cells: dict[str, str] = field(default_factory=dict)  # quantity -> the cell that bound it (script)
     truth: Truth | None = None
     not_judged: str | None = None  # why this run cannot judge the submission (it did not use the inputs)
+    step_error: str | None = None  # the first of the grader's steps that raised on this run, and how
 
     def run_data(self) -> RunData:
         values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
@@ -232,6 +233,7 @@ def observe_steps(session: Session, definition: Definition, seed: int) -> list[O
                     failed = f"{target}{'()' if step.action == 'call' else ''} raised {result.error}"
                 if not session.callable:
                     break
+            o.step_error = failed
             for quantity, paths in definition.read.items():
                 why = []
                 for path in paths:
@@ -366,6 +368,8 @@ def _check_one(
                 failing.setdefault(label, (o, f"{o.why.get(quantity, quantity + ' is never defined')}", {}, status))
                 continue
             ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+            if not ok and o.step_error is not None:  # what a step that raised left behind
+                message = f"{message} (read after {o.step_error})"
             if not ok:
                 failing.setdefault(label, (o, message, {**extra, "quantity": quantity}, "fail"))
             elif extra.get("note") and extra["note"] not in notes:
