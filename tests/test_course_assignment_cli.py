@@ -132,14 +132,12 @@ def test_the_zips_grading_entry_grades_with_the_assignments_checks(zip_results: 
     assert "two-layer-softmax" in data["output"]
 
 
-@pytest.mark.xfail(strict=True, reason="gradescope._test titles every check with mlp-4-3-1's TITLES")
 def test_a_course_assignments_gradescope_tests_are_not_titled_as_mlp_4_3_1s(zip_results: dict[str, Any]) -> None:
     data = zip_results
     names = [t["name"] for t in data["tests"]]
     assert not any("Y_cap" in n or "(E)" in n for n in names), names  # "forward: forward pass (Y_cap)"
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled wheel packs harness/assignments/*/solution.* (package-data)")
 def test_the_bundled_wheel_carries_no_solution_either(autograder_zip: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(autograder_zip) as zf:
         wheel = next(n for n in zf.namelist() if n.endswith(".whl"))
@@ -148,7 +146,6 @@ def test_the_bundled_wheel_carries_no_solution_either(autograder_zip: Path, tmp_
         assert not [n for n in whl.namelist() if Path(n).stem == "solution"]
 
 
-@pytest.mark.xfail(strict=True, reason="gradescope.build leaves out solution.* only, not [assignment] solution")
 def test_a_solution_named_in_the_spec_stays_out_of_the_zip(tmp_path: Path) -> None:
     home = tmp_path / "hw"
     shutil.copytree(BUILT_IN / "two-layer-softmax", home)

@@ -138,6 +138,8 @@ def _package_files() -> dict[str, bytes]:
             rel = path.relative_to(base)
             if "__pycache__" in rel.parts or any(p.startswith(".") for p in rel.parts):
                 continue
+            if rel.parts[0] == "assignments" and path.stem == "solution":
+                continue  # the built-in assignments' solutions never travel to where students' code runs
             if path.suffix in (".py", ".toml", ".typed", ".ipynb"):
                 files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
     return files
@@ -196,7 +198,8 @@ def build(out: Path, spec: Assignment | Path | str | None = None, late_policy: s
     if definition is not None:
         home = Path(definition.folder)
         for path in sorted(home.iterdir()):
-            if path.is_file() and path.suffix in (".toml", ".py") and path.stem != "solution":
+            solution = path.stem == "solution" or path.name == definition.solution
+            if path.is_file() and path.suffix in (".toml", ".py") and not solution:
                 folder[f"assignment/{path.name}"] = path.read_bytes()
         text = Path(definition.source).read_text(encoding="utf-8")
         where = '--assignment "$ROOT/source/assignment"'
@@ -261,9 +264,21 @@ def find_submission(folder: Path, assignment: Assignment) -> Found:
     return Found(candidates[0], None)
 
 
-def _test(name: str, score: float, max_score: float, passed: bool, output: str, visibility: str) -> ResultTest:
+def _title(name: str, assignment: Assignment) -> str | None:
+    """What a check is about, after its name: the classic contract's words, or the quantities a course's
+    own check compares (where they are not just its name)."""
+    if assignment.definition is None:
+        return TITLES.get(name)
+    spec = next((c for c in assignment.definition.checks if c.name == name.split("[")[0]), None)
+    values = ", ".join(spec.values) if spec is not None else ""
+    return values if values and values != name else None
+
+
+def _test(
+    name: str, score: float, max_score: float, passed: bool, output: str, visibility: str, title: str | None
+) -> ResultTest:
     return {
-        "name": f"{name}: {TITLES.get(name, name)}",
+        "name": f"{name}: {title}" if title else name,
         "score": score,
         "max_score": max_score,
         "status": "passed" if passed else "failed",
@@ -289,6 +304,7 @@ def results(
                         False,
                         f"Not graded: {why}",
                         assignment.visibility_of(name),
+                        _title(name, assignment),
                     )
                 )
         output = f"Your submission could not be graded: {why}"
@@ -302,6 +318,7 @@ def results(
                     check["status"] == "pass",
                     check_details(check, diagnosis_id=False, tolerance=False, counterexample_chars=1500),
                     assignment.visibility_of(check["name"]),
+                    _title(check["name"], assignment),
                 )
             )
         notes = list(verdict.get("notes") or [])
