@@ -98,6 +98,12 @@ TRUE_CHAINS: dict[str, Chain] = {
 EXTRAS = ("X", "H", "1-H", "H(1-H)", "Z", "Y_cap", "1-Y_cap", "Y_cap(1-Y_cap)", "O", "W2", "Y_cap-Y", "W1")
 
 
+# The steps whose factor is an operand of a product (a weight, an input, a hidden value), and the values
+# of another shape a student puts there, where broadcasting makes the product fit anyway
+# (``dO_dH = W1.t()``: (3,1) * (3,4)).
+OPERAND_STEPS = ("dO_dH", "dO_dW2", "dZ_dW1")
+BROADCAST_OPERANDS = ("W1", "W2", "X", "H", "W1_new", "W2_new")
+
 Rule = Callable[[Case], "Tensor | None"]
 
 
@@ -278,6 +284,20 @@ def _edits(key: str) -> list[Edit]:
                         step,
                     )
                 )
+        if step in OPERAND_STEPS:  # a weight or input of another shape that only fits by broadcasting
+            for other in BROADCAST_OPERANDS:
+                if other != name and SIGS[other] != SIGS[name] and set(SIGS[other]) <= indices:
+                    edits.append(
+                        Edit(
+                            "wrong-operand",
+                            f"{step} uses {other} (broadcast)",
+                            f"uses {LABELS[other]} in {step} where another value belongs (it fits only by "
+                            "broadcasting, which hides the shape mismatch)",
+                            1.3,
+                            replaced(step, other),
+                            step,
+                        )
+                    )
         if any(c in truth.out for c in SIGS[name]) and name not in ("Y_cap-Y",):
             unit = AXES[next(c for c in SIGS[name] if c in truth.out)][0]
             edits.append(
