@@ -14,7 +14,7 @@ from torch import Tensor
 
 from harness.computation import draw_inputs, truth_of
 from harness.definition import load_assignment
-from harness.diagnose.values import diagnose_value, trace_of
+from harness.diagnose.values import diagnose_value, summed_over_wrong_axis, trace_of
 from harness.records.definition import GRAD, Definition
 from harness.records.result import ValueEvidence, ValueRun
 
@@ -317,3 +317,59 @@ def test_the_drill_names_the_step_of_the_first_wrong_gradient(tmp_path: Path) ->
     found = diagnose_value(ev)
     assert found is not None and found.id == "missing-branch", found
     assert found.message.startswith("grad.counts is the first wrong gradient"), found.message
+
+
+def _truth_shapes(definition: Definition) -> tuple[dict[str, Tensor], list[tuple[int, ...]]]:
+    inputs = draw_inputs(definition, 0, 11)
+    values = dict(truth_of(definition, inputs, definition.cells()[0]).values)
+    return values, [tuple(v.shape) for v in values.values()]
+
+
+WRONG_AXIS: dict[str, tuple[str, Student]] = {
+    "db1 summed over the hidden units": ("grad.b1", lambda v: v["grad.h"].sum(1)),
+    "db2 summed over everything": ("grad.b2", lambda v: v["grad.scores"].sum()),
+    "db2 summed over the classes, kept": ("grad.b2", lambda v: v["grad.scores"].sum(1, keepdim=True)),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(WRONG_AXIS))
+def test_a_bias_gradient_summed_over_the_wrong_dimension_is_named(bug: str) -> None:
+    assert SOFTMAX is not None
+    values, shapes = _truth_shapes(SOFTMAX)
+    quantity, student = WRONG_AXIS[bug]
+    got, want = tuple(student(values).shape), tuple(values[quantity].shape)
+    assert got != want
+    assert summed_over_wrong_axis(got, want, shapes) is not None
+
+
+def test_right_shapes_and_other_wrong_shapes_are_not_a_wrong_axis_sum() -> None:
+    assert SOFTMAX is not None
+    values, shapes = _truth_shapes(SOFTMAX)
+    for quantity in ("grad.b1", "grad.b2", "grad.W1", "grad.W2"):
+        want = tuple(values[quantity].shape)
+        assert summed_over_wrong_axis(want, want, shapes) is None
+    # dW1 from the wrong operand (h for X): (H, H), no sum of a broadcast value
+    wrong = tuple((values["h"].T @ values["grad.h"]).shape)
+    assert summed_over_wrong_axis(wrong, tuple(values["grad.W1"].shape), shapes) is None
+
+
+TRANSPOSED: dict[str, tuple[str, Student, str]] = {
+    "dW1 transposed alone": ("grad.W1", lambda v: v["grad.h"].T @ v["X"], "transposed"),
+    "dW1 transposed and negated": ("grad.W1", lambda v: -(v["grad.h"].T @ v["X"]), "transposed+scale--1"),
+    "dW2 transposed, from the pre-activation": (
+        "grad.W2",
+        lambda v: v["grad.scores"].T @ v["h"],
+        "transposed+wrong-operand",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(TRANSPOSED))
+def test_a_transposed_gradient_is_diagnosed_again_transposed_back(bug: str) -> None:
+    assert SOFTMAX is not None
+    quantity, student, want = TRANSPOSED[bug]
+    ev = _evidence(SOFTMAX, quantity, lambda v: student(v).T)  # what the check does: the transpose is judged
+    assert tuple(ev.submitted.shape) == tuple(ev.expected.shape)
+    found = diagnose_value(replace(ev, transposed=True))
+    assert found is not None and found.id == want, found
+    assert "transpose" in found.message

@@ -18,8 +18,9 @@ failing run, and the simplest rule that does wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from itertools import combinations
 
 import torch
 from torch import Tensor
@@ -146,6 +147,36 @@ def _batch(ev: ValueEvidence) -> int | None:
     """The leading size most inputs share (rows as samples), if any."""
     sizes = [t.shape[0] for t in ev.truths.values() if t.dim() >= 1]
     return max(set(sizes), key=sizes.count) if sizes else None
+
+
+def summed_over_wrong_axis(
+    got: Sequence[int], want: Sequence[int], shapes: Iterable[Sequence[int]]
+) -> tuple[int, ...] | None:
+    """The broadcast shape S (one of ``shapes``, the run's values: ``want`` broadcasts to it) that a value
+    of shape ``got`` is a sum of, over dimensions other than the ones ``want`` is summed over: with or
+    without keepdim, or over every dimension (to ``()``); ``None`` if there is none."""
+    got, want = tuple(got), tuple(want)
+    if got == want:
+        return None
+    for shape in sorted({tuple(s) for s in shapes}, key=len):
+        if shape == want or len(shape) < len(want) or len(shape) == 0:
+            continue
+        try:
+            if tuple(torch.broadcast_shapes(want, shape)) != shape:  # type: ignore[no-untyped-call]
+                continue
+        except RuntimeError:
+            continue
+        if not got:
+            return shape
+        if len(got) == len(shape):  # keepdim: some sizes set to 1, at least one
+            if got != shape and all(g == s or g == 1 for g, s in zip(got, shape)):
+                return shape
+            continue
+        if len(got) < len(shape) and any(
+            tuple(shape[i] for i in kept) == got for kept in combinations(range(len(shape)), len(got))
+        ):
+            return shape
+    return None
 
 
 # ---------------------------------------------------------------- the graph's mutants
@@ -367,8 +398,38 @@ def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Te
         )
 
 
+_NOT_A_SECOND_MISTAKE = ("first-wrong-link", "upstream-wrong", "instance-only", "transposed")
+
+
 def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
-    """The diagnosis ``ev`` supports, or ``None``."""
+    """The diagnosis ``ev`` supports, or ``None`` (its fallback, if it has one)."""
+    if ev.transposed:
+        return _transposed(ev)
+    return _diagnose(ev) or ev.fallback
+
+
+def _transposed(ev: ValueEvidence) -> Diagnosis | None:
+    """A value submitted transposed: the transpose alone (its transpose is right on every run), or the
+    transpose and a second mistake that a value rule names in its transpose."""
+    alone = ev.fallback or Diagnosis(
+        "transposed",
+        f"{_name(ev, ev.quantity)} is the transpose of the right value: check the order of a matrix product.",
+    )
+    if _close(ev.submitted.to(torch.float64), ev.expected.to(torch.float64), ev):
+        return alone
+    found = _diagnose(replace(ev, transposed=False, fallback=None))
+    if found is None or found.id in _NOT_A_SECOND_MISTAKE:
+        return alone
+    mine = _name(ev, ev.quantity)
+    words = found.message
+    if words.startswith(f"{mine}: "):
+        words = words[len(mine) + 2 :]
+    elif words.startswith(f"{mine} "):
+        words = f"it {words[len(mine) + 1 :]}"
+    return Diagnosis(f"transposed+{found.id}", f"{alone.message} Transposed back, {words}")
+
+
+def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     mine = _name(ev, ev.quantity)
     if ev.own_right and ev.runs:
         return Diagnosis(
