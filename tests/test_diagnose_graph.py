@@ -373,3 +373,55 @@ def test_a_transposed_gradient_is_diagnosed_again_transposed_back(bug: str) -> N
     found = diagnose_value(replace(ev, transposed=True))
     assert found is not None and found.id == want, found
     assert "transpose" in found.message
+
+
+def test_the_right_numbers_reshaped_where_they_should_be_transposed_are_named() -> None:
+    assert SOFTMAX is not None
+    ev = _evidence(SOFTMAX, "grad.W2", lambda v: (v["grad.scores"].T @ v["a"]).reshape(v["W2"].shape))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "missing-transpose", found
+
+
+def test_a_product_without_its_transpose_that_raises_at_one_batch_size_is_not_zero() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("relu", "sigmoid")
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # dz3 @ z2: runs only when the batch is K; else zeros
+        dz3 = v["grad.z3"]
+        return dz3 @ v["z2"] if dz3.shape[0] == dz3.shape[1] else torch.zeros_like(v["grad.W2"])
+
+    ev = _evidence(MLP, "grad.W2", student, cell)
+    assert bool((ev.runs[0].submitted == 0).all()) and not bool((ev.runs[1].submitted == 0).all())
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "missing-transpose", found
+
+
+def test_a_value_zero_on_one_run_only_is_not_zero_everywhere(tiny: Definition) -> None:
+    ev = _evidence(tiny, "grad.W", lambda v: v["grad.W"] * 0 if v["X"].shape[0] == 5 else v["grad.W"] * 1.37)
+    found = diagnose_value(ev)
+    assert found is None or found.id != "zero", found
+
+
+def test_a_factor_reshaped_where_it_should_be_transposed_is_named() -> None:
+    assert SOFTMAX is not None and MLP is not None
+
+    def dw2(v: dict[str, Tensor]) -> Tensor:
+        a = v["a"]
+        return a.reshape(a.shape[1], a.shape[0]) @ _dscores(v)
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W2", dw2))
+    assert found is not None and found.id == "missing-transpose", found
+
+    def dw1(v: dict[str, Tensor]) -> Tensor:
+        dz1 = v["grad.z1"]
+        return dz1.reshape(dz1.shape[1], -1) @ v["x"]
+
+    found = diagnose_value(_evidence(MLP, "grad.W1", dw1, _mlp_cell("relu", "sigmoid")))
+    assert found is not None and found.id == "missing-transpose", found
+
+
+def test_scale_batch_holds_on_a_run_where_the_batch_is_two() -> None:
+    assert MLP is not None
+    ev = _evidence(MLP, "grad.W1", lambda v: v["grad.W1"] / v["x"].shape[0], _mlp_cell("relu", "sigmoid"))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "scale-batch", found

@@ -603,6 +603,7 @@ def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
                             {e: flow},
                             f"a transpose is missing or misplaced in the product of {step(e)}",
                         )
+        yield from _reshaped(k, e, g, other, right, step)
         elementwise: Tensor | None
         try:
             elementwise = g * (other.T if e == 0 else other)
@@ -615,4 +616,28 @@ def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
                 f"{e}:elementwise",
                 {e: elementwise},
                 f"{step(e)} multiplies elementwise where it is a matrix product",
+            )
+
+
+def _reshaped(k: int, e: int, g: Tensor, other: Tensor, right: Tensor, step: Any) -> Iterator[Mutant]:
+    """A product whose transposed factor is a reshape instead (``a.reshape(H, N)`` where ``a.T``
+    belongs), written either way round."""
+
+    def flipped(x: Tensor) -> Tensor | None:
+        return x.reshape(x.shape[1], x.shape[0]) if x.dim() == 2 and x.shape[0] != x.shape[1] else None
+
+    o_r, g_r = flipped(other), flipped(g)
+    candidates: list[tuple[str, Tensor | None]] = []
+    if e == 0:
+        candidates = [("b", g @ o_r if o_r is not None else None), ("g", (other @ g_r).T if g_r is not None else None)]
+    else:
+        candidates = [("a", o_r @ g if o_r is not None else None), ("g", (g_r @ other).T if g_r is not None else None)]
+    for which, flow in candidates:
+        if flow is not None and flow.shape == right.shape and not torch.allclose(flow, right):
+            yield Mutant(
+                "missing-transpose",
+                k,
+                f"{e}:reshape-{which}",
+                {e: flow},
+                f"in the product of {step(e)} a factor is reshaped where it should be transposed",
             )

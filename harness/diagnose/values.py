@@ -25,7 +25,7 @@ from itertools import combinations
 import torch
 from torch import Tensor
 
-from harness.computation import reference_of
+from harness.computation import reference_of, truth_of
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -90,38 +90,63 @@ _FACTORS = ((-1.0, "has the opposite sign"), (2.0, "is twice"), (0.5, "is half")
 
 
 def _local(ev: ValueEvidence) -> Diagnosis | None:
-    s, e = ev.submitted.to(torch.float64), ev.expected.to(torch.float64)
+    """A rule about the value alone (zero, a constant factor, its transpose, ...) that holds on every
+    failing run."""
+    found = _local_one(ev.submitted, ev.expected, ev)
+    if found is None or ev.definition is None:
+        return found
+    for run in ev.runs[1:]:
+        truth = truth_of(ev.definition, run.inputs, run.cell)
+        expected = truth.values.get(ev.quantity)
+        if expected is None:
+            return None
+        if _local_one(run.submitted, expected, replace(ev, truths=truth.values), found.id) is None:
+            return None
+    return found
+
+
+def _local_one(submitted: Tensor, expected: Tensor, ev: ValueEvidence, only: str | None = None) -> Diagnosis | None:
+    """The first value rule that explains ``submitted`` (of id ``only``, if given)."""
+    return next((d for d in _local_rules(submitted, expected, ev) if only is None or d.id == only), None)
+
+
+def _local_rules(submitted: Tensor, expected: Tensor, ev: ValueEvidence) -> Iterator[Diagnosis]:
+    s, e = submitted.to(torch.float64), expected.to(torch.float64)
     mine = _name(ev, ev.quantity)
     if not bool(torch.isfinite(s).all()):
-        return Diagnosis(
+        yield Diagnosis(
             "non-finite", f"{mine} holds NaN or infinite values: look for a division by zero or an overflow."
         )
     if bool((e.abs() > 0).any()) and bool((s == 0).all()):
-        return Diagnosis("zero", f"{mine} is zero everywhere: is it ever filled in?")
+        yield Diagnosis("zero", f"{mine} is zero everywhere: is it ever filled in?")
     for factor, words in _FACTORS:
         if _close(s, factor * e, ev):
             what = f"{words} the right value" if factor != -1.0 else words
-            return Diagnosis(f"scale-{factor:g}", f"{mine} {what}: check the constant factors and signs.")
+            yield Diagnosis(f"scale-{factor:g}", f"{mine} {what}: check the constant factors and signs.")
     batch = _batch(ev)
     if batch and batch > 1:
         for factor, words in ((float(batch), f"{batch} (the batch size) times"), (1.0 / batch, f"1/{batch} of")):
             if _close(s, factor * e, ev):
-                return Diagnosis(
+                yield Diagnosis(
                     "scale-batch",
                     f"{mine} is {words} the right value: a mean over the batch is divided once, not twice (or not at all).",
                 )
     if batch and batch > 2:
         for factor in (batch / (batch - 1), (batch - 1) / batch):
             if _close(s, factor * e, ev):
-                return Diagnosis(
+                yield Diagnosis(
                     "wrong-constant",
                     f"{mine} is off by a factor {batch}/{batch - 1} (or its inverse): is it n or n-1 somewhere?",
                 )
     if e.dim() == 2 and e.shape[0] == e.shape[1] and _close(s.T, e, ev):
-        return Diagnosis(
+        yield Diagnosis(
             "transposed", f"{mine} is the transpose of the right value: check the order of a matrix product."
         )
-    return None
+    if e.dim() == 2 and e.shape[0] != e.shape[1] and _close(s, e.T.reshape(e.shape), ev):
+        yield Diagnosis(
+            "missing-transpose",
+            f"{mine} holds the right numbers in the wrong places: it is reshaped where it should be transposed.",
+        )
 
 
 def _other(ev: ValueEvidence) -> Diagnosis | None:
@@ -429,6 +454,23 @@ def _transposed(ev: ValueEvidence) -> Diagnosis | None:
     return Diagnosis(f"transposed+{found.id}", f"{alone.message} Transposed back, {words}")
 
 
+def _filled_runs(ev: ValueEvidence) -> ValueEvidence:
+    """``ev`` without the runs where the value is zero everywhere, when it is not on others: the code
+    that fills it in did not run there (it raised at those sizes, say), and the numbers of the other
+    runs tell what it computes."""
+    unfilled = [bool((r.submitted == 0).all()) for r in ev.runs]
+    if ev.definition is None or not any(unfilled) or all(unfilled):
+        return ev
+    runs = tuple(r for r, u in zip(ev.runs, unfilled) if not u)
+    truth = truth_of(ev.definition, runs[0].inputs, runs[0].cell)
+    expected = truth.values.get(ev.quantity)
+    if expected is None or tuple(expected.shape) != tuple(runs[0].submitted.shape):
+        return ev
+    return replace(
+        ev, submitted=runs[0].submitted, expected=expected, truths=truth.values, read=runs[0].read or ev.read, runs=runs
+    )
+
+
 def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     mine = _name(ev, ev.quantity)
     if ev.own_right and ev.runs:
@@ -437,6 +479,7 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
             f"{mine} is right on your own inputs but wrong on the grader's: does it depend on numbers "
             "written into the code?",
         )
+    ev = _filled_runs(ev)
     link, first, upstream = _link(ev)
     if link is not None and not first:
         return link
