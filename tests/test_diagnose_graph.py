@@ -425,3 +425,62 @@ def test_scale_batch_holds_on_a_run_where_the_batch_is_two() -> None:
     ev = _evidence(MLP, "grad.W1", lambda v: v["grad.W1"] / v["x"].shape[0], _mlp_cell("relu", "sigmoid"))
     found = diagnose_value(ev)
     assert found is not None and found.id == "scale-batch", found
+
+
+def _drill() -> Definition:
+    drill = load_assignment("backprop-drill").definition
+    assert drill is not None
+    return drill
+
+
+def _first_link(definition: Definition, quantity: str, student: Student, upstream: tuple[str, ...]) -> ValueEvidence:
+    """The evidence with the gradients ``upstream`` read right: the mistake is in the one step."""
+    ev = _evidence(definition, quantity, student)
+    return replace(ev, read={q: ev.truths[q] for q in upstream})
+
+
+DRILL_BUGS: dict[str, tuple[str, Student, tuple[str, ...], str]] = {
+    "bnvar' without the eps": (
+        "grad.bnvar",
+        lambda v: -0.5 * v["bnvar"] ** -1.5 * v["grad.bnvar_inv"],
+        ("grad.bnvar_inv",),
+        "derivative-at-wrong-tensor",
+    ),
+    "tanh' as 1 - h": ("grad.hpreact", lambda v: (1 - v["h"]) * v["grad.h"], ("grad.h",), "wrong-constant"),
+    "the power rule without its 2": (
+        "grad.bndiff",
+        lambda v: v["bndiff"] * v["grad.bndiff2"] + v["bnvar_inv"] * v["grad.bnraw"],
+        ("grad.bndiff2", "grad.bnraw"),
+        "wrong-constant",
+    ),
+    "the path through counts_sum added twice": (
+        "grad.counts",
+        lambda v: v["counts_sum_inv"] * v["grad.probs"] + 2 * v["grad.counts_sum"].expand_as(v["counts"]),
+        ("grad.probs", "grad.counts_sum"),
+        "double-count",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(DRILL_BUGS))
+def test_a_hand_written_mistake_in_the_drill_is_named(bug: str) -> None:
+    quantity, student, upstream, want = DRILL_BUGS[bug]
+    found = diagnose_value(_first_link(_drill(), quantity, student, upstream))
+    assert found is not None and found.id == want, found
+
+
+@pytest.mark.parametrize("quantity", ["grad.bnvar", "grad.hpreact", "grad.bndiff", "grad.counts"])
+def test_right_drill_gradients_get_no_diagnosis(quantity: str) -> None:
+    found = diagnose_value(_evidence(_drill(), quantity, lambda v: v[quantity]))
+    assert found is None, found
+
+
+def test_a_relu_mask_taken_from_the_gradient_is_named() -> None:
+    assert SOFTMAX is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:
+        da = _dscores(v) @ v["W2"].T
+        return v["X"].T @ (da * (da > 0))
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W1", student))
+    assert found is not None and found.id == "derivative-at-wrong-tensor", found

@@ -142,7 +142,7 @@ def _local_rules(submitted: Tensor, expected: Tensor, ev: ValueEvidence) -> Iter
         yield Diagnosis(
             "transposed", f"{mine} is the transpose of the right value: check the order of a matrix product."
         )
-    if e.dim() == 2 and e.shape[0] != e.shape[1] and _close(s, e.T.reshape(e.shape), ev):
+    if e.dim() == 2 and min(e.shape) > 1 and e.shape[0] != e.shape[1] and _close(s, e.T.reshape(e.shape), ev):
         yield Diagnosis(
             "missing-transpose",
             f"{mine} holds the right numbers in the wrong places: it is reshaped where it should be transposed.",
@@ -298,9 +298,11 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
         return found
 
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    singles = sorted(first.mutants(region, _pool(first, ev)), key=lambda m: KINDS.index(m.kind))
+    singles = sorted(first.mutants(region, _pool(first, ev)), key=lambda m: _rank(first, m))
     for mutant in singles:  # simplest first: the first that holds on every run is the answer
         factor = factor_of(first.effect(mutant, target))
+        if factor is not None and not _keeps(first, mutant, tops):
+            continue
         if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in zip(traces[1:], ev.runs[1:])):
             return _say(ev, mutant, 1.0)
         if factor is not None and factor != 1.0:
@@ -314,6 +316,26 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
         if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in zip(traces[1:], ev.runs[1:])):
             return _say(ev, mutant, factor, len(steps))
     return None
+
+
+def _keeps(trace: Trace, mutant: Mutant, tops: list[int]) -> bool:
+    """Whether ``mutant`` leaves the gradients of ``tops`` (read right) as they are."""
+    for top in tops:
+        right = trace.grads.get((top, 0))
+        if top > mutant.node and right is not None:
+            changed = trace.effect(mutant, top)
+            if changed is None or not torch.allclose(changed, right, rtol=1e-9, atol=1e-12):
+                return False
+    return True
+
+
+def _rank(trace: Trace, mutant: Mutant) -> float:
+    """How simple ``mutant`` is (lower first): its kind's place in :data:`KINDS`, except that a power's
+    own constant mistakes (the exponent or its factor) come before a generic constant factor that gives
+    the same numbers."""
+    if mutant.kind == "wrong-constant" and trace.nodes[mutant.node].op == "Pow":
+        return KINDS.index("scale--1") - 0.5
+    return float(KINDS.index(mutant.kind))
 
 
 def _groups(trace: Trace, region: set[int]) -> dict[tuple[str, str], list[int]]:
