@@ -14,7 +14,7 @@ from torch import Tensor
 
 from harness.computation import draw_inputs, truth_of
 from harness.definition import load_assignment
-from harness.diagnose.values import diagnose_value, trace_of
+from harness.diagnose.values import diagnose_value, summed_over_wrong_axis, trace_of
 from harness.records.definition import GRAD, Definition
 from harness.records.result import ValueEvidence, ValueRun
 
@@ -317,3 +317,170 @@ def test_the_drill_names_the_step_of_the_first_wrong_gradient(tmp_path: Path) ->
     found = diagnose_value(ev)
     assert found is not None and found.id == "missing-branch", found
     assert found.message.startswith("grad.counts is the first wrong gradient"), found.message
+
+
+def _truth_shapes(definition: Definition) -> tuple[dict[str, Tensor], list[tuple[int, ...]]]:
+    inputs = draw_inputs(definition, 0, 11)
+    values = dict(truth_of(definition, inputs, definition.cells()[0]).values)
+    return values, [tuple(v.shape) for v in values.values()]
+
+
+WRONG_AXIS: dict[str, tuple[str, Student]] = {
+    "db1 summed over the hidden units": ("grad.b1", lambda v: v["grad.h"].sum(1)),
+    "db2 summed over everything": ("grad.b2", lambda v: v["grad.scores"].sum()),
+    "db2 summed over the classes, kept": ("grad.b2", lambda v: v["grad.scores"].sum(1, keepdim=True)),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(WRONG_AXIS))
+def test_a_bias_gradient_summed_over_the_wrong_dimension_is_named(bug: str) -> None:
+    assert SOFTMAX is not None
+    values, shapes = _truth_shapes(SOFTMAX)
+    quantity, student = WRONG_AXIS[bug]
+    got, want = tuple(student(values).shape), tuple(values[quantity].shape)
+    assert got != want
+    assert summed_over_wrong_axis(got, want, shapes) is not None
+
+
+def test_right_shapes_and_other_wrong_shapes_are_not_a_wrong_axis_sum() -> None:
+    assert SOFTMAX is not None
+    values, shapes = _truth_shapes(SOFTMAX)
+    for quantity in ("grad.b1", "grad.b2", "grad.W1", "grad.W2"):
+        want = tuple(values[quantity].shape)
+        assert summed_over_wrong_axis(want, want, shapes) is None
+    # dW1 from the wrong operand (h for X): (H, H), no sum of a broadcast value
+    wrong = tuple((values["h"].T @ values["grad.h"]).shape)
+    assert summed_over_wrong_axis(wrong, tuple(values["grad.W1"].shape), shapes) is None
+
+
+TRANSPOSED: dict[str, tuple[str, Student, str]] = {
+    "dW1 transposed alone": ("grad.W1", lambda v: v["grad.h"].T @ v["X"], "transposed"),
+    "dW1 transposed and negated": ("grad.W1", lambda v: -(v["grad.h"].T @ v["X"]), "transposed+scale--1"),
+    "dW2 transposed, from the pre-activation": (
+        "grad.W2",
+        lambda v: v["grad.scores"].T @ v["h"],
+        "transposed+wrong-operand",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(TRANSPOSED))
+def test_a_transposed_gradient_is_diagnosed_again_transposed_back(bug: str) -> None:
+    assert SOFTMAX is not None
+    quantity, student, want = TRANSPOSED[bug]
+    ev = _evidence(SOFTMAX, quantity, lambda v: student(v).T)  # what the check does: the transpose is judged
+    assert tuple(ev.submitted.shape) == tuple(ev.expected.shape)
+    found = diagnose_value(replace(ev, transposed=True))
+    assert found is not None and found.id == want, found
+    assert "transpose" in found.message
+
+
+def test_the_right_numbers_reshaped_where_they_should_be_transposed_are_named() -> None:
+    assert SOFTMAX is not None
+    ev = _evidence(SOFTMAX, "grad.W2", lambda v: (v["grad.scores"].T @ v["a"]).reshape(v["W2"].shape))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "missing-transpose", found
+
+
+def test_a_product_without_its_transpose_that_raises_at_one_batch_size_is_not_zero() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("relu", "sigmoid")
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # dz3 @ z2: runs only when the batch is K; else zeros
+        dz3 = v["grad.z3"]
+        return dz3 @ v["z2"] if dz3.shape[0] == dz3.shape[1] else torch.zeros_like(v["grad.W2"])
+
+    ev = _evidence(MLP, "grad.W2", student, cell)
+    assert bool((ev.runs[0].submitted == 0).all()) and not bool((ev.runs[1].submitted == 0).all())
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "missing-transpose", found
+
+
+def test_a_value_zero_on_one_run_only_is_not_zero_everywhere(tiny: Definition) -> None:
+    ev = _evidence(tiny, "grad.W", lambda v: v["grad.W"] * 0 if v["X"].shape[0] == 5 else v["grad.W"] * 1.37)
+    found = diagnose_value(ev)
+    assert found is None or found.id != "zero", found
+
+
+def test_a_factor_reshaped_where_it_should_be_transposed_is_named() -> None:
+    assert SOFTMAX is not None and MLP is not None
+
+    def dw2(v: dict[str, Tensor]) -> Tensor:
+        a = v["a"]
+        return a.reshape(a.shape[1], a.shape[0]) @ _dscores(v)
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W2", dw2))
+    assert found is not None and found.id == "missing-transpose", found
+
+    def dw1(v: dict[str, Tensor]) -> Tensor:
+        dz1 = v["grad.z1"]
+        return dz1.reshape(dz1.shape[1], -1) @ v["x"]
+
+    found = diagnose_value(_evidence(MLP, "grad.W1", dw1, _mlp_cell("relu", "sigmoid")))
+    assert found is not None and found.id == "missing-transpose", found
+
+
+def test_scale_batch_holds_on_a_run_where_the_batch_is_two() -> None:
+    assert MLP is not None
+    ev = _evidence(MLP, "grad.W1", lambda v: v["grad.W1"] / v["x"].shape[0], _mlp_cell("relu", "sigmoid"))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "scale-batch", found
+
+
+def _drill() -> Definition:
+    drill = load_assignment("backprop-drill").definition
+    assert drill is not None
+    return drill
+
+
+def _first_link(definition: Definition, quantity: str, student: Student, upstream: tuple[str, ...]) -> ValueEvidence:
+    """The evidence with the gradients ``upstream`` read right: the mistake is in the one step."""
+    ev = _evidence(definition, quantity, student)
+    return replace(ev, read={q: ev.truths[q] for q in upstream})
+
+
+DRILL_BUGS: dict[str, tuple[str, Student, tuple[str, ...], str]] = {
+    "bnvar' without the eps": (
+        "grad.bnvar",
+        lambda v: -0.5 * v["bnvar"] ** -1.5 * v["grad.bnvar_inv"],
+        ("grad.bnvar_inv",),
+        "derivative-at-wrong-tensor",
+    ),
+    "tanh' as 1 - h": ("grad.hpreact", lambda v: (1 - v["h"]) * v["grad.h"], ("grad.h",), "wrong-constant"),
+    "the power rule without its 2": (
+        "grad.bndiff",
+        lambda v: v["bndiff"] * v["grad.bndiff2"] + v["bnvar_inv"] * v["grad.bnraw"],
+        ("grad.bndiff2", "grad.bnraw"),
+        "wrong-constant",
+    ),
+    "the path through counts_sum added twice": (
+        "grad.counts",
+        lambda v: v["counts_sum_inv"] * v["grad.probs"] + 2 * v["grad.counts_sum"].expand_as(v["counts"]),
+        ("grad.probs", "grad.counts_sum"),
+        "double-count",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(DRILL_BUGS))
+def test_a_hand_written_mistake_in_the_drill_is_named(bug: str) -> None:
+    quantity, student, upstream, want = DRILL_BUGS[bug]
+    found = diagnose_value(_first_link(_drill(), quantity, student, upstream))
+    assert found is not None and found.id == want, found
+
+
+@pytest.mark.parametrize("quantity", ["grad.bnvar", "grad.hpreact", "grad.bndiff", "grad.counts"])
+def test_right_drill_gradients_get_no_diagnosis(quantity: str) -> None:
+    found = diagnose_value(_evidence(_drill(), quantity, lambda v: v[quantity]))
+    assert found is None, found
+
+
+def test_a_relu_mask_taken_from_the_gradient_is_named() -> None:
+    assert SOFTMAX is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:
+        da = _dscores(v) @ v["W2"].T
+        return v["X"].T @ (da * (da > 0))
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W1", student))
+    assert found is not None and found.id == "derivative-at-wrong-tensor", found

@@ -20,6 +20,7 @@ from torch import Tensor
 import harness.wire as wire
 from harness.check.compare import compare, fit
 from harness.computation import Truth, draw_inputs, run_seeds, substitution_of, truth_of
+from harness.diagnose.values import summed_over_wrong_axis
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.outcome import Binding, Outcome, Value
@@ -435,6 +436,9 @@ def _check_one(
                 f"{shown.get(quantity, quantity)} has shape {got}, the transpose of {want}{of}: check the "
                 "order of the matrix product.",
             )
+            evidence = _transposed_evidence(quantity, o, judged, assignment, definition, shown, diagnosis)
+            if evidence is not None:  # the value rules look at the transpose: a second mistake may be in it
+                diagnosis = None
         kept = len(got) == len(want) and all(g == w or w == 1 for g, w in zip(got, want))  # keepdim, not summed
         if kept or (len(got) == len(want) + 1 and (tuple(got[1:]) == tuple(want) or tuple(got[:-1]) == tuple(want))):
             diagnosis = Diagnosis(
@@ -442,6 +446,15 @@ def _check_one(
                 f"{shown.get(quantity, quantity)} has shape {got}: it is not summed over the dimension along "
                 f"which its value was broadcast (the gradient of a broadcast value adds up every use; shape {want}{of}).",
             )
+        elif diagnosis is not None and diagnosis.id == "wrong-shape" and o.truth is not None:
+            broadcast = summed_over_wrong_axis(got, want, (tuple(v.shape) for v in o.truth.values.values()))
+            if broadcast is not None:
+                diagnosis = Diagnosis(
+                    "missing-batch-sum",
+                    f"{shown.get(quantity, quantity)} has shape {got}: it is summed over the wrong dimension "
+                    f"(its value was broadcast to shape {broadcast}; the gradient adds up every use along the "
+                    f"dimensions that broadcast made, to shape {want}{of}).",
+                )
     return CheckResult(
         name,
         "fail" if status == "fail" else status,  # type: ignore[arg-type]
@@ -456,6 +469,46 @@ def _check_one(
         runs=runs,
         diagnosis=diagnosis,
         evidence=evidence,
+    )
+
+
+def _transposed_evidence(
+    quantity: str,
+    first: Observed,
+    judged: Sequence[Observed],
+    assignment: Assignment,
+    definition: Definition,
+    shown: Mapping[str, str],
+    fallback: Diagnosis,
+) -> ValueEvidence | None:
+    """The evidence of a 2-D value submitted transposed, with the transpose as the submitted value (and
+    every run of that variant cell where it is transposed likewise): ``None`` where there is none."""
+    runs = []
+    for o in [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]:
+        value = o.values.get(quantity)
+        if value is None or value.tensor is None or o.truth is None:
+            continue
+        expected = o.truth.values[quantity]
+        if expected.dim() != 2 or tuple(value.tensor.shape) != tuple(reversed(expected.shape)):
+            continue
+        runs.append(ValueRun(o.inputs, o.cell, value.tensor.T.to(torch.float64), _read_values(o)))
+    if not runs or first.truth is None:
+        return None
+    tol = _tolerance(assignment, first.values[quantity])
+    return ValueEvidence(
+        quantity=quantity,
+        submitted=runs[0].submitted,
+        expected=first.truth.values[quantity],
+        truths=first.truth.values,
+        read=_read_values(first),
+        consumers={n: first.truth.consumers(n) for n in first.truth.order},
+        names=dict(shown),
+        rtol=tol.rtol,
+        atol=tol.atol,
+        definition=definition,
+        runs=tuple(runs),
+        transposed=True,
+        fallback=fallback,
     )
 
 

@@ -30,7 +30,7 @@ def diagnose_check(result: CheckResult) -> CheckResult:
             value_found = diagnose_value(evidence)
         except Exception as exc:
             note = f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})"
-            return replace(result, notes=(*result.notes, note))
+            return replace(result, diagnosis=evidence.fallback, notes=(*result.notes, note))
         return replace(result, diagnosis=value_found) if value_found is not None else result
     try:
         found = diagnose(evidence.key, evidence.submitted, evidence.problem, evidence.truth, **dict(evidence.context))

@@ -306,11 +306,23 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
 
     for e in live:  # any step: one branch's contribution off by a constant, or left out
         flow = trace.flows[(k, e)]
+        child = node.edges[e]
+        shared = child is not None and len(trace.nodes[child[0]].parents) > 1
         for factor, words in (
             (-1.0, "has the opposite sign"),
             (2.0, "is twice the right one"),
             (0.5, "is half the right one"),
         ):
+            if factor == 2.0 and shared:  # a value used more than once: this use's contribution added twice
+                yield Mutant(
+                    "double-count",
+                    k,
+                    f"edge{e}",
+                    {e: factor * flow},
+                    f"the contribution of {step(e)} is added twice: {trace.below(k, e)} is used more than once, "
+                    "and each use adds its own part once",
+                )
+                continue
             yield Mutant(
                 f"scale-{factor:g}",
                 k,
@@ -318,8 +330,7 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
                 {e: factor * flow},
                 f"the contribution of {step(e)} {words}",
             )
-        child = node.edges[e]
-        if child is not None and len(trace.nodes[child[0]].parents) > 1:
+        if shared:
             below = trace.below(k, e)
             yield Mutant(
                 "missing-branch",
@@ -344,6 +355,16 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
         for detail, local in (("x^p", p * x**p), ("no-p", x ** (p - 1)), ("p-2", p * x ** (p - 2))):
             yield Mutant(
                 "wrong-constant", k, detail, {0: g * local}, f"the power's exponent or factor is off in {step(0)}"
+            )
+        below = trace.below(k, 0)
+        named = trace.values.get(below)
+        if named is not None and named.shape == x.shape and not torch.equal(named, x):
+            yield Mutant(
+                "derivative-at-wrong-tensor",
+                k,
+                "at-named",
+                {0: g * p * named.to(x.dtype) ** (p - 1)},
+                f"the derivative of the power in {step(0)} is evaluated at {below}, not at what is raised to the power",
             )
     elif op == "Div":
         b = node.fn._saved_other
@@ -443,6 +464,22 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
         z = _INVERSES[kind](out)
     right = _derivative(kind, z) if z is not None else None
     yield Mutant("missing-local-derivative", k, "drop", {0: g}, f"the derivative of {kind} is left out of {where}")
+    if kind == "relu":
+        yield Mutant(
+            "derivative-at-wrong-tensor",
+            k,
+            "mask-from-gradient",
+            {0: g * (g > 0).to(g.dtype)},
+            f"the mask of relu in {where} is taken from the gradient that flows in, not from relu's input",
+        )
+    if kind == "tanh" and out is not None:
+        yield Mutant(
+            "wrong-constant",
+            k,
+            "no-square",
+            {0: g * (1 - out)},
+            f"the derivative of tanh in {where} leaves out the square of its output",
+        )
     if right is not None:
         yield Mutant(
             "double-count", k, "twice", {0: g * right * right}, f"the derivative of {kind} is applied twice in {where}"
@@ -603,6 +640,7 @@ def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
                             {e: flow},
                             f"a transpose is missing or misplaced in the product of {step(e)}",
                         )
+        yield from _reshaped(k, e, g, other, right, step)
         elementwise: Tensor | None
         try:
             elementwise = g * (other.T if e == 0 else other)
@@ -615,4 +653,28 @@ def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
                 f"{e}:elementwise",
                 {e: elementwise},
                 f"{step(e)} multiplies elementwise where it is a matrix product",
+            )
+
+
+def _reshaped(k: int, e: int, g: Tensor, other: Tensor, right: Tensor, step: Any) -> Iterator[Mutant]:
+    """A product whose transposed factor is a reshape instead (``a.reshape(H, N)`` where ``a.T``
+    belongs), written either way round."""
+
+    def flipped(x: Tensor) -> Tensor | None:
+        return x.reshape(x.shape[1], x.shape[0]) if x.dim() == 2 and x.shape[0] != x.shape[1] else None
+
+    o_r, g_r = flipped(other), flipped(g)
+    candidates: list[tuple[str, Tensor | None]] = []
+    if e == 0:
+        candidates = [("b", g @ o_r if o_r is not None else None), ("g", (other @ g_r).T if g_r is not None else None)]
+    else:
+        candidates = [("a", o_r @ g if o_r is not None else None), ("g", (g_r @ other).T if g_r is not None else None)]
+    for which, flow in candidates:
+        if flow is not None and flow.shape == right.shape and not torch.allclose(flow, right):
+            yield Mutant(
+                "missing-transpose",
+                k,
+                f"{e}:reshape-{which}",
+                {e: flow},
+                f"in the product of {step(e)} a factor is reshaped where it should be transposed",
             )

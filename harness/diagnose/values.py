@@ -18,13 +18,14 @@ failing run, and the simplest rule that does wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from itertools import combinations
 
 import torch
 from torch import Tensor
 
-from harness.computation import reference_of
+from harness.computation import reference_of, truth_of
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -89,38 +90,63 @@ _FACTORS = ((-1.0, "has the opposite sign"), (2.0, "is twice"), (0.5, "is half")
 
 
 def _local(ev: ValueEvidence) -> Diagnosis | None:
-    s, e = ev.submitted.to(torch.float64), ev.expected.to(torch.float64)
+    """A rule about the value alone (zero, a constant factor, its transpose, ...) that holds on every
+    failing run."""
+    found = _local_one(ev.submitted, ev.expected, ev)
+    if found is None or ev.definition is None:
+        return found
+    for run in ev.runs[1:]:
+        truth = truth_of(ev.definition, run.inputs, run.cell)
+        expected = truth.values.get(ev.quantity)
+        if expected is None:
+            return None
+        if _local_one(run.submitted, expected, replace(ev, truths=truth.values), found.id) is None:
+            return None
+    return found
+
+
+def _local_one(submitted: Tensor, expected: Tensor, ev: ValueEvidence, only: str | None = None) -> Diagnosis | None:
+    """The first value rule that explains ``submitted`` (of id ``only``, if given)."""
+    return next((d for d in _local_rules(submitted, expected, ev) if only is None or d.id == only), None)
+
+
+def _local_rules(submitted: Tensor, expected: Tensor, ev: ValueEvidence) -> Iterator[Diagnosis]:
+    s, e = submitted.to(torch.float64), expected.to(torch.float64)
     mine = _name(ev, ev.quantity)
     if not bool(torch.isfinite(s).all()):
-        return Diagnosis(
+        yield Diagnosis(
             "non-finite", f"{mine} holds NaN or infinite values: look for a division by zero or an overflow."
         )
     if bool((e.abs() > 0).any()) and bool((s == 0).all()):
-        return Diagnosis("zero", f"{mine} is zero everywhere: is it ever filled in?")
+        yield Diagnosis("zero", f"{mine} is zero everywhere: is it ever filled in?")
     for factor, words in _FACTORS:
         if _close(s, factor * e, ev):
             what = f"{words} the right value" if factor != -1.0 else words
-            return Diagnosis(f"scale-{factor:g}", f"{mine} {what}: check the constant factors and signs.")
+            yield Diagnosis(f"scale-{factor:g}", f"{mine} {what}: check the constant factors and signs.")
     batch = _batch(ev)
     if batch and batch > 1:
         for factor, words in ((float(batch), f"{batch} (the batch size) times"), (1.0 / batch, f"1/{batch} of")):
             if _close(s, factor * e, ev):
-                return Diagnosis(
+                yield Diagnosis(
                     "scale-batch",
                     f"{mine} is {words} the right value: a mean over the batch is divided once, not twice (or not at all).",
                 )
     if batch and batch > 2:
         for factor in (batch / (batch - 1), (batch - 1) / batch):
             if _close(s, factor * e, ev):
-                return Diagnosis(
+                yield Diagnosis(
                     "wrong-constant",
                     f"{mine} is off by a factor {batch}/{batch - 1} (or its inverse): is it n or n-1 somewhere?",
                 )
     if e.dim() == 2 and e.shape[0] == e.shape[1] and _close(s.T, e, ev):
-        return Diagnosis(
+        yield Diagnosis(
             "transposed", f"{mine} is the transpose of the right value: check the order of a matrix product."
         )
-    return None
+    if e.dim() == 2 and min(e.shape) > 1 and e.shape[0] != e.shape[1] and _close(s, e.T.reshape(e.shape), ev):
+        yield Diagnosis(
+            "missing-transpose",
+            f"{mine} holds the right numbers in the wrong places: it is reshaped where it should be transposed.",
+        )
 
 
 def _other(ev: ValueEvidence) -> Diagnosis | None:
@@ -146,6 +172,36 @@ def _batch(ev: ValueEvidence) -> int | None:
     """The leading size most inputs share (rows as samples), if any."""
     sizes = [t.shape[0] for t in ev.truths.values() if t.dim() >= 1]
     return max(set(sizes), key=sizes.count) if sizes else None
+
+
+def summed_over_wrong_axis(
+    got: Sequence[int], want: Sequence[int], shapes: Iterable[Sequence[int]]
+) -> tuple[int, ...] | None:
+    """The broadcast shape S (one of ``shapes``, the run's values: ``want`` broadcasts to it) that a value
+    of shape ``got`` is a sum of, over dimensions other than the ones ``want`` is summed over: with or
+    without keepdim, or over every dimension (to ``()``); ``None`` if there is none."""
+    got, want = tuple(got), tuple(want)
+    if got == want:
+        return None
+    for shape in sorted({tuple(s) for s in shapes}, key=len):
+        if shape == want or len(shape) < len(want) or len(shape) == 0:
+            continue
+        try:
+            if tuple(torch.broadcast_shapes(want, shape)) != shape:  # type: ignore[no-untyped-call]
+                continue
+        except RuntimeError:
+            continue
+        if not got:
+            return shape
+        if len(got) == len(shape):  # keepdim: some sizes set to 1, at least one
+            if got != shape and all(g == s or g == 1 for g, s in zip(got, shape)):
+                return shape
+            continue
+        if len(got) < len(shape) and any(
+            tuple(shape[i] for i in kept) == got for kept in combinations(range(len(shape)), len(got))
+        ):
+            return shape
+    return None
 
 
 # ---------------------------------------------------------------- the graph's mutants
@@ -242,9 +298,11 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
         return found
 
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    singles = sorted(first.mutants(region, _pool(first, ev)), key=lambda m: KINDS.index(m.kind))
+    singles = sorted(first.mutants(region, _pool(first, ev)), key=lambda m: _rank(first, m))
     for mutant in singles:  # simplest first: the first that holds on every run is the answer
         factor = factor_of(first.effect(mutant, target))
+        if factor is not None and not _keeps(first, mutant, tops):
+            continue
         if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in zip(traces[1:], ev.runs[1:])):
             return _say(ev, mutant, 1.0)
         if factor is not None and factor != 1.0:
@@ -258,6 +316,26 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
         if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in zip(traces[1:], ev.runs[1:])):
             return _say(ev, mutant, factor, len(steps))
     return None
+
+
+def _keeps(trace: Trace, mutant: Mutant, tops: list[int]) -> bool:
+    """Whether ``mutant`` leaves the gradients of ``tops`` (read right) as they are."""
+    for top in tops:
+        right = trace.grads.get((top, 0))
+        if top > mutant.node and right is not None:
+            changed = trace.effect(mutant, top)
+            if changed is None or not torch.allclose(changed, right, rtol=1e-9, atol=1e-12):
+                return False
+    return True
+
+
+def _rank(trace: Trace, mutant: Mutant) -> float:
+    """How simple ``mutant`` is (lower first): its kind's place in :data:`KINDS`, except that a power's
+    own constant mistakes (the exponent or its factor) come before a generic constant factor that gives
+    the same numbers."""
+    if mutant.kind == "wrong-constant" and trace.nodes[mutant.node].op == "Pow":
+        return KINDS.index("scale--1") - 0.5
+    return float(KINDS.index(mutant.kind))
 
 
 def _groups(trace: Trace, region: set[int]) -> dict[tuple[str, str], list[int]]:
@@ -367,8 +445,55 @@ def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Te
         )
 
 
+_NOT_A_SECOND_MISTAKE = ("first-wrong-link", "upstream-wrong", "instance-only", "transposed")
+
+
 def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
-    """The diagnosis ``ev`` supports, or ``None``."""
+    """The diagnosis ``ev`` supports, or ``None`` (its fallback, if it has one)."""
+    if ev.transposed:
+        return _transposed(ev)
+    return _diagnose(ev) or ev.fallback
+
+
+def _transposed(ev: ValueEvidence) -> Diagnosis | None:
+    """A value submitted transposed: the transpose alone (its transpose is right on every run), or the
+    transpose and a second mistake that a value rule names in its transpose."""
+    alone = ev.fallback or Diagnosis(
+        "transposed",
+        f"{_name(ev, ev.quantity)} is the transpose of the right value: check the order of a matrix product.",
+    )
+    if _close(ev.submitted.to(torch.float64), ev.expected.to(torch.float64), ev):
+        return alone
+    found = _diagnose(replace(ev, transposed=False, fallback=None))
+    if found is None or found.id in _NOT_A_SECOND_MISTAKE:
+        return alone
+    mine = _name(ev, ev.quantity)
+    words = found.message
+    if words.startswith(f"{mine}: "):
+        words = words[len(mine) + 2 :]
+    elif words.startswith(f"{mine} "):
+        words = f"it {words[len(mine) + 1 :]}"
+    return Diagnosis(f"transposed+{found.id}", f"{alone.message} Transposed back, {words}")
+
+
+def _filled_runs(ev: ValueEvidence) -> ValueEvidence:
+    """``ev`` without the runs where the value is zero everywhere, when it is not on others: the code
+    that fills it in did not run there (it raised at those sizes, say), and the numbers of the other
+    runs tell what it computes."""
+    unfilled = [bool((r.submitted == 0).all()) for r in ev.runs]
+    if ev.definition is None or not any(unfilled) or all(unfilled):
+        return ev
+    runs = tuple(r for r, u in zip(ev.runs, unfilled) if not u)
+    truth = truth_of(ev.definition, runs[0].inputs, runs[0].cell)
+    expected = truth.values.get(ev.quantity)
+    if expected is None or tuple(expected.shape) != tuple(runs[0].submitted.shape):
+        return ev
+    return replace(
+        ev, submitted=runs[0].submitted, expected=expected, truths=truth.values, read=runs[0].read or ev.read, runs=runs
+    )
+
+
+def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     mine = _name(ev, ev.quantity)
     if ev.own_right and ev.runs:
         return Diagnosis(
@@ -376,6 +501,7 @@ def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
             f"{mine} is right on your own inputs but wrong on the grader's: does it depend on numbers "
             "written into the code?",
         )
+    ev = _filled_runs(ev)
     link, first, upstream = _link(ev)
     if link is not None and not first:
         return link

@@ -96,6 +96,8 @@ class ValueEvidence:
     definition: Definition | None = None  # the assignment: the diagnosis replays its reference
     runs: tuple[ValueRun, ...] = ()  # every failing run of that variant cell (the first is the one above)
     own_right: bool = False  # right on the submission's own inputs, wrong only on the grader's
+    transposed: bool = False  # submitted (and every run's) is the submission's value transposed: its shape was
+    fallback: Diagnosis | None = None  # what to say when no rule explains the numbers (the shape's diagnosis)
 
 
 @dataclass(frozen=True)
