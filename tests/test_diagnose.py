@@ -196,6 +196,17 @@ def test_the_classic_notebook_mistakes_are_named_on_the_notebook_weights(mistake
     assert found is not None and found.id == want, found
 
 
+def test_a_weight_that_fits_only_by_broadcasting_is_named_a_wrong_operand() -> None:
+    p, t = notebook()
+    # dO_dH = W1.t() where W2 belongs: (3,4) * (1,1) broadcasts, so does dE_dH * dH_dZ, and X * dE_dZ.T
+    # is (4,1) * (4,3): the student's numbers, written as the student's code computes them
+    f = t.forward
+    dE_dO = -2 * (p.Y - f.Y_cap) * f.Y_cap * (1 - f.Y_cap)
+    dE_dZ = (p.W1.T * dE_dO) * (f.H * (1 - f.H))
+    found = diagnose("dE_dW1", (p.X * dE_dZ.T).to(torch.float32).to(torch.float64), p, t, lr=0.1)
+    assert found is not None and found.id == "wrong-operand" and "W1" in found.message, found
+
+
 # ---------------------------------------------------------------- general fallbacks
 
 
