@@ -20,7 +20,7 @@ from torch import Tensor
 import harness.wire as wire
 from harness.check.compare import compare, fit
 from harness.computation import Truth, draw_inputs, run_seeds, substitution_of, truth_of
-from harness.diagnose.values import summed_over_wrong_axis
+from harness.diagnose.values import summed_over_wrong_axis, wrong_shaped_operand
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.outcome import Binding, Outcome, Value
@@ -440,7 +440,10 @@ def _check_one(
             if evidence is not None:  # the value rules look at the transpose: a second mistake may be in it
                 diagnosis = None
         kept = len(got) == len(want) and all(g == w or w == 1 for g, w in zip(got, want))  # keepdim, not summed
-        if kept or (len(got) == len(want) + 1 and (tuple(got[1:]) == tuple(want) or tuple(got[:-1]) == tuple(want))):
+        operand = _wrong_shaped_operand(quantity, o, judged, assignment, definition, shown)
+        if operand is not None:
+            diagnosis = operand
+        elif kept or (len(got) == len(want) + 1 and (tuple(got[1:]) == tuple(want) or tuple(got[:-1]) == tuple(want))):
             diagnosis = Diagnosis(
                 "missing-batch-sum",
                 f"{shown.get(quantity, quantity)} has shape {got}: it is not summed over the dimension along "
@@ -510,6 +513,30 @@ def _transposed_evidence(
         transposed=True,
         fallback=fallback,
     )
+
+
+def _wrong_shaped_operand(
+    quantity: str,
+    first: Observed,
+    judged: Sequence[Observed],
+    assignment: Assignment,
+    definition: Definition,
+    shown: Mapping[str, str],
+) -> Diagnosis | None:
+    """A value of the wrong shape made with another operand, the same on every run of ``first``'s cell."""
+    runs = []
+    for o in [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]:
+        value = o.values.get(quantity)
+        if value is not None and value.tensor is not None:
+            runs.append((o.inputs, o.cell, value.tensor))
+    value = first.values.get(quantity)
+    if value is None:
+        return None
+    tol = _tolerance(assignment, value)
+    try:
+        return wrong_shaped_operand(definition, quantity, runs, shown, tol.atol, tol.rtol)
+    except Exception:  # advice only: a rule that cannot be evaluated gives none
+        return None
 
 
 def _failing_runs(

@@ -263,12 +263,23 @@ def _fit(flow: Tensor, shape: tuple[int, ...]) -> Tensor | None:
     """``flow`` summed down to ``shape`` (as autograd does for a broadcast input), or ``None``."""
     if tuple(flow.shape) == shape:
         return flow
+    if broadcast(tuple(flow.shape), shape) != tuple(flow.shape):
+        return None
     try:
-        if torch.broadcast_shapes(flow.shape, shape) != flow.shape:  # type: ignore[no-untyped-call]
-            return None
         return flow.sum_to_size(shape)
     except RuntimeError:
         return None
+
+
+def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape ``a`` and ``b`` broadcast to, or ``None``.  (``torch.broadcast_shapes`` imports sympy
+    through torch.fx on its first call: a second and more, once per process.)"""
+    out = []
+    for x, y in zip(((1,) * (len(b) - len(a)) + a), ((1,) * (len(a) - len(b)) + b)):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(max(x, y) if 0 not in (x, y) else 0)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- the rules, per operation

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from harness.computation import reference_of, truth_of
-from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules
+from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules, broadcast
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
 
@@ -187,7 +187,7 @@ def summed_over_wrong_axis(
         if shape == want or len(shape) < len(want) or len(shape) == 0:
             continue
         try:
-            if tuple(torch.broadcast_shapes(want, shape)) != shape:  # type: ignore[no-untyped-call]
+            if broadcast(tuple(want), tuple(shape)) != tuple(shape):
                 continue
         except RuntimeError:
             continue
@@ -238,7 +238,7 @@ def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping
     return Trace(named[definition.loss], named, leaves)
 
 
-def _pool(trace: Trace, ev: ValueEvidence) -> dict[str, Tensor]:
+def _pool(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
     """The values a wrong operand may be, under the names the assignment uses."""
     pool: dict[str, Tensor] = {}
     for name, value in trace.values.items():
@@ -247,7 +247,7 @@ def _pool(trace: Trace, ev: ValueEvidence) -> dict[str, Tensor]:
         pool[name] = value
         grad = trace.grad(name)
         if grad is not None:
-            pool[_name(ev, GRAD + name)] = grad
+            pool[names.get(GRAD + name, GRAD + name)] = grad
     for label, value in list(pool.items()):
         if value.dim() == 2 and value.shape[0] != value.shape[1]:
             pool[f"{label}.T"] = value.T
@@ -259,7 +259,7 @@ def _same_mutant(trace: Trace, mutant: Mutant, ev: ValueEvidence) -> Mutant | No
     if mutant.node >= len(trace.nodes) or (mutant.node, 0) not in trace.grads:
         return None
     try:
-        found = _rules(trace, mutant.node, _pool(trace, ev))
+        found = _rules(trace, mutant.node, _pool(trace, ev.names))
         return next((m for m in found if m.kind == mutant.kind and m.detail == mutant.detail), None)
     except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
         return None
@@ -298,7 +298,7 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
         return found
 
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    singles = sorted(first.mutants(region, _pool(first, ev)), key=lambda m: _rank(first, m))
+    singles = sorted(first.mutants(region, _pool(first, ev.names)), key=lambda m: _rank(first, m))
     for mutant in singles:  # simplest first: the first that holds on every run is the answer
         factor = factor_of(first.effect(mutant, target))
         if factor is not None and not _keeps(first, mutant, tops):
@@ -510,3 +510,103 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
         words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
         return Diagnosis(local.id, f"{link.message[:-1]}: {words}")
     return link or local
+
+
+# ---------------------------------------------------------------- a wrong operand that changes the shape
+
+
+def wrong_shaped_operand(
+    definition: Definition,
+    quantity: str,
+    runs: Sequence[tuple[Mapping[str, Tensor], Mapping[str, object], Tensor]],
+    names: Mapping[str, str],
+    atol: float,
+    rtol: float,
+) -> Diagnosis | None:
+    """A gradient of the wrong shape that is the step into it computed with another operand (``z1`` where
+    ``z2`` belongs, ``db2`` copied for ``db1``) or as a matrix product where the step is elementwise:
+    the same on every run (``runs``: inputs, variant cell, the value submitted as it is)."""
+    base = quantity[len(GRAD) :] if quantity.startswith(GRAD) else None
+    if base is None or not runs:
+        return None
+    found: dict[tuple[str, str], str] | None = None
+    for inputs, cell, submitted in runs:
+        trace = trace_of(definition, inputs, cell)
+        target = trace.of_name.get(base)
+        if target is None:
+            return None
+        s = submitted.to(torch.float64)
+        here = {
+            key: words
+            for key, words, value in _operand_forms(trace, target, _pool(trace, names))
+            if value.shape == s.shape and torch.allclose(value, s, rtol=rtol, atol=atol)
+        }
+        found = here if found is None else {k: w for k, w in found.items() if k in here}
+        if not found:
+            return None
+    assert found is not None
+    (kind, _), words = next(iter(found.items()))
+    return Diagnosis(
+        kind, f"{names.get(quantity, quantity)}: {words}, and so has the wrong shape {tuple(runs[0][2].shape)}."
+    )
+
+
+def _operand_forms(
+    trace: Trace, target: int, pool: Mapping[str, Tensor]
+) -> Iterator[tuple[tuple[str, str], str, Tensor]]:
+    """Each step into ``target`` (through a transpose, too) computed with every other operand."""
+    steps = [(k, False) for k in trace.nodes[target].parents]
+    for p in trace.nodes[target].parents:
+        if trace.nodes[p].op in ("T", "Permute", "Transpose"):
+            steps += [(k, True) for k in trace.nodes[p].parents]
+    right = trace.grads.get((target, 0))
+    for k, flipped in steps:
+        node = trace.nodes[k]
+        g = trace.grads.get((k, 0))
+        if g is None or right is None:
+            continue
+        into = {target} if not flipped else set(trace.nodes[target].parents)
+        own = [g, right] + [x.T for x in (g, right) if x.dim() == 2]
+        others = {
+            label: c for label, c in pool.items() if not any(c.shape == x.shape and torch.allclose(c, x) for x in own)
+        }
+        for e, edge in enumerate(node.edges):
+            if edge is None or edge[0] not in into:
+                continue
+            step = f"the step from {trace.above(k)} back to {trace.below(k, e)}"
+
+            def post(x: Tensor, flipped: bool = flipped) -> Tensor:
+                return x.T if flipped and x.dim() == 2 else x
+
+            if node.op == "Mm":
+                for label, c in others.items():
+                    for form in ("bT", "b"):
+                        try:
+                            if e == 0:
+                                value = g @ (c.T if form == "bT" else c)
+                            else:
+                                value = (c.T if form == "bT" else c) @ g
+                        except RuntimeError:
+                            continue
+                        yield (
+                            ("wrong-operand", f"mm:{label}:{form}"),
+                            f"the product in {step} uses {label}",
+                            post(value),
+                        )
+            elif node.op in ("Add", "Sub"):
+                for label, c in others.items():
+                    if c.dim() >= 1:
+                        yield ("wrong-operand", f"sum:{label}"), f"{step} sums {label}", post(c.sum(0))
+            elif node.op == "Mul":
+                other = getattr(node.fn, "_saved_other" if e == 0 else "_saved_self", None)
+                if isinstance(other, Tensor) and other.dim() == 2 and g.dim() == 2:
+                    for n, (a, b) in enumerate(((other.T, g), (g.T, other), (g, other.T), (other, g.T))):
+                        try:
+                            value = a @ b
+                        except RuntimeError:
+                            continue
+                        yield (
+                            ("elementwise-vs-matmul", f"mm{n}"),
+                            f"{step} is a matrix product where it multiplies elementwise",
+                            post(value),
+                        )
