@@ -14,7 +14,7 @@ from torch import Tensor
 
 from harness.computation import draw_inputs, truth_of
 from harness.definition import load_assignment
-from harness.diagnose.values import diagnose_value, summed_over_wrong_axis, trace_of
+from harness.diagnose.values import diagnose_value, summed_over_wrong_axis, trace_of, wrong_shaped_operand
 from harness.records.definition import GRAD, Definition
 from harness.records.result import ValueEvidence, ValueRun
 
@@ -484,3 +484,39 @@ def test_a_relu_mask_taken_from_the_gradient_is_named() -> None:
 
     found = diagnose_value(_evidence(SOFTMAX, "grad.W1", student))
     assert found is not None and found.id == "derivative-at-wrong-tensor", found
+
+
+def _shaped_runs(
+    definition: Definition, student: Student, cell: dict[str, object]
+) -> list[tuple[dict[str, Tensor], dict[str, object], Tensor]]:
+    runs = []
+    for run in (0, 1):
+        inputs = draw_inputs(definition, run, 5 + run)
+        runs.append((inputs, cell, student(dict(truth_of(definition, inputs, cell).values))))
+    return runs
+
+
+def test_a_wrong_operand_that_changes_the_shape_is_named_through_the_weights_transpose() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("relu", "sigmoid")
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # dJdW1 = dz1.T @ z1, where x belongs: (H, H), not (H, D)
+        dz3 = 2 * (v["y_hat"] - v["y"]) / v["y"].numel() * v["y_hat"] * (1 - v["y_hat"])
+        dz1 = (dz3 @ v["W2"]) * (v["z1"] > 0)
+        return dz1.T @ v["z1"]
+
+    found = wrong_shaped_operand(MLP, "grad.W1", _shaped_runs(MLP, student, cell), {}, 1e-10, 1e-7)
+    assert found is not None and found.id == "wrong-operand" and "z1" in found.message, found
+
+
+def test_a_bias_gradient_copied_from_the_other_layer_is_named_and_the_right_one_is_not() -> None:
+    assert SOFTMAX is not None
+    cell: dict[str, object] = {}
+    copied = wrong_shaped_operand(
+        SOFTMAX, "grad.b1", _shaped_runs(SOFTMAX, lambda v: v["grad.b2"], cell), {}, 1e-10, 1e-7
+    )
+    assert copied is not None and copied.id == "wrong-operand", copied
+    axis = wrong_shaped_operand(
+        SOFTMAX, "grad.b1", _shaped_runs(SOFTMAX, lambda v: v["grad.h"].sum(1), cell), {}, 1e-10, 1e-7
+    )
+    assert axis is None  # the right gradient summed over the wrong axis is the shape rule's, not a wrong operand

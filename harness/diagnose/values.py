@@ -580,6 +580,8 @@ def _operand_forms(
 
             if node.op == "Mm":
                 for label, c in others.items():
+                    if c.dim() != 2:
+                        continue
                     for form in ("bT", "b"):
                         try:
                             if e == 0:
