@@ -520,3 +520,27 @@ def test_a_bias_gradient_copied_from_the_other_layer_is_named_and_the_right_one_
         SOFTMAX, "grad.b1", _shaped_runs(SOFTMAX, lambda v: v["grad.h"].sum(1), cell), {}, 1e-10, 1e-7
     )
     assert axis is None  # the right gradient summed over the wrong axis is the shape rule's, not a wrong operand
+
+
+def _drill_first_link(quantity: str, student: Student, upstream: tuple[str, ...]) -> ValueEvidence:
+    drill = load_assignment("backprop-drill").definition
+    assert drill is not None
+    ev = _evidence(drill, quantity, student)
+    return replace(ev, read={GRAD + u: ev.truths[GRAD + u] for u in upstream})
+
+
+def test_a_log_derivative_that_multiplies_by_its_input_is_named_at_its_step() -> None:
+    ev = _drill_first_link("grad.probs", lambda v: v["grad.logprobs"] * v["probs"], ("logprobs",))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "derivative-at-wrong-tensor" and "log" in found.message, found
+
+
+def test_a_pick_by_row_and_label_written_as_whole_columns_is_named() -> None:
+    def student(v: dict[str, Tensor]) -> Tensor:
+        n = v["logprobs"].shape[0]
+        d = torch.zeros_like(v["logprobs"])
+        d[:, v["Yb"]] = -1.0 / n
+        return d
+
+    found = diagnose_value(_drill_first_link("grad.logprobs", student, ()))
+    assert found is not None and found.id == "wrong-operand" and "columns" in found.message, found

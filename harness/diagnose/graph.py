@@ -454,6 +454,18 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
             {0: overwritten},
             f"in {step(0)} a row picked more than once gets its gradients added, not overwritten",
         )
+        if len(indices) == 2 and g.dim() == 1 and len(sizes) == 2:  # picked by (row, column) pairs
+            cols = indices[1]
+            whole = torch.zeros(sizes, dtype=g.dtype)
+            whole[:, cols] = g.reshape(-1)[0]
+            if bool((g == g.reshape(-1)[0]).all()):  # one value for every pick (a mean's 1/n)
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    "whole-columns",
+                    {0: whole},
+                    f"in {step(0)} every row of the picked columns gets the gradient, not one entry per row",
+                )
     elif op in ("T", "Permute", "Transpose"):
         want = trace.nodes[node.edges[0][0]].shapes[node.edges[0][1]] if node.edges[0] else None
         if want is not None and g.numel() == torch.Size(want).numel():
@@ -482,6 +494,14 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
             "mask-from-gradient",
             {0: g * (g > 0).to(g.dtype)},
             f"the mask of relu in {where} is taken from the gradient that flows in, not from relu's input",
+        )
+    if kind == "log" and z is not None:
+        yield Mutant(
+            "derivative-at-wrong-tensor",
+            k,
+            "log-by-input",
+            {0: g * z},
+            f"{where} multiplies by the log's input, where its derivative divides by it",
         )
     if kind == "tanh" and out is not None:
         yield Mutant(
