@@ -1,0 +1,16 @@
+import numpy as np
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def naiveSoftmaxLossAndGradient(centerWordVec, outsideWordIdx, outsideVectors, dataset):
+    scores = outsideVectors @ centerWordVec
+    y_hat = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+    loss = -np.log(y_hat[outsideWordIdx])
+    y = np.zeros_like(y_hat)
+    y[outsideWordIdx] = 1
+    gradCenterVec = outsideVectors.T * (y_hat - y)
+    gradOutsideVecs = np.outer(y_hat - y, centerWordVec)
+    return loss, gradCenterVec, gradOutsideVecs
