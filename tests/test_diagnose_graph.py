@@ -544,3 +544,42 @@ def test_a_pick_by_row_and_label_written_as_whole_columns_is_named() -> None:
 
     found = diagnose_value(_drill_first_link("grad.logprobs", student, ()))
     assert found is not None and found.id == "wrong-operand" and "columns" in found.message, found
+
+
+W2V = load_assignment("word2vec-softmax").definition
+
+
+def _w2v_parts(v: dict[str, Tensor]) -> tuple[Tensor, Tensor, int]:
+    o = int(v["outsideWordIdx"])
+    p = torch.softmax(v["scores"], dim=0)
+    onehot = torch.zeros_like(p)
+    onehot[o] = 1.0
+    return p, onehot, o
+
+
+W2V_BUGS: dict[str, tuple[str, Student, str]] = {
+    "the one-hot one index off": (
+        "grad.centerWordVec",
+        lambda v: v["outsideVectors"].T @ (_w2v_parts(v)[0] - torch.roll(_w2v_parts(v)[1], 1)),
+        "softmax-no-onehot",
+    ),
+    "the centre vector's gradient with the outside word's vector for v_c": (
+        "grad.outsideVectors",
+        lambda v: torch.outer(_w2v_parts(v)[0] - _w2v_parts(v)[1], v["outsideVectors"][_w2v_parts(v)[2]]),
+        "wrong-operand",
+    ),
+    "U reshaped where it is transposed": (
+        "grad.centerWordVec",
+        lambda v: v["outsideVectors"].reshape(v["outsideVectors"].shape[1], -1) @ (_w2v_parts(v)[0] - _w2v_parts(v)[1]),
+        "missing-transpose",
+    ),
+    "a base-10 logarithm in the loss": ("loss", lambda v: v["loss"] / torch.log(torch.tensor(10.0)), "wrong-constant"),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(W2V_BUGS))
+def test_a_hand_written_mistake_in_word2vec_is_named(bug: str) -> None:
+    assert W2V is not None
+    quantity, student, want = W2V_BUGS[bug]
+    found = diagnose_value(_evidence(W2V, quantity, student))
+    assert found is not None and found.id == want, found

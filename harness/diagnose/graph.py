@@ -358,6 +358,8 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
         yield from _mul(trace, k, g, pool, step)
     elif op == "Mm":
         yield from _mm(trace, k, g, pool, step)
+    elif op == "Mv":
+        yield from _mv(trace, k, g, pool, step)
     elif op == "Pow":
         x, p = node.fn._saved_self, float(node.fn._saved_exponent)
         yield Mutant(
@@ -406,6 +408,15 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
             {0: -g - prob * g.sum(dim, keepdim=True)},
             f"in {step(0)} the labels' one-hot enters with the wrong sign",
         )
+        for label, value in _others(pool, prob):
+            if value.shape == prob.shape:
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"softmax={label}",
+                    {0: g - value * g.sum(dim, keepdim=True)},
+                    f"the softmax gradient in {step(0)} uses {label} in place of the softmax's probabilities",
+                )
         support = g != 0
         if g.dim() == 2 and dim in (1, -1) and bool((support.sum(1) == 1).all()):  # g is a scaled one-hot
             columns = support.any(0, keepdim=True).expand_as(g).to(g.dtype) * g.sum(1, keepdim=True)
@@ -416,6 +427,22 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
                 {0: columns - prob * g.sum(dim, keepdim=True)},
                 f"in {step(0)} the labels' one-hot is built on the wrong index (whole columns, not one entry per row)",
             )
+        if g.dim() == 1 and int(support.sum()) == 1:  # one label: its one-hot moved to another index
+            at = int(support.nonzero()[0, 0])
+            wrong = {"next": (at + 1) % g.numel(), "previous": (at - 1) % g.numel(), "argmax": int(prob.argmax())}
+            for detail, j in wrong.items():
+                if j == at:
+                    continue
+                moved = torch.zeros_like(g)
+                moved[j] = g[at]
+                yield Mutant(
+                    "softmax-no-onehot",
+                    k,
+                    f"onehot-{detail}",
+                    {0: moved - prob * g.sum()},
+                    f"in {step(0)} the one-hot of the label is at the wrong index "
+                    f"({'the most likely word' if detail == 'argmax' else 'one off'}), so the label's is never taken away",
+                )
     elif op == "NllLoss":
         target = node.fn._saved_target
         logp = node.fn._saved_self
@@ -709,3 +736,59 @@ def _reshaped(k: int, e: int, g: Tensor, other: Tensor, right: Tensor, step: Any
                 {e: flow},
                 f"in the product of {step(e)} a factor is reshaped where it should be transposed",
             )
+
+
+def _mv(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) -> Iterator[Mutant]:
+    """A matrix times a vector, ``A @ x``: the matrix's gradient is an outer product, the vector's ``A.T @ g``."""
+    fn = trace.nodes[k].fn
+    a, x = getattr(fn, "_saved_self", None), getattr(fn, "_saved_vec", None)
+    if not isinstance(a, Tensor) or not isinstance(x, Tensor):
+        return
+    if (k, 0) in trace.flows:
+        for label, value in _others(pool, x):
+            if value.shape == x.shape:
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"0:{label}",
+                    {0: torch.outer(g, value)},
+                    f"the outer product in {step(0)} uses {label} in place of the right vector",
+                )
+        for label, value in _others(pool, g):
+            if value.shape == g.shape:
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"0:g={label}",
+                    {0: torch.outer(value, x)},
+                    f"the outer product in {step(0)} uses {label} in place of the gradient that flows in",
+                )
+    if (k, 1) in trace.flows:
+        for label, value in _others(pool, a):
+            if value.shape == a.shape:
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"1:{label}",
+                    {1: value.T @ g},
+                    f"the product in {step(1)} uses {label} in place of the right matrix",
+                )
+        for label, value in _others(pool, g):
+            if value.shape == g.shape:
+                yield Mutant(
+                    "wrong-operand",
+                    k,
+                    f"1:g={label}",
+                    {1: a.T @ value},
+                    f"the product in {step(1)} uses {label} in place of the gradient that flows in",
+                )
+        if a.dim() == 2 and a.shape[0] != a.shape[1]:
+            yield Mutant(
+                "missing-transpose",
+                k,
+                "1:reshape",
+                {1: a.reshape(a.shape[1], a.shape[0]) @ g},
+                f"{step(1)} reshapes the matrix where it transposes it",
+            )
+        elif a.dim() == 2:
+            yield Mutant("missing-transpose", k, "1:none", {1: a @ g}, f"the transpose in {step(1)} is left out")

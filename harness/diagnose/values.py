@@ -18,6 +18,7 @@ failing run, and the simplest rule that does wins.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import combinations
@@ -130,6 +131,13 @@ def _local_rules(submitted: Tensor, expected: Tensor, ev: ValueEvidence) -> Iter
                 yield Diagnosis(
                     "scale-batch",
                     f"{mine} is {words} the right value: a mean over the batch is divided once, not twice (or not at all).",
+                )
+    for base, words in ((10.0, "10"), (2.0, "2")):  # a logarithm in another base
+        for factor in (1 / math.log(base), math.log(base)):
+            if _close(s, factor * e, ev):
+                yield Diagnosis(
+                    "wrong-constant",
+                    f"{mine} is off by a factor ln {words} (or its inverse): a logarithm in base {words}, not the natural one?",
                 )
     if batch and batch > 2:
         for factor in (batch / (batch - 1), (batch - 1) / batch):
@@ -248,9 +256,13 @@ def _pool(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
         grad = trace.grad(name)
         if grad is not None:
             pool[names.get(GRAD + name, GRAD + name)] = grad
+    picks = {n: int(v) for n, v in trace.values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
     for label, value in list(pool.items()):
         if value.dim() == 2 and value.shape[0] != value.shape[1]:
             pool[f"{label}.T"] = value.T
+        for index, at in picks.items():  # a row picked by a label input (the outside word's vector)
+            if value.dim() == 2 and 0 <= at < value.shape[0]:
+                pool[f"{label}[{index}]"] = value[at]
     return pool
 
 
@@ -599,6 +611,15 @@ def _operand_forms(
                 for label, c in others.items():
                     if c.dim() >= 1:
                         yield ("wrong-operand", f"sum:{label}"), f"{step} sums {label}", post(c.sum(0))
+            elif node.op == "Mv" and e == 1:
+                a = getattr(node.fn, "_saved_self", None)
+                if isinstance(a, Tensor) and a.dim() == 2 and g.dim() == 1:
+                    for n, value in enumerate((a.T * g, (a * g[:, None]).T, a * g[:, None])):
+                        yield (
+                            ("elementwise-vs-matmul", f"mv{n}"),
+                            f"{step} multiplies elementwise where it is a matrix product",
+                            value,
+                        )
             elif node.op == "Mul":
                 other = getattr(node.fn, "_saved_other" if e == 0 else "_saved_self", None)
                 if isinstance(other, Tensor) and other.dim() == 2 and g.dim() == 2:
