@@ -6,18 +6,20 @@ in its sandbox, on the other core; done one after the other, a single submission
 torch imports (``bench/startup.py`` measures it).
 
 Each verdict is plain data (the ``report.json`` schema) the moment it exists: it is appended to the
-journal in ``--out`` (fsync'd) as soon as it is complete, so that ``--resume`` carries on where a
-killed batch stopped.
+journal in ``--out`` (fsync'd, with those that arrived with it: one fsync per group) as soon as it
+is complete, and only then counted as done, so that ``--resume`` carries on where a killed batch
+stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from harness.batch.journal import Journal, canonical
-from harness.batch.processes import grade_in_processes
+from harness.batch.journal import Journal, canonical, canonical_line
+from harness.batch.processes import grade_in_process_groups
 from harness.errors import GraderError, invalid
 from harness.load import digest_of
 from harness.records.assignment import Assignment
@@ -45,11 +47,12 @@ def _grader_failure(path: Path, why: str, assignment: Assignment) -> VerdictData
 
 def _graded(
     todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode, hide: list[Path]
-) -> Iterator[tuple[int, VerdictData | GradingFailed]]:
-    """Verdict data for each (index, path) as it is done: one worker in this process for one
-    job, else one grader process per job (see ``harness.run.grade_in_processes``)."""
+) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
+    """Verdict data for each (index, path) as it is done, in groups that arrived together: one
+    worker in this process for one job (one at a time), else one grader process per job (see
+    ``harness.batch.processes.grade_in_process_groups``)."""
     if jobs > 1 and len(todo) > 1:
-        yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
+        yield from grade_in_process_groups(todo, assignment, jobs, sandbox, hide)
         return
     # Warmed up even for one submission (its own run and the grader's each start from the
     # worker's state); huge pages only for more than one (they pay off over many forks).
@@ -67,9 +70,9 @@ def _graded(
             except GraderError:
                 raise  # the grader cannot work at all (a worker that cannot start)
             except Exception as exc:
-                yield i, GradingFailed(f"{type(exc).__name__}: {exc}")
+                yield [(i, GradingFailed(f"{type(exc).__name__}: {exc}"))]
             else:
-                yield i, data
+                yield [(i, data)]
 
 
 def grade_batch(
@@ -109,13 +112,17 @@ def grade_batch(
             todo.append((i, path))
     if todo:
         hidden = list(hide or []) + ([out] if out is not None else [])
-        for i, outcome in _graded(todo, assignment, jobs, sandbox, hidden):
-            if isinstance(outcome, GradingFailed):
-                results[i] = _grader_failure(paths[i], outcome.message, assignment)
-            else:
-                results[i] = canonical(outcome)
-                if journal is not None:
-                    journal.append(results[i])
+        for group in _graded(todo, assignment, jobs, sandbox, hidden):
+            lines: list[str] = []
+            for i, outcome in group:
+                if isinstance(outcome, GradingFailed):
+                    results[i] = _grader_failure(paths[i], outcome.message, assignment)
+                else:
+                    lines.append(canonical_line(outcome))
+                    results[i] = json.loads(lines[-1])  # canonical(): what the journal gives back
+            if journal is not None:
+                journal.append_lines(lines)  # durable (one fsync for the group) before any is counted done
             if on_verdict:
-                on_verdict(results[i])
+                for i, _ in group:
+                    on_verdict(results[i])
     return [results[i] for i in range(len(paths))]

@@ -71,11 +71,22 @@ class Journal:
         return found
 
     def append(self, data: VerdictData) -> None:
-        line = canonical_line(data)
+        self.append_lines([canonical_line(data)])
+
+    def append_lines(self, lines: list[str]) -> None:
+        """Append verdict lines (each a :func:`canonical_line`): one write, one fsync for the group.
+
+        Durable when this returns (a verdict is counted as done only after): a group is what
+        arrived together, never held back waiting for more.
+        """
+        if not lines:
+            return
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, MODE)
         try:
-            os.write(fd, line.encode())
+            data = memoryview("".join(lines).encode())
+            while data:
+                data = data[os.write(fd, data) :]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -37,7 +37,25 @@ def grade_in_processes(
 ) -> Iterator[tuple[int, VerdictData | GradingFailed]]:
     """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
 
-    Yields ``(index, verdict data)`` as each submission is done, in the order they finish.
+    Yields ``(index, verdict data)`` as each submission is done, in the order they finish
+    (:func:`grade_in_process_groups`, one at a time).
+    """
+    for group in grade_in_process_groups(items, assignment, processes, sandbox, hide):
+        yield from group
+
+
+def grade_in_process_groups(
+    items: list[tuple[int, Path]],
+    assignment: Any,
+    processes: int,
+    sandbox: SandboxMode = "auto",
+    hide: list[Path] | None = None,
+) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
+    """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
+
+    Yields the ``(index, verdict data)`` of the submissions done, in the order they finish, in
+    groups: those that arrived together (one wait), so that the batch journals a group with one
+    fsync; a group is never held back waiting for more.
 
     Why processes and not threads: the check stage (truth, finite differences, diagnosis) is
     pure Python on small tensors, so two grading threads share one GIL; each time one of them
@@ -64,6 +82,7 @@ def grade_in_processes(
                 while pending and len(grader.outstanding) < 2 and grader.alive:
                     grader.give(pending.pop())
             ready = _wait_any([g.reader for g in graders if g.outstanding])
+            group: list[tuple[int, VerdictData | GradingFailed]] = []
             for grader in graders:
                 if grader.reader not in ready:
                     continue
@@ -81,7 +100,9 @@ def grade_in_processes(
                     raise GraderError(str(message[1]))
                 index = int(message[1])
                 grader.outstanding.pop(index, None)
-                yield index, (message[2] if kind == "done" else GradingFailed(str(message[2])))
+                group.append((index, message[2] if kind == "done" else GradingFailed(str(message[2]))))
+            if group:
+                yield group
     finally:
         for grader in graders:
             grader.stop()

@@ -73,7 +73,8 @@ def write_reports(
     valid = cast(ReportData, valid_data(report))
     written: list[Path] = []
     for name in names:
-        for relative, text in FORMATS[name](valid):
+        rendered = [(json_file.REPORT_FILE, json_file.report_json_of_valid(valid))] if name == "json" else None
+        for relative, text in rendered or FORMATS[name](valid):
             path = out / relative
             write_atomic(path, text, access)
             written.append(path)
