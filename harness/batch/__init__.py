@@ -17,8 +17,9 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
-from harness.batch.journal import Journal, canonical, canonical_line
+from harness.batch.journal import ByKey, Journal, canonical, canonical_line
 from harness.batch.processes import grade_in_process_groups
 from harness.errors import GraderError, invalid
 from harness.load import digest_of
@@ -75,6 +76,64 @@ def _graded(
                 yield [(i, data)]
 
 
+def slim(data: VerdictData) -> VerdictData:
+    """What the batch's summaries read of a verdict (``summary``, ``summary.md``, the CLI's last
+    line, ``timings.json``): its name, status, scores, error, duration, each check's name, status
+    and diagnosis, its flags' ids; a few hundred bytes where the whole verdict is tens of KiB."""
+    kept: dict[str, Any] = {k: data[k] for k in _SLIM_KEYS if k in data}  # type: ignore[literal-required]
+    kept["checks"] = [{k: c[k] for k in ("name", "status", "diagnosis") if k in c} for c in data.get("checks") or []]
+    kept["flags"] = [{"id": f["id"]} for f in data.get("flags") or []]
+    return cast(VerdictData, kept)
+
+
+_SLIM_KEYS = ("submission", "status", "error", "score", "max_score", "duration_s")
+
+
+class Graded:
+    """A batch's verdicts, in input order, without holding every one in memory: each verdict
+    the journal holds is read back from it when asked for (:meth:`verdict`, iteration); what
+    the summaries need is kept (:meth:`slim`).  Without a journal (no ``out``), or for a
+    verdict that is never journaled (the grader failed on it), the verdict itself is kept."""
+
+    def __init__(self, count: int, journal: Journal | None) -> None:
+        self.journal = journal
+        self._slims: list[VerdictData | None] = [None] * count
+        self._places: dict[int, tuple[int, int]] = {}
+        self._kept: dict[int, VerdictData] = {}
+
+    def __len__(self) -> int:
+        return len(self._slims)
+
+    def add(self, i: int, data: VerdictData, place: tuple[int, int] | None) -> None:
+        self._slims[i] = slim(data)
+        if place is not None and self.journal is not None:
+            self._places[i] = place
+            self._kept.pop(i, None)
+        else:
+            self._kept[i] = data
+
+    def slim(self, i: int) -> VerdictData:
+        found = self._slims[i]
+        assert found is not None, f"submission {i} has no verdict yet"
+        return found
+
+    def slims(self) -> list[VerdictData]:
+        return [self.slim(i) for i in range(len(self))]
+
+    def verdict(self, i: int) -> VerdictData:
+        if i in self._kept:
+            return self._kept[i]
+        assert self.journal is not None
+        return self.journal.read_at(*self._places[i])
+
+    def __iter__(self) -> Iterator[VerdictData]:
+        return (self.verdict(i) for i in range(len(self)))
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
+
 def grade_batch(
     paths: Iterable[Path],
     assignment: Assignment | None = None,
@@ -87,42 +146,70 @@ def grade_batch(
     on_verdict: Callable[[VerdictData], None] | None = None,
 ) -> list[VerdictData]:
     """Grade every path (in parallel on ``jobs`` workers); verdicts as report data, in input order."""
+    graded = grade_batch_stored(
+        paths, assignment, jobs=jobs, sandbox=sandbox, out=out, resume=resume, hide=hide, on_verdict=on_verdict
+    )
+    try:
+        return list(graded)
+    finally:
+        graded.close()
+
+
+def grade_batch_stored(
+    paths: Iterable[Path],
+    assignment: Assignment | None = None,
+    *,
+    jobs: int | None = None,
+    sandbox: SandboxMode = "auto",
+    out: Path | None = None,
+    resume: bool = False,
+    hide: list[Path] | None = None,
+    on_verdict: Callable[[VerdictData], None] | None = None,
+) -> Graded:
+    """:func:`grade_batch`, its verdicts left in the journal (with ``out``) until asked for: the
+    batch's memory stays flat however many submissions it grades."""
     assignment = assignment or Assignment()
     paths = list(paths)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if not isinstance(jobs, int) or jobs < 1:
         invalid("jobs", jobs, "must be a whole number ≥ 1")
     journal = Journal(out) if out is not None else None
-    done: dict[tuple[str, str], VerdictData] = {}
+    done: ByKey[tuple[int, int]] = ByKey()
     if journal is not None:
         out.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
         if resume:
-            done = journal.done()
+            for entry in journal.entries():  # one at a time: where each is, not the verdicts
+                done[entry.key] = (entry.offset, entry.length)
         else:
             journal.reset()
-    results: dict[int, VerdictData] = {}
+    graded = Graded(len(paths), journal)
     todo: list[tuple[int, Path]] = []
     for i, path in enumerate(paths):
         key = (str(path), digest_of(path))
         if key in done:
-            results[i] = done[key]
+            place = done[key]
+            data = journal.read_at(*place)  # type: ignore[union-attr]
+            graded.add(i, data, place)
             if on_verdict:
-                on_verdict(done[key])
+                on_verdict(data)
         else:
             todo.append((i, path))
     if todo:
         hidden = list(hide or []) + ([out] if out is not None else [])
         for group in _graded(todo, assignment, jobs, sandbox, hidden):
             lines: list[str] = []
+            finished: list[tuple[int, VerdictData]] = []
             for i, outcome in group:
                 if isinstance(outcome, GradingFailed):
-                    results[i] = _grader_failure(paths[i], outcome.message, assignment)
+                    finished.append((i, _grader_failure(paths[i], outcome.message, assignment)))
                 else:
                     lines.append(canonical_line(outcome))
-                    results[i] = json.loads(lines[-1])  # canonical(): what the journal gives back
-            if journal is not None:
-                journal.append_lines(lines)  # durable (one fsync for the group) before any is counted done
+                    finished.append((i, json.loads(lines[-1])))  # canonical(): what the journal gives back
+            # durable (one write, one fsync for the group) before any is counted done
+            places = iter(journal.append_lines(lines) if journal is not None else [])
+            for (i, data), (_, outcome) in zip(finished, group):
+                graded.add(i, data, None if isinstance(outcome, GradingFailed) else next(places, None))
             if on_verdict:
-                for i, _ in group:
-                    on_verdict(results[i])
-    return [results[i] for i in range(len(paths))]
+                for _, data in finished:
+                    on_verdict(data)
+    return graded
