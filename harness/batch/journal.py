@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,12 +164,19 @@ def _last_line_end(f: BinaryIO, size: int) -> int:
     return 0
 
 
+# A JSON escape that may be a lone surrogate (\\ud800 to \\udfff); a line without one holds none,
+# as it is decoded with errors="replace": valid_data would give it back unchanged.
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _parse(raw: bytes) -> VerdictData | None:
     """One journal line's verdict (``None`` if the line holds none)."""
     try:
-        data = valid_data(json.loads(raw.decode("utf-8", errors="replace")))  # an older gradproof's may not be valid
+        data = json.loads(raw.decode("utf-8", errors="replace"))
     except ValueError:
         return None
+    if _MAYBE_SURROGATE.search(raw):
+        data = valid_data(data)  # an older gradproof's line may not be valid
     if isinstance(data, dict) and "submission" in data:
         return cast(VerdictData, data)
     return None

@@ -104,6 +104,8 @@ def grade_in_process_groups(
             if group:
                 yield group
     finally:
+        for grader in graders:  # all told first, then waited for: they close their pools together
+            grader.tell_stop()
         for grader in graders:
             grader.stop()
 
@@ -144,6 +146,7 @@ class _GraderProcess:
         self.proc.stdout.close()
         self.writer.send(self.setup)
         self.ready = False
+        self.told_stop = False
 
     def handshake(self) -> None:
         try:
@@ -173,13 +176,20 @@ class _GraderProcess:
         self.start()
         self.handshake()
 
-    def stop(self) -> None:
-        if self.proc is None:
+    def tell_stop(self) -> None:
+        """Ask it to stop (it closes its pool and ends); :meth:`stop` waits for that."""
+        if self.proc is None or self.told_stop:
             return
+        self.told_stop = True
         try:
             self.writer.send(None)
         except OSError:
             pass
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.tell_stop()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -29,14 +29,24 @@ Nothing here imports torch or the grader.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
 from harness.errors import invalid
 from harness.records.report import ReportData, VerdictData, valid_data
 from harness.report import canvas, classroom, csv_file, html_pages, json_file, junit, markdown, notebook
-from harness.report.files import PRIVATE, Access, Rendered, submission_pages, write_atomic, write_atomic_chunks
+from harness.report.files import (
+    PRIVATE,
+    Access,
+    Rendered,
+    make_folder,
+    submission_pages,
+    write_atomic,
+    write_atomic_chunks,
+)
 
 FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
     "json": json_file.render,
@@ -85,6 +95,7 @@ def write_reports(
     return written
 
 
+_WRITERS = 4  # threads writing a streamed report's pages
 STREAMED: tuple[str, ...] = ("json", "md")  # the formats :func:`write_reports_streamed` writes
 _PLACE = "\x00gradproof: the verdicts go here\x00"
 
@@ -132,10 +143,20 @@ def write_reports_streamed(
     written.append(path)
     if "md" in names:
         pages = submission_pages(valid, markdown.SUFFIX)
-        for page, verdict in zip(pages, verdicts()):
-            path = out / page
-            write_atomic(path, markdown.markdown(verdict, valid), access)
-            written.append(path)
+        if pages:
+            make_folder((out / pages[0]).parent, access)
+        # Rendered here, written (each fsync'd) by a few threads: the fsyncs of a large batch's
+        # pages overlap instead of queueing one behind the other (a few at a time in flight).
+        with ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report") as pool:
+            flight: deque[Future[None]] = deque()
+            for page, verdict in zip(pages, verdicts()):
+                path = out / page
+                flight.append(pool.submit(write_atomic, path, markdown.markdown(verdict, valid), access))
+                written.append(path)
+                while len(flight) >= 4 * _WRITERS:
+                    flight.popleft().result()
+            for done in flight:
+                done.result()
         path = out / markdown.SUMMARY_FILE
         write_atomic(path, markdown.summary_markdown(valid), access)
         written.append(path)
