@@ -185,7 +185,10 @@ def _parse(raw: bytes) -> VerdictData | None:
 def canonical_line(data: VerdictData) -> str:
     """A verdict as one journal line: valid UTF-8 (:func:`~harness.records.report.valid_text`),
     no NaN, anything odd as text."""
-    return json.dumps(valid_data(data), allow_nan=False, default=_as_text) + "\n"
+    line = json.dumps(data, allow_nan=False, default=_as_text)
+    if _MAYBE_SURROGATE.search(line.encode()):  # only then is there a string valid_data would change
+        line = json.dumps(valid_data(data), allow_nan=False, default=_as_text)
+    return line + "\n"
 
 
 def _as_text(value: Any) -> str:
