@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,15 @@ from harness.load import collect
 from harness.records.assignment import Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
-from harness.report import ALL_FORMATS, ALWAYS, DEFAULT_FORMATS, parse_formats, write_reports
+from harness.report import (
+    ALL_FORMATS,
+    ALWAYS,
+    DEFAULT_FORMATS,
+    STREAMED,
+    parse_formats,
+    write_reports,
+    write_reports_streamed,
+)
 from harness.report.data import report_data
 from harness.report.escape import terminal, terminal_lines
 from harness.report.files import group_access, make_folder, write_atomic
@@ -202,15 +211,16 @@ def grade(
             click.echo(summary_line(verdict))
 
     verdicts: list[VerdictData] = []
+    graded: Any = None
     if plan.files:
-        from harness.batch import grade_batch  # lazy: it imports torch, kept out of the CLI's start-up
+        from harness.batch import grade_batch_stored  # lazy: it imports torch, kept out of the CLI's start-up
 
         if sys.stderr.isatty():  # on a terminal (a log has it in every verdict's isolation)
             click.echo(isolation_line(sandbox), err=True)
 
         make_folder(out, access)
         with bar if bar is not None else nullcontext():
-            verdicts = grade_batch(
+            graded = grade_batch_stored(
                 plan.files,
                 assignment,
                 jobs=jobs,
@@ -223,18 +233,37 @@ def grade(
         journal = out / sharding.JOURNAL
         if journal.is_file():
             access.give(journal)
-    roster_data = gradebook.apply(book, verdicts, plan.files, list(paths))
     tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
-    data = report_data(
-        verdicts, assignment.name, tolerances, {c: assignment.visibility_of(c) for c in assignment.checks}
-    )
-    if plan.info:
-        data["shard"] = plan.info
-    if roster_data is not None:
-        data["roster"] = roster_data
-    data["submissions"], timings = gradebook.split_timings(verdicts)  # report.json: the same bytes on a re-grade
-    write_reports(out, data, wanted, access)
+    visibility = {c: assignment.visibility_of(c) for c in assignment.checks}
+    # Without a roster, json and md are written one verdict at a time, read back from the journal:
+    # the grader's memory stays flat however large the batch (the same bytes as written whole).
+    streamed = graded is not None and book.roster is None and set(wanted) <= set(STREAMED)
+    if streamed:
+        verdicts = graded.slims()
+        data = report_data(verdicts, assignment.name, tolerances, visibility)
+        if plan.info:
+            data["shard"] = plan.info
+        data["submissions"], timings = gradebook.split_timings(verdicts)
+
+        def whole() -> Iterator[VerdictData]:
+            return (gradebook.split_timings([v])[0][0] for v in graded)
+
+        write_reports_streamed(out, data, whole, wanted, access)
+        graded.close()
+    else:
+        if graded is not None:
+            verdicts = list(graded)
+            graded.close()
+        roster_data = gradebook.apply(book, verdicts, plan.files, list(paths))
+        data = report_data(verdicts, assignment.name, tolerances, visibility)
+        if plan.info:
+            data["shard"] = plan.info
+        if roster_data is not None:
+            data["roster"] = roster_data
+        data["submissions"], timings = gradebook.split_timings(verdicts)  # report.json: the same bytes on a re-grade
+        write_reports(out, data, wanted, access)
     write_atomic(out / gradebook.TIMINGS, json.dumps(timings, indent=2) + "\n", access)
+    roster_data = data.get("roster")
     if roster_data is not None and roster_data["unmatched"]:
         names = roster_data["unmatched"]
         click.echo(

@@ -30,6 +30,10 @@ SUFFIXES = (".py", ".ipynb")
 # shell command; and (below) a cell indented as a whole.
 _MAYBE_IPYTHON = re.compile(r"^\s*[%!?/,;]|[?]\s*$|=\s*[%!]|^\s*(>>>|\.\.\.|In \[)", re.MULTILINE)
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+# Distinct cells whose rewriting and syntax facts are kept: a batch of copies of one notebook reads
+# each of its cells once; a cell of at most DEFAULT_MAX_BYTES, so at most 256 MiB in the
+# worst case and a few MiB in a course's batch.
+_CELLS_REMEMBERED = 128
 
 
 def collect(paths: list[Path], skip: frozenset[str] = frozenset()) -> list[Path]:
@@ -106,14 +110,17 @@ def _notebook_cells(text: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
         json.loads(text)
     except ValueError as exc:
         raise SubmissionError(f"the notebook is not valid JSON: {exc}") from None
+    invalid_found: dict[str, Any] = {}
     try:
-        nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+        # reads() validates the notebook once (a failure is only logged, and kept here)
+        nb = nbformat.reads(text, as_version=4, capture_validation_error=invalid_found)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises many kinds on malformed input
         raise SubmissionError(f"the notebook cannot be read: {_one_line(exc)}") from None
-    try:
-        nbformat.validate(nb)
-    except Exception as exc:
-        raise SubmissionError(f"the notebook is not a valid nbformat v4 notebook: {_one_line(exc)}") from None
+    if invalid_found:  # validated again only then (as it was always): a valid one is not validated twice
+        try:
+            nbformat.validate(nb)
+        except Exception as exc:
+            raise SubmissionError(f"the notebook is not a valid nbformat v4 notebook: {_one_line(exc)}") from None
     if nb.get("nbformat") != 4:
         raise SubmissionError(f"unsupported notebook format nbformat={nb.get('nbformat')!r}")
     cells: list[Cell] = []
@@ -134,14 +141,20 @@ def _notebook_cells(text: str) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
     return tuple(cells), tuple(neutralised)
 
 
-def _neutralise_ipython(source: str) -> tuple[str, list[str]]:
+def _neutralise_ipython(source: str) -> tuple[str, tuple[str, ...]]:
     """Rewrite IPython syntax to plain Python calling ``get_ipython()``; list the rewritten lines."""
     if not _MAYBE_IPYTHON.search(source) and not source.lstrip("\r\n")[:1].isspace():
-        return source, []  # plain Python: IPython's transformers would give it back unchanged
+        return source, ()  # plain Python: IPython's transformers would give it back unchanged
+    return _transformed(source)
+
+
+@functools.lru_cache(maxsize=_CELLS_REMEMBERED)
+def _transformed(source: str) -> tuple[str, tuple[str, ...]]:
+    """IPython's rewriting of one cell: once per distinct cell in a batch (copies of a notebook share theirs)."""
     transformed: str = _transformer().transform_cell(source)
     if "get_ipython()" not in transformed or "get_ipython()" in source:
-        return transformed, []
-    return transformed, [line.strip() for line in transformed.splitlines() if "get_ipython()" in line]
+        return transformed, ()
+    return transformed, tuple(line.strip() for line in transformed.splitlines() if "get_ipython()" in line)
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,26 +169,51 @@ def _static_facts(cells: tuple[Cell, ...]) -> tuple[set[str], tuple[str, ...]]:
     its comments or strings)."""
     imports: set[str] = set()
     autograd: list[str] = []
-    trees: list[tuple[Cell, ast.Module]] = []
+    own = frozenset().union(*(_cell_own(cell.source) for cell in cells))
     for cell in cells:
-        try:
-            trees.append((cell, ast.parse(cell.source)))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        found = _cell_facts(cell.label, cell.source, own)
+        if found is None:
             continue
-    own = _own_attributes(tree for _, tree in trees)
-    for cell, tree in trees:
-        reader = _AutogradReader(cell.label, own)
-        reader.visit(tree)
-        autograd += [e for e in reader.found if e not in autograd]
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imports.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                imports.add(node.module.split(".")[0])
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
-                if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                    imports.add(node.args[0].value.split(".")[0])
+        cell_imports, cell_autograd = found
+        autograd += [e for e in cell_autograd if e not in autograd]
+        imports.update(cell_imports)
     return imports, tuple(autograd)
+
+
+@functools.lru_cache(maxsize=_CELLS_REMEMBERED)
+def _parsed(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+@functools.lru_cache(maxsize=_CELLS_REMEMBERED)
+def _cell_own(source: str) -> frozenset[str]:
+    tree = _parsed(source)
+    return frozenset(_own_attributes([tree])) if tree is not None else frozenset()
+
+
+@functools.lru_cache(maxsize=_CELLS_REMEMBERED)
+def _cell_facts(label: str, source: str, own: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """One cell's imports and autograd uses (``None``: it does not parse); once per distinct cell
+    in a batch: copies of one notebook share their cells, and each is parsed and walked once.
+    ``own``: the autograd-like attributes the submission defines itself (:func:`_own_attributes`)."""
+    tree = _parsed(source)
+    if tree is None:
+        return None
+    reader = _AutogradReader(label, set(own))
+    reader.visit(tree)
+    imports: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imports.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
+            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                imports.add(node.args[0].value.split(".")[0])
+    return frozenset(imports), tuple(reader.found)
 
 
 # Names whose use is autograd (or a way to it): attributes, modules, and what getattr/import reach.

@@ -45,9 +45,11 @@ class Gradients:
 
 
 def forward(X: Tensor, Y: Tensor, W1: Tensor, W2: Tensor) -> Forward:
-    Z = W1.T @ X
+    # .mT (the last two dimensions swapped) is .T for a matrix, and lets a stack of problems
+    # (a leading batch dimension) run in one pass; E is then the sum of their errors.
+    Z = W1.mT @ X
     H = sigmoid(Z)
-    O = H.T @ W2
+    O = H.mT @ W2
     Y_cap = sigmoid(O)
     E = ((Y - Y_cap) ** 2).sum()
     return Forward(Z=Z, H=H, O=O, Y_cap=Y_cap, E=E)

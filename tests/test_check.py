@@ -651,3 +651,43 @@ def test_a_value_computed_from_an_input_runs_on_the_graders_input(tmp_path: Path
     )
     checks = _graded(tmp_path, scaled=normalised)["scaled"]
     assert {key: c["status"] for key, c in checks.items()} == dict.fromkeys(checks, "pass")
+
+
+def _random_problem(seed: int, sizes: tuple[int, int, int] = (4, 3, 1)) -> Any:
+    from harness.records.problem import Problem
+
+    g = torch.Generator().manual_seed(seed)
+    n_in, n_hidden, n_out = sizes
+    return Problem(
+        X=torch.rand(n_in, 1, generator=g, dtype=torch.float64),
+        Y=torch.rand(1, n_out, generator=g, dtype=torch.float64),
+        W1=torch.rand(n_in, n_hidden, generator=g, dtype=torch.float64),
+        W2=torch.rand(n_hidden, n_out, generator=g, dtype=torch.float64),
+    )
+
+
+def test_the_runs_truths_are_confirmed_together_by_one_finite_difference_check() -> None:
+    import harness.truth as truth
+
+    problems = [_random_problem(9001), _random_problem(9002), _random_problem(9003, (3, 3, 1))]  # two shapes
+    truth.confirm_together(problems)
+    assert all(truth._key(p) in truth._confirmed for p in problems)
+    assert all(truth.confirm_by_finite_differences(p, truth.truth_of(p)) for p in problems)
+
+
+def test_a_wrong_truth_among_them_fails_the_joint_check_and_only_it_is_refused() -> None:
+    import harness.truth as truth
+    from harness.records.problem import Truth
+
+    good, bad = _random_problem(9011), _random_problem(9012)
+    right = truth.truth_of(bad)
+    wrong = Truth(forward=right.forward, grads=reference.Gradients(right.grads.dE_dW1, -right.grads.dE_dW2))
+    truth._truths[truth._key(bad)] = wrong  # as if autograd were wrong on this one
+    try:
+        truth.confirm_together([good, bad])
+        assert truth._key(good) not in truth._confirmed  # a failed joint check records nothing
+        assert truth.confirm_by_finite_differences(good, truth.truth_of(good))
+        assert not truth.confirm_by_finite_differences(bad, wrong)
+    finally:
+        truth._truths.pop(truth._key(bad), None)
+        truth._confirmed.pop(truth._key(bad), None)

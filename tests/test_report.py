@@ -126,3 +126,49 @@ def test_a_check_as_text_has_its_message_mistake_and_worst_entries() -> None:
     ]
     assert check_details(failing, diagnosis_id=False, tolerance=False).splitlines()[1] == "Likely mistake: flip it"
     assert check_details(check("loss", "pass", 1, 1), tolerance=False) == "loss says pass"
+
+
+def _streamed_and_whole(tmp_path: Path, verdicts: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """The same verdicts written whole (write_reports) and one at a time from a journal."""
+    from harness.batch import Graded
+    from harness.batch.journal import Journal, canonical_line
+    from harness.course.gradebook import split_timings
+    from harness.report import write_reports_streamed
+
+    journal_dir, whole, streamed = tmp_path / "journal", tmp_path / "whole", tmp_path / "streamed"
+    for folder in (journal_dir, whole, streamed):
+        folder.mkdir()
+    journal = Journal(journal_dir)
+    places = journal.append_lines([canonical_line(v) for v in verdicts])  # type: ignore[arg-type]
+    graded = Graded(len(verdicts), journal)
+    for i, (offset, length) in enumerate(places):
+        graded.add(i, journal.read_at(offset, length), (offset, length) if i % 3 else None)  # some kept
+    read_back = list(graded)
+    data = report_data(read_back, "mlp-4-3-1", {"float32": "rtol"}, {"dE_dW1": "hidden"})  # type: ignore[arg-type]
+    data["submissions"], _ = split_timings(read_back)
+    write_reports(whole, data, ("json", "md"))
+    slims = graded.slims()
+    data = report_data(slims, "mlp-4-3-1", {"float32": "rtol"}, {"dE_dW1": "hidden"})
+    data["submissions"], _ = split_timings(slims)
+    write_reports_streamed(streamed, data, lambda: (split_timings([v])[0][0] for v in graded), ("json", "md"))
+    graded.close()
+    return whole, streamed
+
+
+def test_reports_written_one_verdict_at_a_time_are_the_same_bytes_as_written_whole(tmp_path: Path) -> None:
+    verdicts = [
+        verdict(submission=f"subs/{name}", score=float(i), flags=[{"id": "autograd", "message": "m", "evidence": []}])
+        for i, name in enumerate(["a.py", "b.ipynb", "ä ö.py", "x\udcff.py", 'weird "quote".py', "e.py"])
+    ]
+    verdicts.append(verdict(submission="subs/broken.py", status="error", error="cannot load", checks=[]))
+    whole, streamed = _streamed_and_whole(tmp_path, verdicts)
+    names = sorted(str(p.relative_to(whole)) for p in whole.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(streamed)) for p in streamed.rglob("*") if p.is_file())
+    assert len(names) == len(verdicts) + 2  # report.json, summary.md, a page each
+    for name in names:
+        assert (whole / name).read_bytes() == (streamed / name).read_bytes(), name
+
+
+def test_a_report_of_no_verdicts_streamed_is_the_same_bytes(tmp_path: Path) -> None:
+    whole, streamed = _streamed_and_whole(tmp_path, [])
+    assert (whole / "report.json").read_bytes() == (streamed / "report.json").read_bytes()

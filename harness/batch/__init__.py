@@ -6,18 +6,21 @@ in its sandbox, on the other core; done one after the other, a single submission
 torch imports (``bench/startup.py`` measures it).
 
 Each verdict is plain data (the ``report.json`` schema) the moment it exists: it is appended to the
-journal in ``--out`` (fsync'd) as soon as it is complete, so that ``--resume`` carries on where a
-killed batch stopped.
+journal in ``--out`` (fsync'd, with those that arrived with it: one fsync per group) as soon as it
+is complete, and only then counted as done, so that ``--resume`` carries on where a killed batch
+stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
-from harness.batch.journal import Journal, canonical
-from harness.batch.processes import grade_in_processes
+from harness.batch.journal import ByKey, Journal, canonical, canonical_line
+from harness.batch.processes import grade_in_process_groups
 from harness.errors import GraderError, invalid
 from harness.load import digest_of
 from harness.records.assignment import Assignment
@@ -45,11 +48,12 @@ def _grader_failure(path: Path, why: str, assignment: Assignment) -> VerdictData
 
 def _graded(
     todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode, hide: list[Path]
-) -> Iterator[tuple[int, VerdictData | GradingFailed]]:
-    """Verdict data for each (index, path) as it is done: one worker in this process for one
-    job, else one grader process per job (see ``harness.run.grade_in_processes``)."""
+) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
+    """Verdict data for each (index, path) as it is done, in groups that arrived together: one
+    worker in this process for one job (one at a time), else one grader process per job (see
+    ``harness.batch.processes.grade_in_process_groups``)."""
     if jobs > 1 and len(todo) > 1:
-        yield from grade_in_processes(todo, assignment, jobs, sandbox, hide)
+        yield from grade_in_process_groups(todo, assignment, jobs, sandbox, hide)
         return
     # Warmed up even for one submission (its own run and the grader's each start from the
     # worker's state); huge pages only for more than one (they pay off over many forks).
@@ -67,9 +71,67 @@ def _graded(
             except GraderError:
                 raise  # the grader cannot work at all (a worker that cannot start)
             except Exception as exc:
-                yield i, GradingFailed(f"{type(exc).__name__}: {exc}")
+                yield [(i, GradingFailed(f"{type(exc).__name__}: {exc}"))]
             else:
-                yield i, data
+                yield [(i, data)]
+
+
+def slim(data: VerdictData) -> VerdictData:
+    """What the batch's summaries read of a verdict (``summary``, ``summary.md``, the CLI's last
+    line, ``timings.json``): its name, status, scores, error, duration, each check's name, status
+    and diagnosis, its flags' ids; a few hundred bytes where the whole verdict is tens of KiB."""
+    kept: dict[str, Any] = {k: data[k] for k in _SLIM_KEYS if k in data}  # type: ignore[literal-required]
+    kept["checks"] = [{k: c[k] for k in ("name", "status", "diagnosis") if k in c} for c in data.get("checks") or []]
+    kept["flags"] = [{"id": f["id"]} for f in data.get("flags") or []]
+    return cast(VerdictData, kept)
+
+
+_SLIM_KEYS = ("submission", "status", "error", "score", "max_score", "duration_s")
+
+
+class Graded:
+    """A batch's verdicts, in input order, without holding every one in memory: each verdict
+    the journal holds is read back from it when asked for (:meth:`verdict`, iteration); what
+    the summaries need is kept (:meth:`slim`).  Without a journal (no ``out``), or for a
+    verdict that is never journaled (the grader failed on it), the verdict itself is kept."""
+
+    def __init__(self, count: int, journal: Journal | None) -> None:
+        self.journal = journal
+        self._slims: list[VerdictData | None] = [None] * count
+        self._places: dict[int, tuple[int, int]] = {}
+        self._kept: dict[int, VerdictData] = {}
+
+    def __len__(self) -> int:
+        return len(self._slims)
+
+    def add(self, i: int, data: VerdictData, place: tuple[int, int] | None) -> None:
+        self._slims[i] = slim(data)
+        if place is not None and self.journal is not None:
+            self._places[i] = place
+            self._kept.pop(i, None)
+        else:
+            self._kept[i] = data
+
+    def slim(self, i: int) -> VerdictData:
+        found = self._slims[i]
+        assert found is not None, f"submission {i} has no verdict yet"
+        return found
+
+    def slims(self) -> list[VerdictData]:
+        return [self.slim(i) for i in range(len(self))]
+
+    def verdict(self, i: int) -> VerdictData:
+        if i in self._kept:
+            return self._kept[i]
+        assert self.journal is not None
+        return self.journal.read_at(*self._places[i])
+
+    def __iter__(self) -> Iterator[VerdictData]:
+        return (self.verdict(i) for i in range(len(self)))
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
 
 def grade_batch(
@@ -84,38 +146,70 @@ def grade_batch(
     on_verdict: Callable[[VerdictData], None] | None = None,
 ) -> list[VerdictData]:
     """Grade every path (in parallel on ``jobs`` workers); verdicts as report data, in input order."""
+    graded = grade_batch_stored(
+        paths, assignment, jobs=jobs, sandbox=sandbox, out=out, resume=resume, hide=hide, on_verdict=on_verdict
+    )
+    try:
+        return list(graded)
+    finally:
+        graded.close()
+
+
+def grade_batch_stored(
+    paths: Iterable[Path],
+    assignment: Assignment | None = None,
+    *,
+    jobs: int | None = None,
+    sandbox: SandboxMode = "auto",
+    out: Path | None = None,
+    resume: bool = False,
+    hide: list[Path] | None = None,
+    on_verdict: Callable[[VerdictData], None] | None = None,
+) -> Graded:
+    """:func:`grade_batch`, its verdicts left in the journal (with ``out``) until asked for: the
+    batch's memory stays flat however many submissions it grades."""
     assignment = assignment or Assignment()
     paths = list(paths)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if not isinstance(jobs, int) or jobs < 1:
         invalid("jobs", jobs, "must be a whole number ≥ 1")
     journal = Journal(out) if out is not None else None
-    done: dict[tuple[str, str], VerdictData] = {}
+    done: ByKey[tuple[int, int]] = ByKey()
     if journal is not None:
         out.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
         if resume:
-            done = journal.done()
+            for entry in journal.entries():  # one at a time: where each is, not the verdicts
+                done[entry.key] = (entry.offset, entry.length)
         else:
             journal.reset()
-    results: dict[int, VerdictData] = {}
+    graded = Graded(len(paths), journal)
     todo: list[tuple[int, Path]] = []
     for i, path in enumerate(paths):
         key = (str(path), digest_of(path))
         if key in done:
-            results[i] = done[key]
+            place = done[key]
+            data = journal.read_at(*place)  # type: ignore[union-attr]
+            graded.add(i, data, place)
             if on_verdict:
-                on_verdict(done[key])
+                on_verdict(data)
         else:
             todo.append((i, path))
     if todo:
         hidden = list(hide or []) + ([out] if out is not None else [])
-        for i, outcome in _graded(todo, assignment, jobs, sandbox, hidden):
-            if isinstance(outcome, GradingFailed):
-                results[i] = _grader_failure(paths[i], outcome.message, assignment)
-            else:
-                results[i] = canonical(outcome)
-                if journal is not None:
-                    journal.append(results[i])
+        for group in _graded(todo, assignment, jobs, sandbox, hidden):
+            lines: list[str] = []
+            finished: list[tuple[int, VerdictData]] = []
+            for i, outcome in group:
+                if isinstance(outcome, GradingFailed):
+                    finished.append((i, _grader_failure(paths[i], outcome.message, assignment)))
+                else:
+                    lines.append(canonical_line(outcome))
+                    finished.append((i, json.loads(lines[-1])))  # canonical(): what the journal gives back
+            # durable (one write, one fsync for the group) before any is counted done
+            places = iter(journal.append_lines(lines) if journal is not None else [])
+            for (i, data), (_, outcome) in zip(finished, group):
+                graded.add(i, data, None if isinstance(outcome, GradingFailed) else next(places, None))
             if on_verdict:
-                on_verdict(results[i])
-    return [results[i] for i in range(len(paths))]
+                for _, data in finished:
+                    on_verdict(data)
+    return graded

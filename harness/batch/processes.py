@@ -37,7 +37,25 @@ def grade_in_processes(
 ) -> Iterator[tuple[int, VerdictData | GradingFailed]]:
     """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
 
-    Yields ``(index, verdict data)`` as each submission is done, in the order they finish.
+    Yields ``(index, verdict data)`` as each submission is done, in the order they finish
+    (:func:`grade_in_process_groups`, one at a time).
+    """
+    for group in grade_in_process_groups(items, assignment, processes, sandbox, hide):
+        yield from group
+
+
+def grade_in_process_groups(
+    items: list[tuple[int, Path]],
+    assignment: Any,
+    processes: int,
+    sandbox: SandboxMode = "auto",
+    hide: list[Path] | None = None,
+) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
+    """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
+
+    Yields the ``(index, verdict data)`` of the submissions done, in the order they finish, in
+    groups: those that arrived together (one wait), so that the batch journals a group with one
+    fsync; a group is never held back waiting for more.
 
     Why processes and not threads: the check stage (truth, finite differences, diagnosis) is
     pure Python on small tensors, so two grading threads share one GIL; each time one of them
@@ -64,6 +82,7 @@ def grade_in_processes(
                 while pending and len(grader.outstanding) < 2 and grader.alive:
                     grader.give(pending.pop())
             ready = _wait_any([g.reader for g in graders if g.outstanding])
+            group: list[tuple[int, VerdictData | GradingFailed]] = []
             for grader in graders:
                 if grader.reader not in ready:
                     continue
@@ -81,8 +100,12 @@ def grade_in_processes(
                     raise GraderError(str(message[1]))
                 index = int(message[1])
                 grader.outstanding.pop(index, None)
-                yield index, (message[2] if kind == "done" else GradingFailed(str(message[2])))
+                group.append((index, message[2] if kind == "done" else GradingFailed(str(message[2]))))
+            if group:
+                yield group
     finally:
+        for grader in graders:  # all told first, then waited for: they close their pools together
+            grader.tell_stop()
         for grader in graders:
             grader.stop()
 
@@ -123,6 +146,7 @@ class _GraderProcess:
         self.proc.stdout.close()
         self.writer.send(self.setup)
         self.ready = False
+        self.told_stop = False
 
     def handshake(self) -> None:
         try:
@@ -152,13 +176,20 @@ class _GraderProcess:
         self.start()
         self.handshake()
 
-    def stop(self) -> None:
-        if self.proc is None:
+    def tell_stop(self) -> None:
+        """Ask it to stop (it closes its pool and ends); :meth:`stop` waits for that."""
+        if self.proc is None or self.told_stop:
             return
+        self.told_stop = True
         try:
             self.writer.send(None)
         except OSError:
             pass
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.tell_stop()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

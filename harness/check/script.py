@@ -24,7 +24,7 @@ from harness.records.outcome import Binding, Outcome, Run, Value
 from harness.records.problem import Problem, Truth
 from harness.records.report import RunData
 from harness.records.result import CheckResult, Diagnosis, Evidence
-from harness.truth import confirm_by_finite_differences, truth_of
+from harness.truth import confirm_by_finite_differences, confirm_together, truth_of
 
 GRADIENTS = ("dE_dW1", "dE_dW2")
 
@@ -344,6 +344,7 @@ def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]
     """
     histories = [History(run.outcome, assignment) for run in runs]  # each run read once
     own, *others = runs
+    confirm_together([p for p in (_judged_problem(h, assignment) for h in histories) if p is not None])
     own_results = check_script(own.outcome, assignment, histories[0])
     if not others:
         return own_results
@@ -391,6 +392,14 @@ def check_runs(runs: Sequence[Run], assignment: Assignment) -> list[CheckResult]
             )
         )
     return combined
+
+
+def _judged_problem(history: History, assignment: Assignment) -> Problem | None:
+    """The problem :func:`check_script` confirms the truth of for this run, if it gets that far."""
+    problem, _ = problem_from({key: history.input(key) for key in ("X", "Y", "W1", "W2")})
+    if problem is None or any(n > max(MAX_SCRIPT_SIZE, want) for n, want in zip(problem.sizes, assignment.sizes)):
+        return None
+    return problem
 
 
 def _value_name(check: str) -> str:

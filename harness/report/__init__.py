@@ -28,14 +28,25 @@ Nothing here imports torch or the grader.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
 from harness.errors import invalid
-from harness.records.report import ReportData, valid_data
+from harness.records.report import ReportData, VerdictData, valid_data
 from harness.report import canvas, classroom, csv_file, html_pages, json_file, junit, markdown, notebook
-from harness.report.files import PRIVATE, Access, Rendered, write_atomic
+from harness.report.files import (
+    PRIVATE,
+    Access,
+    Rendered,
+    make_folder,
+    submission_pages,
+    write_atomic,
+    write_atomic_chunks,
+)
 
 FORMATS: dict[str, Callable[[ReportData], Rendered]] = {
     "json": json_file.render,
@@ -73,11 +84,83 @@ def write_reports(
     valid = cast(ReportData, valid_data(report))
     written: list[Path] = []
     for name in names:
-        for relative, text in FORMATS[name](valid):
+        rendered = [(json_file.REPORT_FILE, json_file.report_json_of_valid(valid))] if name == "json" else None
+        for relative, text in rendered or FORMATS[name](valid):
             path = out / relative
             write_atomic(path, text, access)
             written.append(path)
     for folder in dict.fromkeys(p.parent for p in written):
         if folder != out:  # submissions/: gradproof's own, so given the access however it was made
+            access.give_folder(folder)
+    return written
+
+
+_WRITERS = 4  # threads writing a streamed report's pages
+STREAMED: tuple[str, ...] = ("json", "md")  # the formats :func:`write_reports_streamed` writes
+_PLACE = "\x00gradproof: the verdicts go here\x00"
+
+
+def write_reports_streamed(
+    out: Path,
+    report: ReportData,
+    verdicts: Callable[[], Iterator[VerdictData]],
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    access: Access = PRIVATE,
+) -> list[Path]:
+    """:func:`write_reports` for a batch too large to hold: the same files, byte for byte, written
+    one verdict at a time.
+
+    ``report``'s ``submissions`` are each verdict's slim form (what ``summary`` and
+    ``summary.md`` read: see :func:`harness.batch.slim`); ``verdicts()`` gives the whole ones,
+    in the same order, each time it is called, each already valid
+    (:func:`~harness.records.report.valid_data`: the journal gives them back so).  Only the
+    :data:`STREAMED` formats.
+    """
+    names = dict.fromkeys([ALWAYS, *(_known(f) for f in formats)])
+    if not set(names) <= set(STREAMED):
+        invalid("formats", ",".join(names), f"only {', '.join(STREAMED)} are written streamed")
+    valid = cast(ReportData, valid_data(report))
+    written: list[Path] = []
+    # report.json: the report around a placeholder, and each verdict put in its place as
+    # json.dumps(..., indent=2) puts an item of a list that is a value of the top level.
+    around = json_file.report_json_of_valid(cast(ReportData, {**valid, "submissions": [_PLACE]}))
+    place = '\n    "' + json.dumps(_PLACE)[1:-1] + '"\n'
+    if valid["submissions"]:
+        head, tail = around.split(place, 1)
+
+        def chunks() -> Iterator[str]:
+            yield head
+            for n, verdict in enumerate(verdicts()):
+                text = json.dumps(verdict, indent=2, allow_nan=False)
+                yield ("\n" if n == 0 else ",\n") + "    " + text.replace("\n", "\n    ")
+            yield "\n" + tail
+
+        path = out / json_file.REPORT_FILE
+        write_atomic_chunks(path, chunks(), access)
+    else:
+        path = out / json_file.REPORT_FILE
+        write_atomic(path, json_file.report_json_of_valid(valid), access)
+    written.append(path)
+    if "md" in names:
+        pages = submission_pages(valid, markdown.SUFFIX)
+        if pages:
+            make_folder((out / pages[0]).parent, access)
+        # Rendered here, written (each fsync'd) by a few threads: the fsyncs of a large batch's
+        # pages overlap instead of queueing one behind the other (a few at a time in flight).
+        with ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report") as pool:
+            flight: deque[Future[None]] = deque()
+            for page, verdict in zip(pages, verdicts()):
+                path = out / page
+                flight.append(pool.submit(write_atomic, path, markdown.markdown(verdict, valid), access))
+                written.append(path)
+                while len(flight) >= 4 * _WRITERS:
+                    flight.popleft().result()
+            for done in flight:
+                done.result()
+        path = out / markdown.SUMMARY_FILE
+        write_atomic(path, markdown.summary_markdown(valid), access)
+        written.append(path)
+    for folder in dict.fromkeys(p.parent for p in written):
+        if folder != out:
             access.give_folder(folder)
     return written

@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +147,23 @@ def make_folder(folder: Path, access: Access = PRIVATE) -> None:
     if access.gid is not None:
         os.chown(folder, -1, access.gid)
     os.chmod(folder, access.folder_mode)  # whatever the umask
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[str], access: Access = PRIVATE) -> None:
+    """:func:`write_atomic` of the text the chunks make, never all of it in memory at once."""
+    make_folder(path.parent, access)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            access.give_fd(f.fileno())
+            for chunk in chunks:
+                f.write(valid_text(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_atomic(path: Path, text: str, access: Access = PRIVATE) -> None:

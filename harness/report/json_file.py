@@ -12,7 +12,13 @@ REPORT_FILE = "report.json"
 
 def report_json(report: ReportData) -> str:
     """The report as JSON: ASCII, and valid Unicode within (no lone surrogate, even escaped)."""
-    return json.dumps(valid_data(report), indent=2, allow_nan=False) + "\n"
+    return report_json_of_valid(valid_data(report))
+
+
+def report_json_of_valid(report: ReportData) -> str:
+    """:func:`report_json` of a report already made valid (``write_reports`` makes it valid once
+    for every format: a second pass over every verdict's strings costs as much as the first)."""
+    return json.dumps(report, indent=2, allow_nan=False) + "\n"
 
 
 def render(report: ReportData) -> Rendered:
