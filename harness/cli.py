@@ -55,8 +55,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except UsageError as exc:
-            raise click.UsageError(terminal(exc), ctx) from None
+        except UsageError as exc:  # one line, exit 2: no group usage (it would name the wrong command)
+            raise click.UsageError(terminal(exc)) from None
         except GradproofError as exc:
             raise click.ClickException(terminal(exc)) from None
 

@@ -105,7 +105,9 @@ def _call(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[st
     try:
         result = fn(**inputs, **cell)
     except Exception as exc:
-        raise SpecError(f"{path}:{_line_in(exc, path)}: the reference raised {_one(exc)} (cell {dict(cell)})") from None
+        raise SpecError(
+            f"{path}:{_line_in(exc, path)}: the reference raised {_one(exc)}{f' (cell {dict(cell)})' if cell else ''}"
+        ) from None
     if not isinstance(result, Mapping) or not all(isinstance(k, str) for k in result):
         raise SpecError(
             f"{path}: {definition.function}() must return a dict of named tensors, got {type(result).__name__}"

@@ -284,3 +284,16 @@ def test_merge_needs_folders_and_an_output(tmp_path: Path) -> None:
     assert result.output.splitlines()[-1] == (
         f"Error: dir={str(empty)!r}: holds no report.json (is it a gradproof --out folder?)"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["grade", "submissions", "--out", "OUT", "--assignment", "nosuch"], ["assignment", "check", "nosuch"]],
+)
+def test_an_unknown_assignment_is_one_error_line_and_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, [a.replace("OUT", str(tmp_path / "out")) for a in args])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "Error: assignment='nosuch': no such folder, file or built-in assignment (built in: backprop-drill, "
+        "mlp-4-3-1, mlp-class, two-layer-softmax, word2vec-softmax)"
+    ]
