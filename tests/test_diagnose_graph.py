@@ -574,7 +574,19 @@ W2V_BUGS: dict[str, tuple[str, Student, str]] = {
         "missing-transpose",
     ),
     "a base-10 logarithm in the loss": ("loss", lambda v: v["loss"] / torch.log(torch.tensor(10.0)), "wrong-constant"),
+    "the loss without its log": ("loss", lambda v: -_w2v_parts(v)[0][_w2v_parts(v)[2]], "other-value"),
+    "only the outside word's row of U": (
+        "grad.outsideVectors",
+        lambda v: _only_row(torch.outer(_w2v_parts(v)[0] - _w2v_parts(v)[1], v["centerWordVec"]), _w2v_parts(v)[2]),
+        "missing-branch",
+    ),
 }
+
+
+def _only_row(full: Tensor, row: int) -> Tensor:
+    only = torch.zeros_like(full)
+    only[row] = full[row]
+    return only
 
 
 @pytest.mark.parametrize("bug", sorted(W2V_BUGS))

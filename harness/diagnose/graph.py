@@ -745,6 +745,19 @@ def _mv(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
     if not isinstance(a, Tensor) or not isinstance(x, Tensor):
         return
     if (k, 0) in trace.flows:
+        picks = {n: int(v) for n, v in trace.values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
+        full = torch.outer(g, x)
+        for label, at in picks.items():  # only the row the label picks: every row's score feeds the softmax
+            if a.dim() == 2 and 0 <= at < a.shape[0]:
+                only = torch.zeros_like(full)
+                only[at] = full[at]
+                yield Mutant(
+                    "missing-branch",
+                    k,
+                    f"0:only-{label}",
+                    {0: only},
+                    f"in {step(0)} only the row {label} picks gets a gradient, though every row's score enters the loss",
+                )
         for label, value in _others(pool, x):
             if value.shape == x.shape:
                 yield Mutant(

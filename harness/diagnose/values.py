@@ -176,6 +176,38 @@ def _other(ev: ValueEvidence) -> Diagnosis | None:
     return None
 
 
+def _picked(ev: ValueEvidence) -> Diagnosis | None:
+    """A number that is a named vector's entry at a label, or minus it (a loss without its log, a
+    score not normalised), on every failing run."""
+    definition = ev.definition
+    if definition is None or not ev.runs or ev.expected.numel() != 1:
+        return None
+    found: set[tuple[str, str, float]] | None = None
+    for run in ev.runs:
+        values = trace_of(definition, run.inputs, run.cell).values
+        picks = {n: int(v) for n, v in values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
+        s = run.submitted.to(torch.float64).reshape(())
+        here = {
+            (name, label, sign)
+            for name, value in values.items()
+            if value.dim() == 1 and value.dtype.is_floating_point and name != _base(ev.quantity)
+            for label, at in picks.items()
+            if 0 <= at < value.numel()
+            for sign in (1.0, -1.0)
+            if _close(s, sign * value[at].to(torch.float64), ev)
+        }
+        found = here if found is None else found & here
+        if not found:
+            return None
+    assert found is not None
+    name, label, sign = sorted(found)[0]
+    return Diagnosis(
+        "other-value",
+        f"{_name(ev, ev.quantity)} equals {'minus ' if sign < 0 else ''}{name}[{label}]: a step of the formula "
+        "(a logarithm, a normalisation) is missing.",
+    )
+
+
 def _batch(ev: ValueEvidence) -> int | None:
     """The leading size most inputs share (rows as samples), if any."""
     sizes = [t.shape[0] for t in ev.truths.values() if t.dim() >= 1]
@@ -517,7 +549,7 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     link, first, upstream = _link(ev)
     if link is not None and not first:
         return link
-    local = _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev)
+    local = _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev)
     if link is not None and local is not None:
         words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
         return Diagnosis(local.id, f"{link.message[:-1]}: {words}")
