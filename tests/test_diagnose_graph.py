@@ -574,6 +574,18 @@ W2V_BUGS: dict[str, tuple[str, Student, str]] = {
         "missing-transpose",
     ),
     "a base-10 logarithm in the loss": ("loss", lambda v: v["loss"] / torch.log(torch.tensor(10.0)), "wrong-constant"),
+    "the softmax's derivative applied again": (
+        "grad.centerWordVec",
+        lambda v: (
+            v["outsideVectors"].T @ ((_w2v_parts(v)[0] - _w2v_parts(v)[1]) * _w2v_parts(v)[0] * (1 - _w2v_parts(v)[0]))
+        ),
+        "double-count",
+    ),
+    "the one-hot taken away once per word of the vocabulary": (
+        "grad.centerWordVec",
+        lambda v: v["outsideVectors"].T @ (_w2v_parts(v)[0] - v["scores"].numel() * _w2v_parts(v)[1]),
+        "double-count",
+    ),
     "the loss without its log": ("loss", lambda v: -_w2v_parts(v)[0][_w2v_parts(v)[2]], "other-value"),
     "only the outside word's row of U": (
         "grad.outsideVectors",

@@ -408,6 +408,23 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
             {0: -g - prob * g.sum(dim, keepdim=True)},
             f"in {step(0)} the labels' one-hot enters with the wrong sign",
         )
+        right = g - prob * g.sum(dim, keepdim=True)
+        yield Mutant(
+            "double-count",
+            k,
+            "softmax-again",
+            {0: right * prob * (1 - prob)},
+            f"in {step(0)} the softmax's own derivative is applied again on top of the cross-entropy's",
+        )
+        classes = g.shape[dim] if g.dim() > 0 else 1
+        if classes > 1:
+            yield Mutant(
+                "double-count",
+                k,
+                "onehot-per-class",
+                {0: classes * g - prob * g.sum(dim, keepdim=True)},
+                f"in {step(0)} the labels' one-hot is taken away once per class (inside the loop over them), not once",
+            )
         for label, value in _others(pool, prob):
             if value.shape == prob.shape:
                 yield Mutant(
