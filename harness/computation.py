@@ -99,7 +99,20 @@ class Truth:
         return tuple(n for n in self.order if name in self.inputs_of.get(n, ()))
 
 
-def _call(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any]) -> dict[str, Any]:
+def leaves_of(definition: Definition, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """A run's inputs as the reference takes them: float64 (labels int64), copies of their own, the
+    parameters tracked by autograd."""
+    leaves: dict[str, Tensor] = {}
+    for spec in definition.inputs:
+        value = inputs[spec.name].detach()
+        value = value.to(torch.int64) if spec.kind == "labels" else value.to(torch.float64)
+        leaves[spec.name] = value.clone().requires_grad_(spec.parameter)
+    return leaves
+
+
+def call_reference(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any]) -> dict[str, Any]:
+    """The reference's result on ``inputs`` in variant ``cell``; a reference that raises or returns
+    something else than named tensors with a scalar loss is a :class:`SpecError` line."""
     fn = reference_of(definition)
     path = Path(definition.folder) / definition.reference
     try:
@@ -125,12 +138,8 @@ def truth_of(
 ) -> Truth:
     """The reference on ``inputs`` in float64: every named value, ``grad.<name>`` of the loss for every
     parameter and every named intermediate, and ``new.<parameter>``."""
-    leaves: dict[str, Tensor] = {}
-    for spec in definition.inputs:
-        value = inputs[spec.name].detach()
-        value = value.to(torch.int64) if spec.kind == "labels" else value.to(torch.float64)
-        leaves[spec.name] = value.clone().requires_grad_(spec.parameter)
-    result = _call(definition, leaves, cell)
+    leaves = leaves_of(definition, inputs)
+    result = call_reference(definition, leaves, cell)
     named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
     loss = named[definition.loss]
     wrt = {n: t for n, t in leaves.items() if t.requires_grad}

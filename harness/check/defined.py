@@ -407,20 +407,15 @@ def _check_one(
         message = f"{message} {_run_words(o)}."
     evidence = None
     if status == "fail" and "submitted" in extra and o.truth is not None:
-        tol = _tolerance(assignment, o.values[extra["quantity"]])
-        evidence = ValueEvidence(
-            quantity=extra["quantity"],
-            submitted=extra["submitted"],
-            expected=o.truth.values[extra["quantity"]],
-            truths=o.truth.values,
-            read=_read_values(o),
-            consumers={n: o.truth.consumers(n) for n in o.truth.order},
-            names=shown,
-            rtol=tol.rtol,
-            atol=tol.atol,
-            definition=definition,
-            runs=_failing_runs(str(extra["quantity"]), o, judged, assignment, definition),
-            own_right=_own_right(str(extra["quantity"]), judged, assignment, definition),
+        quantity = str(extra["quantity"])
+        evidence = _value_evidence(
+            quantity,
+            o,
+            _failing_runs(quantity, o, judged, assignment, definition),
+            assignment,
+            definition,
+            shown,
+            own_right=_own_right(quantity, judged, assignment, definition),
         )
     diagnosis = None
     if "shape" in extra:
@@ -487,7 +482,7 @@ def _transposed_evidence(
     """The evidence of a 2-D value submitted transposed, with the transpose as the submitted value (and
     every run of that variant cell where it is transposed likewise): ``None`` where there is none."""
     runs = []
-    for o in [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]:
+    for o in _same_cell(first, judged):
         value = o.values.get(quantity)
         if value is None or value.tensor is None or o.truth is None:
             continue
@@ -497,6 +492,26 @@ def _transposed_evidence(
         runs.append(ValueRun(o.inputs, o.cell, value.tensor.T.to(torch.float64), _read_values(o)))
     if not runs or first.truth is None:
         return None
+    return _value_evidence(
+        quantity, first, tuple(runs), assignment, definition, shown, transposed=True, fallback=fallback
+    )
+
+
+def _value_evidence(
+    quantity: str,
+    first: Observed,
+    runs: tuple[ValueRun, ...],
+    assignment: Assignment,
+    definition: Definition,
+    shown: Mapping[str, str],
+    *,
+    own_right: bool = False,
+    transposed: bool = False,
+    fallback: Diagnosis | None = None,
+) -> ValueEvidence:
+    """What the diagnose stage reads about ``quantity`` failing: ``first``'s run (its truth, what else it
+    computed) and every failing run of its cell (``runs``, the first being ``first``'s)."""
+    assert first.truth is not None
     tol = _tolerance(assignment, first.values[quantity])
     return ValueEvidence(
         quantity=quantity,
@@ -509,8 +524,9 @@ def _transposed_evidence(
         rtol=tol.rtol,
         atol=tol.atol,
         definition=definition,
-        runs=tuple(runs),
-        transposed=True,
+        runs=runs,
+        own_right=own_right,
+        transposed=transposed,
         fallback=fallback,
     )
 
@@ -525,7 +541,7 @@ def _wrong_shaped_operand(
 ) -> Diagnosis | None:
     """A value of the wrong shape made with another operand, the same on every run of ``first``'s cell."""
     runs = []
-    for o in [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]:
+    for o in _same_cell(first, judged):
         value = o.values.get(quantity)
         if value is not None and value.tensor is not None:
             runs.append((o.inputs, o.cell, value.tensor))
@@ -545,7 +561,7 @@ def _failing_runs(
     """Every judged run of ``first``'s variant cell on which ``quantity`` was read and is wrong, ``first``
     first: a diagnosis must reproduce each."""
     runs = []
-    for o in [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]:
+    for o in _same_cell(first, judged):
         value = o.values.get(quantity)
         if value is None or value.tensor is None or o.truth is None:
             continue
@@ -562,6 +578,11 @@ def _own_right(quantity: str, judged: Sequence[Observed], assignment: Assignment
         if o.source == "own" and value is not None and value.tensor is not None and o.truth is not None:
             return _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)[0]
     return False
+
+
+def _same_cell(first: Observed, judged: Sequence[Observed]) -> list[Observed]:
+    """``first``, then every other judged run of its variant cell: what a diagnosis must explain."""
+    return [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]
 
 
 def _read_values(o: Observed) -> dict[str, Tensor]:

@@ -122,10 +122,28 @@ class Trace:
         out = node.fn(*args)
         return list(out) if isinstance(out, tuple) else [out]
 
+    def _taken(self, pending: dict[Edge, Tensor], k: int) -> dict[int, Tensor]:
+        """What ``pending`` holds for the outputs of node ``k``, taken out of it."""
+        return {nr: pending.pop((k, nr)) for nr in range(len(self.nodes[k].shapes)) if (k, nr) in pending}
+
+    def _pass_on(self, k: int, outs: list[Tensor | None], pending: dict[Edge, Tensor], target: int) -> bool:
+        """Add what step ``k`` sends back along each edge (``outs``) to ``pending``, for the nodes up to
+        ``target``; ``False`` if one of them does not fit its input's shape."""
+        node = self.nodes[k]
+        for e, out in enumerate(outs):
+            edge = node.edges[e] if e < len(node.edges) else None
+            if edge is None or out is None or edge[0] > target:
+                continue
+            fitted = _fit(out, self.nodes[edge[0]].shapes[edge[1]])
+            if fitted is None:
+                return False
+            pending[edge] = pending[edge] + fitted if edge in pending else fitted
+        return True
+
     def _backward(self) -> None:
         pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
         for k, node in enumerate(self.nodes):
-            grads = {nr: pending.pop((k, nr)) for nr in range(len(node.shapes)) if (k, nr) in pending}
+            grads = self._taken(pending, k)
             for nr, g in grads.items():
                 self.grads[(k, nr)] = g
             if node.op == "AccumulateGrad" or not grads:
@@ -171,6 +189,10 @@ class Trace:
             edge = next((x for x in node.edges if x is not None), None)
         return "a constant"
 
+    def picks(self) -> dict[str, int]:
+        """The whole-number scalars among the inputs and values (a label: the outside word, a class)."""
+        return {n: int(v) for n, v in self.values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
+
     def reaches(self, target: int) -> set[int]:
         """The nodes whose contributions can reach node ``target``."""
         found = {target}
@@ -206,17 +228,11 @@ class Trace:
             change = fitted - self.flows.get((mutant.node, e), torch.zeros_like(fitted))
             delta[edge] = delta[edge] + change if edge in delta else change
         for k in range(mutant.node + 1, target):
-            grads = {nr: delta.pop((k, nr)) for nr in range(len(self.nodes[k].shapes)) if (k, nr) in delta}
+            grads = self._taken(delta, k)
             if not grads or self.nodes[k].op == "AccumulateGrad":
                 continue
-            for e, out in enumerate(self._call(k, grads)):
-                edge = self.nodes[k].edges[e] if e < len(self.nodes[k].edges) else None
-                if edge is None or out is None or edge[0] > target:
-                    continue
-                fitted = _fit(out, self.nodes[edge[0]].shapes[edge[1]])
-                if fitted is None:
-                    return None
-                delta[edge] = delta[edge] + fitted if edge in delta else fitted
+            if not self._pass_on(k, self._call(k, grads), delta, target):
+                return None
         total = delta.get((target, 0))
         return right if total is None else right + total
 
@@ -226,25 +242,18 @@ class Trace:
         others' mistakes."""
         pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
         for k in range(target + 1):
-            node = self.nodes[k]
-            grads = {nr: pending.pop((k, nr)) for nr in range(len(node.shapes)) if (k, nr) in pending}
+            grads = self._taken(pending, k)
             if k == target:
                 return grads.get(0)
-            if not grads or node.op == "AccumulateGrad":
+            if not grads or self.nodes[k].op == "AccumulateGrad":
                 continue
-            outs: list[Tensor | None] = list(self._call(k, grads))
+            outs = self._call(k, grads)
             replaced = edit(k, grads[0]) if 0 in grads else None
             for e, flow in (replaced or {}).items():
                 if e < len(outs):
                     outs[e] = flow
-            for e, out in enumerate(outs):
-                edge = node.edges[e] if e < len(node.edges) else None
-                if edge is None or out is None or edge[0] > target:
-                    continue
-                fitted = _fit(out, self.nodes[edge[0]].shapes[edge[1]])
-                if fitted is None:
-                    return None
-                pending[edge] = pending[edge] + fitted if edge in pending else fitted
+            if not self._pass_on(k, outs, pending, target):
+                return None
         return None
 
     def mutants(self, nodes: set[int], pool: Mapping[str, Tensor]) -> Iterator[Mutant]:
@@ -762,9 +771,8 @@ def _mv(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
     if not isinstance(a, Tensor) or not isinstance(x, Tensor):
         return
     if (k, 0) in trace.flows:
-        picks = {n: int(v) for n, v in trace.values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
         full = torch.outer(g, x)
-        for label, at in picks.items():  # only the row the label picks: every row's score feeds the softmax
+        for label, at in trace.picks().items():  # only the row the label picks: every row's score feeds the softmax
             if a.dim() == 2 and 0 <= at < a.shape[0]:
                 only = torch.zeros_like(full)
                 only[at] = full[at]

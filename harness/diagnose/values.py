@@ -26,7 +26,7 @@ from itertools import combinations
 import torch
 from torch import Tensor
 
-from harness.computation import reference_of, truth_of
+from harness.computation import call_reference, leaves_of, truth_of
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules, broadcast
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -55,7 +55,7 @@ def _link(ev: ValueEvidence) -> tuple[Diagnosis | None, bool, list[str]]:
     upstream = [c for c in ev.consumers.get(base, ()) if GRAD + c in ev.read and GRAD + c in ev.truths]
     if not upstream:
         return None, False, []
-    wrong = [c for c in upstream if not _agrees(ev.read[GRAD + c], ev.truths[GRAD + c], ev)]
+    wrong = [c for c in upstream if not _close(ev.read[GRAD + c], ev.truths[GRAD + c], ev)]
     mine = _name(ev, ev.quantity)
     if wrong:
         first = _name(ev, GRAD + wrong[0])
@@ -78,13 +78,6 @@ def _link(ev: ValueEvidence) -> tuple[Diagnosis | None, bool, list[str]]:
         True,
         upstream,
     )
-
-
-def _agrees(submitted: Tensor, expected: Tensor, ev: ValueEvidence) -> bool:
-    s = submitted.to(torch.float64)
-    if s.shape != expected.shape:  # a gradient of the wrong shape is not right, whatever its numbers
-        return False
-    return bool(((s - expected).abs() <= ev.atol + ev.rtol * expected.abs()).all())
 
 
 _FACTORS = ((-1.0, "has the opposite sign"), (2.0, "is twice"), (0.5, "is half"), (-2.0, "is minus twice"))
@@ -184,8 +177,8 @@ def _picked(ev: ValueEvidence) -> Diagnosis | None:
         return None
     found: set[tuple[str, str, float]] | None = None
     for run in ev.runs:
-        values = trace_of(definition, run.inputs, run.cell).values
-        picks = {n: int(v) for n, v in values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
+        trace = trace_of(definition, run.inputs, run.cell)
+        values, picks = trace.values, trace.picks()
         s = run.submitted.to(torch.float64).reshape(())
         here = {
             (name, label, sign)
@@ -226,10 +219,7 @@ def summed_over_wrong_axis(
     for shape in sorted({tuple(s) for s in shapes}, key=len):
         if shape == want or len(shape) < len(want) or len(shape) == 0:
             continue
-        try:
-            if broadcast(tuple(want), tuple(shape)) != tuple(shape):
-                continue
-        except RuntimeError:
+        if broadcast(want, shape) != shape:
             continue
         if not got:
             return shape
@@ -268,12 +258,8 @@ _COMBINED = ((-1.0, "with the opposite sign"), (2.0, "twice over"), (0.5, "halve
 
 def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
     """The reference's backward pass on one run, step by step."""
-    leaves: dict[str, Tensor] = {}
-    for spec in definition.inputs:
-        value = inputs[spec.name].detach()
-        value = value.to(torch.int64) if spec.kind == "labels" else value.to(torch.float64)
-        leaves[spec.name] = value.clone().requires_grad_(spec.parameter)
-    result = reference_of(definition)(**leaves, **cell)
+    leaves = leaves_of(definition, inputs)
+    result = call_reference(definition, leaves, cell)
     named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
     return Trace(named[definition.loss], named, leaves)
 
@@ -288,7 +274,7 @@ def _pool(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
         grad = trace.grad(name)
         if grad is not None:
             pool[names.get(GRAD + name, GRAD + name)] = grad
-    picks = {n: int(v) for n, v in trace.values.items() if v.dim() == 0 and not v.dtype.is_floating_point}
+    picks = trace.picks()
     for label, value in list(pool.items()):
         if value.dim() == 2 and value.shape[0] != value.shape[1]:
             pool[f"{label}.T"] = value.T
