@@ -84,15 +84,18 @@ def write_reports(
     valid = cast(ReportData, valid_data(report))
     written: list[Path] = []
     for name in names:
-        rendered = [(json_file.REPORT_FILE, json_file.report_json_of_valid(valid))] if name == "json" else None
-        for relative, text in rendered or FORMATS[name](valid):
+        for relative, text in FORMATS[name](valid):
             path = out / relative
             write_atomic(path, text, access)
             written.append(path)
+    _give_folders(out, written, access)
+    return written
+
+
+def _give_folders(out: Path, written: list[Path], access: Access) -> None:
     for folder in dict.fromkeys(p.parent for p in written):
         if folder != out:  # submissions/: gradproof's own, so given the access however it was made
             access.give_folder(folder)
-    return written
 
 
 _WRITERS = 4  # threads writing a streamed report's pages
@@ -125,6 +128,7 @@ def write_reports_streamed(
     # json.dumps(..., indent=2) puts an item of a list that is a value of the top level.
     around = json_file.report_json_of_valid(cast(ReportData, {**valid, "submissions": [_PLACE]}))
     place = '\n    "' + json.dumps(_PLACE)[1:-1] + '"\n'
+    path = out / json_file.REPORT_FILE
     if valid["submissions"]:
         head, tail = around.split(place, 1)
 
@@ -135,10 +139,8 @@ def write_reports_streamed(
                 yield ("\n" if n == 0 else ",\n") + "    " + text.replace("\n", "\n    ")
             yield "\n" + tail
 
-        path = out / json_file.REPORT_FILE
         write_atomic_chunks(path, chunks(), access)
     else:
-        path = out / json_file.REPORT_FILE
         write_atomic(path, json_file.report_json_of_valid(valid), access)
     written.append(path)
     if "md" in names:
@@ -160,7 +162,5 @@ def write_reports_streamed(
         path = out / markdown.SUMMARY_FILE
         write_atomic(path, markdown.summary_markdown(valid), access)
         written.append(path)
-    for folder in dict.fromkeys(p.parent for p in written):
-        if folder != out:
-            access.give_folder(folder)
+    _give_folders(out, written, access)
     return written

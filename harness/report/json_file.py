@@ -22,4 +22,6 @@ def report_json_of_valid(report: ReportData) -> str:
 
 
 def render(report: ReportData) -> Rendered:
-    return [(REPORT_FILE, report_json(report))]
+    """``report.json`` of a report :func:`~harness.report.write_reports` made valid, as it does for
+    every format (the pass over every verdict's strings is not made twice)."""
+    return [(REPORT_FILE, report_json_of_valid(report))]
