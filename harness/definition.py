@@ -117,6 +117,11 @@ def load_assignment(ref: str | Path | None = None) -> Assignment:
     return parse_definition(text, doc, path)
 
 
+def _updated_in_place(quantity: str, other: str) -> bool:
+    """``new.W`` may be read from ``W``'s own path (``W -= lr * dW``: the value after the update)."""
+    return quantity == NEW + other or other == NEW + quantity
+
+
 class _Lines:
     """Where each key of a TOML text is: ``table.key`` -> line number (1-based)."""
 
@@ -385,9 +390,9 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
             r.bad(f"read.{quantity}", paths, "expected a list of paths, e.g. ['dW1', \"grads['W1']\"]")
         for p in paths:
             _path(r, f"read.{quantity}", p)
-            if p in owner and owner[p] != quantity:
+            if p in owner and owner[p] != quantity and not _updated_in_place(quantity, owner[p]):
                 r.bad(f"read.{quantity}", p, f"the name is already read as {owner[p]}: one name, one quantity")
-            owner[p] = quantity
+            owner.setdefault(p, quantity)
         read[quantity] = tuple(paths)
     kw["read"] = read
 

@@ -18,8 +18,16 @@ import torch
 from torch import Tensor
 
 import harness.wire as wire
-from harness.check.compare import compare, fit
-from harness.computation import Truth, draw_inputs, run_seeds, substitution_of, truth_of
+from harness.check.compare import compare, fit, update_tolerance
+from harness.computation import (
+    Truth,
+    draw_inputs,
+    learning_rate,
+    recomputed,
+    run_seeds,
+    substitution_of,
+    truth_of,
+)
 from harness.diagnose.values import summed_over_wrong_axis, wrong_shaped_operand
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.definition import GRAD, NEW, Definition
@@ -65,9 +73,10 @@ def _step_end(outcome: Outcome, definition: Definition, firsts: Mapping[str, Bin
     """The statement of the first update: a parameter re-bound to another value, or a new.* bound."""
     ends: list[int] = []
     for quantity, paths in definition.read.items():
-        if quantity.startswith(NEW):
-            bound = _numeric(outcome, paths)
-            if bound and quantity[len(NEW) :] not in {p for p in paths}:
+        if quantity.startswith(NEW):  # W_new bound (W itself updated in place: the loop below)
+            own = set(definition.read.get(quantity[len(NEW) :], ()))
+            bound = _numeric(outcome, [p for p in paths if p not in own])
+            if bound:
                 ends.append(bound[0].statement)
     for name in definition.parameters:
         first = firsts.get(name)
@@ -99,6 +108,9 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
             firsts[spec.name] = bound[0]
     inputs = {n: b.value.tensor for n, b in firsts.items() if b.value.tensor is not None}
     observed = Observed(source=source, seed=seed, cell={}, inputs=inputs)
+    rate = next((s.name for s in definition.inputs if s.kind == "rate"), None)
+    if rate is not None and rate not in inputs and definition.lr is not None:
+        inputs[rate] = torch.tensor(definition.lr, dtype=torch.float64)  # no lr of its own: the assignment's
     missing = [s.name for s in definition.inputs if s.name not in inputs]
     end = _step_end(outcome, definition, firsts)
     for quantity, paths in definition.read.items():
@@ -116,10 +128,13 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
             before = [b for b in bound if end is None or b.statement <= end]
             chosen = before[-1] if before else (bound[0] if bound else None)
         if chosen is None:
-            anything = [b for b in outcome.history if b.name in set(paths)]
+            own = set(definition.read.get(quantity[len(NEW) :], ())) if quantity.startswith(NEW) else set()
+            anything = [b for b in outcome.history if b.name in set(paths) - own]  # W itself: the input
             observed.why[quantity] = (
-                f"{paths[0]} is {anything[-1].value.description or anything[-1].value.kind}, not numbers"
+                f"{anything[-1].name} is {anything[-1].value.description or anything[-1].value.kind}, not numbers"
                 if anything
+                else f"{' / '.join(paths)} was never defined: the submission stopped before it ({outcome.error})"
+                if outcome.error is not None
                 else f"{' / '.join(paths)} is never defined"
             )
         else:
@@ -314,6 +329,85 @@ def _judge_value(
     )
 
 
+def _judge_update(
+    quantity: str, value: Value, o: Observed, assignment: Assignment, definition: Definition
+) -> tuple[bool, str, dict[str, Any]]:
+    """``new.<p>`` as a rule: its step ``new − p`` against ``−lr · (the submission's own grad.<p>)``
+    where the run exposes that gradient (a wrong gradient costs its own check, not the update's
+    too), else against the true gradient.  The step is compared, not the new value: a wrong
+    learning rate must not hide in the weights' rounding."""
+    assert value.tensor is not None and o.truth is not None
+    p = quantity[len(NEW) :]
+    weights = o.truth.values[p].to(torch.float64)
+    shown = display_names(definition).get(quantity, quantity)
+    submitted, note = fit(value.tensor, weights)
+    if submitted is None or (note is not None and definition.orientation != "either"):
+        got = tuple(value.tensor.shape)
+        return (
+            False,
+            f"{shown} has shape {got}; expected {tuple(weights.shape)}",
+            {"shape": (got, tuple(weights.shape))},
+        )
+    gradient = o.truth.values[GRAD + p]
+    own = o.values.get(GRAD + p)
+    if own is not None and own.tensor is not None:
+        fitted, turned = fit(own.tensor, gradient)
+        if fitted is not None and (turned is None or definition.orientation == "either"):
+            gradient = fitted
+    lr = learning_rate(definition, o.inputs)
+    assert lr is not None  # parse_definition refuses new.* without one
+    step = submitted.to(torch.float64) - weights
+    expected = -lr * gradient.to(torch.float64)
+    tol = update_tolerance(_tolerance(assignment, value), weights)
+    cmp = compare(step, expected, tol)
+    if cmp.ok:
+        return True, "", {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "tolerance": str(tol), "note": note}
+    worst = cmp.worst[0]
+    where = f" at {list(worst.index)}" if worst.index else ""
+    message = (
+        f"{shown} is wrong: its step from {display_names(definition).get(p, p)} has the largest error "
+        f"{worst.abs_error:.3g}{where} (yours {worst.submitted:.6g}, expected {worst.expected:.6g}, lr = {lr:g})"
+    )
+    return (
+        False,
+        message,
+        {
+            "max_abs": cmp.max_abs,
+            "max_rel": cmp.max_rel,
+            "worst": cmp.worst,
+            "tolerance": str(tol),
+            "submitted": submitted,
+        },
+    )
+
+
+def _on_own_upstream(
+    quantity: str, value: Value, o: Observed, assignment: Assignment, definition: Definition
+) -> tuple[bool, str, dict[str, Any]] | None:
+    """A forward value judged on the submission's own values it is made from, where those are wrong
+    (``E`` right for its own wrong ``Y_cap``): the mistake costs the check of the value that has it,
+    not every check after it too.  ``None``: nothing it is made from is exposed and wrong."""
+    assert o.truth is not None
+    wrong = {}
+    for before in o.truth.inputs_of.get(quantity, ()):
+        mine = o.values.get(before)
+        if mine is None or mine.tensor is None or not definition.is_forward(before):
+            continue
+        if not _judge_value(before, mine, o.truth.values[before], assignment, definition)[0]:
+            wrong[before] = mine.tensor
+    if not wrong:
+        return None
+    expected = recomputed(definition, o.inputs, o.cell, wrong).get(quantity)
+    if expected is None:
+        return None
+    ok, _, extra = _judge_value(quantity, value, expected, assignment, definition)
+    if not ok:
+        return None
+    shown = display_names(definition)
+    mine_words = ", ".join(shown.get(b, b) for b in wrong)
+    return True, "", {**extra, "note": f"right for your own {mine_words}, which is wrong (its own check says so)"}
+
+
 def _run_words(o: Observed) -> str:
     where = "on your own inputs" if o.source == "own" else "on inputs the grader chose"
     return f"{where}{' (' + Definition.cell_label(o.cell) + ')' if o.cell else ''}"
@@ -365,16 +459,26 @@ def _check_one(
         for quantity in quantities:
             value = o.values.get(quantity)
             if value is None:
-                status = "missing" if "never defined" in o.why.get(quantity, "never defined") else "error"
+                why = o.why.get(quantity, "is never defined")
+                status = "missing" if why.endswith("is never defined") else "error"  # not numbers, or it stopped
                 failing.setdefault(label, (o, f"{o.why.get(quantity, quantity + ' is never defined')}", {}, status))
                 continue
-            ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+            if quantity.startswith(NEW):
+                ok, message, extra = _judge_update(quantity, value, o, assignment, definition)
+            else:
+                ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+            if not ok and "shape" not in extra and definition.is_forward(quantity):
+                ok, message, extra = _on_own_upstream(quantity, value, o, assignment, definition) or (
+                    ok,
+                    message,
+                    extra,
+                )
             if not ok and o.step_error is not None:  # what a step that raised left behind
                 message = f"{message} (read after {o.step_error})"
             if not ok:
                 failing.setdefault(label, (o, message, {**extra, "quantity": quantity}, "fail"))
-            elif extra.get("note") and extra["note"] not in notes:
-                notes.append(f"{quantity}: {extra['note']}")
+            elif extra.get("note") and f"{shown.get(quantity, quantity)}: {extra['note']}" not in notes:
+                notes.append(f"{shown.get(quantity, quantity)}: {extra['note']}")
             elif ok and not worst_pass:
                 worst_pass = extra
         passed.setdefault(label, label not in failing)

@@ -26,7 +26,8 @@ from itertools import combinations
 import torch
 from torch import Tensor
 
-from harness.computation import call_reference, leaves_of, truth_of
+from harness.computation import call_reference, learning_rate, leaves_of, truth_of
+from harness.diagnose.forward import ForwardMutant, forward_mutants
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules, broadcast
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -430,23 +431,35 @@ def _update(ev: ValueEvidence) -> Diagnosis | None:
 
 
 def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Tensor]]]:
+    """The update's mistakes, each as the new weights it leaves on every run.  The step is built from
+    the gradient the check judged it by: the submission's own ``grad.<p>`` where every run exposes
+    one of the weights' shape, else the true one."""
     definition = ev.definition
     assert definition is not None
     runs = ev.runs
     before = [r.inputs[p].to(torch.float64) for r in runs]
     traces = [trace_of(definition, r.inputs, r.cell) for r in runs]
     grads = [t.grad(p) for t in traces]
-    rate = next((i.name for i in definition.inputs if i.kind == "rate"), None)
-    lrs = [float(r.inputs[rate]) if rate else (definition.lr or 0.0) for r in runs]
+    lrs = [learning_rate(definition, r.inputs) or 0.0 for r in runs]
     if any(g is None for g in grads) or not any(lrs):
         return
     gs = [g for g in grads if g is not None]
+    own = [r.read.get(GRAD + p) for r in runs]
+    if all(g is not None and g.numel() == w.numel() for g, w in zip(own, before)):
+        gs = [g.to(torch.float64).reshape(w.shape) for g, w in zip(own, before) if g is not None]
     yield "no-update", "is the weights before the update: the step is never taken", before
     yield (
         "update-sign",
         "moves up the gradient, not down it: check the sign of the step",
         [w + lr * g for w, lr, g in zip(before, lrs, gs)],
     )
+    fixed = _fixed_step(runs[0].submitted.to(torch.float64), before[0], gs[0])
+    if fixed is not None and len(set(lrs)) > 1:  # the same step where the lr differs: a literal
+        yield (
+            "update-lr",
+            f"takes a step of the same size {fixed:.3g} on every run, not the learning rate: use lr",
+            [w - fixed * g for w, g in zip(before, gs)],
+        )
     for c in (1.0 / lrs[0], 10.0, 0.1, 2.0, 0.5):
         yield (
             "update-lr",
@@ -454,17 +467,6 @@ def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Te
             [w - c * lr * g for w, lr, g in zip(before, lrs, gs)],
         )
     shown = _name(ev, GRAD + p)
-    if all(GRAD + p in r.read for r in runs):
-        yield (
-            "upstream-wrong",
-            f"is computed from {shown}, which is already wrong: fix {shown} first",
-            [
-                w - lr * r.read[GRAD + p].to(torch.float64).reshape(w.shape)
-                if r.read[GRAD + p].numel() == w.numel()
-                else w * 0
-                for w, lr, r in zip(before, lrs, runs)
-            ],
-        )
     after = [dict(r.inputs, **{p: w - lr * g}) for r, w, lr, g in zip(runs, before, lrs, gs)]
     moved = [trace_of(definition, a, r.cell).grad(p) for a, r in zip(after, runs)]
     if all(m is not None for m in moved):
@@ -475,7 +477,16 @@ def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Te
         )
 
 
-_NOT_A_SECOND_MISTAKE = ("first-wrong-link", "upstream-wrong", "instance-only", "transposed")
+def _fixed_step(new: Tensor, before: Tensor, gradient: Tensor) -> float | None:
+    """The step size ``s`` with ``new ≈ before − s · gradient`` (least squares), or ``None``."""
+    g = gradient.detach().reshape(-1).to(torch.float64)
+    norm = float(g @ g)
+    if norm == 0.0 or new.numel() != before.numel():
+        return None
+    return float((before.detach().reshape(-1) - new.detach().reshape(-1)) @ g) / norm
+
+
+_NOT_A_SECOND_MISTAKE = ("first-wrong-link", "instance-only", "transposed")
 
 
 def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
@@ -523,19 +534,100 @@ def _filled_runs(ev: ValueEvidence) -> ValueEvidence:
     )
 
 
+# ---------------------------------------------------------------- a wrong forward pass
+
+
+def _shaped(value: Tensor, like: Tensor) -> Tensor | None:
+    if value.numel() != like.numel():
+        return None
+    return value.to(torch.float64).reshape(like.shape)
+
+
+def _mutants(ev: ValueEvidence) -> list[list[ForwardMutant]]:
+    """The forward mutants of every failing run, the same changes in the same order on each."""
+    assert ev.definition is not None
+    found = [forward_mutants(ev.definition, r.inputs, r.cell) for r in ev.runs]
+    if len({len(m) for m in found}) > 1:
+        return []
+    return found
+
+
+def _forward(ev: ValueEvidence) -> Diagnosis | None:
+    """A forward value that is the reference's with one operation changed, on every failing run."""
+    if ev.definition is None or not ev.runs or not ev.definition.is_forward(ev.quantity):
+        return None
+    per_run = _mutants(ev)
+    for k, mutant in enumerate(per_run[0] if per_run else []):
+        values = [m[k].truth.values.get(ev.quantity) for m in per_run]
+        if all(v is not None and _close(run.submitted.to(torch.float64), v, ev) for run, v in zip(ev.runs, values)):
+            return Diagnosis(
+                mutant.id, "The forward pass is wrong: " + mutant.words.format(at=_name(ev, mutant.at)) + "."
+            )
+    return None
+
+
+def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
+    """A gradient that is right for the submission's own wrong forward pass: the forward values it
+    exposes are those of the reference with one operation changed, and so is the gradient."""
+    definition = ev.definition
+    if definition is None or not ev.runs or not ev.quantity.startswith(GRAD):
+        return None
+    forward = [q for q in ev.runs[0].read if definition.is_forward(q) and q in ev.truths]
+    wrong = [
+        q
+        for q in forward
+        if (shaped := _shaped(ev.runs[0].read[q], ev.truths[q])) is not None and not _close(shaped, ev.truths[q], ev)
+    ]
+    if not wrong:
+        return None
+    per_run = _mutants(ev)
+    for k, mutant in enumerate(per_run[0] if per_run else []):
+        if all(_agrees_with(run, m[k], forward, ev) for run, m in zip(ev.runs, per_run)):
+            mine = _name(ev, ev.quantity)
+            at = mutant.words.format(at=_name(ev, mutant.at))
+            return Diagnosis(
+                "consistent-with-own-forward",
+                f"{mine} is the right gradient of your own forward pass, but that forward pass is wrong ({at}): "
+                "fix it first; the backward pass must follow the network's forward pass.",
+            )
+    return None
+
+
+def _agrees_with(run: ValueRun, mutant: ForwardMutant, forward: Sequence[str], ev: ValueEvidence) -> bool:
+    """The run's exposed forward values and the judged gradient are the mutant's."""
+    grad = mutant.truth.values.get(ev.quantity)
+    if grad is None or not _close(run.submitted.to(torch.float64), grad, ev):
+        return False
+    for q in forward:
+        want = mutant.truth.values.get(q)
+        mine = run.read.get(q)
+        if want is None or mine is None:
+            continue
+        shaped = _shaped(mine, want)
+        if shaped is None or not _close(shaped, want, ev):
+            return False
+    return True
+
+
 def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     mine = _name(ev, ev.quantity)
     if ev.own_right and ev.runs:
-        return Diagnosis(
+        update = _update(ev)  # a literal step size: right where the lr is the notebook's own
+        return update if update is not None else Diagnosis(
             "instance-only",
             f"{mine} is right on your own inputs but wrong on the grader's: does it depend on numbers "
             "written into the code?",
         )
     ev = _filled_runs(ev)
+    own = _own_forward(ev)
+    if own is not None:
+        return own
     link, first, upstream = _link(ev)
     if link is not None and not first:
         return link
-    local = _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev)
+    local = (
+        _local(ev) or _update(ev) or _forward(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev)
+    )
     if link is not None and local is not None:
         words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
         return Diagnosis(local.id, f"{link.message[:-1]}: {words}")

@@ -87,6 +87,10 @@ class Definition:
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)
 
+    def is_forward(self, quantity: str) -> bool:
+        """A value the forward pass computes: not an input, a gradient or an update."""
+        return not quantity.startswith((GRAD, NEW)) and self.input(quantity) is None
+
     @property
     def parameters(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.inputs if i.parameter)

@@ -1,0 +1,156 @@
+"""Wrong forward passes, generated from the reference (harness.diagnose.forward) and named by the value
+rules (harness.diagnose.values): each student's formula is written out here by hand, and a right forward
+pass is never blamed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from harness.computation import draw_inputs, recomputed, truth_of
+from harness.definition import load_assignment
+from harness.diagnose.forward import forward_mutants
+from harness.diagnose.values import diagnose_value
+from harness.records.definition import Definition
+from harness.records.result import ValueEvidence, ValueRun
+
+ROOT = Path(__file__).resolve().parent.parent
+MLP = load_assignment(ROOT / "examples" / "assignments" / "mlp-4-3-1").definition
+
+
+@pytest.fixture(scope="module")
+def mlp() -> Definition:
+    assert MLP is not None
+    return MLP
+
+
+Student = Callable[[dict[str, Tensor]], dict[str, Tensor]]
+
+
+def _evidence(definition: Definition, quantity: str, student: Student, read: tuple[str, ...] = ()) -> ValueEvidence:
+    """A failing check's evidence on two of the grader's runs: the student's values computed by
+    ``student`` from each run's inputs; ``read``: the other values the submission exposes."""
+    runs = []
+    truths = []
+    for run in (0, 1):
+        inputs = draw_inputs(definition, run, 5 + run)
+        truth = truth_of(definition, inputs, {})
+        truths.append(truth)
+        mine = student({**truth.values})
+        runs.append(ValueRun(inputs, {}, mine[quantity], {q: mine[q] for q in read}))
+    truth = truths[0]
+    return ValueEvidence(
+        quantity=quantity,
+        submitted=runs[0].submitted,
+        expected=truth.values[quantity],
+        truths=truth.values,
+        read=runs[0].read,
+        consumers={n: truth.consumers(n) for n in truth.order},
+        names={},
+        rtol=1e-7,
+        atol=1e-10,
+        definition=definition,
+        runs=tuple(runs),
+    )
+
+
+def _tanh_network(v: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A student's network with tanh in the hidden layer, and its own backward pass, by hand."""
+    X, Y, W1, W2 = v["X"], v["Y"], v["W1"], v["W2"]
+    Z = W1.T @ X
+    H = torch.tanh(Z)
+    O = H.T @ W2
+    Y_cap = torch.sigmoid(O)
+    E = ((Y - Y_cap) ** 2).sum()
+    dO = -2 * (Y - Y_cap) * Y_cap * (1 - Y_cap)
+    dW2 = H @ dO
+    dZ = (W2 @ dO) * (1 - H**2)
+    return {"Z": Z, "H": H, "O": O, "Y_cap": Y_cap, "E": E, "grad.W2": dW2, "grad.W1": X @ dZ.T}
+
+
+def _right_network(v: dict[str, Tensor]) -> dict[str, Tensor]:
+    X, Y, W1, W2 = v["X"], v["Y"], v["W1"], v["W2"]
+    H = torch.sigmoid(W1.T @ X)
+    Y_cap = torch.sigmoid(H.T @ W2)
+    dO = -2 * (Y - Y_cap) * Y_cap * (1 - Y_cap)
+    return {
+        "H": H,
+        "Y_cap": Y_cap,
+        "E": (Y - Y_cap).abs().sum(),  # the absolute difference where the error squares it
+        "grad.W2": -(H @ dO),  # the sign flipped
+    }
+
+
+def test_every_activation_and_the_square_of_the_reference_are_changed_once(mlp: Definition) -> None:
+    found = forward_mutants(mlp, draw_inputs(mlp, 0, 1), {})
+    words = {m.words.format(at=m.at) for m in found}
+    assert "H uses tanh where the network has a sigmoid" in words
+    assert "Y_cap uses relu where the network has a sigmoid" in words
+    assert "H has no activation where the network has a sigmoid" in words
+    assert "E uses the absolute difference where the reference squares it" in words
+    assert {m.id for m in found} == {"wrong-activation", "loss-formula"}
+
+
+def test_a_hidden_layer_written_with_tanh_is_named_as_the_wrong_activation(mlp: Definition) -> None:
+    student = _tanh_network
+    found = diagnose_value(_evidence(mlp, "H", student))
+    assert found is not None and found.id == "wrong-activation", found
+    assert "H uses tanh where the network has a sigmoid" in found.message
+
+
+def test_a_gradient_right_for_its_own_tanh_forward_pass_is_named_so(mlp: Definition) -> None:
+    student = _tanh_network
+    found = diagnose_value(_evidence(mlp, "grad.W1", student, read=("H", "Y_cap")))
+    assert found is not None and found.id == "consistent-with-own-forward", found
+    assert "H uses tanh" in found.message
+
+
+def test_an_absolute_difference_for_the_squared_error_is_named_as_the_loss_formula(mlp: Definition) -> None:
+    student = _right_network
+    found = diagnose_value(_evidence(mlp, "E", student))
+    assert found is not None and found.id == "loss-formula", found
+
+
+def test_a_wrong_gradient_with_a_right_forward_pass_is_not_blamed_on_the_forward(mlp: Definition) -> None:
+    student = _right_network
+    found = diagnose_value(_evidence(mlp, "grad.W2", student, read=("H", "Y_cap")))
+    assert found is not None and found.id == "scale--1", found
+
+
+def test_the_reference_recomputes_the_loss_from_a_given_prediction(mlp: Definition) -> None:
+    inputs = draw_inputs(mlp, 0, 3)
+    truth = truth_of(mlp, inputs, {})
+    mine = truth.values["Y_cap"] * 0.5
+    again = recomputed(mlp, inputs, {}, {"Y_cap": mine})
+    assert torch.allclose(again["E"], ((inputs["Y"].double() - mine) ** 2).sum())
+    assert torch.equal(again["H"], truth.values["H"])  # what comes before it is untouched
+    assert recomputed(mlp, inputs, {}, {"Y_cap": torch.zeros(7)}) == {}  # not its size: nothing
+
+
+def test_a_step_of_one_size_where_the_learning_rate_differs_is_named_a_literal_step(mlp: Definition) -> None:
+    runs = []
+    for run, lr in ((0, 0.05), (1, 0.2)):
+        inputs = {**draw_inputs(mlp, run, 9 + run), "lr": torch.tensor(lr, dtype=torch.float64)}
+        truth = truth_of(mlp, inputs, {})
+        runs.append(ValueRun(inputs, {}, truth.values["W1"] - 0.1 * truth.values["grad.W1"], {}))
+    truth = truth_of(mlp, runs[0].inputs, {})
+    ev = ValueEvidence(
+        quantity="new.W1",
+        submitted=runs[0].submitted,
+        expected=truth.values["new.W1"],
+        truths=truth.values,
+        read={},
+        consumers={},
+        names={"new.W1": "W1_new"},
+        rtol=1e-7,
+        atol=1e-10,
+        definition=mlp,
+        runs=tuple(runs),
+    )
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "update-lr", found
+    assert found.message == "W1_new takes a step of the same size 0.1 on every run, not the learning rate: use lr."
