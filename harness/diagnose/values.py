@@ -613,10 +613,14 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     mine = _name(ev, ev.quantity)
     if ev.own_right and ev.runs:
         update = _update(ev)  # a literal step size: right where the lr is the notebook's own
-        return update if update is not None else Diagnosis(
-            "instance-only",
-            f"{mine} is right on your own inputs but wrong on the grader's: does it depend on numbers "
-            "written into the code?",
+        return (
+            update
+            if update is not None
+            else Diagnosis(
+                "instance-only",
+                f"{mine} is right on your own inputs but wrong on the grader's: does it depend on numbers "
+                "written into the code?",
+            )
         )
     ev = _filled_runs(ev)
     own = _own_forward(ev)
