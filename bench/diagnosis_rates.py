@@ -50,10 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
+GENERIC = ROOT / "examples" / "assignments" / "mlp-4-3-1"
 
-from planted_corpus import PLANTED, corpus_names, load
+from planted_corpus import CLASSIC_KINDS, PLANTED, corpus_names, load
 
 from harness.check.compare import compare
+from harness.definition import load_assignment
 from harness.diagnose.catalogue import catalogue
 from harness.diagnose.engine import diagnose, explain
 from harness.diagnose.evidence import Case, expected_of, matches
@@ -160,7 +162,7 @@ def bench_catalogue(count: int) -> None:
     print("named rate by id: " + ", ".join(f"{i} {n / max(d, 1):.0%}" for i, (n, d) in sorted(by_id.items())))
 
 
-def bench_pipeline(jobs: int) -> None:
+def bench_pipeline(jobs: int, generic: bool = False) -> None:
     from test_mutations import plant  # the mutation suite's templates
 
     from harness.batch import grade_batch
@@ -170,6 +172,12 @@ def bench_pipeline(jobs: int) -> None:
         started = time.perf_counter()
         verdicts = grade_batch([p.path for p in planted], jobs=jobs)
         elapsed = time.perf_counter() - started
+        if generic:
+            scripts = [p for p in planted if p.style == "script"]
+            again = grade_batch([p.path for p in scripts], load_assignment(GENERIC), jobs=jobs)
+            by_path = {p.path: v for p, v in zip(planted, verdicts)}
+            compare_engines(scripts, [by_path[p.path] for p in scripts], again)
+            print()
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # planted checks, failed, named
     false_alarms = checked = 0
     for p, v in zip(planted, verdicts):
@@ -191,6 +199,36 @@ def bench_pipeline(jobs: int) -> None:
 
 
 @contextmanager
+def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) -> None:
+    """The same script submissions graded by the classic engine and by the default assignment written
+    in the generic form: checks whose status differs, and diagnoses that differ (ids compared through
+    ``planted_corpus.CLASSIC_KINDS``)."""
+    checks = same_status = diagnosed = same_diagnosis = 0
+    differ: list[str] = []
+    for p, a, b in zip(planted, classic, generic):
+        mine = {c["name"]: c for c in b["checks"] or []}
+        for c in a["checks"] or []:
+            other = mine.get(c["name"])
+            if other is None:
+                continue
+            checks += 1
+            same_status += c["status"] == other["status"]
+            if c["status"] != other["status"]:
+                differ.append(f"{p.path.name}: {c['name']} {c['status']} / {other['status']}")
+            if c["diagnosis"]:
+                diagnosed += 1
+                want = CLASSIC_KINDS.get(c["diagnosis"]["id"], c["diagnosis"]["id"])
+                got = other["diagnosis"]["id"] if other["diagnosis"] else None
+                same_diagnosis += got == want
+                if got != want:
+                    differ.append(f"{p.path.name}: {c['name']} {c['diagnosis']['id']} / {got}")
+    print(f"generic form of mlp-4-3-1 ({GENERIC.relative_to(ROOT)}) on the {len(planted)} script submissions:")
+    print(f"  same status     {same_status}/{checks} checks ({same_status / max(checks, 1):.1%})")
+    print(f"  same diagnosis  {same_diagnosis}/{diagnosed} diagnosed checks ({same_diagnosis / max(diagnosed, 1):.1%})")
+    for line in differ[:40]:
+        print(f"    {line}")
+
+
 def timed_diagnosis(spent: list[float]) -> Iterator[None]:
     """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence."""
     import harness.grade as grade
@@ -336,6 +374,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", type=int, default=12, help="random problems per mutant [12]")
     parser.add_argument("--pipeline", action="store_true", help="also grade the mutation suite's submissions")
+    parser.add_argument(
+        "--generic",
+        action="store_true",
+        help="with --pipeline: grade its script submissions with examples/assignments/mlp-4-3-1 too and compare",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
         "--assignment",
@@ -351,7 +394,7 @@ def main() -> None:
     if args.pipeline:
         if not names:
             print()
-        bench_pipeline(args.jobs)
+        bench_pipeline(args.jobs, args.generic)
     if names:
         if args.pipeline:
             print()

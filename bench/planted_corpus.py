@@ -35,6 +35,18 @@ MAX_PAIRS = 3  # files per assignment whose kind is "a+b"
 MIN_BUGS = 30
 MIN_CORRECT = 6
 
+# The classic 4-3-1 engine's diagnosis id -> the generic engine's, where the two name one mistake
+# (bench/diagnosis_rates.py --pipeline --generic and tests/test_generic_mlp.py compare the engines).
+CLASSIC_KINDS: dict[str, str] = {
+    "sign-flip": "scale--1",
+    "missing-factor": "scale-0.5",
+    "derivative-on-preactivation": "derivative-at-wrong-tensor",
+    "missing-activation-derivative": "missing-local-derivative",
+    "learning-rate": "update-lr",
+    "permuted": "missing-transpose",
+    "extra-factor": "double-count",
+}
+
 # The diagnosis ids the engine is to give: what a TA would name, the simplest that explains the numbers.
 KINDS: tuple[str, ...] = (
     "scale--1",  # the opposite sign

@@ -4,6 +4,7 @@ bundled script-style 4-3-1 submissions as the classic engine does: the same chec
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,22 +16,15 @@ from harness.definition import load_assignment
 from harness.grade import grade_submission
 from harness.records.assignment import Assignment
 from harness.run.pool import Pool
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from planted_corpus import CLASSIC_KINDS
+
 from tests.submission_expectations import EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED_OTHER_DIAGNOSES, EXPECTED_STYLE
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "examples" / "assignments" / "mlp-4-3-1"
 SCRIPTS = sorted(n for n, style in EXPECTED_STYLE.items() if style == "script")
-
-# The classic engine's diagnosis id -> the generic engine's, where the two name one mistake.
-SAME_MISTAKE = {
-    "sign-flip": "scale--1",
-    "missing-factor": "scale-0.5",
-    "derivative-on-preactivation": "derivative-at-wrong-tensor",
-    "missing-activation-derivative": "missing-local-derivative",
-    "learning-rate": "update-lr",
-    "permuted": "missing-transpose",
-    "extra-factor": "double-count",
-}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +59,7 @@ def test_a_script_submission_gets_the_classic_engines_statuses_and_diagnoses(
     }
     wanted.update(EXPECTED_OTHER_DIAGNOSES.get(file, {}))
     got = {c.name: c.diagnosis.id if c.diagnosis else None for c in verdict.checks if c.name in wanted}
-    assert got == {name: SAME_MISTAKE.get(kind, kind) for name, kind in wanted.items()}, [
+    assert got == {name: CLASSIC_KINDS.get(kind, kind) for name, kind in wanted.items()}, [
         (c.name, c.diagnosis) for c in verdict.checks if c.status == "fail"
     ]
     for c in verdict.checks:
