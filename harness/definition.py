@@ -117,11 +117,6 @@ def load_assignment(ref: str | Path | None = None) -> Assignment:
     return parse_definition(text, doc, path)
 
 
-def _updated_in_place(quantity: str, other: str) -> bool:
-    """``new.W`` may be read from ``W``'s own path (``W -= lr * dW``: the value after the update)."""
-    return quantity == NEW + other or other == NEW + quantity
-
-
 class _Lines:
     """Where each key of a TOML text is: ``table.key`` -> line number (1-based)."""
 
@@ -390,7 +385,7 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
             r.bad(f"read.{quantity}", paths, "expected a list of paths, e.g. ['dW1', \"grads['W1']\"]")
         for p in paths:
             _path(r, f"read.{quantity}", p)
-            if p in owner and owner[p] != quantity and not _updated_in_place(quantity, owner[p]):
+            if p in owner and owner[p] != quantity and not _update_of(owner[p], quantity):
                 r.bad(f"read.{quantity}", p, f"the name is already read as {owner[p]}: one name, one quantity")
             owner.setdefault(p, quantity)
         read[quantity] = tuple(paths)
@@ -500,6 +495,12 @@ def _path(r: _Reader, key: str, path: str) -> None:
         parse_path(path)
     except PathError as exc:
         r.bad(key, path, str(exc).split(": ", 1)[-1])
+
+
+def _update_of(a: str, b: str) -> bool:
+    """Whether quantities ``a`` and ``b`` are a parameter and its update, which may share a path: a
+    script updates in place (``w1 -= lr * grad_w1``), and ``new.w1`` is then ``w1`` after that."""
+    return a == NEW + b or b == NEW + a
 
 
 def _steps(r: _Reader, raw: Any, style: str) -> tuple[Step, ...]:

@@ -162,6 +162,19 @@ def test_compare_never_passes_a_non_finite_entry_even_where_the_truth_is_huge() 
     assert not compare(torch.tensor([float("inf")]), torch.tensor([float("inf")]), tol).ok
 
 
+def test_the_worst_entries_named_are_the_ones_out_of_tolerance_before_larger_errors_within_it() -> None:
+    # float32 on the script's own 1000-wide sums: -165.0087 for -165.0084 is within rtol 1e-4; 0.0213
+    # for 0.0214 is not, though its error is smaller
+    tol = A.tolerance("float32")
+    f64 = torch.float64
+    cmp = compare(
+        torch.tensor([-165.0087, 0.0213, 2.0], dtype=f64), torch.tensor([-165.0084, 0.0214, 2.0], dtype=f64), tol
+    )
+    assert not cmp.ok
+    assert cmp.worst[0].index == (1,) and cmp.worst[1].index == (0,)
+    assert cmp.max_abs == pytest.approx(3e-4, rel=1e-3)
+
+
 def test_fit_reads_a_transposed_matrix_with_a_note_and_a_flat_vector_as_a_column() -> None:
     e = torch.zeros(4, 3)
     fitted, note = fit(torch.zeros(3, 4), e)

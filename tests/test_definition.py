@@ -205,3 +205,52 @@ def test_a_bad_expression_in_a_shape_is_one_line_naming_the_input(tmp_path: Path
     (home / "assignment.toml").write_text((home / "assignment.toml").read_text().replace('"D*Q"', '"D - 2"'))
     with pytest.raises(SpecError, match=r":14: inputs.W.shape='D - 2': is 0 at D=2: a size is a whole number"):
         load_assignment(home)
+
+
+SCRIPT_SPEC = """[assignment]
+name = "tiny-script"
+style = "script"
+runs = 1
+
+[sizes]
+N = 3
+D = 2
+K = 2
+
+[inputs.X]
+shape = ["N", "D"]
+[inputs.W]
+shape = ["D", "K"]
+kind = "weight"
+[inputs.b]
+shape = ["K"]
+kind = "weight"
+[inputs.lr]
+shape = []
+kind = "rate"
+
+[read]
+X = ["X"]
+W = ["W"]
+b = ["b"]
+lr = ["lr"]
+"grad.W" = ["dW"]
+"new.W" = ["W"]
+
+[checks.update]
+values = ["new.W"]
+"""
+
+REFERENCE_WITH_RATE = REFERENCE.replace("def compute(X, W, b):", "def compute(X, W, b, lr):")
+
+
+def test_an_update_in_place_reads_the_parameter_and_its_new_value_from_the_same_name(tmp_path: Path) -> None:
+    a = load_assignment(folder(tmp_path, SCRIPT_SPEC, REFERENCE_WITH_RATE))
+    assert a.definition is not None and a.definition.read["new.W"] == ("W",) == a.definition.read["W"]
+    validate(a)
+
+
+def test_any_other_two_quantities_on_one_name_are_still_refused(tmp_path: Path) -> None:
+    spec = SCRIPT_SPEC.replace('"grad.W" = ["dW"]', '"grad.W" = ["W"]')
+    with pytest.raises(SpecError, match=r"read.grad.W='W': the name is already read as W: one name, one quantity"):
+        load_assignment(folder(tmp_path, spec, REFERENCE_WITH_RATE))

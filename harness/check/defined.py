@@ -284,12 +284,17 @@ def display_names(definition: Definition) -> dict[str, str]:
     return names
 
 
-def _tolerance(assignment: Assignment, value: Value) -> Tolerance:
-    return assignment.tolerance(value.dtype if value.dtype in FLOAT_DTYPES else "float64")
+def _tolerance(assignment: Assignment, value: Value, observed: Observed) -> Tolerance:
+    """By the value's dtype; a plain number (``loss.item()``) by the least precise float dtype of the
+    run's inputs, the precision it was computed in (a float32 loss made a Python float is float32)."""
+    if value.kind != "number":
+        return assignment.tolerance(value.dtype if value.dtype in FLOAT_DTYPES else "float64")
+    dtypes = {v.dtype for n, v in observed.values.items() if n in observed.inputs and v.dtype in FLOAT_DTYPES}
+    return max((assignment.tolerance(d) for d in dtypes or {"float64"}), key=lambda t: (t.rtol, t.atol))
 
 
 def _judge_value(
-    quantity: str, value: Value, expected: Tensor, assignment: Assignment, definition: Definition
+    quantity: str, value: Value, expected: Tensor, assignment: Assignment, definition: Definition, observed: Observed
 ) -> tuple[bool, str, dict[str, Any]]:
     assert value.tensor is not None
     shown = display_names(definition).get(quantity, quantity)
@@ -306,7 +311,7 @@ def _judge_value(
             f"{shown} has shape {tuple(value.tensor.shape)}; expected {tuple(expected.shape)}",
             {"shape": (tuple(value.tensor.shape), tuple(expected.shape))},
         )
-    tol = _tolerance(assignment, value)
+    tol = _tolerance(assignment, value, observed)
     cmp = compare(submitted, expected, tol)
     if cmp.ok:
         return True, "", {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "tolerance": str(tol), "note": note}
@@ -358,7 +363,7 @@ def _judge_update(
     assert lr is not None  # parse_definition refuses new.* without one
     step = submitted.to(torch.float64) - weights
     expected = -lr * gradient.to(torch.float64)
-    tol = update_tolerance(_tolerance(assignment, value), weights)
+    tol = update_tolerance(_tolerance(assignment, value, o), weights)
     cmp = compare(step, expected, tol)
     if cmp.ok:
         return True, "", {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "tolerance": str(tol), "note": note}
@@ -393,14 +398,14 @@ def _on_own_upstream(
         mine = o.values.get(before)
         if mine is None or mine.tensor is None or not definition.is_forward(before):
             continue
-        if not _judge_value(before, mine, o.truth.values[before], assignment, definition)[0]:
+        if not _judge_value(before, mine, o.truth.values[before], assignment, definition, o)[0]:
             wrong[before] = mine.tensor
     if not wrong:
         return None
     expected = recomputed(definition, o.inputs, o.cell, wrong).get(quantity)
     if expected is None:
         return None
-    ok, _, extra = _judge_value(quantity, value, expected, assignment, definition)
+    ok, _, extra = _judge_value(quantity, value, expected, assignment, definition, o)
     if not ok:
         return None
     shown = display_names(definition)
@@ -466,7 +471,7 @@ def _check_one(
             if quantity.startswith(NEW):
                 ok, message, extra = _judge_update(quantity, value, o, assignment, definition)
             else:
-                ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+                ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)
             if not ok and "shape" not in extra and definition.is_forward(quantity):
                 ok, message, extra = _on_own_upstream(quantity, value, o, assignment, definition) or (
                     ok,
@@ -616,7 +621,7 @@ def _value_evidence(
     """What the diagnose stage reads about ``quantity`` failing: ``first``'s run (its truth, what else it
     computed) and every failing run of its cell (``runs``, the first being ``first``'s)."""
     assert first.truth is not None
-    tol = _tolerance(assignment, first.values[quantity])
+    tol = _tolerance(assignment, first.values[quantity], first)
     return ValueEvidence(
         quantity=quantity,
         submitted=runs[0].submitted,
@@ -652,7 +657,7 @@ def _wrong_shaped_operand(
     value = first.values.get(quantity)
     if value is None:
         return None
-    tol = _tolerance(assignment, value)
+    tol = _tolerance(assignment, value, first)
     try:
         return wrong_shaped_operand(definition, quantity, runs, shown, tol.atol, tol.rtol)
     except Exception:  # advice only: a rule that cannot be evaluated gives none
@@ -669,7 +674,7 @@ def _failing_runs(
         value = o.values.get(quantity)
         if value is None or value.tensor is None or o.truth is None:
             continue
-        ok, _, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)
+        ok, _, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)
         if not ok and "submitted" in extra:
             runs.append(ValueRun(o.inputs, o.cell, extra["submitted"], _read_values(o)))
     return tuple(runs)
@@ -680,7 +685,7 @@ def _own_right(quantity: str, judged: Sequence[Observed], assignment: Assignment
     for o in judged:
         value = o.values.get(quantity)
         if o.source == "own" and value is not None and value.tensor is not None and o.truth is not None:
-            return _judge_value(quantity, value, o.truth.values[quantity], assignment, definition)[0]
+            return _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)[0]
     return False
 
 

@@ -134,7 +134,7 @@ class Child:
         self.job = job
         self.names: list[str] = list(job.get("names", []))
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.seen: dict[str, tuple[Any, int | None, str]] = {}  # name: (object, tensor version, its JSON)
+        self.seen: dict[str, tuple[Any, Any, str]] = {}  # name: (object, its version (below), its JSON)
         self.step = 0  # snapshots so far: the order of the history
         self.label = ""  # the cell running now
         self.autograd_seen: set[str] = set()
@@ -144,6 +144,7 @@ class Child:
             str(name): wire.Substitution.from_data(data) for name, data in dict(job.get(wire.SUBSTITUTE) or {}).items()
         }
         self.inner_left = INNER_SNAPSHOTS
+        self.inner_bytes_left = INNER_SNAPSHOT_BYTES
         self.handles: dict[str, Any] = {}  # what the assignment's steps kept (see step_once)
         self.paths = {name: wire.parse_path(name) for name in self.names if not name.isidentifier()}
         # Address space kept back (mapped, never touched) for telling the grader what happened
@@ -175,10 +176,10 @@ class Child:
         label = ""
 
         def inner_step() -> None:
-            if self.inner_left > 0:
+            if self.inner_left > 0 and self.inner_bytes_left > 0:
                 self.inner_left -= 1
                 self.step += 1
-                self.snapshot(self.step, label)
+                self.inner_bytes_left -= self.snapshot(self.step, label)
 
         self.namespace[STEP_NAME] = inner_step
         for label, source in self.job["cells"]:
@@ -230,12 +231,13 @@ class Child:
             self._reserve.close()
             self._reserve = None
 
-    def snapshot(self, statement: int, label: str) -> None:
-        """Send the tracked names whose value changed in this statement.
+    def snapshot(self, statement: int, label: str) -> int:
+        """Send the tracked names whose value changed in this statement; the bytes sent.
 
         The object last sent for each name is kept (so its id cannot be reused): the same
-        tensor at the same version counter, or the same immutable number, has not changed
-        and costs nothing; anything else is encoded and compared as text.
+        tensor at the same version counter, the same immutable number, or the same ndarray
+        holding what it held (a copy is kept to tell) has not changed and costs nothing;
+        anything else is encoded and compared as text.
         """
         if self.pending:
             self.substitute()
@@ -259,13 +261,15 @@ class Child:
                 value = namespace[name]
             previous = seen.get(name)
             kind = type(value)
-            version = value._version if kind in _TENSOR_TYPES else None
+            version: Any = value._version if kind in _TENSOR_TYPES else None
             if version is not None and value.is_leaf and value.grad is not None:
                 self.autograd(f"{name}.grad was filled in")
+            if version is None and kind is _NDARRAY and value.size <= wire.MAX_ELEMENTS:
+                version = value.copy()  # numpy keeps no version counter: what it held is the version
             if (
                 previous is not None
                 and previous[0] is value
-                and (kind in _IMMUTABLE or (version is not None and previous[1] == version))
+                and (kind in _IMMUTABLE or (version is not None and _same_version(previous[1], version)))
             ):
                 continue
             try:
@@ -291,6 +295,8 @@ class Child:
                 )
             else:
                 self._send(line)
+            return len(line)
+        return 0
 
     def autograd(self, what: str) -> None:
         """Say once that the code ran autograd this way (the grader's policy decides what it costs)."""
@@ -461,6 +467,15 @@ def _flush_std() -> None:
 
 _IMMUTABLE = frozenset({int, float, bool, str, type(None), complex, bytes})
 _TENSOR_TYPES: frozenset[type] = frozenset()
+_NDARRAY: type | None = None  # numpy.ndarray, once serve() imported numpy
+
+
+def _same_version(a: Any, b: Any) -> bool:
+    """A tensor's version counters, or an ndarray's copies (same dtype, shape and entries; NaN
+    counts as itself, so a NaN array that never changes is not sent again)."""
+    if isinstance(a, int) or isinstance(b, int):
+        return bool(a == b)
+    return bool(a.dtype == b.dtype and a.shape == b.shape and (a.tobytes() == b.tobytes()))
 
 
 def _tensor_types() -> frozenset[type]:
@@ -531,6 +546,9 @@ def _bind_stand_ins(node: ast.stmt, namespace: dict[str, Any]) -> None:
 
 STEP_NAME = "__gradproof_step__"
 INNER_SNAPSHOTS = 400  # snapshots inside top-level compound statements, per submission
+# ... and at most this much of their values: a training loop over large arrays (the tutorial's
+# 64 x 1000 batch, 500 steps) is seen for its first steps, not until it fills MAX_JOB_EVENTS
+INNER_SNAPSHOT_BYTES = 8 * 1024 * 1024
 _COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)
 _NO_STEP_AFTER = (
     ast.Break,
@@ -785,7 +803,7 @@ class ForkServer:
     # ---------------------------------------------------------------- main loop
 
     def serve(self) -> None:
-        global _TENSOR_TYPES
+        global _TENSOR_TYPES, _NDARRAY
         # No collection while torch is imported and warmed up (≈ 0.2 s of CPU saved): what these
         # leave is frozen below, as gc.freeze() wants it (disable early, freeze before forking).
         collecting = gc.isenabled()
@@ -795,7 +813,9 @@ class ForkServer:
         torch.set_num_threads(1)
         _TENSOR_TYPES = _tensor_types()
         try:
-            import numpy  # noqa: F401 - so that children need not import it
+            import numpy  # so that children need not import it
+
+            _NDARRAY = numpy.ndarray
         except ImportError:
             pass
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a gone grader is EPIPE/EOF, handled below
