@@ -241,11 +241,9 @@ lr = ["lr"]
 values = ["new.W"]
 """
 
-REFERENCE_WITH_RATE = REFERENCE.replace("def compute(X, W, b):", "def compute(X, W, b, lr):")
-
 
 def test_an_update_in_place_reads_the_parameter_and_its_new_value_from_the_same_name(tmp_path: Path) -> None:
-    a = load_assignment(folder(tmp_path, SCRIPT_SPEC, REFERENCE_WITH_RATE))
+    a = load_assignment(folder(tmp_path, SCRIPT_SPEC, REFERENCE))
     assert a.definition is not None and a.definition.read["new.W"] == ("W",) == a.definition.read["W"]
     validate(a)
 
@@ -253,4 +251,4 @@ def test_an_update_in_place_reads_the_parameter_and_its_new_value_from_the_same_
 def test_any_other_two_quantities_on_one_name_are_still_refused(tmp_path: Path) -> None:
     spec = SCRIPT_SPEC.replace('"grad.W" = ["dW"]', '"grad.W" = ["W"]')
     with pytest.raises(SpecError, match=r"read.grad.W='W': the name is already read as W: one name, one quantity"):
-        load_assignment(folder(tmp_path, spec, REFERENCE_WITH_RATE))
+        load_assignment(folder(tmp_path, spec, REFERENCE))

@@ -73,11 +73,13 @@ CASES: dict[str, tuple[str, dict[str, str | None]]] = {
     # the published ft1148137/NN_Playground copy's slip, with the handout's names
     "bug_forward_without_relu.py": (
         SMALL.replace("y_pred = h_relu.dot(w2)", "y_pred = h.dot(w2)"),
-        {n: None for n in ("forward", "loss", "grad_y_pred", "grad_w2", "grad_h", "grad_w1", "update")},
+        # the loss is right for its own y_pred and the update a right rule on its own gradients:
+        # the mistake costs the forward check and the gradients computed from it
+        {"forward": "wrong-activation", **{n: None for n in ("grad_y_pred", "grad_w2", "grad_h", "grad_w1")}},
     ),
     "bug_relu_mask_inverted.py": (
         SMALL.replace("grad_h[h < 0] = 0", "grad_h[h > 0] = 0"),
-        {"grad_h": "first-wrong-link", "grad_w1": "upstream-wrong", "update": "upstream-wrong"},
+        {"grad_h": "first-wrong-link", "grad_w1": "upstream-wrong"},
     ),
     "bug_no_factor_two.py": (
         SMALL.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = y_pred - y"),
@@ -86,7 +88,6 @@ CASES: dict[str, tuple[str, dict[str, str | None]]] = {
             "grad_w2": "upstream-wrong",
             "grad_h": "upstream-wrong",
             "grad_w1": None,
-            "update": None,
         },
     ),
 }
