@@ -72,7 +72,7 @@ _ASSIGNMENT_KEYS = (
 )
 _INPUT_KEYS = ("shape", "kind", "classes", "parameter")
 _CONVENTION_KEYS = ("array", "dtype", "orientation")
-_STEP_KEYS = ("call", "set", "value", "args", "kwargs", "as")
+_STEP_KEYS = ("call", "set", "value", "args", "kwargs", "as", "helper")
 _CHECK_KEYS = ("values", "points", "visibility", "per_variant")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -287,8 +287,22 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
     name = r.text("assignment.name", a.get("name", path.parent.name))
     if not _NAME.match(name):
         r.bad("assignment.name", name, "expected a word of letters, digits, - and _")
-    style = r.choice("assignment.style", a["style"], STYLES)
-    kw: dict[str, Any] = {"name": name, "style": style, "folder": str(path.parent), "source": str(path)}
+    script_too = False
+    if isinstance(a["style"], list):  # ["functions", "script"]: steps where the file defines their functions
+        styles = [r.choice("assignment.style", one, STYLES) for one in a["style"]]
+        stepped = [one for one in styles if one != "script"]
+        if len(styles) != 2 or "script" not in styles or len(stepped) != 1:
+            r.bad("assignment.style", a["style"], "expected one style, or two: 'script' and 'functions' or 'objects'")
+        style, script_too = stepped[0], True
+    else:
+        style = r.choice("assignment.style", a["style"], STYLES)
+    kw: dict[str, Any] = {
+        "name": name,
+        "style": style,
+        "script_too": script_too,
+        "folder": str(path.parent),
+        "source": str(path),
+    }
     for key in ("title", "reference", "function", "loss", "solution"):
         if key in a:
             kw[key] = r.text(f"assignment.{key}", a[key])
@@ -434,9 +448,13 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
     for step in steps:
         for arg in [*step.args, *step.kwargs.values()]:
             _reference_ok(r, step, arg, input_names, sizes, variants, handles)
-    if style == "script":
+    if style == "script" or script_too:
+        handles_of = {str(h) for h in handles if h}
+        script_read = {
+            q for q, paths in read.items() if any(p.split("[")[0].split(".")[0] not in handles_of for p in paths)
+        }
         for spec in inputs:
-            if spec.name not in read:
+            if spec.name not in script_read:
                 r.bad(
                     "read",
                     spec.name,
@@ -538,7 +556,8 @@ def _steps(r: _Reader, raw: Any, style: str) -> tuple[Step, ...]:
         keep = table.get("as")
         if keep is not None and (not isinstance(keep, str) or not keep.isidentifier()):
             r.bad(f"{where}.as", keep, "expected a Python name")
-        steps.append(Step(action, target, args, dict(kwargs), keep, line))
+        helper = r.flag(f"{where}.helper", table["helper"]) if "helper" in table else False
+        steps.append(Step(action, target, args, dict(kwargs), keep, line, helper))
     return tuple(steps)
 
 

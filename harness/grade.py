@@ -12,7 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import harness.wire as wire
-from harness.check.defined import check_defined, observe_script_runs, observe_steps, script_substitutions
+from harness.check.defined import (
+    argument_dtype,
+    check_defined,
+    observe_script,
+    observe_script_runs,
+    observe_steps,
+    script_substitutions,
+)
 from harness.check.functions import check_functions, check_helpers
 from harness.check.script import check_runs, substitutions
 from harness.computation import run_seeds
@@ -110,24 +117,28 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
     objects), or the file again on them (script); judge every check on every run."""
     definition = assignment.definition
     assert definition is not None
-    if definition.uses_steps:
-        with pool.session(submission, assignment.limits, [], []) as session:
-            outcome = _run(session, assignment)
-            observed = observe_steps(session, definition, submission.seed)
-        runs = [Run("own", submission.seed, outcome)]
-        style = definition.style
-    else:
-        paths = definition.read_paths()
-        with pool.session(submission, assignment.limits, paths, []) as session:
-            outcome = _run(session, assignment)
-        runs = [Run("own", submission.seed, outcome)]
+    stepped = definition.uses_steps
+    paths = definition.read_paths() if definition.script_too or not stepped else []
+    roots = definition.step_roots() if definition.script_too else []
+    with pool.session(submission, assignment.limits, paths, roots) as session:
+        outcome = _run(session, assignment)
+        if definition.script_too:  # the steps' style where the file defines a function they call
+            stepped = bool(set(outcome.functions) & set(definition.step_roots(helpers=False)))
+        if stepped:
+            defined = set(outcome.functions) if roots else None
+            dtype = argument_dtype(definition, outcome)
+            mine = observe_script(outcome, definition, "own", None) if definition.script_too else None
+            own = mine.inputs if mine is not None and mine.not_judged is None else None
+            observed = observe_steps(session, definition, submission.seed, defined, dtype, own)
+    runs = [Run("own", submission.seed, outcome)]
+    style = definition.style if stepped else "script"
+    if not stepped:
         if outcome.ending is None or outcome.ending.problem(assignment.limits) is None:
             for seed in run_seeds(submission.seed, definition.runs):
                 substitute = script_substitutions(definition, seed)
                 with pool.session(submission, assignment.limits, paths, [], substitute) as session:
                     runs.append(Run("grader", seed, _run(session, assignment)))
         observed = observe_script_runs(outcome, [(r.seed or 0, r.outcome) for r in runs[1:]], definition)
-        style = "script"
     forged = next(
         (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
     )

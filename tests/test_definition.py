@@ -104,6 +104,12 @@ def test_without_a_style_a_spec_is_the_classic_kind() -> None:
         ('call = "grads"', 'call = "grads("', ":22: steps.0.call='grads(': not a name"),
         ("[checks.db]", "[checks.db]\nweight = 3", ":35: checks.db.weight=3: unknown key"),
         (
+            'style = "functions"',
+            'style = ["functions", "objects"]',
+            ":3: assignment.style=['functions', 'objects']: expected one style, or two: 'script' and",
+        ),
+        ('as = "out"', 'as = "out"\nhelper = "yes"', ":25: steps.0.helper='yes': expected true or false"),
+        (
             'args = ["$X", "$W", "$b"]',
             'args = ["$X", "$W", "$b", { a = 1 }]',
             ":21: steps.grads={'a': 1}: an argument is a string, a number, a boolean, a list of them, or '$name'",

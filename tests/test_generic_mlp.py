@@ -1,6 +1,7 @@
-"""The default assignment written in the generic form (``examples/assignments/mlp-4-3-1``) grades the
-bundled script-style 4-3-1 submissions as the classic engine does: the same check statuses
-(``submission_expectations.EXPECTED``) and the same diagnoses, in the generic engine's vocabulary."""
+"""The default assignment written in the generic form (``examples/assignments/mlp-4-3-1``, style
+``["functions", "script"]``) grades the bundled 4-3-1 submissions of both styles as the classic engine
+does: the same check statuses (``submission_expectations.EXPECTED``) and the same diagnoses, in the
+generic engine's vocabulary (``planted_corpus.CLASSIC_KINDS``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tests.submission_expectations import EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "examples" / "assignments" / "mlp-4-3-1"
-SCRIPTS = sorted(n for n, style in EXPECTED_STYLE.items() if style == "script")
+GRADED = sorted(n for n, style in EXPECTED_STYLE.items() if style is not None)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +45,13 @@ def test_the_generic_form_grades_the_course_solution_with_full_marks() -> None:
     assert result.output.splitlines()[-1] == "ok: solution.ipynb scores 10 of 10"
 
 
-@pytest.mark.parametrize("file", SCRIPTS)
-def test_a_script_submission_gets_the_classic_engines_statuses_and_diagnoses(
+@pytest.mark.parametrize("file", GRADED)
+def test_a_submission_gets_the_classic_engines_statuses_and_diagnoses_in_either_style(
     pool: Pool, generic: Assignment, file: str
 ) -> None:
     verdict = grade_submission(ROOT / "submissions" / file, pool, generic)
     assert verdict.status == "graded", verdict.error
+    assert verdict.style == {"script": "script", "function": "functions"}[str(EXPECTED_STYLE[file])]
     statuses = {c.name: c.status for c in verdict.checks}
     assert statuses == {k: v for k, v in EXPECTED[file].items() if k != "status" and k in statuses}, [
         (c.name, c.message) for c in verdict.checks if c.status != "pass"

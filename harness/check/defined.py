@@ -29,6 +29,7 @@ from harness.computation import (
     truth_of,
 )
 from harness.diagnose.values import summed_over_wrong_axis, wrong_shaped_operand
+from harness.errors import SpecError
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.outcome import Binding, Outcome, Value
@@ -54,6 +55,7 @@ class Observed:
     truth: Truth | None = None
     not_judged: str | None = None  # why this run cannot judge the submission (it did not use the inputs)
     step_error: str | None = None  # the first of the grader's steps that raised on this run, and how
+    stepped: bool = False  # read after the grader's steps, which it called with the true values
 
     def run_data(self) -> RunData:
         values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
@@ -72,9 +74,9 @@ def _numeric(outcome: Outcome, paths: Sequence[str]) -> list[Binding]:
 def _step_end(outcome: Outcome, definition: Definition, firsts: Mapping[str, Binding]) -> int | None:
     """The statement of the first update: a parameter re-bound to another value, or a new.* bound."""
     ends: list[int] = []
-    for quantity, paths in definition.read.items():
+    for quantity, paths in definition.reading(False).items():
         if quantity.startswith(NEW):  # W_new bound (W itself updated in place: the loop below)
-            own = set(definition.read.get(quantity[len(NEW) :], ()))
+            own = set(definition.reading(False).get(quantity[len(NEW) :], ()))
             bound = _numeric(outcome, [p for p in paths if p not in own])
             if bound:
                 ends.append(bound[0].statement)
@@ -82,7 +84,7 @@ def _step_end(outcome: Outcome, definition: Definition, firsts: Mapping[str, Bin
         first = firsts.get(name)
         if first is None:
             continue
-        for b in _numeric(outcome, definition.read.get(name, ())):
+        for b in _numeric(outcome, definition.reading(False).get(name, ())):
             if b.statement > first.statement and not _same(b.value, first.value):
                 ends.append(b.statement)
                 break
@@ -103,7 +105,7 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
     update (else at the end); ``new.<p>`` the first value after the update."""
     firsts: dict[str, Binding] = {}
     for spec in definition.inputs:
-        bound = _numeric(outcome, definition.read.get(spec.name, ()))
+        bound = _numeric(outcome, definition.reading(False).get(spec.name, ()))
         if bound:
             firsts[spec.name] = bound[0]
     inputs = {n: b.value.tensor for n, b in firsts.items() if b.value.tensor is not None}
@@ -113,7 +115,7 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
         inputs[rate] = torch.tensor(definition.lr, dtype=torch.float64)  # no lr of its own: the assignment's
     missing = [s.name for s in definition.inputs if s.name not in inputs]
     end = _step_end(outcome, definition, firsts)
-    for quantity, paths in definition.read.items():
+    for quantity, paths in definition.reading(False).items():
         if quantity in firsts:
             observed.values[quantity] = firsts[quantity].value
             observed.cells[quantity] = firsts[quantity].label
@@ -128,7 +130,7 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
             before = [b for b in bound if end is None or b.statement <= end]
             chosen = before[-1] if before else (bound[0] if bound else None)
         if chosen is None:
-            own = set(definition.read.get(quantity[len(NEW) :], ())) if quantity.startswith(NEW) else set()
+            own = set(definition.reading(False).get(quantity[len(NEW) :], ())) if quantity.startswith(NEW) else set()
             anything = [b for b in outcome.history if b.name in set(paths) - own]  # W itself: the input
             observed.why[quantity] = (
                 f"{anything[-1].name} is {anything[-1].value.description or anything[-1].value.kind}, not numbers"
@@ -175,7 +177,7 @@ def script_substitutions(definition: Definition, seed: int) -> dict[str, wire.Su
     return {
         path: substitution_of(definition, spec, 0, seed)
         for spec in definition.inputs
-        for path in definition.read.get(spec.name, ())
+        for path in definition.reading(False).get(spec.name, ())
     }
 
 
@@ -200,6 +202,7 @@ def _argument(
     cell: Mapping[str, Any],
     run: int,
     handles: set[str],
+    dtype: str,
 ) -> dict[str, Any]:
     if isinstance(arg, str) and arg.startswith("$$"):
         return wire.literal(arg[1:])
@@ -215,7 +218,7 @@ def _argument(
         spec = definition.input(name)
         if spec is not None and spec.kind == "labels":
             return encode_argument(value, "int64", definition.array == "numpy")
-        return encode_argument(value, definition.dtype, definition.array == "numpy")
+        return encode_argument(value, dtype, definition.array == "numpy")
     if isinstance(arg, list):
         return wire.literal([a for a in arg])
     return wire.literal(arg)
@@ -225,22 +228,65 @@ def _target(text: str, cell: Mapping[str, Any]) -> str:
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: str(cell.get(m.group(1), m.group(0))), text)
 
 
-def observe_steps(session: Session, definition: Definition, seed: int) -> list[Observed]:
+def argument_dtype(definition: Definition, outcome: Outcome) -> str:
+    """The dtype the steps' arguments come in: the convention's, or (``"own"``) that of the file's own
+    first parameter where it binds one (float32 where it binds none: torch's default)."""
+    if definition.dtype != "own":
+        return definition.dtype
+    paths = set(definition.reading(False).get(definition.parameters[0], ())) if definition.parameters else set()
+    bound = next((b for b in outcome.history if b.name in paths and b.value.dtype in ("float32", "float64")), None)
+    return str(bound.value.dtype) if bound is not None else "float32"
+
+
+def observe_steps(
+    session: Session,
+    definition: Definition,
+    seed: int,
+    defined: set[str] | None = None,
+    dtype: str = "float64",
+    own: Mapping[str, Tensor] | None = None,
+) -> list[Observed]:
     """Every run and variant cell: the grader's inputs drawn, its steps run in the child, the
-    quantities read back (a failed step is what every value it should have made reports)."""
+    quantities read back (a failed step is what every value it should have made reports).
+    ``defined``: the steps' functions the file defines, where known; a step calling another is not
+    run, and what it would have made is missing (a file that writes ``forward`` but no ``update``).
+    ``own``: the file's own inputs (its globals), where it binds every one: a first run on them, so
+    that a function right only there (it reads the notebook's globals) is told apart."""
+    roots = set(definition.step_roots())
+    skipped = {
+        s.keep_as: f"{root} is never defined"
+        for s in definition.steps
+        if s.keep_as
+        and defined is not None
+        and (root := re.split(r"[.\[(]", s.target, maxsplit=1)[0]) in roots
+        and root not in defined
+    }
     observed: list[Observed] = []
-    for run, run_seed in enumerate(run_seeds(seed, definition.runs)):
-        inputs = draw_inputs(definition, run, run_seed)
+    plan: list[tuple[str, int | None, int, Mapping[str, Tensor]]] = [
+        ("grader", run_seed, run, draw_inputs(definition, run, run_seed))
+        for run, run_seed in enumerate(run_seeds(seed, definition.runs))
+    ]
+    if own is not None and definition.cells() == [{}]:
+        try:
+            own_truth = truth_of(definition, own, {})
+        except SpecError:  # its own values do not fit the network (another shape): the grader's only
+            own_truth = None
+        if own_truth is not None:
+            plan.insert(0, ("own", None, 0, own))
+    for source, run_seed, run, inputs in plan:
         for cell in definition.cells():
             truth = truth_of(definition, inputs, cell)
-            o = Observed(source="grader", seed=run_seed, cell=cell, inputs=inputs, truth=truth)
+            o = Observed(source=source, seed=run_seed, cell=cell, inputs=dict(inputs), truth=truth, stepped=True)
             handles: set[str] = set()
             failed: str | None = None
             for step in definition.steps:
+                if step.keep_as in skipped:
+                    continue
                 target = _target(step.target, cell)
-                args = [_argument(a, definition, inputs, truth, cell, run, handles) for a in step.args]
+                args = [_argument(a, definition, inputs, truth, cell, run, handles, dtype) for a in step.args]
                 kwargs = {
-                    k: _argument(v, definition, inputs, truth, cell, run, handles) for k, v in step.kwargs.items()
+                    k: _argument(v, definition, inputs, truth, cell, run, handles, dtype)
+                    for k, v in step.kwargs.items()
                 }
                 result = session.step(step.action, target, args, kwargs, step.keep_as)
                 if step.keep_as:
@@ -250,7 +296,11 @@ def observe_steps(session: Session, definition: Definition, seed: int) -> list[O
                 if not session.callable:
                     break
             o.step_error = failed
-            for quantity, paths in definition.read.items():
+            for quantity, paths in definition.reading(True).items():
+                missing = {skipped[h] for h in skipped if all(re.split(r"[.\[]", p, maxsplit=1)[0] == h for p in paths)}
+                if missing:
+                    o.why[quantity] = missing.pop()
+                    continue
                 why = []
                 for path in paths:
                     got = session.step(wire.STEP_GET, _target(path, cell))
@@ -354,7 +404,7 @@ def _judge_update(
             {"shape": (got, tuple(weights.shape))},
         )
     gradient = o.truth.values[GRAD + p]
-    own = o.values.get(GRAD + p)
+    own = None if o.stepped else o.values.get(GRAD + p)  # steps: the update was given the true gradient
     if own is not None and own.tensor is not None:
         fitted, turned = fit(own.tensor, gradient)
         if fitted is not None and (turned is None or definition.orientation == "either"):
@@ -427,14 +477,20 @@ def check_defined(observed: Sequence[Observed], assignment: Assignment) -> list[
             o.truth = truth_of(definition, o.inputs, o.cell)
     results = []
     cells = definition.cells()
+    readable = definition.reading(bool(observed) and observed[0].stepped)
     for check in definition.checks:
+        values = tuple(v for v in check.values if v in readable)  # a script has no sigmoid() to call
+        if not values:
+            if assignment.max_points(check.name) > 0:
+                results.append(_check_one(check.name, check.values, observed, assignment, definition, len(cells)))
+            continue
         if check.per_variant and cells != [{}]:
             for cell in cells:
                 name = f"{check.name}[{definition.cell_label(cell)}]"
                 mine = [o for o in observed if dict(o.cell) == cell]
-                results.append(_check_one(name, check.values, mine, assignment, definition, 1))
+                results.append(_check_one(name, values, mine, assignment, definition, 1))
         else:
-            results.append(_check_one(check.name, check.values, observed, assignment, definition, len(cells)))
+            results.append(_check_one(check.name, values, observed, assignment, definition, len(cells)))
     return results
 
 
@@ -598,7 +654,7 @@ def _transposed_evidence(
         expected = o.truth.values[quantity]
         if expected.dim() != 2 or tuple(value.tensor.shape) != tuple(reversed(expected.shape)):
             continue
-        runs.append(ValueRun(o.inputs, o.cell, value.tensor.T.to(torch.float64), _read_values(o)))
+        runs.append(ValueRun(o.inputs, o.cell, value.tensor.T.to(torch.float64), _read_values(o, quantity)))
     if not runs or first.truth is None:
         return None
     return _value_evidence(
@@ -627,7 +683,7 @@ def _value_evidence(
         submitted=runs[0].submitted,
         expected=first.truth.values[quantity],
         truths=first.truth.values,
-        read=_read_values(first),
+        read=_read_values(first, quantity),
         consumers={n: first.truth.consumers(n) for n in first.truth.order},
         names=dict(shown),
         rtol=tol.rtol,
@@ -676,7 +732,7 @@ def _failing_runs(
             continue
         ok, _, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)
         if not ok and "submitted" in extra:
-            runs.append(ValueRun(o.inputs, o.cell, extra["submitted"], _read_values(o)))
+            runs.append(ValueRun(o.inputs, o.cell, extra["submitted"], _read_values(o, quantity)))
     return tuple(runs)
 
 
@@ -694,5 +750,8 @@ def _same_cell(first: Observed, judged: Sequence[Observed]) -> list[Observed]:
     return [first, *(o for o in judged if o is not first and dict(o.cell) == dict(first.cell))]
 
 
-def _read_values(o: Observed) -> dict[str, Tensor]:
-    return {q: v.tensor for q, v in o.values.items() if v.tensor is not None}
+def _read_values(o: Observed, quantity: str) -> dict[str, Tensor]:
+    """What else the run exposes; for an update after steps, not the gradients (the step was given
+    the true ones)."""
+    given = o.stepped and quantity.startswith(NEW)
+    return {q: v.tensor for q, v in o.values.items() if v.tensor is not None and not (given and q.startswith(GRAD))}

@@ -12,6 +12,7 @@ intermediate) or ``new.<parameter>`` (one gradient-descent step).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 STYLES = ("script", "functions", "objects")
 INPUT_KINDS = ("input", "target", "signed", "weight", "labels", "rate")
 ARRAYS = ("torch", "numpy")
-ARRAY_DTYPES = ("float64", "float32")
+ARRAY_DTYPES = ("float64", "float32", "own")  # own: the dtype of the file's own first parameter
 ORIENTATIONS = ("strict", "either")
 GRAD = "grad."
 NEW = "new."
@@ -49,6 +50,7 @@ class Step:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     keep_as: str | None = None
     line: int = 0  # in assignment.toml, for messages
+    helper: bool = False  # called where the file defines it; with style [.., "script"], not what tells the style
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class Definition:
     read: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     checks: tuple[CheckSpec, ...] = ()
     solution: str | None = None  # the course's solution, a file in the folder
+    # style = ["functions", "script"]: a submission that defines none of the functions the steps call
+    # is read as a script (the mlp-4-3-1 contract takes both)
+    script_too: bool = False
 
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -122,6 +127,33 @@ class Definition:
     def uses_steps(self) -> bool:
         return self.style != "script"
 
+    def handles(self) -> set[str]:
+        """The names steps keep their results under (``as``)."""
+        return {s.keep_as for s in self.steps if s.keep_as}
+
+    def step_roots(self, helpers: bool = True) -> list[str]:
+        """The top-level functions (or classes) the steps call: what a submission in their style defines
+        (``helpers=False``: less the helpers, which a script may define too)."""
+        roots = (
+            re.split(r"[.\[(]", s.target, maxsplit=1)[0]
+            for s in self.steps
+            if s.action == "call" and (helpers or not s.helper)
+        )
+        return list(dict.fromkeys(r for r in roots if r and r not in self.handles() and "{" not in r))
+
+    def reading(self, stepped: bool) -> dict[str, tuple[str, ...]]:
+        """``[read]`` for a run read after the steps (``stepped``) or as a script: with ``script_too``, a
+        path that starts at a step's handle is the steps', any other the script's."""
+        if not self.script_too:
+            return dict(self.read)
+        handles = self.handles()
+        table = {}
+        for quantity, paths in self.read.items():
+            mine = tuple(p for p in paths if (re.split(r"[.\[]", p, maxsplit=1)[0] in handles) == stepped)
+            if mine:
+                table[quantity] = mine
+        return table
+
     def read_paths(self) -> list[str]:
         """Every path a script-style run tracks (each quantity's candidates, the inputs' first)."""
-        return list(dict.fromkeys(p for paths in self.read.values() for p in paths))
+        return list(dict.fromkeys(p for paths in self.reading(False).values() for p in paths))

@@ -14,4 +14,7 @@ def compute(X, Y, W1, W2):
     O = H.T @ W2  # (1, 1)
     Y_cap = torch.sigmoid(O)  # (1, 1)
     E = ((Y - Y_cap) ** 2).sum()  # the squared error, a scalar
-    return {"Z": Z, "H": H, "O": O, "Y_cap": Y_cap, "E": E}
+    # what the helpers sigmoid(Z) and sigmoid_grad(H) of a function-style file return (not on the
+    # loss's path: their gradients are zero, and no check asks for them)
+    helpers = {"sigmoid": H.clone(), "sigmoid_grad": H * (1 - H)}
+    return {"Z": Z, "H": H, "O": O, "Y_cap": Y_cap, "E": E, **helpers}
