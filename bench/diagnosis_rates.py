@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 GENERIC = ROOT / "examples" / "assignments" / "mlp-4-3-1"
 
-from planted_corpus import CLASSIC_KINDS, PLANTED, corpus_names, load
+from planted_corpus import PLANTED, corpus_names, load, same_mistake
 
 from harness.check.compare import compare
 from harness.definition import load_assignment
@@ -173,10 +173,8 @@ def bench_pipeline(jobs: int, generic: bool = False) -> None:
         verdicts = grade_batch([p.path for p in planted], jobs=jobs)
         elapsed = time.perf_counter() - started
         if generic:
-            scripts = [p for p in planted if p.style == "script"]
-            again = grade_batch([p.path for p in scripts], load_assignment(GENERIC), jobs=jobs)
-            by_path = {p.path: v for p, v in zip(planted, verdicts)}
-            compare_engines(scripts, [by_path[p.path] for p in scripts], again)
+            again = grade_batch([p.path for p in planted], load_assignment(GENERIC), jobs=jobs)
+            compare_engines(planted, verdicts, again)
             print()
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # planted checks, failed, named
     false_alarms = checked = 0
@@ -200,9 +198,9 @@ def bench_pipeline(jobs: int, generic: bool = False) -> None:
 
 @contextmanager
 def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) -> None:
-    """The same script submissions graded by the classic engine and by the default assignment written
+    """The same submissions graded by the classic engine and by the default assignment written
     in the generic form: checks whose status differs, and diagnoses that differ (ids compared through
-    ``planted_corpus.CLASSIC_KINDS``)."""
+    ``planted_corpus.same_mistake``)."""
     checks = same_status = diagnosed = same_diagnosis = 0
     differ: list[str] = []
     for p, a, b in zip(planted, classic, generic):
@@ -217,12 +215,12 @@ def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) 
                 differ.append(f"{p.path.name}: {c['name']} {c['status']} / {other['status']}")
             if c["diagnosis"]:
                 diagnosed += 1
-                want = CLASSIC_KINDS.get(c["diagnosis"]["id"], c["diagnosis"]["id"])
                 got = other["diagnosis"]["id"] if other["diagnosis"] else None
-                same_diagnosis += got == want
-                if got != want:
+                same = same_mistake(c["diagnosis"]["id"], got)
+                same_diagnosis += same
+                if not same:
                     differ.append(f"{p.path.name}: {c['name']} {c['diagnosis']['id']} / {got}")
-    print(f"generic form of mlp-4-3-1 ({GENERIC.relative_to(ROOT)}) on the {len(planted)} script submissions:")
+    print(f"generic form of mlp-4-3-1 ({GENERIC.relative_to(ROOT)}) on the same {len(planted)} submissions:")
     print(f"  same status     {same_status}/{checks} checks ({same_status / max(checks, 1):.1%})")
     print(f"  same diagnosis  {same_diagnosis}/{diagnosed} diagnosed checks ({same_diagnosis / max(diagnosed, 1):.1%})")
     for line in differ[:40]:
@@ -377,7 +375,7 @@ def main() -> None:
     parser.add_argument(
         "--generic",
         action="store_true",
-        help="with --pipeline: grade its script submissions with examples/assignments/mlp-4-3-1 too and compare",
+        help="with --pipeline: grade its submissions with examples/assignments/mlp-4-3-1 too and compare",
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(

@@ -92,7 +92,7 @@ def test_every_activation_and_the_square_of_the_reference_are_changed_once(mlp: 
     assert "Y_cap uses relu where the network has a sigmoid" in words
     assert "the sigmoid that makes H is left out" in words
     assert "E uses the absolute difference where the reference squares it" in words
-    assert {m.id for m in found} == {"wrong-activation", "loss-formula"}
+    assert {m.id for m in found} == {"wrong-activation", "sign-flip", "loss-formula"}
 
 
 def test_a_hidden_layer_written_with_tanh_is_named_as_the_wrong_activation(mlp: Definition) -> None:
@@ -154,3 +154,20 @@ def test_a_step_of_one_size_where_the_learning_rate_differs_is_named_a_literal_s
     found = diagnose_value(ev)
     assert found is not None and found.id == "update-lr", found
     assert found.message == "W1_new takes a step of the same size 0.1 on every run, not the learning rate: use lr."
+
+
+def _scaled_network(v: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A gradient multiplied by the learning rate (0.1), and a sigmoid helper with the sign inside."""
+    return {"grad.W1": 0.1 * v["grad.W1"], "H": 1 / (1 + torch.exp(v["Z"]))}
+
+
+def test_a_gradient_off_by_one_constant_on_every_run_is_named_a_constant_factor(mlp: Definition) -> None:
+    found = diagnose_value(_evidence(mlp, "grad.W1", _scaled_network))
+    assert found is not None and found.id == "constant-factor", found
+    assert "0.1 times the right value" in found.message
+
+
+def test_an_activation_of_minus_its_input_is_named_a_sign_inside_it(mlp: Definition) -> None:
+    found = diagnose_value(_evidence(mlp, "H", _scaled_network))
+    assert found is not None and found.id == "sign-flip", found
+    assert found.message == "The forward pass is wrong: H is the sigmoid of minus its input (a sign inside it)."

@@ -121,11 +121,13 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
             observed.cells[quantity] = firsts[quantity].label
             continue
         bound = _numeric(outcome, paths)
-        if quantity.startswith(NEW):
+        if quantity.startswith(NEW):  # the first value after the update; else W_new as W (no step)
             param = firsts.get(quantity[len(NEW) :])
             after = [b for b in bound if param is None or b.statement > param.statement]
-            after = [b for b in after if param is None or not _same(b.value, param.value)]
-            chosen = after[0] if after else None
+            moved = [b for b in after if param is None or not _same(b.value, param.value)]
+            own = set(definition.reading(False).get(quantity[len(NEW) :], ()))
+            unmoved = [b for b in after if b.name not in own]
+            chosen = moved[0] if moved else (unmoved[-1] if unmoved else None)
         else:
             before = [b for b in bound if end is None or b.statement <= end]
             chosen = before[-1] if before else (bound[0] if bound else None)
@@ -330,7 +332,11 @@ def display_names(definition: Definition) -> dict[str, str]:
             names.setdefault(check.values[0], check.name)
     for quantity, paths in definition.read.items():
         if quantity not in names:
-            names[quantity] = paths[0] if definition.style == "script" and paths[0].isidentifier() else quantity
+            names[quantity] = (
+                paths[0]
+                if (definition.style == "script" or definition.script_too) and paths[0].isidentifier()
+                else quantity
+            )
     return names
 
 
@@ -409,6 +415,11 @@ def _judge_update(
         fitted, turned = fit(own.tensor, gradient)
         if fitted is not None and (turned is None or definition.orientation == "either"):
             gradient = fitted
+        elif fitted is None:  # a gradient of the wrong shape that broadcasts: the update applies it so
+            try:
+                gradient = torch.broadcast_to(own.tensor.to(torch.float64), gradient.shape)
+            except RuntimeError:
+                pass
     lr = learning_rate(definition, o.inputs)
     assert lr is not None  # parse_definition refuses new.* without one
     step = submitted.to(torch.float64) - weights

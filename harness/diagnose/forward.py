@@ -62,6 +62,8 @@ def _changes(kind: str) -> Iterator[tuple[str, str, Callable[[Tensor], Tensor]]]
         for other, fn in _ACTIVATIONS.items():
             if other != kind:
                 yield "wrong-activation", f"{{at}} uses {other} where the network has a {kind}", fn
+        same = _ACTIVATIONS[kind]
+        yield "sign-flip", f"{{at}} is the {kind} of minus its input (a sign inside it)", lambda t: same(-t)
         yield "wrong-activation", f"the {kind} that makes {{at}} is left out", lambda t: t * 1.0
     elif kind == "square":
         yield "loss-formula", "{at} uses the absolute difference where the reference squares it", torch.abs

@@ -151,6 +151,31 @@ def _local_rules(submitted: Tensor, expected: Tensor, ev: ValueEvidence) -> Iter
         )
 
 
+def _scaled(ev: ValueEvidence) -> Diagnosis | None:
+    """The right value times one constant, the same on every failing run (a gradient multiplied by
+    the learning rate, a constant written twice): after the rules that name the constant."""
+    if ev.definition is None or not ev.runs or ev.expected.numel() < 2:
+        return None
+    expected = [ev.expected.to(torch.float64)]
+    for run in ev.runs[1:]:
+        value = truth_of(ev.definition, run.inputs, run.cell).values.get(ev.quantity)
+        if value is None:
+            return None
+        expected.append(value.to(torch.float64))
+    e = expected[0].reshape(-1)
+    norm = float(e @ e)
+    if norm == 0.0:
+        return None
+    c = float(ev.runs[0].submitted.to(torch.float64).reshape(-1) @ e) / norm
+    if abs(c) < 1e-6 or abs(c - 1.0) < 1e-6:
+        return None
+    if not all(_close(r.submitted.to(torch.float64), c * x, ev) for r, x in zip(ev.runs, expected)):
+        return None
+    return Diagnosis(
+        "constant-factor", f"{_name(ev, ev.quantity)} is {c:.3g} times the right value: check the constant factors."
+    )
+
+
 def _other(ev: ValueEvidence) -> Diagnosis | None:
     """The value is another quantity of the computation."""
     s, e = ev.submitted.to(torch.float64), ev.expected.to(torch.float64)
@@ -582,7 +607,7 @@ def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
         return None
     per_run = _mutants(ev)
     for k, mutant in enumerate(per_run[0] if per_run else []):
-        if all(_agrees_with(run, m[k], forward, ev) for run, m in zip(ev.runs, per_run)):
+        if all(_agrees_with(run, m[k], wrong, ev) for run, m in zip(ev.runs, per_run)):
             mine = _name(ev, ev.quantity)
             at = mutant.words.format(at=_name(ev, mutant.at))
             return Diagnosis(
@@ -594,7 +619,9 @@ def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
 
 
 def _agrees_with(run: ValueRun, mutant: ForwardMutant, forward: Sequence[str], ev: ValueEvidence) -> bool:
-    """The run's exposed forward values and the judged gradient are the mutant's."""
+    """The run's wrong forward values (``forward``) and the judged gradient are the mutant's.  (The
+    right ones are not asked: after steps, each function was given the true values, so the values
+    of one run need not be one forward pass.)"""
     grad = mutant.truth.values.get(ev.quantity)
     if grad is None or not _close(run.submitted.to(torch.float64), grad, ev):
         return False
@@ -630,7 +657,13 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     if link is not None and not first:
         return link
     local = (
-        _local(ev) or _update(ev) or _forward(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev)
+        _local(ev)
+        or _update(ev)
+        or _forward(ev)
+        or _graph(ev, upstream if first else [])
+        or _scaled(ev)
+        or _other(ev)
+        or _picked(ev)
     )
     if link is not None and local is not None:
         words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
