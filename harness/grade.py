@@ -13,6 +13,7 @@ from pathlib import Path
 
 import harness.wire as wire
 from harness.check.defined import (
+    argument_array,
     argument_dtype,
     check_defined,
     observe_script,
@@ -129,7 +130,8 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
             dtype = argument_dtype(definition, outcome)
             mine = observe_script(outcome, definition, "own", None) if definition.script_too else None
             own = mine.inputs if mine is not None and mine.not_judged is None else None
-            observed = observe_steps(session, definition, submission.seed, defined, dtype, own)
+            numpy = argument_array(definition, submission.imports)
+            observed = observe_steps(session, definition, submission.seed, defined, dtype, own, numpy)
     runs = [Run("own", submission.seed, outcome)]
     style = definition.style if stepped else "script"
     if not stepped:

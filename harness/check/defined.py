@@ -56,6 +56,7 @@ class Observed:
     not_judged: str | None = None  # why this run cannot judge the submission (it did not use the inputs)
     step_error: str | None = None  # the first of the grader's steps that raised on this run, and how
     stepped: bool = False  # read after the grader's steps, which it called with the true values
+    arguments: str = "float64"  # the dtype the steps passed the float values in
 
     def run_data(self) -> RunData:
         values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
@@ -205,6 +206,7 @@ def _argument(
     run: int,
     handles: set[str],
     dtype: str,
+    numpy: bool,
 ) -> dict[str, Any]:
     if isinstance(arg, str) and arg.startswith("$$"):
         return wire.literal(arg[1:])
@@ -219,8 +221,8 @@ def _argument(
         value = truth.values[name]
         spec = definition.input(name)
         if spec is not None and spec.kind == "labels":
-            return encode_argument(value, "int64", definition.array == "numpy")
-        return encode_argument(value, dtype, definition.array == "numpy")
+            return encode_argument(value, "int64", numpy)
+        return encode_argument(value, dtype, numpy)
     if isinstance(arg, list):
         return wire.literal([a for a in arg])
     return wire.literal(arg)
@@ -240,6 +242,14 @@ def argument_dtype(definition: Definition, outcome: Outcome) -> str:
     return str(bound.value.dtype) if bound is not None else "float32"
 
 
+def argument_array(definition: Definition, imports: frozenset[str]) -> bool:
+    """Whether the steps pass numpy arrays: the convention's, or (``"own"``) where the file imports
+    numpy and not torch."""
+    if definition.array != "own":
+        return definition.array == "numpy"
+    return "numpy" in imports and "torch" not in imports
+
+
 def observe_steps(
     session: Session,
     definition: Definition,
@@ -247,6 +257,7 @@ def observe_steps(
     defined: set[str] | None = None,
     dtype: str = "float64",
     own: Mapping[str, Tensor] | None = None,
+    numpy: bool | None = None,
 ) -> list[Observed]:
     """Every run and variant cell: the grader's inputs drawn, its steps run in the child, the
     quantities read back (a failed step is what every value it should have made reports).
@@ -254,6 +265,7 @@ def observe_steps(
     run, and what it would have made is missing (a file that writes ``forward`` but no ``update``).
     ``own``: the file's own inputs (its globals), where it binds every one: a first run on them, so
     that a function right only there (it reads the notebook's globals) is told apart."""
+    numpy = definition.array == "numpy" if numpy is None else numpy
     roots = set(definition.step_roots())
     skipped = {
         s.keep_as: f"{root} is never defined"
@@ -278,16 +290,16 @@ def observe_steps(
     for source, run_seed, run, inputs in plan:
         for cell in definition.cells():
             truth = truth_of(definition, inputs, cell)
-            o = Observed(source=source, seed=run_seed, cell=cell, inputs=dict(inputs), truth=truth, stepped=True)
+            o = Observed(source, run_seed, cell, dict(inputs), truth=truth, stepped=True, arguments=dtype)
             handles: set[str] = set()
             failed: str | None = None
             for step in definition.steps:
                 if step.keep_as in skipped:
                     continue
                 target = _target(step.target, cell)
-                args = [_argument(a, definition, inputs, truth, cell, run, handles, dtype) for a in step.args]
+                args = [_argument(a, definition, inputs, truth, cell, run, handles, dtype, numpy) for a in step.args]
                 kwargs = {
-                    k: _argument(v, definition, inputs, truth, cell, run, handles, dtype)
+                    k: _argument(v, definition, inputs, truth, cell, run, handles, dtype, numpy)
                     for k, v in step.kwargs.items()
                 }
                 result = session.step(step.action, target, args, kwargs, step.keep_as)
@@ -342,10 +354,13 @@ def display_names(definition: Definition) -> dict[str, str]:
 
 def _tolerance(assignment: Assignment, value: Value, observed: Observed) -> Tolerance:
     """By the value's dtype; a plain number (``loss.item()``) by the least precise float dtype of the
-    run's inputs, the precision it was computed in (a float32 loss made a Python float is float32)."""
+    run's inputs (after steps: of the arguments they were given), the precision it was computed in
+    (a float32 loss made a Python float is float32)."""
     if value.kind != "number":
         return assignment.tolerance(value.dtype if value.dtype in FLOAT_DTYPES else "float64")
     dtypes = {v.dtype for n, v in observed.values.items() if n in observed.inputs and v.dtype in FLOAT_DTYPES}
+    if observed.stepped:
+        dtypes = {observed.arguments}
     return max((assignment.tolerance(d) for d in dtypes or {"float64"}), key=lambda t: (t.rtol, t.atol))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 STYLES = ("script", "functions", "objects")
 INPUT_KINDS = ("input", "target", "signed", "weight", "labels", "rate")
-ARRAYS = ("torch", "numpy")
+ARRAYS = ("torch", "numpy", "own")  # own: numpy where the file imports numpy and not torch
 ARRAY_DTYPES = ("float64", "float32", "own")  # own: the dtype of the file's own first parameter
 ORIENTATIONS = ("strict", "either")
 GRAD = "grad."
