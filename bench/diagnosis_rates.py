@@ -196,7 +196,6 @@ def bench_pipeline(jobs: int, generic: bool = False) -> None:
     print(f"correct variants: {false_alarms} failing or diagnosed checks of {checked}")
 
 
-@contextmanager
 def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) -> None:
     """The same submissions graded by the classic engine and by the default assignment written
     in the generic form: checks whose status differs, and diagnoses that differ (ids compared through
@@ -227,6 +226,7 @@ def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) 
         print(f"    {line}")
 
 
+@contextmanager
 def timed_diagnosis(spent: list[float]) -> Iterator[None]:
     """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence."""
     import harness.grade as grade
