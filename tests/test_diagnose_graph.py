@@ -14,7 +14,13 @@ from torch import Tensor
 
 from harness.computation import draw_inputs, truth_of
 from harness.definition import load_assignment
-from harness.diagnose.values import diagnose_value, summed_over_wrong_axis, trace_of, wrong_shaped_operand
+from harness.diagnose.values import (
+    _closed_form,
+    diagnose_value,
+    summed_over_wrong_axis,
+    trace_of,
+    wrong_shaped_operand,
+)
 from harness.records.definition import GRAD, Definition
 from harness.records.result import ValueEvidence, ValueRun
 
@@ -607,3 +613,119 @@ def test_a_hand_written_mistake_in_word2vec_is_named(bug: str) -> None:
     quantity, student, want = W2V_BUGS[bug]
     found = diagnose_value(_evidence(W2V, quantity, student))
     assert found is not None and found.id == want, found
+
+
+def _closed_form_dhprebn(bessel: bool) -> Student:
+    """The batchnorm backward in one line, from dhpreact (the lecture's closed form)."""
+
+    def student(v: dict[str, Tensor]) -> Tensor:
+        n = v["hprebn"].shape[0]
+        d, raw = v["grad.hpreact"], v["bnraw"]
+        factor = n / (n - 1) if bessel else 1.0
+        return v["bngain"] * v["bnvar_inv"] / n * (n * d - d.sum(0) - factor * raw * (d * raw).sum(0))
+
+    return student
+
+
+def test_a_closed_form_that_skips_right_upstream_gradients_is_named_by_the_step_above_them() -> None:
+    # dbndiff and dbnmeani are right, but dhprebn is computed from dhpreact in one line, derived
+    # with the biased variance: the mistake is at bnvar's 1/(n-1), above both
+    ev = _first_link(_drill(), "grad.hprebn", _closed_form_dhprebn(False), ("grad.bndiff", "grad.bnmeani"))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "wrong-constant", found
+    assert "closed form" in found.message and "bnvar" in found.message and "count" in found.message, found
+
+
+def test_the_right_closed_form_gets_no_diagnosis_and_an_unexplained_one_is_only_pointed_at() -> None:
+    right = _first_link(_drill(), "grad.hprebn", _closed_form_dhprebn(True), ("grad.bndiff", "grad.bnmeani"))
+    assert _closed_form(right, ["bndiff", "bnmeani"]) is None
+
+    def fused(v: dict[str, Tensor]) -> Tensor:  # softmax / n, then -1 at the labels: no single wrong step
+        n = v["logits"].shape[0]
+        d = torch.softmax(v["logits"], 1) / n
+        d[range(n), v["Yb"]] -= 1
+        return d
+
+    found = diagnose_value(_first_link(_drill(), "grad.logits", fused, ("grad.logit_maxes", "grad.norm_logits")))
+    assert found is not None and found.id == "first-wrong-link", found
+
+
+def test_a_constant_that_is_a_count_gets_the_count_one_off_and_no_other_constant_does() -> None:
+    drill = _drill()
+    inputs = draw_inputs(drill, 0, 11)
+    trace = trace_of(drill, inputs, drill.cells()[0])
+    n = int(inputs["Xb"].shape[0])
+    target = trace.of_name["bndiff2"]
+    right = trace.grads[(target, 0)]
+    counted = {
+        (m.node, m.detail): trace.effect(m, target)
+        for m in trace.mutants(set(range(len(trace.nodes))), {})
+        if m.detail.startswith("count")
+    }
+    at_bessel = [e for e in counted.values() if e is not None and torch.allclose(e, right * (n - 1) / n)]
+    assert at_bessel, "1/(n-1) taken as 1/n"
+    assert any(e is not None and torch.allclose(e, right * (n - 1) / (n - 2)) for e in counted.values())
+    kinds = {m.kind for m in trace.mutants(set(range(len(trace.nodes))), {}) if m.detail.startswith("count")}
+    assert kinds == {"wrong-constant"}
+    steps = set(range(trace.of_name["bnvar_inv"], trace.of_name["bnvar"]))  # (bnvar + 1e-5) ** -0.5
+    assert {trace.nodes[k].op for k in steps} == {"Pow", "Add"}
+    assert all(not m.detail.startswith("count") for m in trace.mutants(steps, {}))  # no count there
+
+
+@pytest.mark.parametrize("assignment", ["backprop-drill", "two-layer-softmax", "mlp-class", "word2vec-softmax"])
+def test_a_mutants_projected_change_is_what_replaying_it_gives(assignment: str) -> None:
+    definition = load_assignment(assignment).definition
+    assert definition is not None
+    trace = trace_of(definition, draw_inputs(definition, 0, 11), definition.cells()[0])
+    checked = 0
+    for name in trace.of_name:
+        target = trace.of_name[name]
+        found = trace.adjoints(target)
+        if found is None or (target, 0) not in trace.grads:
+            continue
+        r = found[0]
+        for mutant in trace.mutants(trace.reaches(target) - {target}, {}):
+            replayed, projected = trace.effect(mutant, target), trace.projected(mutant, target)
+            if replayed is None:
+                continue
+            assert projected is not None
+            change = float((r * (replayed - trace.grads[(target, 0)])).detach().sum())
+            assert abs(change - projected) <= 1e-9 * (1 + abs(change)), (name, mutant.kind, mutant.detail)
+            checked += 1
+    assert checked > 20
+
+
+def test_a_runs_trace_is_built_once_for_all_its_checks_and_not_for_other_inputs() -> None:
+    drill = _drill()
+    inputs = draw_inputs(drill, 0, 11)
+    cell = drill.cells()[0]
+    assert trace_of(drill, inputs, cell) is trace_of(drill, inputs, cell)
+    assert trace_of(drill, dict(inputs), cell) is not trace_of(drill, inputs, cell)
+
+
+def test_a_diagnosis_runs_on_one_thread_and_gives_the_callers_threads_back() -> None:
+    from harness.diagnose import diagnose_check
+    from harness.records.result import CheckResult
+
+    seen: list[int] = []
+    ev = _first_link(_drill(), "grad.hpreact", lambda v: (1 - v["h"]) * v["grad.h"], ("grad.h",))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        import harness.diagnose as diagnose
+
+        original = diagnose.diagnose_value
+
+        def spy(e: ValueEvidence) -> object:
+            seen.append(torch.get_num_threads())
+            return original(e)
+
+        diagnose.diagnose_value = spy  # type: ignore[assignment]
+        try:
+            result = diagnose_check(CheckResult("dhpreact", "fail", 0.0, 1.0, "wrong", evidence=ev))
+        finally:
+            diagnose.diagnose_value = original
+        assert seen == [1] and torch.get_num_threads() == 2
+        assert result.diagnosis is not None and result.diagnosis.id == "wrong-constant"
+    finally:
+        torch.set_num_threads(before)

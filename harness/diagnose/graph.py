@@ -87,7 +87,9 @@ class Trace:
         self.of_name = {node.name: k for k, node in enumerate(self.nodes) if node.name is not None}
         self.grads: dict[Edge, Tensor] = {}
         self.flows: dict[tuple[int, int], Tensor] = {}  # (node, edge) -> the right contribution
-        self._backward()
+        self._adjoints: dict[int, tuple[Tensor, dict[Edge, Tensor]] | None] = {}
+        with torch.no_grad():  # the saved tensors require grad: the replay would record a graph of itself
+            self._backward()
 
     def _build(self, loss: Tensor) -> None:
         order: list[Any] = []
@@ -210,6 +212,67 @@ class Trace:
         return (down & self.reaches(target)) - {target}
 
     # ------------------------------------------------------------ mutants
+
+    def adjoints(self, target: int) -> tuple[Tensor, dict[Edge, Tensor]] | None:
+        """A fixed random direction ``r`` of the gradient at node ``target``, and for every gradient slot
+        (node, output) above it the vector ``u`` with ``u · d = r · (the change at target)`` for a change
+        ``d`` added there: backward is linear, and ``u`` is its transpose applied to ``r``, one
+        differentiation of the replay for every slot at once.  ``None`` if a step cannot be
+        differentiated again."""
+        if target not in self._adjoints:
+            try:
+                self._adjoints[target] = self._transposed(target)
+            except RuntimeError:
+                self._adjoints[target] = None
+        return self._adjoints[target]
+
+    def _transposed(self, target: int) -> tuple[Tensor, dict[Edge, Tensor]] | None:
+        slots: dict[Edge, Tensor] = {}
+        pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
+        at: Tensor | None = None
+        with torch.enable_grad():
+            for k in range(target + 1):
+                grads = self._taken(pending, k)
+                for nr, shape in enumerate(self.nodes[k].shapes):  # every slot a change may be added at
+                    z = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+                    slots[(k, nr)] = z
+                    grads[nr] = grads[nr] + z if nr in grads else z
+                if k == target:
+                    at = grads.get(0)
+                    break
+                if grads and self.nodes[k].op != "AccumulateGrad":
+                    self._pass_on(k, self._call(k, grads), pending, target)
+            if at is None or not at.requires_grad:
+                return None
+            r = torch.randn(at.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(12))
+            keys = list(slots)
+            found = torch.autograd.grad((at * r).sum(), [slots[e] for e in keys], allow_unused=True)
+        return r, {e: u.detach() for e, u in zip(keys, found) if u is not None}
+
+    def projected(self, mutant: Mutant, target: int) -> float | None:
+        """``r · (the change mutant makes at target)`` with the ``r`` of :meth:`adjoints`, without
+        replaying it; ``None`` where it cannot tell (the mutant does not fit, no adjoints)."""
+        found = self.adjoints(target)
+        if found is None:
+            return None
+        with torch.no_grad():
+            return self._projected(mutant, found[1])
+
+    def _projected(self, mutant: Mutant, us: Mapping[Edge, Tensor]) -> float | None:
+        total = 0.0
+        node = self.nodes[mutant.node]
+        for e, flow in mutant.replaced.items():
+            edge = node.edges[e]
+            if edge is None:
+                continue
+            fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
+            if fitted is None:
+                return None
+            u = us.get(edge)
+            if u is not None:
+                right = self.flows.get((mutant.node, e))
+                total += float((u * fitted).sum()) - (float((u * right).sum()) if right is not None else 0.0)
+        return total
 
     def effect(self, mutant: Mutant, target: int) -> Tensor | None:
         """The gradient at node ``target`` (output 0) under ``mutant``; ``None`` if it does not fit."""
@@ -392,6 +455,8 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
         b = node.fn._saved_other
         if 0 in live:
             yield Mutant("missing-local-derivative", k, "drop0", {0: g}, f"the division is left out of {step(0)}")
+            if isinstance(b, Tensor) and b.numel() == 1 and 1 not in live:
+                yield from _count_off(k, g, float(b), True, step(0))
         if 1 in live:
             a = node.fn._saved_self
             yield Mutant(
@@ -633,9 +698,35 @@ def _others(pool: Mapping[str, Tensor], right: Tensor) -> Iterator[tuple[str, Te
         yield label, value
 
 
+def _count_off(k: int, g: Tensor, c: float, divides: bool, where: str) -> Iterator[Mutant]:
+    """A step that multiplies (or divides) by a constant of the forward that is a count ``m`` or ``1/m``
+    (a mean's 1/n, Bessel's 1/(n-1)): its derivative taken with the count one off (n where n-1 belongs,
+    or the other way round)."""
+    for inverse in (False, True):
+        x = 1 / c if inverse and c != 0 else c
+        m = round(x)
+        if m < 2 or abs(x - m) > 1e-9 * m:
+            continue
+        for d in (-1, 1):
+            if m + d < 2:  # a count of 1: the constant left out, a scale rule's
+                continue
+            other = 1 / (m + d) if inverse else float(m + d)
+            yield Mutant(
+                "wrong-constant",
+                k,
+                f"count{d:+d}",
+                {0: g / other if divides else g * other},
+                f"in {where} the constant is a count off by one (n where n - 1 belongs, or the other way round)",
+            )
+        return
+
+
 def _mul(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) -> Iterator[Mutant]:
     fn = trace.nodes[k].fn
     saved = {0: getattr(fn, "_saved_other", None), 1: getattr(fn, "_saved_self", None)}
+    constant = saved[0]
+    if isinstance(constant, Tensor) and constant.numel() == 1 and (k, 0) in trace.flows and (k, 1) not in trace.flows:
+        yield from _count_off(k, g, float(constant), False, step(0))
     for e in (0, 1):
         if (k, e) not in trace.flows:
             continue

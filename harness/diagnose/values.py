@@ -19,14 +19,17 @@ failing run, and the simplest rule that does wins.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import combinations
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-from harness.computation import call_reference, leaves_of, truth_of
+from harness.computation import Truth, call_reference, leaves_of
+from harness.computation import truth_of as _truth_of
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules, broadcast
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -256,12 +259,51 @@ KINDS = (
 _COMBINED = ((-1.0, "with the opposite sign"), (2.0, "twice over"), (0.5, "halved"))
 
 
-def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
-    """The reference's backward pass on one run, step by step."""
-    leaves = leaves_of(definition, inputs)
-    result = call_reference(definition, leaves, cell)
+_T = TypeVar("_T")
+_KEPT = 16  # runs whose trace and truth are kept: every check of one submission reads the same few runs
+_kept: OrderedDict[tuple[str, int, int, str], tuple[Definition, Mapping[str, Tensor], Any]] = OrderedDict()
+
+
+def _per_run(
+    what: str, definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object], make: Callable[[], _T]
+) -> _T:
+    """``make()``, once per run: the failing checks of one submission are judged on the same runs (the
+    same ``inputs`` object), and each check's diagnosis replays the reference on every one of them."""
+    key = (what, id(definition), id(inputs), repr(sorted(cell.items())))
+    hit = _kept.get(key)
+    if hit is not None and hit[0] is definition and hit[1] is inputs:
+        _kept.move_to_end(key)
+        found: _T = hit[2]
+        return found
+    made = make()
+    _kept[key] = (definition, inputs, made)  # holding both keeps their ids from being reused
+    while len(_kept) > _KEPT:
+        _kept.popitem(last=False)
+    return made
+
+
+def _traced(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
+    with torch.enable_grad():  # the forward recorded; the replay itself needs no graph
+        leaves = leaves_of(definition, inputs)
+        result = call_reference(definition, leaves, cell)
     named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
     return Trace(named[definition.loss], named, leaves)
+
+
+def _truth(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Truth:
+    with torch.enable_grad():
+        return _truth_of(definition, inputs, cell)
+
+
+def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
+    """The reference's backward pass on one run, step by step (read-only: kept for the run's next
+    checks)."""
+    return _per_run("trace", definition, inputs, cell, lambda: _traced(definition, inputs, cell))
+
+
+def truth_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Truth:
+    """The reference's truth on one run (read-only: kept for the run's next checks)."""
+    return _per_run("truth", definition, inputs, cell, lambda: _truth(definition, inputs, cell))
 
 
 def _pool(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
@@ -298,9 +340,13 @@ def _same_mutant(trace: Trace, mutant: Mutant, ev: ValueEvidence) -> Mutant | No
 _SYSTEMATIC = ("missing-local-derivative", "derivative-at-wrong-tensor", "other-activation-derivative", "double-count")
 
 
-def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
+def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diagnosis | None:
     """A wrong step of the backward pass (or the same wrong rule at every activation) that gives the
-    submitted numbers on every failing run, alone or with a constant factor."""
+    submitted numbers on every failing run, alone or with a constant factor.
+
+    ``upstream``: the values made from this one whose gradients are read right; the wrong step is then
+    one between them and this value.  ``beyond``: the steps above them instead, for a value computed in
+    one closed form that does not go through those (right) gradients."""
     base = _base(ev.quantity)
     definition = ev.definition
     if base is None or definition is None or not ev.runs:
@@ -312,32 +358,46 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
     if target is None or truth is None:
         return None
     tops = [first.of_name[c] for c in upstream if c in first.of_name]
+    if beyond and not tops:
+        return None
     region = first.between(tops, target) if tops else first.reaches(target) - {target}
+    if beyond:
+        region = first.reaches(target) - region - {target}
     submitted = ev.runs[0].submitted.to(torch.float64)
 
     if _close(submitted, truth, ev):
         return None
     factors = (1.0, *dict(_COMBINED))
+    scaled = torch.tensor(factors, dtype=torch.float64).reshape(-1, *([1] * submitted.dim()))
+
+    def near(a: Tensor, b: Tensor) -> list[bool]:
+        """``_close(a, f * b)`` for each of ``factors``, in a few operations (a search tries hundreds)."""
+        fb = scaled * b
+        return ((a - fb).abs() <= ev.atol + ev.rtol * fb.abs()).reshape(len(factors), -1).all(1).tolist()
 
     def factor_of(predicted: Tensor | None) -> float | None:
         if predicted is None or predicted.shape != submitted.shape:
             return None
-        found = next((f for f in factors if _close(submitted, f * predicted, ev)), None)
-        if found is None or any(_close(predicted, f * truth, ev) for f in factors):  # a constant: the value rules'
+        found = next((f for f, hit in zip(factors, near(submitted, predicted)) if hit), None)
+        if found is None or (predicted.shape == truth.shape and any(near(predicted, truth))):  # the value rules'
             return None
         return found
 
+    may_fit = _screen(first, target, submitted, truth, ev, factors)
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    singles = sorted(first.mutants(region, _pool(first, ev.names)), key=lambda m: _rank(first, m))
+    pool = {} if beyond else _pool(first, ev.names)  # a closed form's slips: the derivation's, not an operand's
+    singles = sorted(first.mutants(region, pool), key=lambda m: _rank(first, m))
     for mutant in singles:  # simplest first: the first that holds on every run is the answer
+        if not may_fit(mutant):
+            continue
         factor = factor_of(first.effect(mutant, target))
-        if factor is not None and not _keeps(first, mutant, tops):
+        if factor is not None and not beyond and not _keeps(first, mutant, tops):
             continue
         if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in zip(traces[1:], ev.runs[1:])):
             return _say(ev, mutant, 1.0)
         if factor is not None and factor != 1.0:
             found.append((KINDS.index(mutant.kind) + 2 * len(KINDS), factor, mutant, []))
-    for (kind, detail), steps in _groups(first, region).items():
+    for (kind, detail), steps in _groups(first, region).items() if not beyond else ():
         factor = factor_of(_replay(first, kind, detail, steps, target))
         if factor is not None:
             mutant = next(m for m in _rules(first, steps[0], {}) if (m.kind, m.detail) == (kind, detail))
@@ -346,6 +406,50 @@ def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
         if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in zip(traces[1:], ev.runs[1:])):
             return _say(ev, mutant, factor, len(steps))
     return None
+
+
+def _screen(
+    trace: Trace, target: int, submitted: Tensor, truth: Tensor, ev: ValueEvidence, factors: Sequence[float]
+) -> Callable[[Mutant], bool]:
+    """A necessary condition for a mutant to give ``submitted`` (times one of ``factors``) at ``target``,
+    read from one projection of its change (:meth:`Trace.projected`), without replaying it: a search
+    replays only the few mutants that pass.  Where ``f · p`` is within tolerance of ``submitted``
+    entry by entry, ``|r · (submitted - f · p)| <= Σ |r| (atol + rtol |submitted|) / (1 - rtol)``."""
+    found = trace.adjoints(target) if submitted.shape == truth.shape and ev.rtol < 0.5 else None
+    if found is None:
+        return lambda mutant: True
+    r = found[0]
+    rs, rt = float((r * submitted).sum()), float((r * truth).sum())
+    bound = float((r.abs() * (ev.atol + ev.rtol * submitted.abs())).sum()) / (1 - ev.rtol)
+    size = float((r.abs() * (submitted.abs() + truth.abs())).sum())
+
+    def may_fit(mutant: Mutant) -> bool:
+        pr = trace.projected(mutant, target)
+        if pr is None:
+            return True  # the replay decides
+        return any(
+            abs(rs - f * (rt + pr)) <= bound + 1e-7 * (abs(rs) + abs(f) * (abs(rt) + abs(pr) + size)) for f in factors
+        )
+
+    return may_fit
+
+
+def _closed_form(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
+    """The first wrong gradient, whose every upstream gradient is right, explained by a wrong step
+    *above* those: the student computed it in one closed form (the fused softmax and cross-entropy, the
+    batchnorm backward in one line) that does not go through them, with a mistake in that derivation."""
+    found = _graph(ev, upstream, beyond=True)
+    if found is None:
+        return None
+    mine = _name(ev, ev.quantity)
+    right = " and ".join(_name(ev, GRAD + c) for c in upstream)
+    words = found.message[len(mine) + 2 :] if found.message.startswith(f"{mine}: ") else found.message
+    return Diagnosis(
+        found.id,
+        f"{mine} is wrong though {right} {'is' if len(upstream) == 1 else 'are'} right, so it is not computed "
+        f"from {'it' if len(upstream) == 1 else 'them'} (a closed form, in one expression?): it is what the "
+        f"chain rule gives when {words}",
+    )
 
 
 def _keeps(trace: Trace, mutant: Mutant, tops: list[int]) -> bool:
@@ -466,7 +570,7 @@ def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Te
             ],
         )
     after = [dict(r.inputs, **{p: w - lr * g}) for r, w, lr, g in zip(runs, before, lrs, gs)]
-    moved = [trace_of(definition, a, r.cell).grad(p) for a, r in zip(after, runs)]
+    moved = [_traced(definition, a, r.cell).grad(p) for a, r in zip(after, runs)]
     if all(m is not None for m in moved):
         yield (
             "gradient-of-updated",
@@ -480,9 +584,10 @@ _NOT_A_SECOND_MISTAKE = ("first-wrong-link", "upstream-wrong", "instance-only", 
 
 def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
     """The diagnosis ``ev`` supports, or ``None`` (its fallback, if it has one)."""
-    if ev.transposed:
-        return _transposed(ev)
-    return _diagnose(ev) or ev.fallback
+    with torch.no_grad():  # the search's arithmetic on saved tensors that require grad would record graphs
+        if ev.transposed:
+            return _transposed(ev)
+        return _diagnose(ev) or ev.fallback
 
 
 def _transposed(ev: ValueEvidence) -> Diagnosis | None:
@@ -536,6 +641,10 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     if link is not None and not first:
         return link
     local = _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev)
+    if local is None and first:
+        closed = _closed_form(ev, upstream)
+        if closed is not None:
+            return closed
     if link is not None and local is not None:
         words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
         return Diagnosis(local.id, f"{link.message[:-1]}: {words}")
