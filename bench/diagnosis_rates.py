@@ -34,6 +34,7 @@ Two measurements:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -191,8 +192,9 @@ def bench_pipeline(jobs: int) -> None:
 
 
 @contextmanager
-def timed_diagnosis(spent: list[float]) -> Iterator[None]:
-    """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence."""
+def timed_diagnosis(spent: list[float], which: list[str] | None = None) -> Iterator[None]:
+    """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence
+    (``which``: the check's name, in the same order)."""
     import harness.grade as grade
 
     original = grade.diagnose_check
@@ -205,12 +207,21 @@ def timed_diagnosis(spent: list[float]) -> Iterator[None]:
             return original(result)
         finally:
             spent.append(1e3 * (time.perf_counter() - started))
+            if which is not None:
+                which.append(result.name)
 
     grade.diagnose_check = timing
     try:
         yield
     finally:
         grade.diagnose_check = original
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "unknown"
 
 
 def planted_names(asked: list[str]) -> list[str]:
@@ -243,11 +254,15 @@ def bench_assignment(name: str, jobs: int) -> dict[str, int]:
     assignment = load_assignment(name)
     corpus = load(name)
     spent: list[float] = []
+    which: list[str] = []  # "file: check" of each timed diagnosis
     verdicts: dict[str, Any] = {}
     started = time.perf_counter()
-    with Pool(jobs) as pool, timed_diagnosis(spent):
+    checks: list[str] = []
+    with Pool(jobs) as pool, timed_diagnosis(spent, checks):
         for entry in corpus:
+            done = len(checks)
             verdicts[entry.file] = grade_submission(PLANTED / name / entry.file, pool, assignment)
+            which += [f"{entry.file}: {c}" for c in checks[done:]]
     elapsed = time.perf_counter() - started
     bugs = [e for e in corpus if not e.correct]
     right = [e for e in corpus if e.correct]
@@ -304,7 +319,8 @@ def bench_assignment(name: str, jobs: int) -> dict[str, int]:
     if spent:
         print(
             f"  diagnosis of one failing check: median {statistics.median(spent):.2f} ms, "
-            f"max {max(spent):.2f} ms ({len(spent)} failing checks)"
+            f"max {max(spent):.2f} ms ({len(spent)} failing checks; the slowest: {which[spent.index(max(spent))]}; "
+            f"load average {_load()})"
         )
     else:
         print("  diagnosis of one failing check: no failing check had evidence")

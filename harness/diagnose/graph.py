@@ -26,7 +26,7 @@ gradient asked for are replayed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,8 @@ class Trace:
         self.grads: dict[Edge, Tensor] = {}
         self.flows: dict[tuple[int, int], Tensor] = {}  # (node, edge) -> the right contribution
         self._adjoints: dict[int, tuple[Tensor, dict[Edge, Tensor]] | None] = {}
+        self._kept_rules: dict[tuple[int, Hashable], tuple[list[Mutant], Iterator[Mutant]]] = {}
+        self.pools: dict[Hashable, dict[str, Tensor]] = {}  # the operand pools made for it, by name
         with torch.no_grad():  # the saved tensors require grad: the replay would record a graph of itself
             self._backward()
 
@@ -319,16 +321,33 @@ class Trace:
                 return None
         return None
 
-    def mutants(self, nodes: set[int], pool: Mapping[str, Tensor]) -> Iterator[Mutant]:
-        """Every mutant of the steps ``nodes``; ``pool``: the values a wrong operand may be."""
+    def mutants(self, nodes: set[int], pool: Mapping[str, Tensor], key: Hashable = None) -> Iterator[Mutant]:
+        """Every mutant of the steps ``nodes``; ``pool``: the values a wrong operand may be (``key``, if
+        given, names it: the mutants are then kept for the next search on this trace)."""
         for k in sorted(nodes):
             node = self.nodes[k]
             if node.op == "AccumulateGrad" or (k, 0) not in self.grads:
                 continue
-            try:
-                yield from _rules(self, k, pool)
-            except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
-                continue  # a step whose saved tensors this rule cannot read: no mutants of it
+            yield from self._rules_of(k, pool) if key is None else self.rules_at(k, pool, key)
+
+    def rules_at(self, k: int, pool: Mapping[str, Tensor], key: Hashable) -> Iterator[Mutant]:
+        """The mutants of step ``k`` with the operands ``pool`` (named ``key``), each made once: every
+        check of a submission searches the traces of the same runs, and the other runs look their
+        candidate up among them (made only as far as it is)."""
+        kept = self._kept_rules.get((k, key))
+        if kept is None:
+            kept = self._kept_rules[(k, key)] = ([], self._rules_of(k, pool))
+        made, rest = kept
+        yield from made
+        for mutant in rest:
+            made.append(mutant)
+            yield mutant
+
+    def _rules_of(self, k: int, pool: Mapping[str, Tensor]) -> Iterator[Mutant]:
+        try:
+            yield from _rules(self, k, pool)
+        except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
+            return  # a step whose saved tensors this rule cannot read: no (more) mutants of it
 
 
 def _fit(flow: Tensor, shape: tuple[int, ...]) -> Tensor | None:
@@ -744,10 +763,9 @@ def _mul(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any)
             f"a factor of the product is counted twice in {step(e)}",
         )
         for label, value in _others(pool, other):
-            try:
-                flow = g * value
-            except RuntimeError:
+            if broadcast(tuple(g.shape), tuple(value.shape)) is None:  # cheaper than the error of trying
                 continue
+            flow = g * value
             yield Mutant(
                 "wrong-operand",
                 k,
@@ -778,10 +796,10 @@ def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
                     f"the product in {step(e)} uses {label} in place of the right operand",
                 )
             elif value.dim() <= 2 and value.shape != other.shape:  # broadcasting where a product belongs
-                try:
-                    flow = g * value if e == 0 else value * g
-                except RuntimeError:
+                shape = broadcast(tuple(g.shape), tuple(value.shape))
+                if shape is None or broadcast(shape, tuple(right.shape)) != shape:  # it would not fit
                     continue
+                flow = g * value if e == 0 else value * g
                 if _fit(flow, right.shape) is not None:
                     yield Mutant(
                         "wrong-operand",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import combinations
 from typing import Any, TypeVar
@@ -306,8 +306,20 @@ def truth_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping
     return _per_run("truth", definition, inputs, cell, lambda: _truth(definition, inputs, cell))
 
 
+def _pool_key(names: Mapping[str, str]) -> Hashable:
+    return ("pool", tuple(sorted(names.items())))
+
+
 def _pool(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
-    """The values a wrong operand may be, under the names the assignment uses."""
+    """The values a wrong operand may be, under the names the assignment uses (made once per trace)."""
+    key = _pool_key(names)
+    found = trace.pools.get(key)
+    if found is None:
+        found = trace.pools[key] = _pool_of(trace, names)
+    return found
+
+
+def _pool_of(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
     pool: dict[str, Tensor] = {}
     for name, value in trace.values.items():
         if not value.dtype.is_floating_point:
@@ -330,11 +342,8 @@ def _same_mutant(trace: Trace, mutant: Mutant, ev: ValueEvidence) -> Mutant | No
     """The mutant of another run's trace that is ``mutant`` (same step, same rule, same operand)."""
     if mutant.node >= len(trace.nodes) or (mutant.node, 0) not in trace.grads:
         return None
-    try:
-        found = _rules(trace, mutant.node, _pool(trace, ev.names))
-        return next((m for m in found if m.kind == mutant.kind and m.detail == mutant.detail), None)
-    except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
-        return None
+    found = trace.rules_at(mutant.node, _pool(trace, ev.names), _pool_key(ev.names))
+    return next((m for m in found if m.kind == mutant.kind and m.detail == mutant.detail), None)
 
 
 _SYSTEMATIC = ("missing-local-derivative", "derivative-at-wrong-tensor", "other-activation-derivative", "double-count")
@@ -351,8 +360,11 @@ def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diag
     definition = ev.definition
     if base is None or definition is None or not ev.runs:
         return None
-    traces = [trace_of(definition, r.inputs, r.cell) for r in ev.runs]
-    first = traces[0]
+    first = trace_of(definition, ev.runs[0].inputs, ev.runs[0].cell)
+
+    def others() -> Iterator[tuple[Trace, ValueRun]]:  # the other runs' traces, made when a candidate needs them
+        return ((trace_of(definition, r.inputs, r.cell), r) for r in ev.runs[1:])
+
     target = first.of_name.get(base)
     truth = first.grads.get((target, 0)) if target is not None else None
     if target is None or truth is None:
@@ -385,15 +397,16 @@ def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diag
 
     may_fit = _screen(first, target, submitted, truth, ev, factors)
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    pool = {} if beyond else _pool(first, ev.names)  # a closed form's slips: the derivation's, not an operand's
-    singles = sorted(first.mutants(region, pool), key=lambda m: _rank(first, m))
+    # a closed form's slips: the derivation's, not an operand's
+    pool, key = ({}, "bare") if beyond else (_pool(first, ev.names), _pool_key(ev.names))
+    singles = sorted(first.mutants(region, pool, key), key=lambda m: _rank(first, m))
     for mutant in singles:  # simplest first: the first that holds on every run is the answer
         if not may_fit(mutant):
             continue
         factor = factor_of(first.effect(mutant, target))
         if factor is not None and not beyond and not _keeps(first, mutant, tops):
             continue
-        if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in zip(traces[1:], ev.runs[1:])):
+        if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in others()):
             return _say(ev, mutant, 1.0)
         if factor is not None and factor != 1.0:
             found.append((KINDS.index(mutant.kind) + 2 * len(KINDS), factor, mutant, []))
@@ -403,7 +416,7 @@ def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diag
             mutant = next(m for m in _rules(first, steps[0], {}) if (m.kind, m.detail) == (kind, detail))
             found.append((KINDS.index(kind) + len(KINDS) * (1 if factor == 1.0 else 3), factor, mutant, steps))
     for _, factor, mutant, steps in sorted(found, key=lambda f: f[0]):
-        if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in zip(traces[1:], ev.runs[1:])):
+        if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in others()):
             return _say(ev, mutant, factor, len(steps))
     return None
 
