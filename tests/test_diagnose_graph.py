@@ -729,3 +729,45 @@ def test_a_diagnosis_runs_on_one_thread_and_gives_the_callers_threads_back() -> 
         assert result.diagnosis is not None and result.diagnosis.id == "wrong-constant"
     finally:
         torch.set_num_threads(before)
+
+
+def _layer(v: dict[str, Tensor], hidden: Tensor) -> Tensor:
+    return hidden @ v["W2"].T + v["b2"]
+
+
+MLP_FORWARD_BUGS: dict[str, tuple[Student, str, str]] = {
+    "the output activation applied twice": (
+        lambda v: torch.sigmoid(torch.sigmoid(_layer(v, v["z2"]))),
+        "double-count",
+        "twice",
+    ),
+    "the second layer fed the pre-activation": (lambda v: torch.sigmoid(_layer(v, v["z1"])), "wrong-operand", "z1"),
+    "tanh for the output sigmoid": (lambda v: torch.tanh(_layer(v, v["z2"])), "wrong-activation", "tanh"),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(MLP_FORWARD_BUGS))
+def test_a_forward_pass_with_one_step_changed_is_named(bug: str) -> None:
+    assert MLP is not None
+    student, want, word = MLP_FORWARD_BUGS[bug]
+    found = diagnose_value(_evidence(MLP, "y_hat", student, _mlp_cell("relu", "sigmoid")))
+    assert found is not None and found.id == want and word in found.message, found
+
+
+def test_a_sigmoid_given_twice_its_input_is_a_wrong_constant() -> None:
+    assert W2V is not None  # sigmoid as (1 + tanh(x)) / 2, the x / 2 inside tanh left out
+    found = diagnose_value(_evidence(W2V, "sigmoid", lambda v: (1 + torch.tanh(v["x"])) / 2))
+    assert found is not None and found.id == "wrong-constant" and "input" in found.message, found
+
+
+def test_a_right_forward_pass_and_one_no_single_step_explains_get_no_diagnosis() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("relu", "sigmoid")
+    assert diagnose_value(_evidence(MLP, "y_hat", lambda v: v["y_hat"], cell)) is None
+    both = diagnose_value(_evidence(MLP, "y_hat", lambda v: torch.tanh(_layer(v, v["z1"])), cell))  # two slips
+    assert both is None, both
+
+
+def test_a_loss_of_a_forward_pass_without_its_activation_is_named(tiny: Definition) -> None:
+    found = diagnose_value(_evidence(tiny, "loss", lambda v: ((v["z"] - v["Y"]) ** 2).mean()))
+    assert found is not None and found.id == "missing-activation" and "sigmoid" in found.message, found

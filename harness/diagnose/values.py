@@ -30,6 +30,8 @@ from torch import Tensor
 
 from harness.computation import Truth, call_reference, leaves_of
 from harness.computation import truth_of as _truth_of
+from harness.diagnose.forward import Forward
+from harness.diagnose.forward import mutants as forward_mutants
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules, broadcast
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -170,6 +172,38 @@ def _other(ev: ValueEvidence) -> Diagnosis | None:
                     f"{mine} equals {_name(ev, other)}, not the value it should be: a wrong operand or a name mixed up.",
                 )
     return None
+
+
+def _forward(ev: ValueEvidence) -> Diagnosis | None:
+    """A value of the forward pass that is the reference's with one step changed (an activation applied
+    twice, a product fed another named value: :mod:`harness.diagnose.forward`), on every failing run."""
+    definition = ev.definition
+    if definition is None or not ev.runs or _base(ev.quantity) is not None or ev.quantity.startswith(NEW):
+        return None
+
+    def forward_of(run: ValueRun) -> Forward:
+        assert definition is not None
+        return _per_run("forward", definition, run.inputs, run.cell, lambda: Forward(definition, run.inputs, run.cell))
+
+    first = forward_of(ev.runs[0])
+    truth = first.values.get(ev.quantity)
+    submitted = ev.runs[0].submitted.to(torch.float64)
+    if truth is None or truth.shape != submitted.shape:
+        return None
+    truth = truth.to(torch.float64)
+    for kind, detail, at, edit, words in forward_mutants(first):
+        got = first.value(ev.quantity, at, edit)
+        if got is None or not _close(submitted, got, ev) or _close(got, truth, ev):
+            continue
+        if all(_forward_reproduces(forward_of(run), detail, run, ev) for run in ev.runs[1:]):
+            return Diagnosis(kind, f"{_name(ev, ev.quantity)}: {words}.")
+    return None
+
+
+def _forward_reproduces(forward: Forward, detail: str, run: ValueRun, ev: ValueEvidence) -> bool:
+    same = next((m for m in forward_mutants(forward) if m[1] == detail), None)
+    got = forward.value(ev.quantity, same[2], same[3]) if same is not None else None
+    return got is not None and _close(run.submitted.to(torch.float64), got, ev)
 
 
 def _picked(ev: ValueEvidence) -> Diagnosis | None:
@@ -653,7 +687,9 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     link, first, upstream = _link(ev)
     if link is not None and not first:
         return link
-    local = _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev)
+    local = (
+        _local(ev) or _update(ev) or _graph(ev, upstream if first else []) or _other(ev) or _picked(ev) or _forward(ev)
+    )
     if local is None and first:
         closed = _closed_form(ev, upstream)
         if closed is not None:
