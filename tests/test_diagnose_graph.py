@@ -492,6 +492,25 @@ def test_a_relu_mask_taken_from_the_gradient_is_named() -> None:
     assert found is not None and found.id == "derivative-at-wrong-tensor", found
 
 
+def test_a_relu_mask_of_the_product_without_the_bias_is_named_and_the_class_mlps_sigmoid_too() -> None:
+    assert SOFTMAX is not None and MLP is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # mask = (X @ W1) > 0: b1 left out
+        da = _dscores(v) @ v["W2"].T
+        return v["X"].T @ (da * ((v["X"] @ v["W1"]) > 0))
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W1", student))
+    assert found is not None and found.id == "derivative-at-wrong-tensor" and "b1" in found.message, found
+
+    def sigmoid_student(v: dict[str, Tensor]) -> Tensor:  # sigmoid'(x @ W1.T) for the hidden layer
+        dz3 = 2 * (v["y_hat"] - v["y"]) / v["y"].numel() * v["y_hat"] * (1 - v["y_hat"])
+        s = torch.sigmoid(v["x"] @ v["W1"].T)
+        return ((dz3 @ v["W2"]) * s * (1 - s)).T @ v["x"]
+
+    found = diagnose_value(_evidence(MLP, "grad.W1", sigmoid_student, _mlp_cell("sigmoid", "sigmoid")))
+    assert found is not None and found.id == "derivative-at-wrong-tensor" and "b1" in found.message, found
+
+
 def _shaped_runs(
     definition: Definition, student: Student, cell: dict[str, object]
 ) -> list[tuple[dict[str, Tensor], dict[str, object], Tensor]]:

@@ -676,6 +676,15 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
                 {0: g * out},
                 f"{where} multiplies by the {kind}'s output, not by its derivative",
             )
+    if z is not None and kind in ("relu", "sigmoid", "tanh"):
+        for name, bias in _biases(trace, k):  # at the layer's product, without the bias added to it
+            yield Mutant(
+                "derivative-at-wrong-tensor",
+                k,
+                f"without-{name}",
+                {0: g * _derivative(kind, z - bias)},
+                f"the derivative of {kind} in {where} is evaluated without {name}, the bias added to its input",
+            )
     for other in ("sigmoid", "tanh", "relu"):
         if other == kind:
             continue
@@ -695,6 +704,17 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
                 {0: g * _formula(other, out)},
                 f"{where} uses the derivative of {other} where {kind}'s belongs",
             )
+
+
+def _biases(trace: Trace, k: int) -> Iterator[tuple[str, Tensor]]:
+    """The parameters added to the input of step ``k`` (``x @ W + b``: ``b``), by name."""
+    edge = trace.nodes[k].edges[0] if trace.nodes[k].edges else None
+    if edge is None or trace.nodes[edge[0]].op != "Add":
+        return
+    for term in trace.nodes[edge[0]].edges:
+        leaf = trace.nodes[term[0]] if term is not None else None
+        if leaf is not None and leaf.op == "AccumulateGrad" and leaf.name in trace.values:
+            yield leaf.name, trace.values[leaf.name]
 
 
 def _formula(kind: str, y: Tensor) -> Tensor:
