@@ -511,6 +511,19 @@ def test_a_relu_mask_of_the_product_without_the_bias_is_named_and_the_class_mlps
     assert found is not None and found.id == "derivative-at-wrong-tensor" and "b1" in found.message, found
 
 
+def test_a_one_hot_taken_from_the_rows_the_labels_number_is_named() -> None:
+    assert SOFTMAX is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # dscores[y] -= 1: whole rows y_i, not entries (i, y_i)
+        p, _, n = _softmax_parts(v)
+        d = p.clone()
+        d[v["y"]] -= 1
+        return v["a"].T @ (d / n)
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W2", student))
+    assert found is not None and found.id == "softmax-no-onehot" and "rows" in found.message, found
+
+
 def _shaped_runs(
     definition: Definition, student: Student, cell: dict[str, object]
 ) -> list[tuple[dict[str, Tensor], dict[str, object], Tensor]]:

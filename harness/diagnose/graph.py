@@ -537,6 +537,19 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
                 {0: columns - prob * g.sum(dim, keepdim=True)},
                 f"in {step(0)} the labels' one-hot is built on the wrong index (whole columns, not one entry per row)",
             )
+            labels = support.to(torch.int64).argmax(1)
+            picked = torch.unique(labels[labels < g.shape[0]])
+            if picked.numel() and bool((g[support] == g[support][0]).all()):  # dscores[y] -= 1: rows y_i
+                rows = torch.zeros_like(g)
+                rows[picked] = 1.0
+                yield Mutant(
+                    "softmax-no-onehot",
+                    k,
+                    "onehot-rows",
+                    {0: rows * g.sum(dim, keepdim=True) - prob * g.sum(dim, keepdim=True)},
+                    f"in {step(0)} the labels pick whole rows (the rows numbered by the labels), not the entry of "
+                    "each row's label, so the labels' entries never have their one-hot taken away",
+                )
         if g.dim() == 1 and int(support.sum()) == 1:  # one label: its one-hot moved to another index
             at = int(support.nonzero()[0, 0])
             wrong = {"next": (at + 1) % g.numel(), "previous": (at - 1) % g.numel(), "argmax": int(prob.argmax())}
