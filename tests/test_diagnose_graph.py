@@ -625,6 +625,11 @@ W2V_BUGS: dict[str, tuple[str, Student, str]] = {
         "double-count",
     ),
     "the loss without its log": ("loss", lambda v: -_w2v_parts(v)[0][_w2v_parts(v)[2]], "other-value"),
+    "only the outside word's own score differentiated, the normaliser's term left out": (
+        "grad.centerWordVec",
+        lambda v: -v["outsideVectors"][_w2v_parts(v)[2]],
+        "missing-branch",
+    ),
     "only the outside word's row of U": (
         "grad.outsideVectors",
         lambda v: _only_row(torch.outer(_w2v_parts(v)[0] - _w2v_parts(v)[1], v["centerWordVec"]), _w2v_parts(v)[2]),

@@ -491,8 +491,13 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
             {0: -prob * g.sum(dim, keepdim=True)},
             f"the softmax gradient in {step(0)} does not take the labels' one-hot away",
         )
-        yield Mutant(
-            "missing-local-derivative", k, "drop", {0: g}, f"the softmax's derivative is left out of {step(0)}"
+        yield Mutant(  # log_softmax(s) = s - logsumexp(s): its derivative without the normaliser's term
+            "missing-branch",
+            k,
+            "drop",
+            {0: g},
+            f"in {step(0)} the gradient through the normaliser (the log of the sum of exponentials) is left out: "
+            "only the label's own score is differentiated",
         )
         yield Mutant(
             "scale--1",
