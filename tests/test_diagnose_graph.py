@@ -721,11 +721,13 @@ def test_a_mutants_projected_change_is_what_replaying_it_gives(assignment: str) 
         if found is None or (target, 0) not in trace.grads:
             continue
         r = found[0]
-        for mutant in trace.mutants(trace.reaches(target) - {target}, {}):
+        mutants = list(trace.mutants(trace.reaches(target) - {target}, {}))
+        for mutant, together in zip(mutants, trace.projections(mutants, target)):
             replayed, projected = trace.effect(mutant, target), trace.projected(mutant, target)
             if replayed is None:
                 continue
-            assert projected is not None
+            assert projected is not None and together is not None
+            assert abs(together - projected) <= 1e-9 * (1 + abs(projected))
             change = float((r * (replayed - trace.grads[(target, 0)])).detach().sum())
             assert abs(change - projected) <= 1e-9 * (1 + abs(change)), (name, mutant.kind, mutant.detail)
             checked += 1
@@ -808,3 +810,19 @@ def test_a_right_forward_pass_and_one_no_single_step_explains_get_no_diagnosis()
 def test_a_loss_of_a_forward_pass_without_its_activation_is_named(tiny: Definition) -> None:
     found = diagnose_value(_evidence(tiny, "loss", lambda v: ((v["z"] - v["Y"]) ** 2).mean()))
     assert found is not None and found.id == "missing-activation" and "sigmoid" in found.message, found
+
+
+def test_a_replay_started_at_the_first_changed_step_is_the_whole_replay() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("sigmoid", "sigmoid")
+    trace = trace_of(MLP, draw_inputs(MLP, 0, 11), cell)
+    target = trace.of_name["W1"]
+    steps = [k for k, node in enumerate(trace.nodes) if node.op == "Sigmoid"]
+    assert len(steps) == 2
+
+    def edit(k: int, g: Tensor) -> dict[int, Tensor] | None:  # sigmoid' left out at both layers
+        return {0: g} if k in steps else None
+
+    whole, started = trace.replay(edit, target), trace.replay(edit, target, min(steps))
+    assert whole is not None and started is not None and torch.allclose(whole, started, rtol=1e-12, atol=1e-15)
+    assert not torch.allclose(whole, trace.grads[(target, 0)])

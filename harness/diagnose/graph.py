@@ -26,7 +26,7 @@ gradient asked for are replayed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,6 +276,41 @@ class Trace:
                 total += float((u * fitted).sum()) - (float((u * right).sum()) if right is not None else 0.0)
         return total
 
+    def projections(self, mutants: Sequence[Mutant], target: int) -> list[float | None]:
+        """:meth:`projected` for each of ``mutants``, a few operations for all: the changes along one
+        edge are stacked and projected together."""
+        found = self.adjoints(target)
+        if found is None:
+            return [None] * len(mutants)
+        us = found[1]
+        out: list[float | None] = [0.0] * len(mutants)
+        along: dict[tuple[int, int], list[tuple[int, Tensor]]] = {}
+        for i, mutant in enumerate(mutants):
+            node = self.nodes[mutant.node]
+            for e, flow in mutant.replaced.items():
+                edge = node.edges[e]
+                if edge is None:
+                    continue
+                fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
+                if fitted is None:
+                    out[i] = None
+                    break
+                if edge in us:
+                    along.setdefault((mutant.node, e), []).append((i, fitted))
+        with torch.no_grad():
+            for (k, e), changes in along.items():
+                edge = self.nodes[k].edges[e]
+                assert edge is not None
+                u = us[edge].reshape(-1)
+                right = self.flows.get((k, e))
+                base = float(torch.dot(u, right.reshape(-1).to(u.dtype))) if right is not None else 0.0
+                stacked = torch.stack([f.reshape(-1).to(u.dtype) for _, f in changes])
+                for (i, _), value in zip(changes, (stacked @ u).tolist()):
+                    done = out[i]
+                    if done is not None:
+                        out[i] = done + value - base
+        return out
+
     def effect(self, mutant: Mutant, target: int) -> Tensor | None:
         """The gradient at node ``target`` (output 0) under ``mutant``; ``None`` if it does not fit."""
         right = self.grads.get((target, 0))
@@ -301,12 +336,21 @@ class Trace:
         total = delta.get((target, 0))
         return right if total is None else right + total
 
-    def replay(self, edit: Callable[[int, Tensor], Mapping[int, Tensor] | None], target: int) -> Tensor | None:
+    def replay(
+        self, edit: Callable[[int, Tensor], Mapping[int, Tensor] | None], target: int, start: int = 0
+    ) -> Tensor | None:
         """The gradient at node ``target`` when ``edit(k, g)`` replaces what step ``k`` sends back (given
         the gradient ``g`` that now flows into it): several steps wrong at once, each seeing the
-        others' mistakes."""
-        pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
-        for k in range(target + 1):
+        others' mistakes.  ``edit`` changes no step before ``start``: what those send is the right
+        backward's, taken as it is."""
+        pending: dict[Edge, Tensor] = {}
+        if start <= 0:
+            pending[(0, 0)] = torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)
+        for (k, e), flow in self.flows.items() if start > 0 else ():
+            edge = self.nodes[k].edges[e]
+            if k < start and edge is not None and start <= edge[0] <= target:
+                pending[edge] = pending[edge] + flow if edge in pending else flow
+        for k in range(max(start, 0), target + 1):
             grads = self._taken(pending, k)
             if k == target:
                 return grads.get(0)

@@ -429,13 +429,13 @@ def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diag
             return None
         return found
 
-    may_fit = _screen(first, target, submitted, truth, ev, factors)
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
     # a closed form's slips: the derivation's, not an operand's
     pool, key = ({}, "bare") if beyond else (_pool(first, ev.names), _pool_key(ev.names))
     singles = sorted(first.mutants(region, pool, key), key=lambda m: _rank(first, m))
-    for mutant in singles:  # simplest first: the first that holds on every run is the answer
-        if not may_fit(mutant):
+    may_fit = _screen(first, target, submitted, truth, ev, factors, singles)
+    for mutant, fits in zip(singles, may_fit):  # simplest first: the first that holds on every run is the answer
+        if not fits:
             continue
         factor = factor_of(first.effect(mutant, target))
         if factor is not None and not beyond and not _keeps(first, mutant, tops):
@@ -456,29 +456,35 @@ def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diag
 
 
 def _screen(
-    trace: Trace, target: int, submitted: Tensor, truth: Tensor, ev: ValueEvidence, factors: Sequence[float]
-) -> Callable[[Mutant], bool]:
-    """A necessary condition for a mutant to give ``submitted`` (times one of ``factors``) at ``target``,
-    read from one projection of its change (:meth:`Trace.projected`), without replaying it: a search
-    replays only the few mutants that pass.  Where ``f · p`` is within tolerance of ``submitted``
-    entry by entry, ``|r · (submitted - f · p)| <= Σ |r| (atol + rtol |submitted|) / (1 - rtol)``."""
+    trace: Trace,
+    target: int,
+    submitted: Tensor,
+    truth: Tensor,
+    ev: ValueEvidence,
+    factors: Sequence[float],
+    mutants: Sequence[Mutant],
+) -> list[bool]:
+    """For each of ``mutants``, a necessary condition for it to give ``submitted`` (times one of
+    ``factors``) at ``target``, read from one projection of its change (:meth:`Trace.projections`),
+    without replaying it: a search replays only the few mutants that pass.  Where ``f · p`` is within
+    tolerance of ``submitted`` entry by entry, ``|r · (submitted - f · p)| <= Σ |r| (atol + rtol
+    |submitted|) / (1 - rtol)``."""
     found = trace.adjoints(target) if submitted.shape == truth.shape and ev.rtol < 0.5 else None
     if found is None:
-        return lambda mutant: True
+        return [True] * len(mutants)
     r = found[0]
     rs, rt = float((r * submitted).sum()), float((r * truth).sum())
     bound = float((r.abs() * (ev.atol + ev.rtol * submitted.abs())).sum()) / (1 - ev.rtol)
     size = float((r.abs() * (submitted.abs() + truth.abs())).sum())
 
-    def may_fit(mutant: Mutant) -> bool:
-        pr = trace.projected(mutant, target)
+    def may_fit(pr: float | None) -> bool:
         if pr is None:
             return True  # the replay decides
         return any(
             abs(rs - f * (rt + pr)) <= bound + 1e-7 * (abs(rs) + abs(f) * (abs(rt) + abs(pr) + size)) for f in factors
         )
 
-    return may_fit
+    return [may_fit(pr) for pr in trace.projections(mutants, target)]
 
 
 def _closed_form(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
@@ -538,7 +544,7 @@ def _replay(trace: Trace, kind: str, detail: str, steps: list[int], target: int)
         m = next((m for m in _rules(trace, k, {}, g) if (m.kind, m.detail) == (kind, detail)), None)
         return m.replaced if m is not None else None
 
-    return trace.replay(edit, target)
+    return trace.replay(edit, target, min(steps))
 
 
 def _reproduces(
