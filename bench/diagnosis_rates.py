@@ -194,11 +194,14 @@ def bench_pipeline(jobs: int) -> None:
 
 @contextmanager
 def timed_diagnosis(
-    spent: list[float], which: list[str] | None = None, collecting: list[float] | None = None
+    spent: list[float],
+    which: list[str] | None = None,
+    collecting: list[float] | None = None,
+    cpu: list[float] | None = None,
 ) -> Iterator[None]:
     """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence
-    (``which``: the check's name, ``collecting``: the ms of it the garbage collector ran, in the same
-    order)."""
+    (``which``: the check's name, ``collecting``: the ms of it the garbage collector ran, ``cpu``: the
+    CPU ms of the diagnosing thread, what a busy machine does not stretch; in the same order)."""
     import harness.grade as grade
 
     original = grade.diagnose_check
@@ -214,11 +217,13 @@ def timed_diagnosis(
         if result.evidence is None or result.status == "pass":
             return original(result)
         collected[0] = 0.0
-        started = time.perf_counter()
+        started, busy = time.perf_counter(), time.thread_time()
         try:
             return original(result)
         finally:
             spent.append(1e3 * (time.perf_counter() - started))
+            if cpu is not None:
+                cpu.append(1e3 * (time.thread_time() - busy))
             if which is not None:
                 which.append(result.name)
             if collecting is not None:
@@ -280,7 +285,8 @@ def bench_assignment(name: str, jobs: int) -> dict[str, int]:
     started = time.perf_counter()
     checks: list[str] = []
     collecting: list[float] = []
-    with Pool(jobs) as pool, timed_diagnosis(spent, checks, collecting):
+    cpu: list[float] = []
+    with Pool(jobs) as pool, timed_diagnosis(spent, checks, collecting, cpu):
         for entry in corpus:
             done = len(checks)
             verdicts[entry.file] = grade_submission(PLANTED / name / entry.file, pool, assignment)
@@ -348,6 +354,10 @@ def bench_assignment(name: str, jobs: int) -> dict[str, int]:
         print(
             f"    without the garbage collections that fell inside one: max {max(own):.2f} ms "
             f"({which[own.index(max(own))]}); collecting, in all: {sum(collecting):.0f} ms"
+        )
+        print(
+            f"    CPU of the diagnosing thread (torch on one thread): median {statistics.median(cpu):.2f} ms, "
+            f"max {max(cpu):.2f} ms ({which[cpu.index(max(cpu))]})"
         )
     else:
         print("  diagnosis of one failing check: no failing check had evidence")
