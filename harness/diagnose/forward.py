@@ -1,11 +1,13 @@
 """Forward-pass mistakes of a course's own assignment: the reference run again with one of its steps
 changed, by rules per operation, not per network.
 
-- an activation (relu, sigmoid, tanh): applied twice (``double-count``), left out
-  (``missing-activation``), another one in its place (``wrong-activation``), or given its input times
-  2 or ½ (``wrong-constant``: a sigmoid written as ``(1 + tanh(x)) / 2`` without the ``x / 2``);
+- an activation (relu, sigmoid, tanh): applied twice (``double-count``), another one in its place
+  (``wrong-activation``), or given its input times 2 or ½ (``wrong-constant``: a sigmoid written as
+  ``(1 + tanh(x)) / 2`` without the ``x / 2``);
 - a product (``@``, ``*``): one operand replaced by another named value of its shape, or its
-  transpose (``wrong-operand``: the second layer fed the pre-activation).
+  transpose (``wrong-operand``: the second layer fed the pre-activation, as it is when the hidden
+  activation is left out; an output left without its activation is another named value, the value
+  rules' ``other-value``).
 
 A step is a call of a torch function the reference makes (seen through a
 :class:`~torch.overrides.TorchFunctionMode`), numbered in call order: the n-th call is the same step
@@ -109,10 +111,6 @@ def _twice(f: Any, a: tuple[Any, ...], kw: dict[str, Any]) -> Any:
     return f(f(*a, **kw))
 
 
-def _left_out(f: Any, a: tuple[Any, ...], kw: dict[str, Any]) -> Any:
-    return a[0]
-
-
 def _instead(g: Callable[[Tensor], Tensor]) -> Edit:
     return lambda f, a, kw: g(a[0])
 
@@ -126,11 +124,7 @@ def _input_times(c: float) -> Edit:
 
 
 def mutants(forward: Forward) -> Iterator[tuple[str, str, int, Edit, str]]:
-    """(kind, detail, step, edit, what the student did) for every rule at every step, simplest first.
-
-    A wrong operand comes before a left-out activation: where the activation's output feeds one
-    product, the product fed the activation's input gives the same numbers, and it names the line to
-    look at whether the activation was left out or computed and not used."""
+    """(kind, detail, step, edit, what the student did) for every rule at every step, simplest first."""
     acts = [(k, a) for k, (a, _) in enumerate(forward.steps) if a is not None]
     products = [(k, args) for k, (a, args) in enumerate(forward.steps) if a is None]
     nth = {k: n + 1 for n, (k, _) in enumerate(acts)} | {k: n + 1 for n, (k, _) in enumerate(products)}
@@ -159,8 +153,6 @@ def mutants(forward: Forward) -> Iterator[tuple[str, str, int, Edit, str]]:
                     _operand(j, value),
                     f"{where(k, None)} of the forward pass uses {label} in place of {right}",
                 )
-    for k, name in acts:
-        yield "missing-activation", f"{k}:none", k, _left_out, f"the forward pass leaves out {where(k, name)}"
     for k, name in acts:
         for other, g in _ACTIVATIONS.items():
             if other != name:

@@ -176,9 +176,13 @@ def _other(ev: ValueEvidence) -> Diagnosis | None:
 
 def _forward(ev: ValueEvidence) -> Diagnosis | None:
     """A value of the forward pass that is the reference's with one step changed (an activation applied
-    twice, a product fed another named value: :mod:`harness.diagnose.forward`), on every failing run."""
+    twice, a product fed another named value: :mod:`harness.diagnose.forward`), on every failing run.
+    Not the loss: its own mistakes are its formula's (the value rules'), and a mistake in a step before
+    it is named at the forward values checked (each mutant runs the whole reference again)."""
     definition = ev.definition
     if definition is None or not ev.runs or _base(ev.quantity) is not None or ev.quantity.startswith(NEW):
+        return None
+    if ev.quantity == definition.loss:
         return None
 
     def forward_of(run: ValueRun) -> Forward:
