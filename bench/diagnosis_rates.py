@@ -34,6 +34,8 @@ Two measurements:
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -227,26 +229,56 @@ def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) 
 
 
 @contextmanager
-def timed_diagnosis(spent: list[float]) -> Iterator[None]:
-    """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence."""
+def timed_diagnosis(
+    spent: list[float],
+    which: list[str] | None = None,
+    collecting: list[float] | None = None,
+    cpu: list[float] | None = None,
+) -> Iterator[None]:
+    """While it lasts, the pipeline's diagnosis call is timed (ms) on every failing check with evidence
+    (``which``: the check's name, ``collecting``: the ms of it the garbage collector ran, ``cpu``: the
+    CPU ms of the diagnosing thread, what a busy machine does not stretch; in the same order)."""
     import harness.grade as grade
 
     original = grade.diagnose_check
+    collected = [0.0, 0.0]  # ms collecting since the diagnosis began, the start of the running collection
+
+    def collector(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collected[1] = time.perf_counter()
+        else:
+            collected[0] += 1e3 * (time.perf_counter() - collected[1])
 
     def timing(result: Any) -> Any:
         if result.evidence is None or result.status == "pass":
             return original(result)
-        started = time.perf_counter()
+        collected[0] = 0.0
+        started, busy = time.perf_counter(), time.thread_time()
         try:
             return original(result)
         finally:
             spent.append(1e3 * (time.perf_counter() - started))
+            if cpu is not None:
+                cpu.append(1e3 * (time.thread_time() - busy))
+            if which is not None:
+                which.append(result.name)
+            if collecting is not None:
+                collecting.append(collected[0])
 
     grade.diagnose_check = timing
+    gc.callbacks.append(collector)
     try:
         yield
     finally:
         grade.diagnose_check = original
+        gc.callbacks.remove(collector)
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "unknown"
 
 
 def planted_names(asked: list[str]) -> list[str]:
@@ -278,12 +310,23 @@ def bench_assignment(name: str, jobs: int) -> dict[str, int]:
 
     assignment = load_assignment(name)
     corpus = load(name)
+    # As the grader's processes do (harness.run.pool.first_import): what is alive now (torch's
+    # ~150,000 objects, the earlier corpora's verdicts) is never searched for cycles again, so that
+    # a full collection falling inside a timed diagnosis does not add 0.1-0.3 s of traversing them.
+    gc.collect()
+    gc.freeze()
     spent: list[float] = []
+    which: list[str] = []  # "file: check" of each timed diagnosis
     verdicts: dict[str, Any] = {}
     started = time.perf_counter()
-    with Pool(jobs) as pool, timed_diagnosis(spent):
+    checks: list[str] = []
+    collecting: list[float] = []
+    cpu: list[float] = []
+    with Pool(jobs) as pool, timed_diagnosis(spent, checks, collecting, cpu):
         for entry in corpus:
+            done = len(checks)
             verdicts[entry.file] = grade_submission(PLANTED / name / entry.file, pool, assignment)
+            which += [f"{entry.file}: {c}" for c in checks[done:]]
     elapsed = time.perf_counter() - started
     bugs = [e for e in corpus if not e.correct]
     right = [e for e in corpus if e.correct]
@@ -340,7 +383,17 @@ def bench_assignment(name: str, jobs: int) -> dict[str, int]:
     if spent:
         print(
             f"  diagnosis of one failing check: median {statistics.median(spent):.2f} ms, "
-            f"max {max(spent):.2f} ms ({len(spent)} failing checks)"
+            f"max {max(spent):.2f} ms ({len(spent)} failing checks; the slowest: {which[spent.index(max(spent))]}; "
+            f"load average {_load()})"
+        )
+        own = [t - c for t, c in zip(spent, collecting)]
+        print(
+            f"    without the garbage collections that fell inside one: max {max(own):.2f} ms "
+            f"({which[own.index(max(own))]}); collecting, in all: {sum(collecting):.0f} ms"
+        )
+        print(
+            f"    CPU of the diagnosing thread (torch on one thread): median {statistics.median(cpu):.2f} ms, "
+            f"max {max(cpu):.2f} ms ({which[cpu.index(max(cpu))]})"
         )
     else:
         print("  diagnosis of one failing check: no failing check had evidence")

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from harness.computation import draw_inputs, recomputed, truth_of
 from harness.definition import load_assignment
-from harness.diagnose.forward import forward_mutants
+from harness.diagnose.forward import Forward, mutants
 from harness.diagnose.values import diagnose_value
 from harness.records.definition import Definition
 from harness.records.result import ValueEvidence, ValueRun
@@ -85,28 +85,28 @@ def _right_network(v: dict[str, Tensor]) -> dict[str, Tensor]:
     }
 
 
-def test_every_activation_and_the_square_of_the_reference_are_changed_once(mlp: Definition) -> None:
-    found = forward_mutants(mlp, draw_inputs(mlp, 0, 1), {})
-    words = {m.words.format(at=m.at) for m in found}
-    assert "H uses tanh where the network has a sigmoid" in words
-    assert "Y_cap uses relu where the network has a sigmoid" in words
-    assert "the sigmoid that makes H is left out" in words
-    assert "E uses the absolute difference where the reference squares it" in words
-    assert {m.id for m in found} == {"wrong-activation", "sign-flip", "loss-formula"}
+def test_every_activation_and_the_square_of_the_reference_are_changed(mlp: Definition) -> None:
+    found = list(mutants(Forward(mlp, draw_inputs(mlp, 0, 1), {})))
+    words = {m[4] for m in found}
+    assert "the forward pass uses tanh for activation 1 (sigmoid)" in words
+    assert "the forward pass uses relu for activation 2 (sigmoid)" in words
+    assert "activation 1 (sigmoid) of the forward pass is given minus its input" in words
+    assert "the forward pass takes the absolute value where square 1 of it belongs" in words
+    assert {m[0] for m in found} >= {"wrong-activation", "sign-flip", "loss-formula", "double-count", "wrong-operand"}
 
 
 def test_a_hidden_layer_written_with_tanh_is_named_as_the_wrong_activation(mlp: Definition) -> None:
     student = _tanh_network
     found = diagnose_value(_evidence(mlp, "H", student))
     assert found is not None and found.id == "wrong-activation", found
-    assert "H uses tanh where the network has a sigmoid" in found.message
+    assert found.message == "H: the forward pass uses tanh for activation 1 (sigmoid)."
 
 
 def test_a_gradient_right_for_its_own_tanh_forward_pass_is_named_so(mlp: Definition) -> None:
     student = _tanh_network
     found = diagnose_value(_evidence(mlp, "grad.W1", student, read=("H", "Y_cap")))
     assert found is not None and found.id == "consistent-with-own-forward", found
-    assert "H uses tanh" in found.message
+    assert "(the forward pass uses tanh for activation 1 (sigmoid))" in found.message
 
 
 def test_an_absolute_difference_for_the_squared_error_is_named_as_the_loss_formula(mlp: Definition) -> None:
@@ -170,4 +170,4 @@ def test_a_gradient_off_by_one_constant_on_every_run_is_named_a_constant_factor(
 def test_an_activation_of_minus_its_input_is_named_a_sign_inside_it(mlp: Definition) -> None:
     found = diagnose_value(_evidence(mlp, "H", _scaled_network))
     assert found is not None and found.id == "sign-flip", found
-    assert found.message == "The forward pass is wrong: H is the sigmoid of minus its input (a sign inside it)."
+    assert found.message == "H: activation 1 (sigmoid) of the forward pass is given minus its input."

@@ -14,7 +14,13 @@ from torch import Tensor
 
 from harness.computation import draw_inputs, truth_of
 from harness.definition import load_assignment
-from harness.diagnose.values import diagnose_value, summed_over_wrong_axis, trace_of, wrong_shaped_operand
+from harness.diagnose.values import (
+    _closed_form,
+    diagnose_value,
+    summed_over_wrong_axis,
+    trace_of,
+    wrong_shaped_operand,
+)
 from harness.records.definition import GRAD, Definition
 from harness.records.result import ValueEvidence, ValueRun
 
@@ -486,6 +492,38 @@ def test_a_relu_mask_taken_from_the_gradient_is_named() -> None:
     assert found is not None and found.id == "derivative-at-wrong-tensor", found
 
 
+def test_a_relu_mask_of_the_product_without_the_bias_is_named_and_the_class_mlps_sigmoid_too() -> None:
+    assert SOFTMAX is not None and MLP is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # mask = (X @ W1) > 0: b1 left out
+        da = _dscores(v) @ v["W2"].T
+        return v["X"].T @ (da * ((v["X"] @ v["W1"]) > 0))
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W1", student))
+    assert found is not None and found.id == "derivative-at-wrong-tensor" and "b1" in found.message, found
+
+    def sigmoid_student(v: dict[str, Tensor]) -> Tensor:  # sigmoid'(x @ W1.T) for the hidden layer
+        dz3 = 2 * (v["y_hat"] - v["y"]) / v["y"].numel() * v["y_hat"] * (1 - v["y_hat"])
+        s = torch.sigmoid(v["x"] @ v["W1"].T)
+        return ((dz3 @ v["W2"]) * s * (1 - s)).T @ v["x"]
+
+    found = diagnose_value(_evidence(MLP, "grad.W1", sigmoid_student, _mlp_cell("sigmoid", "sigmoid")))
+    assert found is not None and found.id == "derivative-at-wrong-tensor" and "b1" in found.message, found
+
+
+def test_a_one_hot_taken_from_the_rows_the_labels_number_is_named() -> None:
+    assert SOFTMAX is not None
+
+    def student(v: dict[str, Tensor]) -> Tensor:  # dscores[y] -= 1: whole rows y_i, not entries (i, y_i)
+        p, _, n = _softmax_parts(v)
+        d = p.clone()
+        d[v["y"]] -= 1
+        return v["a"].T @ (d / n)
+
+    found = diagnose_value(_evidence(SOFTMAX, "grad.W2", student))
+    assert found is not None and found.id == "softmax-no-onehot" and "rows" in found.message, found
+
+
 def _shaped_runs(
     definition: Definition, student: Student, cell: dict[str, object]
 ) -> list[tuple[dict[str, Tensor], dict[str, object], Tensor]]:
@@ -587,6 +625,11 @@ W2V_BUGS: dict[str, tuple[str, Student, str]] = {
         "double-count",
     ),
     "the loss without its log": ("loss", lambda v: -_w2v_parts(v)[0][_w2v_parts(v)[2]], "other-value"),
+    "only the outside word's own score differentiated, the normaliser's term left out": (
+        "grad.centerWordVec",
+        lambda v: -v["outsideVectors"][_w2v_parts(v)[2]],
+        "missing-branch",
+    ),
     "only the outside word's row of U": (
         "grad.outsideVectors",
         lambda v: _only_row(torch.outer(_w2v_parts(v)[0] - _w2v_parts(v)[1], v["centerWordVec"]), _w2v_parts(v)[2]),
@@ -607,3 +650,179 @@ def test_a_hand_written_mistake_in_word2vec_is_named(bug: str) -> None:
     quantity, student, want = W2V_BUGS[bug]
     found = diagnose_value(_evidence(W2V, quantity, student))
     assert found is not None and found.id == want, found
+
+
+def _closed_form_dhprebn(bessel: bool) -> Student:
+    """The batchnorm backward in one line, from dhpreact (the lecture's closed form)."""
+
+    def student(v: dict[str, Tensor]) -> Tensor:
+        n = v["hprebn"].shape[0]
+        d, raw = v["grad.hpreact"], v["bnraw"]
+        factor = n / (n - 1) if bessel else 1.0
+        return v["bngain"] * v["bnvar_inv"] / n * (n * d - d.sum(0) - factor * raw * (d * raw).sum(0))
+
+    return student
+
+
+def test_a_closed_form_that_skips_right_upstream_gradients_is_named_by_the_step_above_them() -> None:
+    # dbndiff and dbnmeani are right, but dhprebn is computed from dhpreact in one line, derived
+    # with the biased variance: the mistake is at bnvar's 1/(n-1), above both
+    ev = _first_link(_drill(), "grad.hprebn", _closed_form_dhprebn(False), ("grad.bndiff", "grad.bnmeani"))
+    found = diagnose_value(ev)
+    assert found is not None and found.id == "wrong-constant", found
+    assert "closed form" in found.message and "bnvar" in found.message and "count" in found.message, found
+
+
+def test_the_right_closed_form_gets_no_diagnosis_and_an_unexplained_one_is_only_pointed_at() -> None:
+    right = _first_link(_drill(), "grad.hprebn", _closed_form_dhprebn(True), ("grad.bndiff", "grad.bnmeani"))
+    assert _closed_form(right, ["bndiff", "bnmeani"]) is None
+
+    def fused(v: dict[str, Tensor]) -> Tensor:  # softmax / n, then -1 at the labels: no single wrong step
+        n = v["logits"].shape[0]
+        d = torch.softmax(v["logits"], 1) / n
+        d[range(n), v["Yb"]] -= 1
+        return d
+
+    found = diagnose_value(_first_link(_drill(), "grad.logits", fused, ("grad.logit_maxes", "grad.norm_logits")))
+    assert found is not None and found.id == "first-wrong-link", found
+
+
+def test_a_constant_that_is_a_count_gets_the_count_one_off_and_no_other_constant_does() -> None:
+    drill = _drill()
+    inputs = draw_inputs(drill, 0, 11)
+    trace = trace_of(drill, inputs, drill.cells()[0])
+    n = int(inputs["Xb"].shape[0])
+    target = trace.of_name["bndiff2"]
+    right = trace.grads[(target, 0)]
+    counted = {
+        (m.node, m.detail): trace.effect(m, target)
+        for m in trace.mutants(set(range(len(trace.nodes))), {})
+        if m.detail.startswith("count")
+    }
+    at_bessel = [e for e in counted.values() if e is not None and torch.allclose(e, right * (n - 1) / n)]
+    assert at_bessel, "1/(n-1) taken as 1/n"
+    assert any(e is not None and torch.allclose(e, right * (n - 1) / (n - 2)) for e in counted.values())
+    kinds = {m.kind for m in trace.mutants(set(range(len(trace.nodes))), {}) if m.detail.startswith("count")}
+    assert kinds == {"wrong-constant"}
+    steps = set(range(trace.of_name["bnvar_inv"], trace.of_name["bnvar"]))  # (bnvar + 1e-5) ** -0.5
+    assert {trace.nodes[k].op for k in steps} == {"Pow", "Add"}
+    assert all(not m.detail.startswith("count") for m in trace.mutants(steps, {}))  # no count there
+
+
+@pytest.mark.parametrize("assignment", ["backprop-drill", "two-layer-softmax", "mlp-class", "word2vec-softmax"])
+def test_a_mutants_projected_change_is_what_replaying_it_gives(assignment: str) -> None:
+    definition = load_assignment(assignment).definition
+    assert definition is not None
+    trace = trace_of(definition, draw_inputs(definition, 0, 11), definition.cells()[0])
+    checked = 0
+    for name in trace.of_name:
+        target = trace.of_name[name]
+        found = trace.adjoints(target)
+        if found is None or (target, 0) not in trace.grads:
+            continue
+        r = found[0]
+        mutants = list(trace.mutants(trace.reaches(target) - {target}, {}))
+        for mutant, together in zip(mutants, trace.projections(mutants, target)):
+            replayed, projected = trace.effect(mutant, target), trace.projected(mutant, target)
+            if replayed is None:
+                continue
+            assert projected is not None and together is not None
+            assert abs(together - projected) <= 1e-9 * (1 + abs(projected))
+            change = float((r * (replayed - trace.grads[(target, 0)])).detach().sum())
+            assert abs(change - projected) <= 1e-9 * (1 + abs(change)), (name, mutant.kind, mutant.detail)
+            checked += 1
+    assert checked > 20
+
+
+def test_a_runs_trace_is_built_once_for_all_its_checks_and_not_for_other_inputs() -> None:
+    drill = _drill()
+    inputs = draw_inputs(drill, 0, 11)
+    cell = drill.cells()[0]
+    assert trace_of(drill, inputs, cell) is trace_of(drill, inputs, cell)
+    assert trace_of(drill, dict(inputs), cell) is not trace_of(drill, inputs, cell)
+
+
+def test_a_diagnosis_runs_on_one_thread_and_gives_the_callers_threads_back() -> None:
+    from harness.diagnose import diagnose_check
+    from harness.records.result import CheckResult
+
+    seen: list[int] = []
+    ev = _first_link(_drill(), "grad.hpreact", lambda v: (1 - v["h"]) * v["grad.h"], ("grad.h",))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        import harness.diagnose as diagnose
+
+        original = diagnose.diagnose_value
+
+        def spy(e: ValueEvidence) -> object:
+            seen.append(torch.get_num_threads())
+            return original(e)
+
+        diagnose.diagnose_value = spy  # type: ignore[assignment]
+        try:
+            result = diagnose_check(CheckResult("dhpreact", "fail", 0.0, 1.0, "wrong", evidence=ev))
+        finally:
+            diagnose.diagnose_value = original
+        assert seen == [1] and torch.get_num_threads() == 2
+        assert result.diagnosis is not None and result.diagnosis.id == "wrong-constant"
+    finally:
+        torch.set_num_threads(before)
+
+
+def _layer(v: dict[str, Tensor], hidden: Tensor) -> Tensor:
+    return hidden @ v["W2"].T + v["b2"]
+
+
+MLP_FORWARD_BUGS: dict[str, tuple[Student, str, str]] = {
+    "the output activation applied twice": (
+        lambda v: torch.sigmoid(torch.sigmoid(_layer(v, v["z2"]))),
+        "double-count",
+        "twice",
+    ),
+    "the second layer fed the pre-activation": (lambda v: torch.sigmoid(_layer(v, v["z1"])), "wrong-operand", "z1"),
+    "tanh for the output sigmoid": (lambda v: torch.tanh(_layer(v, v["z2"])), "wrong-activation", "tanh"),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(MLP_FORWARD_BUGS))
+def test_a_forward_pass_with_one_step_changed_is_named(bug: str) -> None:
+    assert MLP is not None
+    student, want, word = MLP_FORWARD_BUGS[bug]
+    found = diagnose_value(_evidence(MLP, "y_hat", student, _mlp_cell("relu", "sigmoid")))
+    assert found is not None and found.id == want and word in found.message, found
+
+
+def test_a_sigmoid_given_twice_its_input_is_a_wrong_constant() -> None:
+    assert W2V is not None  # sigmoid as (1 + tanh(x)) / 2, the x / 2 inside tanh left out
+    found = diagnose_value(_evidence(W2V, "sigmoid", lambda v: (1 + torch.tanh(v["x"])) / 2))
+    assert found is not None and found.id == "wrong-constant" and "input" in found.message, found
+
+
+def test_a_right_forward_pass_and_one_no_single_step_explains_get_no_diagnosis() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("relu", "sigmoid")
+    assert diagnose_value(_evidence(MLP, "y_hat", lambda v: v["y_hat"], cell)) is None
+    both = diagnose_value(_evidence(MLP, "y_hat", lambda v: torch.tanh(_layer(v, v["z1"])), cell))  # two slips
+    assert both is None, both
+
+
+def test_the_loss_is_not_searched_for_forward_mistakes(tiny: Definition) -> None:
+    # the loss of a forward pass without its sigmoid: the mistake is named at the forward values checked
+    assert diagnose_value(_evidence(tiny, "loss", lambda v: ((v["z"] - v["Y"]) ** 2).mean())) is None
+
+
+def test_a_replay_started_at_the_first_changed_step_is_the_whole_replay() -> None:
+    assert MLP is not None
+    cell = _mlp_cell("sigmoid", "sigmoid")
+    trace = trace_of(MLP, draw_inputs(MLP, 0, 11), cell)
+    target = trace.of_name["W1"]
+    steps = [k for k, node in enumerate(trace.nodes) if node.op == "Sigmoid"]
+    assert len(steps) == 2
+
+    def edit(k: int, g: Tensor) -> dict[int, Tensor] | None:  # sigmoid' left out at both layers
+        return {0: g} if k in steps else None
+
+    whole, started = trace.replay(edit, target), trace.replay(edit, target, min(steps))
+    assert whole is not None and started is not None and torch.allclose(whole, started, rtol=1e-12, atol=1e-15)
+    assert not torch.allclose(whole, trace.grads[(target, 0)])

@@ -75,7 +75,7 @@ CASES: dict[str, tuple[str, dict[str, str | None]]] = {
         SMALL.replace("y_pred = h_relu.dot(w2)", "y_pred = h.dot(w2)"),
         # the loss is right for its own y_pred and the update a right rule on its own gradients:
         # the mistake costs the forward check and the gradients computed from it
-        {"forward": "wrong-activation", **{n: None for n in ("grad_y_pred", "grad_w2", "grad_h", "grad_w1")}},
+        {"forward": "wrong-operand", **{n: None for n in ("grad_y_pred", "grad_w2", "grad_h", "grad_w1")}},
     ),
     "bug_relu_mask_inverted.py": (
         SMALL.replace("grad_h[h < 0] = 0", "grad_h[h > 0] = 0"),

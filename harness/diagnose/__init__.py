@@ -7,11 +7,29 @@ child for more, while its session lives).  The mutant catalogue and the engine a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+
+import torch
 
 from harness.diagnose.engine import diagnose
 from harness.diagnose.values import diagnose_value
 from harness.records.result import CheckResult, ValueEvidence
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread while it lasts: a diagnosis replays the reference on tensors of a few dozen
+    entries, where a second thread only adds its hand-over (≈ 5× slower, and erratic, on a busy machine)."""
+    threads = torch.get_num_threads()
+    if threads != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads != 1:
+            torch.set_num_threads(threads)
 
 
 def diagnose_check(result: CheckResult) -> CheckResult:
@@ -19,6 +37,11 @@ def diagnose_check(result: CheckResult) -> CheckResult:
 
     A diagnosis is advice: if the engine fails, the verdict stands and a note says so.
     """
+    with _one_thread():
+        return _diagnose_check(result)
+
+
+def _diagnose_check(result: CheckResult) -> CheckResult:
     evidence = result.evidence
     if evidence is None:
         return result

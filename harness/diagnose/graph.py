@@ -26,7 +26,7 @@ gradient asked for are replayed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,11 @@ class Trace:
         self.of_name = {node.name: k for k, node in enumerate(self.nodes) if node.name is not None}
         self.grads: dict[Edge, Tensor] = {}
         self.flows: dict[tuple[int, int], Tensor] = {}  # (node, edge) -> the right contribution
-        self._backward()
+        self._adjoints: dict[int, tuple[Tensor, dict[Edge, Tensor]] | None] = {}
+        self._kept_rules: dict[tuple[int, Hashable], tuple[list[Mutant], Iterator[Mutant]]] = {}
+        self.pools: dict[Hashable, dict[str, Tensor]] = {}  # the operand pools made for it, by name
+        with torch.no_grad():  # the saved tensors require grad: the replay would record a graph of itself
+            self._backward()
 
     def _build(self, loss: Tensor) -> None:
         order: list[Any] = []
@@ -211,6 +215,102 @@ class Trace:
 
     # ------------------------------------------------------------ mutants
 
+    def adjoints(self, target: int) -> tuple[Tensor, dict[Edge, Tensor]] | None:
+        """A fixed random direction ``r`` of the gradient at node ``target``, and for every gradient slot
+        (node, output) above it the vector ``u`` with ``u · d = r · (the change at target)`` for a change
+        ``d`` added there: backward is linear, and ``u`` is its transpose applied to ``r``, one
+        differentiation of the replay for every slot at once.  ``None`` if a step cannot be
+        differentiated again."""
+        if target not in self._adjoints:
+            try:
+                self._adjoints[target] = self._transposed(target)
+            except RuntimeError:
+                self._adjoints[target] = None
+        return self._adjoints[target]
+
+    def _transposed(self, target: int) -> tuple[Tensor, dict[Edge, Tensor]] | None:
+        slots: dict[Edge, Tensor] = {}
+        pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
+        at: Tensor | None = None
+        with torch.enable_grad():
+            for k in range(target + 1):
+                grads = self._taken(pending, k)
+                for nr, shape in enumerate(self.nodes[k].shapes):  # every slot a change may be added at
+                    z = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+                    slots[(k, nr)] = z
+                    grads[nr] = grads[nr] + z if nr in grads else z
+                if k == target:
+                    at = grads.get(0)
+                    break
+                if grads and self.nodes[k].op != "AccumulateGrad":
+                    self._pass_on(k, self._call(k, grads), pending, target)
+            if at is None or not at.requires_grad:
+                return None
+            r = torch.randn(at.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(12))
+            keys = list(slots)
+            found = torch.autograd.grad((at * r).sum(), [slots[e] for e in keys], allow_unused=True)
+        return r, {e: u.detach() for e, u in zip(keys, found) if u is not None}
+
+    def projected(self, mutant: Mutant, target: int) -> float | None:
+        """``r · (the change mutant makes at target)`` with the ``r`` of :meth:`adjoints`, without
+        replaying it; ``None`` where it cannot tell (the mutant does not fit, no adjoints)."""
+        found = self.adjoints(target)
+        if found is None:
+            return None
+        with torch.no_grad():
+            return self._projected(mutant, found[1])
+
+    def _projected(self, mutant: Mutant, us: Mapping[Edge, Tensor]) -> float | None:
+        total = 0.0
+        node = self.nodes[mutant.node]
+        for e, flow in mutant.replaced.items():
+            edge = node.edges[e]
+            if edge is None:
+                continue
+            fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
+            if fitted is None:
+                return None
+            u = us.get(edge)
+            if u is not None:
+                right = self.flows.get((mutant.node, e))
+                total += float((u * fitted).sum()) - (float((u * right).sum()) if right is not None else 0.0)
+        return total
+
+    def projections(self, mutants: Sequence[Mutant], target: int) -> list[float | None]:
+        """:meth:`projected` for each of ``mutants``, a few operations for all: the changes along one
+        edge are stacked and projected together."""
+        found = self.adjoints(target)
+        if found is None:
+            return [None] * len(mutants)
+        us = found[1]
+        out: list[float | None] = [0.0] * len(mutants)
+        along: dict[tuple[int, int], list[tuple[int, Tensor]]] = {}
+        for i, mutant in enumerate(mutants):
+            node = self.nodes[mutant.node]
+            for e, flow in mutant.replaced.items():
+                edge = node.edges[e]
+                if edge is None:
+                    continue
+                fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
+                if fitted is None:
+                    out[i] = None
+                    break
+                if edge in us:
+                    along.setdefault((mutant.node, e), []).append((i, fitted))
+        with torch.no_grad():
+            for (k, e), changes in along.items():
+                edge = self.nodes[k].edges[e]
+                assert edge is not None
+                u = us[edge].reshape(-1)
+                right = self.flows.get((k, e))
+                base = float(torch.dot(u, right.reshape(-1).to(u.dtype))) if right is not None else 0.0
+                stacked = torch.stack([f.reshape(-1).to(u.dtype) for _, f in changes])
+                for (i, _), value in zip(changes, (stacked @ u).tolist()):
+                    done = out[i]
+                    if done is not None:
+                        out[i] = done + value - base
+        return out
+
     def effect(self, mutant: Mutant, target: int) -> Tensor | None:
         """The gradient at node ``target`` (output 0) under ``mutant``; ``None`` if it does not fit."""
         right = self.grads.get((target, 0))
@@ -236,12 +336,21 @@ class Trace:
         total = delta.get((target, 0))
         return right if total is None else right + total
 
-    def replay(self, edit: Callable[[int, Tensor], Mapping[int, Tensor] | None], target: int) -> Tensor | None:
+    def replay(
+        self, edit: Callable[[int, Tensor], Mapping[int, Tensor] | None], target: int, start: int = 0
+    ) -> Tensor | None:
         """The gradient at node ``target`` when ``edit(k, g)`` replaces what step ``k`` sends back (given
         the gradient ``g`` that now flows into it): several steps wrong at once, each seeing the
-        others' mistakes."""
-        pending: dict[Edge, Tensor] = {(0, 0): torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)}
-        for k in range(target + 1):
+        others' mistakes.  ``edit`` changes no step before ``start``: what those send is the right
+        backward's, taken as it is."""
+        pending: dict[Edge, Tensor] = {}
+        if start <= 0:
+            pending[(0, 0)] = torch.ones(self.nodes[0].shapes[0], dtype=torch.float64)
+        for (k, e), flow in self.flows.items() if start > 0 else ():
+            edge = self.nodes[k].edges[e]
+            if k < start and edge is not None and start <= edge[0] <= target:
+                pending[edge] = pending[edge] + flow if edge in pending else flow
+        for k in range(max(start, 0), target + 1):
             grads = self._taken(pending, k)
             if k == target:
                 return grads.get(0)
@@ -256,16 +365,33 @@ class Trace:
                 return None
         return None
 
-    def mutants(self, nodes: set[int], pool: Mapping[str, Tensor]) -> Iterator[Mutant]:
-        """Every mutant of the steps ``nodes``; ``pool``: the values a wrong operand may be."""
+    def mutants(self, nodes: set[int], pool: Mapping[str, Tensor], key: Hashable = None) -> Iterator[Mutant]:
+        """Every mutant of the steps ``nodes``; ``pool``: the values a wrong operand may be (``key``, if
+        given, names it: the mutants are then kept for the next search on this trace)."""
         for k in sorted(nodes):
             node = self.nodes[k]
             if node.op == "AccumulateGrad" or (k, 0) not in self.grads:
                 continue
-            try:
-                yield from _rules(self, k, pool)
-            except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
-                continue  # a step whose saved tensors this rule cannot read: no mutants of it
+            yield from self._rules_of(k, pool) if key is None else self.rules_at(k, pool, key)
+
+    def rules_at(self, k: int, pool: Mapping[str, Tensor], key: Hashable) -> Iterator[Mutant]:
+        """The mutants of step ``k`` with the operands ``pool`` (named ``key``), each made once: every
+        check of a submission searches the traces of the same runs, and the other runs look their
+        candidate up among them (made only as far as it is)."""
+        kept = self._kept_rules.get((k, key))
+        if kept is None:
+            kept = self._kept_rules[(k, key)] = ([], self._rules_of(k, pool))
+        made, rest = kept
+        yield from made
+        for mutant in rest:
+            made.append(mutant)
+            yield mutant
+
+    def _rules_of(self, k: int, pool: Mapping[str, Tensor]) -> Iterator[Mutant]:
+        try:
+            yield from _rules(self, k, pool)
+        except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
+            return  # a step whose saved tensors this rule cannot read: no (more) mutants of it
 
 
 def _fit(flow: Tensor, shape: tuple[int, ...]) -> Tensor | None:
@@ -392,6 +518,8 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
         b = node.fn._saved_other
         if 0 in live:
             yield Mutant("missing-local-derivative", k, "drop0", {0: g}, f"the division is left out of {step(0)}")
+            if isinstance(b, Tensor) and b.numel() == 1 and 1 not in live:
+                yield from _count_off(k, g, float(b), True, step(0))
         if 1 in live:
             a = node.fn._saved_self
             yield Mutant(
@@ -407,8 +535,13 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
             {0: -prob * g.sum(dim, keepdim=True)},
             f"the softmax gradient in {step(0)} does not take the labels' one-hot away",
         )
-        yield Mutant(
-            "missing-local-derivative", k, "drop", {0: g}, f"the softmax's derivative is left out of {step(0)}"
+        yield Mutant(  # log_softmax(s) = s - logsumexp(s): its derivative without the normaliser's term
+            "missing-branch",
+            k,
+            "drop",
+            {0: g},
+            f"in {step(0)} the gradient through the normaliser (the log of the sum of exponentials) is left out: "
+            "only the label's own score is differentiated",
         )
         yield Mutant(
             "scale--1",
@@ -453,6 +586,19 @@ def _rules(trace: Trace, k: int, pool: Mapping[str, Tensor], g: Tensor | None = 
                 {0: columns - prob * g.sum(dim, keepdim=True)},
                 f"in {step(0)} the labels' one-hot is built on the wrong index (whole columns, not one entry per row)",
             )
+            labels = support.to(torch.int64).argmax(1)
+            picked = torch.unique(labels[labels < g.shape[0]])
+            if picked.numel() and bool((g[support] == g[support][0]).all()):  # dscores[y] -= 1: rows y_i
+                rows = torch.zeros_like(g)
+                rows[picked] = 1.0
+                yield Mutant(
+                    "softmax-no-onehot",
+                    k,
+                    "onehot-rows",
+                    {0: rows * g.sum(dim, keepdim=True) - prob * g.sum(dim, keepdim=True)},
+                    f"in {step(0)} the labels pick whole rows (the rows numbered by the labels), not the entry of "
+                    "each row's label, so the labels' entries never have their one-hot taken away",
+                )
         if g.dim() == 1 and int(support.sum()) == 1:  # one label: its one-hot moved to another index
             at = int(support.nonzero()[0, 0])
             wrong = {"next": (at + 1) % g.numel(), "previous": (at - 1) % g.numel(), "argmax": int(prob.argmax())}
@@ -592,6 +738,15 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
                 {0: g * out},
                 f"{where} multiplies by the {kind}'s output, not by its derivative",
             )
+    if z is not None and kind in ("relu", "sigmoid", "tanh"):
+        for name, bias in _biases(trace, k):  # at the layer's product, without the bias added to it
+            yield Mutant(
+                "derivative-at-wrong-tensor",
+                k,
+                f"without-{name}",
+                {0: g * _derivative(kind, z - bias)},
+                f"the derivative of {kind} in {where} is evaluated without {name}, the bias added to its input",
+            )
     for other in ("sigmoid", "tanh", "relu"):
         if other == kind:
             continue
@@ -611,6 +766,17 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
                 {0: g * _formula(other, out)},
                 f"{where} uses the derivative of {other} where {kind}'s belongs",
             )
+
+
+def _biases(trace: Trace, k: int) -> Iterator[tuple[str, Tensor]]:
+    """The parameters added to the input of step ``k`` (``x @ W + b``: ``b``), by name."""
+    edge = trace.nodes[k].edges[0] if trace.nodes[k].edges else None
+    if edge is None or trace.nodes[edge[0]].op != "Add":
+        return
+    for term in trace.nodes[edge[0]].edges:
+        leaf = trace.nodes[term[0]] if term is not None else None
+        if leaf is not None and leaf.op == "AccumulateGrad" and leaf.name in trace.values:
+            yield leaf.name, trace.values[leaf.name]
 
 
 def _formula(kind: str, y: Tensor) -> Tensor:
@@ -633,9 +799,35 @@ def _others(pool: Mapping[str, Tensor], right: Tensor) -> Iterator[tuple[str, Te
         yield label, value
 
 
+def _count_off(k: int, g: Tensor, c: float, divides: bool, where: str) -> Iterator[Mutant]:
+    """A step that multiplies (or divides) by a constant of the forward that is a count ``m`` or ``1/m``
+    (a mean's 1/n, Bessel's 1/(n-1)): its derivative taken with the count one off (n where n-1 belongs,
+    or the other way round)."""
+    for inverse in (False, True):
+        x = 1 / c if inverse and c != 0 else c
+        m = round(x)
+        if m < 2 or abs(x - m) > 1e-9 * m:
+            continue
+        for d in (-1, 1):
+            if m + d < 2:  # a count of 1: the constant left out, a scale rule's
+                continue
+            other = 1 / (m + d) if inverse else float(m + d)
+            yield Mutant(
+                "wrong-constant",
+                k,
+                f"count{d:+d}",
+                {0: g / other if divides else g * other},
+                f"in {where} the constant is a count off by one (n where n - 1 belongs, or the other way round)",
+            )
+        return
+
+
 def _mul(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) -> Iterator[Mutant]:
     fn = trace.nodes[k].fn
     saved = {0: getattr(fn, "_saved_other", None), 1: getattr(fn, "_saved_self", None)}
+    constant = saved[0]
+    if isinstance(constant, Tensor) and constant.numel() == 1 and (k, 0) in trace.flows and (k, 1) not in trace.flows:
+        yield from _count_off(k, g, float(constant), False, step(0))
     for e in (0, 1):
         if (k, e) not in trace.flows:
             continue
@@ -653,10 +845,9 @@ def _mul(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any)
             f"a factor of the product is counted twice in {step(e)}",
         )
         for label, value in _others(pool, other):
-            try:
-                flow = g * value
-            except RuntimeError:
+            if broadcast(tuple(g.shape), tuple(value.shape)) is None:  # cheaper than the error of trying
                 continue
+            flow = g * value
             yield Mutant(
                 "wrong-operand",
                 k,
@@ -687,10 +878,10 @@ def _mm(trace: Trace, k: int, g: Tensor, pool: Mapping[str, Tensor], step: Any) 
                     f"the product in {step(e)} uses {label} in place of the right operand",
                 )
             elif value.dim() <= 2 and value.shape != other.shape:  # broadcasting where a product belongs
-                try:
-                    flow = g * value if e == 0 else value * g
-                except RuntimeError:
+                shape = broadcast(tuple(g.shape), tuple(value.shape))
+                if shape is None or broadcast(shape, tuple(right.shape)) != shape:  # it would not fit
                     continue
+                flow = g * value if e == 0 else value * g
                 if _fit(flow, right.shape) is not None:
                     yield Mutant(
                         "wrong-operand",

@@ -19,15 +19,19 @@ failing run, and the simplest rule that does wins.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import combinations
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-from harness.computation import call_reference, learning_rate, leaves_of, truth_of
-from harness.diagnose.forward import ForwardMutant, forward_mutants
+from harness.computation import Truth, call_reference, learning_rate, leaves_of
+from harness.computation import truth_of as _truth_of
+from harness.diagnose.forward import Forward
+from harness.diagnose.forward import mutants as forward_mutants
 from harness.diagnose.graph import ACTIVATION_OPS, Mutant, Trace, _rules, broadcast
 from harness.records.definition import GRAD, NEW, Definition
 from harness.records.result import Diagnosis, ValueEvidence, ValueRun
@@ -195,6 +199,44 @@ def _other(ev: ValueEvidence) -> Diagnosis | None:
     return None
 
 
+def _forward(ev: ValueEvidence) -> Diagnosis | None:
+    """A value of the forward pass that is the reference's with one step changed (an activation applied
+    twice, a product fed another named value: :mod:`harness.diagnose.forward`), on every failing run.
+    At the loss only a square written as an absolute value (``loss-formula``): its other mistakes are
+    its formula's (the value rules'), and a mistake in a step before it is named at the forward values
+    checked (each mutant runs the whole reference again)."""
+    definition = ev.definition
+    if definition is None or not ev.runs or _base(ev.quantity) is not None or ev.quantity.startswith(NEW):
+        return None
+    at_loss = ev.quantity == definition.loss
+
+    def forward_of(run: ValueRun) -> Forward:
+        assert definition is not None
+        return _per_run("forward", definition, run.inputs, run.cell, lambda: Forward(definition, run.inputs, run.cell))
+
+    first = forward_of(ev.runs[0])
+    truth = first.values.get(ev.quantity)
+    submitted = ev.runs[0].submitted.to(torch.float64)
+    if truth is None or truth.shape != submitted.shape:
+        return None
+    truth = truth.to(torch.float64)
+    for kind, detail, at, edit, words in forward_mutants(first):
+        if at_loss and kind != "loss-formula":
+            continue
+        got = first.value(ev.quantity, at, edit)
+        if got is None or not _close(submitted, got, ev) or _close(got, truth, ev):
+            continue
+        if all(_forward_reproduces(forward_of(run), detail, run, ev) for run in ev.runs[1:]):
+            return Diagnosis(kind, f"{_name(ev, ev.quantity)}: {words}.")
+    return None
+
+
+def _forward_reproduces(forward: Forward, detail: str, run: ValueRun, ev: ValueEvidence) -> bool:
+    same = next((m for m in forward_mutants(forward) if m[1] == detail), None)
+    got = forward.value(ev.quantity, same[2], same[3]) if same is not None else None
+    return got is not None and _close(run.submitted.to(torch.float64), got, ev)
+
+
 def _picked(ev: ValueEvidence) -> Diagnosis | None:
     """A number that is a named vector's entry at a label, or minus it (a loss without its log, a
     score not normalised), on every failing run."""
@@ -282,16 +324,67 @@ KINDS = (
 _COMBINED = ((-1.0, "with the opposite sign"), (2.0, "twice over"), (0.5, "halved"))
 
 
-def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
-    """The reference's backward pass on one run, step by step."""
-    leaves = leaves_of(definition, inputs)
-    result = call_reference(definition, leaves, cell)
+_T = TypeVar("_T")
+_KEPT = 16  # runs whose trace and truth are kept: every check of one submission reads the same few runs
+_kept: OrderedDict[tuple[str, int, int, str], tuple[Definition, Mapping[str, Tensor], Any]] = OrderedDict()
+
+
+def _per_run(
+    what: str, definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object], make: Callable[[], _T]
+) -> _T:
+    """``make()``, once per run: the failing checks of one submission are judged on the same runs (the
+    same ``inputs`` object), and each check's diagnosis replays the reference on every one of them."""
+    key = (what, id(definition), id(inputs), repr(sorted(cell.items())))
+    hit = _kept.get(key)
+    if hit is not None and hit[0] is definition and hit[1] is inputs:
+        _kept.move_to_end(key)
+        found: _T = hit[2]
+        return found
+    made = make()
+    _kept[key] = (definition, inputs, made)  # holding both keeps their ids from being reused
+    while len(_kept) > _KEPT:
+        _kept.popitem(last=False)
+    return made
+
+
+def _traced(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
+    with torch.enable_grad():  # the forward recorded; the replay itself needs no graph
+        leaves = leaves_of(definition, inputs)
+        result = call_reference(definition, leaves, cell)
     named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
     return Trace(named[definition.loss], named, leaves)
 
 
+def _truth(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Truth:
+    with torch.enable_grad():
+        return _truth_of(definition, inputs, cell)
+
+
+def trace_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Trace:
+    """The reference's backward pass on one run, step by step (read-only: kept for the run's next
+    checks)."""
+    return _per_run("trace", definition, inputs, cell, lambda: _traced(definition, inputs, cell))
+
+
+def truth_of(definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, object]) -> Truth:
+    """The reference's truth on one run (read-only: kept for the run's next checks)."""
+    return _per_run("truth", definition, inputs, cell, lambda: _truth(definition, inputs, cell))
+
+
+def _pool_key(names: Mapping[str, str]) -> Hashable:
+    return ("pool", tuple(sorted(names.items())))
+
+
 def _pool(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
-    """The values a wrong operand may be, under the names the assignment uses."""
+    """The values a wrong operand may be, under the names the assignment uses (made once per trace)."""
+    key = _pool_key(names)
+    found = trace.pools.get(key)
+    if found is None:
+        found = trace.pools[key] = _pool_of(trace, names)
+    return found
+
+
+def _pool_of(trace: Trace, names: Mapping[str, str]) -> dict[str, Tensor]:
     pool: dict[str, Tensor] = {}
     for name, value in trace.values.items():
         if not value.dtype.is_floating_point:
@@ -314,64 +407,133 @@ def _same_mutant(trace: Trace, mutant: Mutant, ev: ValueEvidence) -> Mutant | No
     """The mutant of another run's trace that is ``mutant`` (same step, same rule, same operand)."""
     if mutant.node >= len(trace.nodes) or (mutant.node, 0) not in trace.grads:
         return None
-    try:
-        found = _rules(trace, mutant.node, _pool(trace, ev.names))
-        return next((m for m in found if m.kind == mutant.kind and m.detail == mutant.detail), None)
-    except (RuntimeError, AttributeError, IndexError, TypeError, ValueError):
-        return None
+    found = trace.rules_at(mutant.node, _pool(trace, ev.names), _pool_key(ev.names))
+    return next((m for m in found if m.kind == mutant.kind and m.detail == mutant.detail), None)
 
 
 _SYSTEMATIC = ("missing-local-derivative", "derivative-at-wrong-tensor", "other-activation-derivative", "double-count")
 
 
-def _graph(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
+def _graph(ev: ValueEvidence, upstream: list[str], beyond: bool = False) -> Diagnosis | None:
     """A wrong step of the backward pass (or the same wrong rule at every activation) that gives the
-    submitted numbers on every failing run, alone or with a constant factor."""
+    submitted numbers on every failing run, alone or with a constant factor.
+
+    ``upstream``: the values made from this one whose gradients are read right; the wrong step is then
+    one between them and this value.  ``beyond``: the steps above them instead, for a value computed in
+    one closed form that does not go through those (right) gradients."""
     base = _base(ev.quantity)
     definition = ev.definition
     if base is None or definition is None or not ev.runs:
         return None
-    traces = [trace_of(definition, r.inputs, r.cell) for r in ev.runs]
-    first = traces[0]
+    first = trace_of(definition, ev.runs[0].inputs, ev.runs[0].cell)
+
+    def others() -> Iterator[tuple[Trace, ValueRun]]:  # the other runs' traces, made when a candidate needs them
+        return ((trace_of(definition, r.inputs, r.cell), r) for r in ev.runs[1:])
+
     target = first.of_name.get(base)
     truth = first.grads.get((target, 0)) if target is not None else None
     if target is None or truth is None:
         return None
     tops = [first.of_name[c] for c in upstream if c in first.of_name]
+    if beyond and not tops:
+        return None
     region = first.between(tops, target) if tops else first.reaches(target) - {target}
+    if beyond:
+        region = first.reaches(target) - region - {target}
     submitted = ev.runs[0].submitted.to(torch.float64)
 
     if _close(submitted, truth, ev):
         return None
     factors = (1.0, *dict(_COMBINED))
+    scaled = torch.tensor(factors, dtype=torch.float64).reshape(-1, *([1] * submitted.dim()))
+
+    def near(a: Tensor, b: Tensor) -> list[bool]:
+        """``_close(a, f * b)`` for each of ``factors``, in a few operations (a search tries hundreds)."""
+        fb = scaled * b
+        return ((a - fb).abs() <= ev.atol + ev.rtol * fb.abs()).reshape(len(factors), -1).all(1).tolist()
 
     def factor_of(predicted: Tensor | None) -> float | None:
         if predicted is None or predicted.shape != submitted.shape:
             return None
-        found = next((f for f in factors if _close(submitted, f * predicted, ev)), None)
-        if found is None or any(_close(predicted, f * truth, ev) for f in factors):  # a constant: the value rules'
+        found = next((f for f, hit in zip(factors, near(submitted, predicted)) if hit), None)
+        if found is None or (predicted.shape == truth.shape and any(near(predicted, truth))):  # the value rules'
             return None
         return found
 
     found: list[tuple[int, float, Mutant, list[int]]] = []  # (rank, factor, mutant, the steps it is made at)
-    singles = sorted(first.mutants(region, _pool(first, ev.names)), key=lambda m: _rank(first, m))
-    for mutant in singles:  # simplest first: the first that holds on every run is the answer
-        factor = factor_of(first.effect(mutant, target))
-        if factor is not None and not _keeps(first, mutant, tops):
+    # a closed form's slips: the derivation's, not an operand's
+    pool, key = ({}, "bare") if beyond else (_pool(first, ev.names), _pool_key(ev.names))
+    singles = sorted(first.mutants(region, pool, key), key=lambda m: _rank(first, m))
+    may_fit = _screen(first, target, submitted, truth, ev, factors, singles)
+    for mutant, fits in zip(singles, may_fit):  # simplest first: the first that holds on every run is the answer
+        if not fits:
             continue
-        if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in zip(traces[1:], ev.runs[1:])):
+        factor = factor_of(first.effect(mutant, target))
+        if factor is not None and not beyond and not _keeps(first, mutant, tops):
+            continue
+        if factor == 1.0 and all(_reproduces(t, mutant, [], r, 1.0, ev) for t, r in others()):
             return _say(ev, mutant, 1.0)
         if factor is not None and factor != 1.0:
             found.append((KINDS.index(mutant.kind) + 2 * len(KINDS), factor, mutant, []))
-    for (kind, detail), steps in _groups(first, region).items():
+    for (kind, detail), steps in _groups(first, region).items() if not beyond else ():
         factor = factor_of(_replay(first, kind, detail, steps, target))
         if factor is not None:
             mutant = next(m for m in _rules(first, steps[0], {}) if (m.kind, m.detail) == (kind, detail))
             found.append((KINDS.index(kind) + len(KINDS) * (1 if factor == 1.0 else 3), factor, mutant, steps))
     for _, factor, mutant, steps in sorted(found, key=lambda f: f[0]):
-        if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in zip(traces[1:], ev.runs[1:])):
+        if all(_reproduces(t, mutant, steps, r, factor, ev) for t, r in others()):
             return _say(ev, mutant, factor, len(steps))
     return None
+
+
+def _screen(
+    trace: Trace,
+    target: int,
+    submitted: Tensor,
+    truth: Tensor,
+    ev: ValueEvidence,
+    factors: Sequence[float],
+    mutants: Sequence[Mutant],
+) -> list[bool]:
+    """For each of ``mutants``, a necessary condition for it to give ``submitted`` (times one of
+    ``factors``) at ``target``, read from one projection of its change (:meth:`Trace.projections`),
+    without replaying it: a search replays only the few mutants that pass.  Where ``f · p`` is within
+    tolerance of ``submitted`` entry by entry, ``|r · (submitted - f · p)| <= Σ |r| (atol + rtol
+    |submitted|) / (1 - rtol)``."""
+    found = trace.adjoints(target) if submitted.shape == truth.shape and ev.rtol < 0.5 else None
+    if found is None:
+        return [True] * len(mutants)
+    r = found[0]
+    rs, rt = float((r * submitted).sum()), float((r * truth).sum())
+    bound = float((r.abs() * (ev.atol + ev.rtol * submitted.abs())).sum()) / (1 - ev.rtol)
+    size = float((r.abs() * (submitted.abs() + truth.abs())).sum())
+
+    def may_fit(pr: float | None) -> bool:
+        if pr is None:
+            return True  # the replay decides
+        return any(
+            abs(rs - f * (rt + pr)) <= bound + 1e-7 * (abs(rs) + abs(f) * (abs(rt) + abs(pr) + size)) for f in factors
+        )
+
+    return [may_fit(pr) for pr in trace.projections(mutants, target)]
+
+
+def _closed_form(ev: ValueEvidence, upstream: list[str]) -> Diagnosis | None:
+    """The first wrong gradient, whose every upstream gradient is right, explained by a wrong step
+    *above* those: the student computed it in one closed form (the fused softmax and cross-entropy, the
+    batchnorm backward in one line) that does not go through them, with a mistake in that derivation."""
+    found = _graph(ev, upstream, beyond=True)
+    if found is None:
+        return None
+    mine = _name(ev, ev.quantity)
+    right = " and ".join(_name(ev, GRAD + c) for c in upstream)
+    words = found.message[len(mine) + 2 :] if found.message.startswith(f"{mine}: ") else found.message
+    return Diagnosis(
+        found.id,
+        f"{mine} is wrong though {right} {'is' if len(upstream) == 1 else 'are'} right, so it is not computed "
+        f"from {'it' if len(upstream) == 1 else 'them'} (a closed form, in one expression?): it is what the "
+        f"chain rule gives when {words}",
+    )
 
 
 def _keeps(trace: Trace, mutant: Mutant, tops: list[int]) -> bool:
@@ -413,7 +575,7 @@ def _replay(trace: Trace, kind: str, detail: str, steps: list[int], target: int)
         m = next((m for m in _rules(trace, k, {}, g) if (m.kind, m.detail) == (kind, detail)), None)
         return m.replaced if m is not None else None
 
-    return trace.replay(edit, target)
+    return trace.replay(edit, target, min(steps))
 
 
 def _reproduces(
@@ -493,7 +655,7 @@ def _update_rules(ev: ValueEvidence, p: str) -> Iterator[tuple[str, str, list[Te
         )
     shown = _name(ev, GRAD + p)
     after = [dict(r.inputs, **{p: w - lr * g}) for r, w, lr, g in zip(runs, before, lrs, gs)]
-    moved = [trace_of(definition, a, r.cell).grad(p) for a, r in zip(after, runs)]
+    moved = [_traced(definition, a, r.cell).grad(p) for a, r in zip(after, runs)]
     if all(m is not None for m in moved):
         yield (
             "gradient-of-updated",
@@ -516,9 +678,10 @@ _NOT_A_SECOND_MISTAKE = ("first-wrong-link", "instance-only", "transposed")
 
 def diagnose_value(ev: ValueEvidence) -> Diagnosis | None:
     """The diagnosis ``ev`` supports, or ``None`` (its fallback, if it has one)."""
-    if ev.transposed:
-        return _transposed(ev)
-    return _diagnose(ev) or ev.fallback
+    with torch.no_grad():  # the search's arithmetic on saved tensors that require grad would record graphs
+        if ev.transposed:
+            return _transposed(ev)
+        return _diagnose(ev) or ev.fallback
 
 
 def _transposed(ev: ValueEvidence) -> Diagnosis | None:
@@ -568,32 +731,10 @@ def _shaped(value: Tensor, like: Tensor) -> Tensor | None:
     return value.to(torch.float64).reshape(like.shape)
 
 
-def _mutants(ev: ValueEvidence) -> list[list[ForwardMutant]]:
-    """The forward mutants of every failing run, the same changes in the same order on each."""
-    assert ev.definition is not None
-    found = [forward_mutants(ev.definition, r.inputs, r.cell) for r in ev.runs]
-    if len({len(m) for m in found}) > 1:
-        return []
-    return found
-
-
-def _forward(ev: ValueEvidence) -> Diagnosis | None:
-    """A forward value that is the reference's with one operation changed, on every failing run."""
-    if ev.definition is None or not ev.runs or not ev.definition.is_forward(ev.quantity):
-        return None
-    per_run = _mutants(ev)
-    for k, mutant in enumerate(per_run[0] if per_run else []):
-        values = [m[k].truth.values.get(ev.quantity) for m in per_run]
-        if all(v is not None and _close(run.submitted.to(torch.float64), v, ev) for run, v in zip(ev.runs, values)):
-            return Diagnosis(
-                mutant.id, "The forward pass is wrong: " + mutant.words.format(at=_name(ev, mutant.at)) + "."
-            )
-    return None
-
-
 def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
-    """A gradient that is right for the submission's own wrong forward pass: the forward values it
-    exposes are those of the reference with one operation changed, and so is the gradient."""
+    """A gradient that is right for the submission's own wrong forward pass: the wrong forward values
+    it exposes are those of the reference with one step changed, and so is the gradient (autograd on
+    the changed reference)."""
     definition = ev.definition
     if definition is None or not ev.runs or not ev.quantity.startswith(GRAD):
         return None
@@ -605,28 +746,39 @@ def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
     ]
     if not wrong:
         return None
-    per_run = _mutants(ev)
-    for k, mutant in enumerate(per_run[0] if per_run else []):
-        if all(_agrees_with(run, m[k], wrong, ev) for run, m in zip(ev.runs, per_run)):
-            mine = _name(ev, ev.quantity)
-            at = mutant.words.format(at=_name(ev, mutant.at))
+
+    def forward_of(run: ValueRun) -> Forward:
+        assert definition is not None
+        return _per_run("forward", definition, run.inputs, run.cell, lambda: Forward(definition, run.inputs, run.cell))
+
+    others = [(run, forward_of(run)) for run in ev.runs[1:]]
+    for kind, detail, at, edit, words in forward_mutants(forward_of(ev.runs[0])):
+        del kind
+        if not _agrees_with(ev.runs[0], forward_of(ev.runs[0]).truth(at, edit), wrong, ev):
+            continue
+        same = [next((m for m in forward_mutants(f) if m[1] == detail), None) for _, f in others]
+        if all(
+            m is not None and _agrees_with(run, f.truth(m[2], m[3]), wrong, ev) for (run, f), m in zip(others, same)
+        ):
             return Diagnosis(
                 "consistent-with-own-forward",
-                f"{mine} is the right gradient of your own forward pass, but that forward pass is wrong ({at}): "
-                "fix it first; the backward pass must follow the network's forward pass.",
+                f"{_name(ev, ev.quantity)} is the right gradient of your own forward pass, but that forward pass "
+                f"is wrong ({words}): fix it first; the backward pass must follow the network's forward pass.",
             )
     return None
 
 
-def _agrees_with(run: ValueRun, mutant: ForwardMutant, forward: Sequence[str], ev: ValueEvidence) -> bool:
-    """The run's wrong forward values (``forward``) and the judged gradient are the mutant's.  (The
-    right ones are not asked: after steps, each function was given the true values, so the values
-    of one run need not be one forward pass.)"""
-    grad = mutant.truth.values.get(ev.quantity)
+def _agrees_with(run: ValueRun, truth: Truth | None, forward: Sequence[str], ev: ValueEvidence) -> bool:
+    """The run's wrong forward values (``forward``) and the judged gradient are the changed reference's.
+    (The right ones are not asked: after steps, each function was given the true values, so the
+    values of one run need not be one forward pass.)"""
+    if truth is None:
+        return False
+    grad = truth.values.get(ev.quantity)
     if grad is None or not _close(run.submitted.to(torch.float64), grad, ev):
         return False
     for q in forward:
-        want = mutant.truth.values.get(q)
+        want = truth.values.get(q)
         mine = run.read.get(q)
         if want is None or mine is None:
             continue
@@ -659,12 +811,16 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
     local = (
         _local(ev)
         or _update(ev)
-        or _forward(ev)
         or _graph(ev, upstream if first else [])
         or _scaled(ev)
         or _other(ev)
         or _picked(ev)
+        or _forward(ev)
     )
+    if local is None and first:
+        closed = _closed_form(ev, upstream)
+        if closed is not None:
+            return closed
     if link is not None and local is not None:
         words = local.message[len(mine) + 2 :] if local.message.startswith(f"{mine}: ") else local.message
         return Diagnosis(local.id, f"{link.message[:-1]}: {words}")
