@@ -812,10 +812,10 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
         _local(ev)
         or _update(ev)
         or _graph(ev, upstream if first else [])
-        or _scaled(ev)
         or _other(ev)
         or _picked(ev)
         or _forward(ev)
+        or _scaled(ev)
     )
     if local is None and first:
         closed = _closed_form(ev, upstream)
