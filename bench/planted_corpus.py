@@ -48,7 +48,7 @@ CLASSIC_KINDS: dict[str, tuple[str, ...]] = {
     "learning-rate": ("update-lr",),
     "permuted": ("missing-transpose",),
     "extra-factor": ("double-count",),
-    "missing-activation": ("wrong-activation",),
+    "missing-activation": ("wrong-activation", "other-value"),  # Y_cap left as O: "Y_cap equals O"
     "wrong-operand": ("wrong-operand", "derivative-at-wrong-tensor"),
     "loss-formula": ("loss-formula", "scale-0.5"),
 }
