@@ -46,7 +46,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 if TYPE_CHECKING or __name__ != "__main__":  # imported by the grader's tests, or type-checked
     import harness.wire as wire
@@ -133,22 +133,32 @@ class Child:
         self.pid = os.getpid()  # a process the code forks runs on with a copy of this object: it stays silent
         self.job = job
         self.names: list[str] = list(job.get("names", []))
+        self.unwatch: Callable[[], None] = lambda: None
+        self.blocker: _GraderBlocker | None = None
+        self.paths = {name: wire.parse_path(name) for name in self.names if not name.isidentifier()}
+        # Each cell's statements, compiled once for all the runs of the job (see execute).
+        self.compiled: dict[int, list[tuple[ast.stmt, Any]]] = {}
+        self.runs_left = max(0, min(_whole(job.get("runs"), 1), wire.MAX_RUNS) - 1)  # the reruns it may still do
+        # What a rerun starts from again: the streams, the directory and the arguments it was given.
+        self.origin = (sys.stdout, sys.stderr, os.getcwd(), list(sys.argv))
+        self._reserve: mmap.mmap | None = None
+        self.fresh(job.get(wire.SUBSTITUTE))
+
+    def fresh(self, substitute: Any) -> None:
+        """The state of one run: fresh globals, nothing seen yet, ``substitute``'s names to replace."""
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.seen: dict[str, tuple[Any, int | None, str]] = {}  # name: (object, tensor version, its JSON)
         self.step = 0  # snapshots so far: the order of the history
         self.label = ""  # the cell running now
         self.autograd_seen: set[str] = set()
-        self.unwatch: Callable[[], None] = lambda: None
         # On a run with the grader's inputs: the names still to replace at their first binding.
-        self.pending = {
-            str(name): wire.Substitution.from_data(data) for name, data in dict(job.get(wire.SUBSTITUTE) or {}).items()
-        }
+        self.pending = {str(name): wire.Substitution.from_data(data) for name, data in dict(substitute or {}).items()}
         self.inner_left = INNER_SNAPSHOTS
         self.handles: dict[str, Any] = {}  # what the assignment's steps kept (see step_once)
-        self.paths = {name: wire.parse_path(name) for name in self.names if not name.isidentifier()}
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
-        self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
+        if self._reserve is None and self.job.get("limits"):
+            self._reserve = mmap.mmap(-1, RESERVE_BYTES)
 
     def _send(self, line: bytes) -> None:
         if os.getpid() == self.pid:
@@ -169,9 +179,11 @@ class Child:
         seen with the weights it started from.
         """
         self.namespace["get_ipython"] = _IPythonStub(self).get_ipython
+        self.unwatch()  # a rerun's: watched once
         self.unwatch = _watch_autograd(self)
-        blocker = _GraderBlocker(self)
-        sys.meta_path.insert(0, blocker)
+        if self.blocker is None:
+            self.blocker = _GraderBlocker(self)
+            sys.meta_path.insert(0, self.blocker)
         label = ""
 
         def inner_step() -> None:
@@ -181,21 +193,26 @@ class Child:
                 self.snapshot(self.step, label)
 
         self.namespace[STEP_NAME] = inner_step
-        for label, source in self.job["cells"]:
+        for index, (label, source) in enumerate(self.job["cells"]):
             self.label = label
-            try:
-                tree = compile(source, label, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-                assert isinstance(tree, ast.Module)
-            except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError
-                self.release_reserve()
-                self.raised(exc, label, self.step)
-                break
-            stopped = False
-            for node in tree.body:  # one statement at a time, so the grader sees the history
+            statements = self.compiled.get(index)
+            if statements is None:
                 try:
-                    code = compile(
-                        ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec", dont_inherit=True
-                    )
+                    tree = compile(source, label, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+                    assert isinstance(tree, ast.Module)
+                except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError
+                    self.release_reserve()
+                    self.raised(exc, label, self.step)
+                    break
+                statements = self.compiled[index] = [(node, None) for node in tree.body]
+            stopped = False
+            for at, (node, code) in enumerate(statements):  # one statement at a time: the grader sees the history
+                try:
+                    if code is None:
+                        code = compile(
+                            ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec", dont_inherit=True
+                        )
+                        statements[at] = (node, code)
                     exec(code, self.namespace)
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
                     if _missing_module(exc, node):
@@ -331,6 +348,11 @@ class Child:
             if msg.get(wire.OP) == wire.OP_STEP:
                 self.step_once(msg)
                 continue
+            if msg.get(wire.OP) == wire.OP_RERUN:
+                if self.runs_left > 0:  # (the worker passes on no more than the job's runs)
+                    self.runs_left -= 1
+                    self.rerun(msg.get(wire.SUBSTITUTE))
+                continue
             if msg.get(wire.OP) != wire.OP_CALL:
                 return
             fn = self.namespace.get(msg["fn"])
@@ -345,6 +367,25 @@ class Child:
                 self.release_reserve()
                 _flush_std()
                 self.send({wire.EVENT: wire.EV_CALL_ERROR, **describe(exc)})
+
+    def rerun(self, substitute: Any) -> None:
+        """Run the code again from its first cell, as a fresh child would: fresh globals, the
+        job's streams, directory, arguments and seeds, a CPU allowance of its own; then answer
+        calls as after the first run.  The worker emptied the run's files before it passed the
+        message on; the statements are not compiled again."""
+        self.fresh(substitute)
+        stdout, stderr, cwd, argv = self.origin
+        sys.stdout, sys.stderr, sys.argv[:] = stdout, stderr, argv
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+        gc.collect()  # the last run's globals, before this one allocates its own
+        limits = self.job.get("limits")
+        if limits:
+            _more_cpu(wire.JobLimits.from_data(limits).cpu_seconds)
+        _seed(int(self.job.get("seed", 0)))
+        self.execute()
 
     def argument(self, data: dict[str, Any]) -> Any:
         """A step's argument: a handle or a global at a path, else a value (see :func:`decode`)."""
@@ -752,6 +793,16 @@ class Prepared:
         self.sock.close()
 
 
+class Run(NamedTuple):
+    """The run of a job the worker supervises now: when it started, the child's CPU seconds by
+    then, how many reruns the job may still do, and its place in the job (0: the first)."""
+
+    started: float
+    cpu_before: float
+    left: int
+    number: int = 0
+
+
 class ForkServer:
     def __init__(self, config: dict[str, Any], out: BinaryIO | None = None) -> None:
         self.config = config
@@ -943,7 +994,7 @@ class ForkServer:
             child.sock.setblocking(False)
         except OSError:
             pass  # the child is gone already: the supervision below says how
-        reason, kept = self.supervise(child, limits, job_id, started)
+        reason, kept, run = self.supervise(child, limits, job, line, started)
         if child.status is None:  # never signal a pid once reaped: it may be another process's now
             _kill(child.pid)
         if reason == wire.END_ENDED:  # the grader is done with it: answer at once, clean up while it checks
@@ -955,11 +1006,11 @@ class ForkServer:
             exit_event(
                 job_id,
                 reason,
-                time.monotonic() - started,
+                time.monotonic() - run.started,
                 kept[child.out_r],
                 kept[child.err_r],
                 None if ended else child.status,
-                child.cpu,
+                None if child.cpu is None else child.cpu - run.cpu_before,  # this run's CPU time
                 limits.cpu_seconds,
             )
         )
@@ -971,11 +1022,17 @@ class ForkServer:
         return reason
 
     def supervise(
-        self, child: Prepared, limits: wire.JobLimits, job_id: Any, started: float
-    ) -> tuple[str, dict[int, tuple[bytes, int]]]:
-        """Relay events and calls until the child is done, times out, or floods its output."""
+        self, child: Prepared, limits: wire.JobLimits, job: dict[str, Any], line: bytes, started: float
+    ) -> tuple[str, dict[int, tuple[bytes, int]], Run]:
+        """Relay events and calls until the child is done, times out, or floods its output.
+
+        A rerun (see :func:`harness.wire.rerun_message`) ends the run before with a ``run_end``
+        event and starts the next one afresh: its own wall clock, output and event allowance.
+        """
         keep_bytes = limits.output_keep_bytes
         max_output = limits.output_bytes
+        job_id = job.get("id")
+        run = Run(started, 0.0, max(0, min(_whole(job.get("runs"), 1), wire.MAX_RUNS) - 1))
         deadline = started + limits.timeout
         out_r, err_r, sock = child.out_r, child.err_r, child.sock
         kept: dict[int, tuple[bytes, int]] = {out_r: (b"", 0), err_r: (b"", 0)}
@@ -992,12 +1049,12 @@ class ForkServer:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return wire.END_TIMEOUT, kept
+                    return wire.END_TIMEOUT, kept, run
                 if child.pidfd is None:  # no pidfd (old kernel): poll for the child's end
                     left = min(left, 0.05)
                     if self.reap(child, block=False):
                         self.drain_events(sock, buf)
-                        return wire.END_EXITED, kept
+                        return wire.END_EXITED, kept, run
                 for key, _ in sel.select(left):
                     what = key.data
                     if what == "sock":
@@ -1013,22 +1070,27 @@ class ForkServer:
                         relayed += len(chunk)
                         buf = self.relay(buf + chunk)
                         if len(buf) > wire.MAX_EVENT or relayed > wire.MAX_JOB_EVENTS:
-                            return wire.END_PROTOCOL, kept
+                            return wire.END_PROTOCOL, kept, run
                     elif what == "pid":
                         self.reap(child)
                         self.drain_events(sock, buf)
-                        return wire.END_EXITED, kept
+                        return wire.END_EXITED, kept, run
                     elif what == "grader":
-                        line = self.read_line(wait=False)
-                        if line is None:
+                        message = self.read_line(wait=False)
+                        if message is None:
                             continue
-                        if line == b"":
-                            return wire.END_GRADER_GONE, kept
-                        while line is not None:
-                            verdict = self.from_grader(line, sock, job_id)
-                            if verdict is not None:
-                                return verdict, kept
-                            line = self.read_line(wait=False) if self.lines.complete else None
+                        if message == b"":
+                            return wire.END_GRADER_GONE, kept, run
+                        while message is not None:
+                            verdict = self.from_grader(message, sock, job_id)
+                            if verdict == wire.OP_RERUN and run.left > 0:
+                                run = self.next_run(child, job_id, run, kept, keep_bytes)
+                                kept = {out_r: (b"", 0), err_r: (b"", 0)}
+                                deadline, relayed = run.started + limits.timeout, 0
+                                self.pass_on(sock, message)
+                            elif verdict is not None and verdict != wire.OP_RERUN:
+                                return verdict, kept, run
+                            message = self.read_line(wait=False) if self.lines.complete else None
                     else:
                         fd = key.fd
                         try:
@@ -1043,9 +1105,28 @@ class ForkServer:
                             head += chunk[: keep_bytes - len(head)]
                         kept[fd] = (head, total + len(chunk))
                         if kept[out_r][1] + kept[err_r][1] > max_output:
-                            return wire.END_OUTPUT, kept
+                            return wire.END_OUTPUT, kept, run
         finally:
             sel.close()
+
+    def next_run(self, child: Prepared, job_id: Any, run: Run, kept: dict[int, tuple[bytes, int]], keep: int) -> Run:
+        """End this run for a rerun: what it printed (read to the last byte the child flushed)
+        goes to the grader in a ``run_end`` event, what it wrote is removed; the next run starts."""
+        self.drain(child, kept, keep)
+        self.send(
+            run_end_event(job_id, run.number, time.monotonic() - run.started, kept[child.out_r], kept[child.err_r])
+        )
+        self.remove_files(child.workdir, keep_workdir=True)
+        return Run(time.monotonic(), _process_cpu(child.pid), run.left - 1, run.number + 1)
+
+    def pass_on(self, sock: socket.socket, line: bytes) -> None:
+        try:
+            sock.setblocking(True)
+            sock.sendall(line + b"\n")
+        except OSError:
+            pass
+        finally:
+            sock.setblocking(False)
 
     def from_grader(self, line: bytes, sock: socket.socket, job_id: Any) -> str | None:
         """A message from the grader during a job: a call to pass on, or the end of the job."""
@@ -1058,13 +1139,9 @@ class ForkServer:
         if not isinstance(msg, dict) or msg.get("id") != job_id:
             return wire.END_QUIT if isinstance(msg, dict) and msg.get(wire.OP) == wire.OP_QUIT else None
         if msg.get(wire.OP) in (wire.OP_CALL, wire.OP_STEP):
-            try:
-                sock.setblocking(True)
-                sock.sendall(line + b"\n")
-            except OSError:
-                pass
-            finally:
-                sock.setblocking(False)
+            self.pass_on(sock, line)
+        elif msg.get(wire.OP) == wire.OP_RERUN:
+            return wire.OP_RERUN  # the caller ends the run, then passes it on
         elif msg.get(wire.OP) == wire.OP_END:
             return wire.END_ENDED
         return None
@@ -1182,12 +1259,13 @@ class ForkServer:
                 time.sleep(0.001)
                 return
 
-    def remove_files(self, workdir: str | None) -> None:
-        """Remove what the job wrote: its directory, and in the shared places whatever its uid owns
-        (in a private /tmp: everything)."""
+    def remove_files(self, workdir: str | None, keep_workdir: bool = False) -> None:
+        """Remove what the job wrote: its directory (with ``keep_workdir``, what is in it), and in
+        the shared places whatever its uid owns (in a private /tmp: everything)."""
         places = ("/tmp", "/dev/shm") if self.pidns else WORLD_WRITABLE
         uid = self.uid if self.drops else None
-        targets = [workdir] if workdir else []
+        inside = workdir if workdir and keep_workdir else None
+        targets = [workdir] if workdir and not keep_workdir else []
         if workdir is None and not self.pidns and os.path.isdir(self.base):
             targets += [os.path.join(self.base, e) for e in os.listdir(self.base)]
         for place in places:
@@ -1205,10 +1283,10 @@ class ForkServer:
                     continue
                 if (uid is not None and owner == uid) or (self.pidns and uid is None):
                     targets.append(path)
-        if not targets:
+        if not targets and inside is None:
             return
         if uid is None:
-            for target in targets:
+            for target in targets + _entries(inside):
                 _remove(target)
             return
         # The files belong to the child's uid (and may be mode 0700): remove them as that uid.
@@ -1216,6 +1294,7 @@ class ForkServer:
         _libc.setfsuid(uid)
         _libc.setfsgid(uid)
         try:
+            targets += _entries(inside)
             for target in targets:
                 _remove(target)
         finally:
@@ -1237,6 +1316,22 @@ def ready_event(torch_version: str) -> dict[str, Any]:
         "uid": os.getuid(),
         "torch": torch_version,
         "python": sys.version.split()[0],
+    }
+
+
+def run_end_event(
+    job_id: Any, run: int, duration: float, stdout: tuple[bytes, int], stderr: tuple[bytes, int]
+) -> dict[str, Any]:
+    """A run of the job ended for a rerun (the child goes on): its output, as :func:`exit_event` says it."""
+    return {
+        wire.EVENT: wire.EV_RUN_END,
+        "id": job_id,
+        "run": run,
+        "duration": duration,
+        "stdout": stdout[0].decode("utf-8", "replace"),
+        "stderr": stderr[0].decode("utf-8", "replace"),
+        "stdout_bytes": stdout[1],
+        "stderr_bytes": stderr[1],
     }
 
 
@@ -1294,12 +1389,19 @@ def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
     cpu = math.ceil(limits.cpu_seconds)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    runs = max(1, min(_whole(job.get("runs"), 1), wire.MAX_RUNS))
+    # Each run's own allowance (a rerun raises the soft limit by one, see _more_cpu); the hard
+    # limit is the job's whole, one second more.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu * runs + 1))
+    _seed(int(job.get("seed", 0)))
+
+
+def _seed(seed: int) -> None:
+    """Seed every generator the code may draw from, as each run starts."""
     import random
 
     import torch  # the worker imported it before forking: only a name here
 
-    seed = int(job.get("seed", 0))
     # torch.manual_seed would also seed (and so import) every accelerator backend; the child
     # runs on the CPU (a forked process may not start CUDA), so the CPU generator is the one.
     torch.default_generator.manual_seed(seed)
@@ -1307,6 +1409,22 @@ def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
     np = sys.modules.get("numpy")
     if np is not None:
         np.random.seed(seed % 2**32)
+
+
+def _more_cpu(seconds: float) -> None:
+    """A rerun's CPU allowance: the soft limit ``seconds`` past what the child has used (never past
+    the job's hard limit, which the code cannot raise)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    except (OSError, ValueError):
+        pass  # the code lowered its own limits: they stay lower
+
+
+def _whole(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 class _CapHeader(ctypes.Structure):
@@ -1417,6 +1535,14 @@ def _kill_descendants() -> bool:
     return found
 
 
+def _entries(folder: str | None) -> list[str]:
+    """The paths of what ``folder`` holds (none where there is no folder)."""
+    try:
+        return [os.path.join(folder, name) for name in os.listdir(folder)] if folder else []
+    except OSError:
+        return []
+
+
 def _remove(path: str) -> None:
     def retry(func: Any, target: str, _exc: Any) -> None:
         try:  # a directory the student made unreadable (chmod 000): make it ours to empty
@@ -1435,6 +1561,16 @@ def _remove(path: str) -> None:
             os.unlink(path)
     except OSError:
         pass
+
+
+def _process_cpu(pid: int) -> float:
+    """The CPU seconds process ``pid`` has used (0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _vm_size() -> int:
