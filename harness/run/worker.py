@@ -373,6 +373,7 @@ class Child:
         job's streams, directory, arguments and seeds, a CPU allowance of its own; then answer
         calls as after the first run.  The worker emptied the run's files before it passed the
         message on; the statements are not compiled again."""
+        self.namespace.clear()  # the last run's globals go (their functions' cycles through it with them)
         self.fresh(substitute)
         stdout, stderr, cwd, argv = self.origin
         sys.stdout, sys.stderr, sys.argv[:] = stdout, stderr, argv
@@ -380,7 +381,6 @@ class Child:
             os.chdir(cwd)
         except OSError:
             pass
-        gc.collect()  # the last run's globals, before this one allocates its own
         limits = self.job.get("limits")
         if limits:
             _more_cpu(wire.JobLimits.from_data(limits).cpu_seconds)
