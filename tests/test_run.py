@@ -432,6 +432,19 @@ def _grader_children(pid: int) -> list[int]:
     return found
 
 
+def test_a_batchs_grader_processes_stop_while_its_caller_goes_on_and_close_waits_for_them(tmp_path: Path) -> None:
+    from harness.batch import grade_batch_stored
+
+    paths = [SUBMISSIONS / "correct_notebook_classic.ipynb", SUBMISSIONS / "bug_sign_flip_dW2.py"]
+    graded = grade_batch_stored(paths, Assignment(), jobs=2, out=tmp_path / "out")
+    try:
+        assert [v["status"] for v in graded.slims()] == ["graded", "graded"]  # every verdict is in already
+        assert len(graded.stopping) == 1  # their shutdown runs on (the reports would be written meanwhile)
+    finally:
+        graded.close()
+    assert graded.stopping == [] and _grader_children(os.getpid()) == []
+
+
 def test_the_submissions_of_a_grader_process_that_dies_are_graded_by_another(tmp_path: Path) -> None:
     items = []
     for i in range(6):
