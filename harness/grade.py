@@ -69,16 +69,17 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
     if assignment.definition is not None:
         return _grade_defined(submission, name, pool, assignment, started)
     names = assignment.tracked_names()
-    runs_at_most = 1 + len(run_seeds(submission.seed, assignment.grader_runs))
-    with pool.session(submission, assignment.limits, names, list(FUNCTIONS), runs=runs_at_most) as session:
+    seeds = run_seeds(submission.seed, assignment.grader_runs)
+    inputs = [substitutions(assignment, seed) for seed in seeds]
+    with pool.session(submission, assignment.limits, names, list(FUNCTIONS), runs=1 + len(seeds)) as session:
         outcome = _run(session, assignment)
         style, checks = _check(session, outcome, submission, assignment)
         checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
         runs = [Run("own", submission.seed, outcome)]
         if style == "script":  # judged on its own run and on runs with inputs the grader drew: in its child
-            runs += _grader_runs(session, submission, assignment, outcome)
+            runs += _grader_runs(session, submission, assignment, outcome, seeds, inputs, names)
     if style == "script":  # those its child could not run (a run before ended it): each in a fresh one
-        runs += _grader_runs(pool, submission, assignment, outcome, done=len(runs) - 1)
+        runs += _grader_runs(pool, submission, assignment, outcome, seeds, inputs, names, done=len(runs) - 1)
     forged = next(
         (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
     )
@@ -122,14 +123,13 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
         style = definition.style
     else:
         paths = definition.read_paths()
-        with pool.session(submission, assignment.limits, paths, []) as session:
+        seeds = run_seeds(submission.seed, definition.runs)
+        inputs = [script_substitutions(definition, seed) for seed in seeds]
+        with pool.session(submission, assignment.limits, paths, [], runs=1 + len(seeds)) as session:
             outcome = _run(session, assignment)
-        runs = [Run("own", submission.seed, outcome)]
-        if outcome.ending is None or outcome.ending.problem(assignment.limits) is None:
-            for seed in run_seeds(submission.seed, definition.runs):
-                substitute = script_substitutions(definition, seed)
-                with pool.session(submission, assignment.limits, paths, [], substitute) as session:
-                    runs.append(Run("grader", seed, _run(session, assignment)))
+            runs = [Run("own", submission.seed, outcome)]
+            runs += _grader_runs(session, submission, assignment, outcome, seeds, inputs, paths)
+        runs += _grader_runs(pool, submission, assignment, outcome, seeds, inputs, paths, done=len(runs) - 1)
         observed = observe_script_runs(outcome, [(r.seed or 0, r.outcome) for r in runs[1:]], definition)
         style = "script"
     forged = next(
@@ -182,22 +182,29 @@ def _check(
 
 
 def _grader_runs(
-    runner: Pool | Session, submission: Submission, assignment: Assignment, own: Outcome, done: int = 0
+    runner: Pool | Session,
+    submission: Submission,
+    assignment: Assignment,
+    own: Outcome,
+    seeds: list[int],
+    inputs: list[dict[str, wire.Substitution]],
+    names: list[str],
+    done: int = 0,
 ) -> list[Run]:
-    """The script run again on inputs the grader draws, each replaced where the script binds it
-    (the runs after the first ``done``): by the own run's session, in its child (fresh globals,
-    each run with its own limits), while it can; by the pool, each in a fresh child."""
+    """The script run again on inputs the grader draws (``inputs``, one per seed), each replaced
+    where the script binds it (the runs after the first ``done``): by the own run's session, in
+    its child (fresh globals, each run with its own limits), while it can; by the pool, each in
+    a fresh child."""
     if own.ending is not None and own.ending.problem(assignment.limits) is not None:
         return []  # stopped by a limit (time, memory, output) or forged: another run would end the same way
     runs = []
-    for seed in run_seeds(submission.seed, assignment.grader_runs)[done:]:
-        substitute = substitutions(assignment, seed)
+    for seed, substitute in list(zip(seeds, inputs))[done:]:
         if isinstance(runner, Session):
             if runner.rerun(substitute) is None:
                 break  # it cannot: the rest run in fresh children
             runs.append(Run("grader", seed, _run(runner, assignment)))
             continue
-        with runner.session(submission, assignment.limits, assignment.tracked_names(), [], substitute) as session:
+        with runner.session(submission, assignment.limits, names, [], substitute) as session:
             runs.append(Run("grader", seed, _run(session, assignment)))
     return runs
 

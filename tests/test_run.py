@@ -716,6 +716,19 @@ def test_a_job_reruns_no_more_often_than_it_declared(pool: Pool, tmp_path: Path)
     assert [b.name for b in outcome.history] == ["X"]
 
 
+def test_a_course_script_assignment_is_graded_on_all_its_runs_in_one_child(pool: Pool) -> None:
+    from harness.definition import load_assignment
+    from harness.grade import grade_submission
+
+    assignment = load_assignment("backprop-drill")
+    assert assignment.definition is not None and assignment.definition.runs == 2
+    jobs = pool.workers[0].jobs
+    path = Path(__file__).resolve().parent.parent / "harness" / "assignments" / "backprop-drill" / "solution.ipynb"
+    verdict = grade_submission(path, pool, assignment)
+    assert pool.workers[0].jobs == jobs + 1
+    assert verdict.status == "graded" and verdict.score == verdict.max_score
+
+
 def test_a_script_is_graded_on_all_its_runs_in_one_child(pool: Pool) -> None:
     from harness.grade import grade_submission
 
