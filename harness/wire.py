@@ -6,7 +6,8 @@ as ``sys.modules[INJECTED_NAME]`` (see :mod:`harness.run.sandbox`).  So this mod
 nothing but the standard library, and nothing of the grader.
 
 Grader -> worker, on the worker's stdin: one JSON object per line, named by its ``op``
-(:func:`job_message`, :func:`call_message`, :func:`end_message`, :func:`quit_message`).
+(:func:`job_message`, :func:`call_message`, :func:`rerun_message`, :func:`end_message`,
+:func:`quit_message`).
 
 Worker -> grader, on the worker's stdout: one JSON event per line, named by its ``ev``, after
 one frame byte that says who wrote it: :data:`WORKER_FRAME` for the worker's own events

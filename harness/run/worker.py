@@ -8,9 +8,9 @@ torch and (if installed) numpy, never ``harness`` or ``reference`` (those are
 hidden from the sandbox).  One worker imports torch once, warms it up, then
 forks a fresh child per submission.  The protocol is :mod:`harness.wire`'s:
 
-* grader -> worker (stdin, JSON lines): ``job``, ``call``, ``end``, ``quit``
+* grader -> worker (stdin, JSON lines): ``job``, ``call``, ``rerun``, ``end``, ``quit``
 * worker -> grader (stdout, one line per event, framed by its first byte):
-  the worker's own events (``ready``, one ``exit`` per job) and a child's
+  the worker's own events (``ready``, a ``run_end`` per rerun, one ``exit`` per job) and a child's
   events relayed unread (``bind``, ``raised``, ``executed``, ``return``,
   ``call_error``, ``blocked``, ``ipython``, ``missing_module``).  The frame byte is the worker's, so
   a child cannot forge a worker event; the grader validates every child event.
