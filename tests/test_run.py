@@ -738,3 +738,37 @@ def test_a_script_is_graded_on_all_its_runs_in_one_child(pool: Pool) -> None:
     assert pool.workers[0].jobs == jobs + 1
     assert verdict.score == verdict.max_score
     assert all(len(c.runs) == 1 + Assignment().grader_runs for c in verdict.checks if c.runs)
+
+
+# ---------------------------------------------------------------- the bell: the worker sleeps through what it holds back
+
+
+def test_an_event_longer_than_the_socket_holds_crosses_between_two_rings(pool: Pool, tmp_path: Path) -> None:
+    limits = replace(LIMITS, timeout=20.0)
+    outcome, _ = _submit(pool, tmp_path, "import torch\nX = torch.arange(150000.0)\nW1 = X * 2\n", limits=limits)
+    assert outcome.ending is not None and outcome.ending.reason == wire.END_ENDED
+    x, w1 = outcome.final("X"), outcome.final("W1")
+    assert x is not None and x.tensor is not None and x.tensor.numel() == 150000
+    assert w1 is not None and w1.tensor is not None and float(w1.tensor[-1]) == 2 * 149999.0
+
+
+def test_the_values_bound_before_a_hang_reach_the_grader_though_nothing_rang(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(
+        pool, tmp_path, "X = 1.5\nW1 = 2.5\nwhile True:\n    pass\n", limits=replace(LIMITS, timeout=1.0)
+    )
+    assert outcome.ending is not None and outcome.ending.reason == wire.END_TIMEOUT
+    assert [b.name for b in outcome.history][:2] == ["X", "W1"]
+
+
+def test_a_child_that_closes_its_bell_is_still_heard(pool: Pool, tmp_path: Path) -> None:
+    source = (
+        "import os, stat\n"
+        "for fd in range(3, 64):\n"
+        "    if os.path.exists(f'/proc/self/fd/{fd}') and stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+        "        os.close(fd)\n"
+        "X = 3.0\n"
+    )
+    outcome, _ = _submit(pool, tmp_path, source)
+    assert outcome.executed and outcome.ending is not None and outcome.ending.reason == wire.END_ENDED
+    x = outcome.final("X")
+    assert x is not None and x.tensor is not None and x.tensor.item() == 3.0

@@ -54,6 +54,8 @@ else:  # inside the sandbox, where harness is hidden: the copy the command line 
     wire = sys.modules.pop("gradproof_wire")
 
 PENDING_BYTES = 1 << 20  # child events held back at most (see ForkServer.relay)
+RING_BYTES = 64 * 1024  # a child rings its worker at least this often (see _ringing)
+IDLE_READ_S = 1.0  # a worker that heard nothing for this long reads its child's socket anyway
 URGENT_HEADS = tuple(wire.event_head(name) for name in sorted(wire.URGENT_EVENTS))  # as Child.send begins them
 _BIND_HEAD = wire.event_head(wire.EV_BIND).decode()  # Child.snapshot writes its bind lines itself
 _UNBOUND = json.dumps(wire.unbound())
@@ -492,6 +494,36 @@ def _replacement(value: Any, substitution: wire.Substitution) -> Any:
     return None
 
 
+def _ringing(sock: socket.socket, bell: int) -> Callable[[bytes], None]:
+    """How a child sends its events: on the socket, ringing the bell (a byte on a pipe) after an
+    event the grader waits for, and before sending more than :data:`RING_BYTES` unrung.
+
+    The worker then sleeps through the events it would only hold back anyway (see
+    :meth:`ForkServer.relay`): they wait in the socket, which keeps them if the child dies (the
+    worker reads them at every end), instead of waking the worker once each.  A bell that cannot
+    take a byte more (the worker has not read it yet) has rung already."""
+    unrung = 0
+
+    def ring() -> None:
+        nonlocal unrung
+        unrung = 0
+        try:
+            os.write(bell, b"!")
+        except OSError:  # full (it rang already), or closed by the code (the worker reads anyway, each second)
+            pass
+
+    def send(line: bytes) -> None:
+        nonlocal unrung
+        if unrung + len(line) >= RING_BYTES:
+            ring()  # the worker reads while it is sent: a long line would fill the socket first
+        sock.sendall(line)
+        unrung += len(line)
+        if line.startswith(URGENT_HEADS):
+            ring()
+
+    return send
+
+
 def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -773,10 +805,20 @@ def _warm_up() -> None:
 class Prepared:
     """A forked child that has set itself up and waits for its job."""
 
-    def __init__(self, pid: int, pidfd: int | None, sock: socket.socket, out_r: int, err_r: int, workdir: str) -> None:
+    def __init__(
+        self,
+        pid: int,
+        pidfd: int | None,
+        sock: socket.socket,
+        out_r: int,
+        err_r: int,
+        workdir: str,
+        bell: int | None = None,
+    ) -> None:
         self.pid = pid
         self.pidfd = pidfd
         self.sock = sock
+        self.bell = bell  # what the child rings once it sent what the grader waits for (see _ringing)
         self.out_r = out_r
         self.err_r = err_r
         self.workdir = workdir
@@ -784,7 +826,7 @@ class Prepared:
         self.cpu: float | None = None  # its CPU seconds, once reaped
 
     def close_fds(self) -> None:
-        for fd in (self.out_r, self.err_r, self.pidfd):
+        for fd in (self.out_r, self.err_r, self.pidfd, self.bell):
             if fd is not None:
                 try:
                     os.close(fd)
@@ -911,6 +953,7 @@ class ForkServer:
         parent_sock, child_sock = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        bell_r, bell_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 0
@@ -918,7 +961,8 @@ class ForkServer:
                 parent_sock.close()
                 os.close(out_r)
                 os.close(err_r)
-                self.become_child(workdir, out_w, err_w, child_sock)
+                os.close(bell_r)
+                bell = self.become_child(workdir, out_w, err_w, child_sock, bell_w)
                 lines = wire.LineReader(child_sock.fileno())
                 try:
                     line = lines.read()
@@ -926,7 +970,7 @@ class ForkServer:
                     os._exit(0)
                 job = json.loads(line)
                 _apply_limits(job, count_own=not self.drops)
-                child = Child(child_sock.sendall, job)
+                child = Child(_ringing(child_sock, bell), job)
                 child.execute()
                 child.serve(lines)
             except BaseException as exc:  # a failure of the worker's own set-up, told to the grader
@@ -942,17 +986,19 @@ class ForkServer:
         child_sock.close()
         os.close(out_w)
         os.close(err_w)
+        os.close(bell_w)
         try:
             pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
-        for fd in (out_r, err_r):
+        for fd in (out_r, err_r, bell_r):
             os.set_blocking(fd, False)
         parent_sock.setblocking(False)
-        return Prepared(pid, pidfd, parent_sock, out_r, err_r, workdir)
+        return Prepared(pid, pidfd, parent_sock, out_r, err_r, workdir, bell_r)
 
-    def become_child(self, workdir: str, out_w: int, err_w: int, sock: socket.socket) -> None:
-        """Everything that does not depend on the job: identity, directory, descriptors, environment."""
+    def become_child(self, workdir: str, out_w: int, err_w: int, sock: socket.socket, bell_w: int) -> int:
+        """Everything that does not depend on the job: identity, directory, descriptors, environment.
+        Returns the descriptor of the bell (the one after the socket's)."""
         os.setsid()
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -975,13 +1021,18 @@ class ForkServer:
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         keep = sock.fileno()
+        bell = keep + 1
+        if bell_w != bell:
+            os.dup2(bell_w, bell, inheritable=False)
+        os.set_blocking(bell, False)
         os.closerange(3, keep)
-        os.closerange(keep + 1, 1 << 20)
+        os.closerange(bell + 1, 1 << 20)
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
         sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
         # The worker's environment is already the clean one the grader gave it; only these differ.
         os.environ["HOME"] = os.environ["TMPDIR"] = os.environ["PWD"] = workdir
+        return bell
 
     def run_job(self, child: Prepared, job: dict[str, Any], line: bytes) -> str:
         limits = wire.JobLimits.from_data(job["limits"])
@@ -1037,39 +1088,80 @@ class ForkServer:
         out_r, err_r, sock = child.out_r, child.err_r, child.sock
         kept: dict[int, tuple[bytes, int]] = {out_r: (b"", 0), err_r: (b"", 0)}
         sel = selectors.DefaultSelector()
-        sel.register(sock, selectors.EVENT_READ, "sock")
         sel.register(out_r, selectors.EVENT_READ, "pipe")
         sel.register(err_r, selectors.EVENT_READ, "pipe")
         sel.register(0, selectors.EVENT_READ, "grader")
         if child.pidfd is not None:
             sel.register(child.pidfd, selectors.EVENT_READ, "pid")
+        # The socket is watched while the child rings (until what it holds is read to a line's
+        # end), or always where it has no bell (or closed it); else it is read at each wake-up.
+        bell = child.bell
+        always = bell is None
+        if bell is not None:
+            sel.register(bell, selectors.EVENT_READ, "bell")
         buf = b""
         relayed = 0
+        sock_open, watched, rung = True, False, False
+
+        def read_sock() -> bool:
+            """Relay what the socket holds now; ``False`` past the limits (a protocol end)."""
+            nonlocal buf, relayed, sock_open, watched, rung
+            got = False
+            for _ in range(64):
+                if not sock_open:
+                    break
+                try:
+                    chunk = sock.recv(1 << 20)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    chunk = b""
+                if not chunk:  # the child closed its end; it ends when its process does
+                    sock_open = False
+                    break
+                got = True
+                relayed += len(chunk)
+                buf = self.relay(buf + chunk)
+                if len(buf) > wire.MAX_EVENT or relayed > wire.MAX_JOB_EVENTS:
+                    return False
+            rung = rung and not (got and not buf)  # rung: watched until what it rang for is read to a line's end
+            watch = sock_open and (always or rung or bool(buf))  # a line half sent: read on as it comes
+            if watch != watched:
+                if watch:
+                    sel.register(sock, selectors.EVENT_READ, "sock")
+                else:
+                    sel.unregister(sock)
+                watched = watch
+            return True
+
+        def ended(reason: str) -> tuple[str, dict[int, tuple[bytes, int]], Run]:
+            """``reason``, once what the child sent before it is relayed."""
+            return (reason if read_sock() else wire.END_PROTOCOL), kept, run
+
+        if always:
+            read_sock()
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return wire.END_TIMEOUT, kept, run
+                    return ended(wire.END_TIMEOUT)
                 if child.pidfd is None:  # no pidfd (old kernel): poll for the child's end
                     left = min(left, 0.05)
                     if self.reap(child, block=False):
                         self.drain_events(sock, buf)
                         return wire.END_EXITED, kept, run
-                for key, _ in sel.select(left):
+                ready = sel.select(min(left, IDLE_READ_S))
+                if not ready and not read_sock():  # nothing rang for a while: read it anyway
+                    return wire.END_PROTOCOL, kept, run
+                for key, _ in ready:
                     what = key.data
-                    if what == "sock":
-                        try:
-                            chunk = sock.recv(1 << 20)
-                        except BlockingIOError:
-                            continue
-                        except OSError:
-                            chunk = b""
-                        if not chunk:  # the child closed its end; it ends when its process does
-                            sel.unregister(sock)
-                            continue
-                        relayed += len(chunk)
-                        buf = self.relay(buf + chunk)
-                        if len(buf) > wire.MAX_EVENT or relayed > wire.MAX_JOB_EVENTS:
+                    if what in ("sock", "bell"):
+                        if what == "bell":
+                            rung = True
+                            if bell is not None and not _empty_pipe(bell):  # closed by the code
+                                sel.unregister(bell)
+                                bell, always = None, True
+                        if not read_sock():
                             return wire.END_PROTOCOL, kept, run
                     elif what == "pid":
                         self.reap(child)
@@ -1084,12 +1176,14 @@ class ForkServer:
                         while message is not None:
                             verdict = self.from_grader(message, sock, job_id)
                             if verdict == wire.OP_RERUN and run.left > 0:
+                                if not read_sock():  # the run's last events are its own
+                                    return wire.END_PROTOCOL, kept, run
                                 run = self.next_run(child, job_id, run, kept, keep_bytes)
                                 kept = {out_r: (b"", 0), err_r: (b"", 0)}
                                 deadline, relayed = run.started + limits.timeout, 0
                                 self.pass_on(sock, message)
                             elif verdict is not None and verdict != wire.OP_RERUN:
-                                return verdict, kept, run
+                                return ended(verdict)
                             message = self.read_line(wait=False) if self.lines.complete else None
                     else:
                         fd = key.fd
@@ -1105,7 +1199,7 @@ class ForkServer:
                             head += chunk[: keep_bytes - len(head)]
                         kept[fd] = (head, total + len(chunk))
                         if kept[out_r][1] + kept[err_r][1] > max_output:
-                            return wire.END_OUTPUT, kept, run
+                            return ended(wire.END_OUTPUT)
         finally:
             sel.close()
 
@@ -1533,6 +1627,20 @@ def _kill_descendants() -> bool:
             _kill(pid)
             found = True
     return found
+
+
+def _empty_pipe(fd: int | None) -> bool:
+    """Read everything the pipe ``fd`` holds; ``False`` once its writer closed it."""
+    if fd is None:
+        return True
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                return False
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
 
 
 def _entries(folder: str | None) -> list[str]:
