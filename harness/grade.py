@@ -76,13 +76,18 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
         )
     if assignment.definition is not None:
         return _grade_defined(submission, name, pool, assignment, started)
-    with pool.session(submission, assignment.limits, assignment.tracked_names(), list(FUNCTIONS)) as session:
+    names = assignment.tracked_names()
+    seeds = run_seeds(submission.seed, assignment.grader_runs)
+    inputs = [substitutions(assignment, seed) for seed in seeds]
+    with pool.session(submission, assignment.limits, names, list(FUNCTIONS), runs=1 + len(seeds)) as session:
         outcome = _run(session, assignment)
         style, checks = _check(session, outcome, submission, assignment)
         checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
-    runs = [Run("own", submission.seed, outcome)]
-    if style == "script":  # judged on its own run and on runs with inputs the grader drew
-        runs += _grader_runs(pool, submission, assignment, outcome)
+        runs = [Run("own", submission.seed, outcome)]
+        if style == "script":  # judged on its own run and on runs with inputs the grader drew: in its child
+            runs += _grader_runs(session, submission, assignment, outcome, seeds, inputs, names)
+    if style == "script":  # those its child could not run (a run before ended it): each in a fresh one
+        runs += _grader_runs(pool, submission, assignment, outcome, seeds, inputs, names, done=len(runs) - 1)
     forged = next(
         (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
     )
@@ -119,10 +124,14 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
     definition = assignment.definition
     assert definition is not None
     stepped = definition.uses_steps
-    paths = definition.read_paths() if definition.script_too or not stepped else []
+    scriptable = definition.script_too or not stepped
+    paths = definition.read_paths() if scriptable else []
     roots = definition.step_roots() if definition.script_too else []
-    with pool.session(submission, assignment.limits, paths, roots) as session:
+    seeds = run_seeds(submission.seed, definition.runs) if scriptable else []
+    inputs = [script_substitutions(definition, seed) for seed in seeds]
+    with pool.session(submission, assignment.limits, paths, roots, runs=1 + len(seeds)) as session:
         outcome = _run(session, assignment)
+        runs = [Run("own", submission.seed, outcome)]
         if definition.script_too:  # the steps' style where the file defines a function they call
             stepped = bool(set(outcome.functions) & set(definition.step_roots(helpers=False)))
         if stepped:
@@ -132,14 +141,11 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
             own = mine.inputs if mine is not None and mine.not_judged is None else None
             numpy = argument_array(definition, submission.imports)
             observed = observe_steps(session, definition, submission.seed, defined, dtype, own, numpy)
-    runs = [Run("own", submission.seed, outcome)]
+        else:
+            runs += _grader_runs(session, submission, assignment, outcome, seeds, inputs, paths)
     style = definition.style if stepped else "script"
     if not stepped:
-        if outcome.ending is None or outcome.ending.problem(assignment.limits) is None:
-            for seed in run_seeds(submission.seed, definition.runs):
-                substitute = script_substitutions(definition, seed)
-                with pool.session(submission, assignment.limits, paths, [], substitute) as session:
-                    runs.append(Run("grader", seed, _run(session, assignment)))
+        runs += _grader_runs(pool, submission, assignment, outcome, seeds, inputs, paths, done=len(runs) - 1)
         observed = observe_script_runs(outcome, [(r.seed or 0, r.outcome) for r in runs[1:]], definition)
     forged = next(
         (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
@@ -190,14 +196,30 @@ def _check(
     return style, check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed, submission.cells)
 
 
-def _grader_runs(pool: Pool, submission: Submission, assignment: Assignment, own: Outcome) -> list[Run]:
-    """The script run again on inputs the grader draws, each replaced where the script binds it."""
+def _grader_runs(
+    runner: Pool | Session,
+    submission: Submission,
+    assignment: Assignment,
+    own: Outcome,
+    seeds: list[int],
+    inputs: list[dict[str, wire.Substitution]],
+    names: list[str],
+    done: int = 0,
+) -> list[Run]:
+    """The script run again on inputs the grader draws (``inputs``, one per seed), each replaced
+    where the script binds it (the runs after the first ``done``): by the own run's session, in
+    its child (fresh globals, each run with its own limits), while it can; by the pool, each in
+    a fresh child."""
     if own.ending is not None and own.ending.problem(assignment.limits) is not None:
         return []  # stopped by a limit (time, memory, output) or forged: another run would end the same way
     runs = []
-    for seed in run_seeds(submission.seed, assignment.grader_runs):
-        substitute = substitutions(assignment, seed)
-        with pool.session(submission, assignment.limits, assignment.tracked_names(), [], substitute) as session:
+    for seed, substitute in list(zip(seeds, inputs))[done:]:
+        if isinstance(runner, Session):
+            if runner.rerun(substitute) is None:
+                break  # it cannot: the rest run in fresh children
+            runs.append(Run("grader", seed, _run(runner, assignment)))
+            continue
+        with runner.session(submission, assignment.limits, names, [], substitute) as session:
             runs.append(Run("grader", seed, _run(session, assignment)))
     return runs
 

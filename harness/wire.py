@@ -6,7 +6,8 @@ as ``sys.modules[INJECTED_NAME]`` (see :mod:`harness.run.sandbox`).  So this mod
 nothing but the standard library, and nothing of the grader.
 
 Grader -> worker, on the worker's stdin: one JSON object per line, named by its ``op``
-(:func:`job_message`, :func:`call_message`, :func:`end_message`, :func:`quit_message`).
+(:func:`job_message`, :func:`call_message`, :func:`rerun_message`, :func:`end_message`,
+:func:`quit_message`).
 
 Worker -> grader, on the worker's stdout: one JSON event per line, named by its ``ev``, after
 one frame byte that says who wrote it: :data:`WORKER_FRAME` for the worker's own events
@@ -58,9 +59,11 @@ OP = "op"
 OP_JOB = "job"  # run a submission in the waiting child
 OP_CALL = "call"  # call one of its functions
 OP_STEP = "step"  # an assignment's step: call a path, set one, or read one (see step_message)
+OP_RERUN = "rerun"  # run the code again from its start, in fresh globals, on the grader's inputs
 OP_END = "end"  # the grader is done with it
 OP_QUIT = "quit"  # the worker ends
-OPS = frozenset({OP_JOB, OP_CALL, OP_STEP, OP_END, OP_QUIT})
+OPS = frozenset({OP_JOB, OP_CALL, OP_STEP, OP_RERUN, OP_END, OP_QUIT})
+MAX_RUNS = 16  # the runs one job may hold (its own and the grader's reruns)
 
 
 class JobLimits(NamedTuple):
@@ -105,10 +108,13 @@ def job_message(
     seed: int,
     argv0: str,
     substitute: Mapping[str, Substitution] | None = None,
+    runs: int = 1,
 ) -> dict[str, Any]:
     """A submission for the waiting child: its cells (label, source), the names to track, the
     functions to look for, its limits (:meth:`JobLimits.as_data`), its seed and ``sys.argv[0]``;
-    and, on a run with the grader's inputs, the names to replace at their first binding."""
+    on a run with the grader's inputs, the names to replace at their first binding; and how
+    many runs the job may hold (``runs``: its own and up to ``runs - 1`` reruns,
+    :func:`rerun_message`, each with the limits of one run)."""
     message = {
         OP: OP_JOB,
         "id": job_id,
@@ -118,6 +124,7 @@ def job_message(
         "limits": dict(limits),
         "seed": seed,
         "argv0": argv0,
+        "runs": max(1, min(int(runs), MAX_RUNS)),
     }
     if substitute:
         message[SUBSTITUTE] = {name: s.as_data() for name, s in substitute.items()}
@@ -286,6 +293,18 @@ def assign(parts: Sequence[tuple[str, Any]], namespace: dict[str, Any], value: A
         parent[key] = value
 
 
+def rerun_message(job_id: int, substitute: Mapping[str, Substitution]) -> dict[str, Any]:
+    """Run the submission again in the same child, from its first cell, in fresh globals, with
+    ``substitute``'s names replaced at their first binding (a run on the grader's inputs).
+
+    The runs of one job belong to one submission: they share its child (its sandbox, its uid),
+    not one another's globals.  The worker first ends the run before with a ``run_end`` event
+    (its output, as an ``exit`` event carries it), then gives the new run the limits of a run
+    of its own: its wall clock, its CPU time, its output.  The grader sends at most the job's
+    ``runs - 1`` of them; the worker ignores any more."""
+    return {OP: OP_RERUN, "id": job_id, SUBSTITUTE: {name: s.as_data() for name, s in substitute.items()}}
+
+
 def end_message(job_id: int) -> dict[str, Any]:
     return {OP: OP_END, "id": job_id}
 
@@ -300,6 +319,7 @@ EVENT = "ev"
 # the worker's own
 EV_READY = "ready"  # started, torch imported: ready for jobs
 EV_EXIT = "exit"  # one per job: how the child ended, the head of its output
+EV_RUN_END = "run_end"  # a run ended for a rerun of the same job (the child goes on): its output
 # a child's
 EV_BIND = "bind"  # the tracked names a statement changed
 EV_RAISED = "raised"  # the exception that stopped the code (or the child's own set-up)
@@ -311,7 +331,7 @@ EV_IPYTHON = "ipython"  # an IPython magic or shell call (run or refused)
 EV_MISSING_MODULE = "missing_module"  # an import the grader cannot satisfy: a stand-in took its place
 EV_AUTOGRAD = "autograd"  # the code ran autograd (a backward, torch.autograd.grad, a torch.func transform, .grad set)
 
-WORKER_EVENTS = frozenset({EV_READY, EV_EXIT})
+WORKER_EVENTS = frozenset({EV_READY, EV_EXIT, EV_RUN_END})
 CHILD_EVENTS = frozenset(
     {EV_BIND, EV_RAISED, EV_EXECUTED, EV_RETURN, EV_CALL_ERROR, EV_BLOCKED, EV_IPYTHON, EV_MISSING_MODULE, EV_AUTOGRAD}
 )
@@ -335,6 +355,7 @@ EVENT_FIELDS: Mapping[str, frozenset[str]] = {
             "cpu_limit_reached",
         }
     ),
+    EV_RUN_END: frozenset({"id", "run", "duration", "stdout", "stderr", "stdout_bytes", "stderr_bytes"}),
     EV_BIND: frozenset({"statement", "label", "values"}),  # values: name -> encoded value
     EV_RAISED: frozenset({"statement", "label", *_ERROR_FIELDS}),
     EV_EXECUTED: frozenset({"functions"}),

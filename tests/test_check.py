@@ -11,6 +11,7 @@ the real pipeline grades the bundled ``submissions/`` with autograd forbidden.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,8 +20,11 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import Tensor
 
+import harness.check.compare as compare_module
 import reference
 from harness.check.compare import compare, fit
 from harness.check.functions import check_functions, check_helpers
@@ -173,6 +177,31 @@ def test_the_worst_entries_named_are_the_ones_out_of_tolerance_before_larger_err
     assert not cmp.ok
     assert cmp.worst[0].index == (1,) and cmp.worst[1].index == (0,)
     assert cmp.max_abs == pytest.approx(3e-4, rel=1e-3)
+
+
+_ENTRY = st.sampled_from([0.0, -0.0, 1.0, 0.5, -2.0, 1e-13, 3e-300, 1e308, -1e308, 0.1 + 0.2])
+_SUBMITTED = _ENTRY | st.sampled_from([float("nan"), float("inf"), -float("inf")]) | st.floats(-4, 4)
+_SHAPES = st.sampled_from([(), (1,), (3,), (1, 1), (4, 1), (3, 1), (4, 3), (2, 8), (16,), (0,), (0, 3)])
+
+
+@given(_SHAPES, st.data(), st.sampled_from(["float32", "float64"]), st.integers(1, 5))
+def test_compare_on_python_floats_finds_what_the_tensor_comparison_finds(
+    shape: tuple[int, ...], data: st.DataObject, dtype: str, keep: int
+) -> None:
+    n = math.prod(shape)
+    expected = torch.tensor(data.draw(st.lists(_ENTRY | st.floats(-4, 4), min_size=n, max_size=n)), dtype=torch.float64)
+    submitted = torch.tensor(data.draw(st.lists(_SUBMITTED, min_size=n, max_size=n)), dtype=getattr(torch, dtype))
+    expected, submitted = expected.reshape(shape), submitted.reshape(shape)
+    tol = A.tolerance(dtype)
+    small = compare_module._compare_small(submitted, expected, tol, keep)
+    tensors = compare_module._compare_tensors(submitted, expected, tol, keep)
+    assert small is not None
+    # repr: the same floats to the last bit (a NaN equal to a NaN, -0.0 told from 0.0)
+    assert repr((small.ok, small.worst, small.max_abs, small.max_rel)) == repr(
+        (tensors.ok, tensors.worst, tensors.max_abs, tensors.max_rel)
+    )
+    assert small.errors.dtype == tensors.errors.dtype and small.errors.shape == tensors.errors.shape
+    assert repr(small.errors.tolist()) == repr(tensors.errors.tolist())
 
 
 def test_fit_reads_a_transposed_matrix_with_a_note_and_a_flat_vector_as_a_column() -> None:

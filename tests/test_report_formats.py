@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from harness.report import ALL_FORMATS, write_reports
+from harness.report import ALL_FORMATS, json_file, write_reports
 from harness.report.csv_file import grades_csv
 from harness.report.data import histogram_bins
 from harness.report.html_pages import heatmap_svg, html_index, html_submission, page_names
@@ -391,3 +393,39 @@ def test_every_bundled_submission_renders_in_every_format_and_reads_back(
     heat = sum("per entry" in p.read_text() for p in pages[1:])
     wrong = sum(any(c["status"] != "pass" and c.get("errors") for c in v["checks"]) for v in report["submissions"])
     assert heat == wrong > 0
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: (
+        st.lists(inner)
+        | st.tuples(inner, inner)
+        | st.dictionaries(
+            st.text() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.booleans() | st.none(),
+            inner,
+        )
+    ),
+    max_leaves=40,
+)
+
+
+@given(JSON_VALUES, st.integers(0, 3))
+def test_the_reports_own_json_writer_writes_what_json_dumps_with_an_indent_writes(value: Any, level: int) -> None:
+    expected = json.dumps(value, indent=2, allow_nan=False)
+    assert json_file.dumps(value, level) == expected.replace("\n", "\n" + "  " * level)
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), [1.0, float("inf")], {"x": -float("inf")}, {1.5: float("nan")}, {2: {3}}]
+)
+def test_the_reports_own_json_writer_refuses_what_json_refuses(value: Any) -> None:
+    with pytest.raises((ValueError, TypeError)) as theirs:
+        json.dumps(value, allow_nan=False)
+    with pytest.raises(theirs.type):
+        json_file.dumps(value)
+
+
+def test_the_reports_own_json_writer_writes_a_real_report_as_json_dumps_does(graded: Path) -> None:
+    report = json.loads((graded / "report.json").read_text(encoding="utf-8"))
+    assert report["submissions"]
+    assert json_file.dumps(report) == json.dumps(report, indent=2, allow_nan=False)

@@ -432,6 +432,19 @@ def _grader_children(pid: int) -> list[int]:
     return found
 
 
+def test_a_batchs_grader_processes_stop_while_its_caller_goes_on_and_close_waits_for_them(tmp_path: Path) -> None:
+    from harness.batch import grade_batch_stored
+
+    paths = [SUBMISSIONS / "correct_notebook_classic.ipynb", SUBMISSIONS / "bug_sign_flip_dW2.py"]
+    graded = grade_batch_stored(paths, Assignment(), jobs=2, out=tmp_path / "out")
+    try:
+        assert [v["status"] for v in graded.slims()] == ["graded", "graded"]  # every verdict is in already
+        assert len(graded.stopping) == 1  # their shutdown runs on (the reports would be written meanwhile)
+    finally:
+        graded.close()
+    assert graded.stopping == [] and _grader_children(os.getpid()) == []
+
+
 def test_the_submissions_of_a_grader_process_that_dies_are_graded_by_another(tmp_path: Path) -> None:
     items = []
     for i in range(6):
@@ -603,3 +616,159 @@ def test_a_script_path_into_an_object_is_tracked_and_replaced_by_the_graders_val
     weights, grads = history["NN.parameters['W']"].tensor, history["NN.grads['dW']"].tensor
     assert weights is not None and grads is not None
     assert torch.equal(weights, drawn.reshape(2, 3)) and torch.equal(grads, 2 * drawn.reshape(2, 3))
+
+
+# ---------------------------------------------------------------- reruns in the child of the own run
+
+
+def _rerun_session(pool: Pool, tmp_path: Path, source: str, names: list[str], runs: int = 3) -> Any:
+    path = tmp_path / "rerun.py"
+    path.write_text(source)
+    return pool.session(load(path), LIMITS, names, [], runs=runs)
+
+
+def test_a_rerun_runs_the_code_again_in_the_same_child_from_fresh_globals_on_the_graders_inputs(
+    pool: Pool, tmp_path: Path
+) -> None:
+    source = (
+        "import os, torch\nX = torch.tensor([[0.5], [0.25]])\n"
+        "try:\n    carried += 1\nexcept NameError:\n    carried = 1\nprint('pid', os.getpid(), 'X', X.tolist())\n"
+    )
+    substitute = {"X": wire.Substitution(11, wire.ROLE_INPUT)}
+    jobs = pool.workers[0].jobs
+    with _rerun_session(pool, tmp_path, source, ["X", "carried"]) as session:
+        own = session.outcome
+        session.wait_executed()
+        rerun = session.rerun(substitute)
+        assert rerun is not None and rerun is session.outcome and rerun is not own
+        session.wait_executed()
+    assert pool.workers[0].jobs == jobs + 1  # one job, one child, for both runs
+    assert own.ending is not None and own.ending.reason == wire.END_ENDED and own.ending.problem(LIMITS) is None
+    assert rerun.ending is not None and rerun.ending.reason == wire.END_ENDED
+    own_pid, rerun_pid = (o.ending.stdout.split()[1] for o in (own, rerun) if o.ending is not None)
+    assert own_pid == rerun_pid  # the same child
+    assert own.ending.stdout.count("pid") == rerun.ending.stdout.count("pid") == 1  # each run's own output
+    for outcome in (own, rerun):
+        carried = outcome.final("carried")
+        assert carried is not None and carried.tensor is not None and carried.tensor.item() == 1.0  # fresh globals
+    drawn = torch.tensor(wire.draw_entries(substitute["X"], (2, 1)), dtype=torch.float64).reshape(2, 1)
+    own_x, rerun_x = own.final("X"), rerun.final("X")
+    assert own_x is not None and own_x.tensor is not None and own_x.tensor.tolist() == [[0.5], [0.25]]
+    assert rerun_x is not None and rerun_x.tensor is not None and torch.equal(rerun_x.tensor, drawn)
+
+
+def test_a_rerun_starts_from_the_directory_seeds_and_streams_of_a_fresh_run_with_the_files_gone(
+    pool: Pool, tmp_path: Path
+) -> None:
+    source = (
+        "import os, sys, io, torch\nprint(os.getcwd(), sorted(os.listdir('.')), torch.rand(2).tolist())\n"
+        "open('left-behind.txt', 'w').write('x')\nos.chdir('/')\nsys.stdout = io.StringIO()\n"
+    )
+    with _rerun_session(pool, tmp_path, source, []) as session:
+        own = session.outcome
+        session.wait_executed()
+        rerun = session.rerun({})
+        assert rerun is not None
+        session.wait_executed()
+    assert own.ending is not None and rerun.ending is not None
+    assert own.ending.stdout == rerun.ending.stdout and "[]" in own.ending.stdout
+
+
+def test_a_rerun_has_a_cpu_allowance_of_its_own_within_the_jobs_hard_limit(pool: Pool, tmp_path: Path) -> None:
+    limits = replace(LIMITS, cpu_seconds=4.0)
+    path = tmp_path / "cpu.py"
+    path.write_text("import resource as r\nprint(r.getrlimit(r.RLIMIT_CPU))\n")
+    with pool.session(load(path), limits, [], [], runs=3) as session:
+        own = session.outcome
+        session.wait_executed()
+        rerun = session.rerun({})
+        assert rerun is not None
+        session.wait_executed()
+    assert own.ending is not None and rerun.ending is not None
+    assert eval(own.ending.stdout) == (4, 13)  # one run's allowance; the hard limit: three runs' and a second
+    soft, hard = eval(rerun.ending.stdout)
+    assert 4 <= soft < hard == 13
+
+
+def test_a_rerun_that_runs_past_its_time_ends_the_child_and_no_rerun_follows(pool: Pool, tmp_path: Path) -> None:
+    source = "import time\nlr = 0.5\nif lr != 0.5:\n    time.sleep(60)\n"
+    limits = replace(LIMITS, timeout=1.0)
+    path = tmp_path / "slow.py"
+    path.write_text(source)
+    with pool.session(load(path), limits, ["lr"], [], runs=3) as session:
+        own = session.outcome
+        session.wait_executed()
+        rerun = session.rerun({"lr": wire.Substitution(3, wire.ROLE_RATE)})
+        assert rerun is not None
+        session.wait_executed()
+        assert session.rerun({"lr": wire.Substitution(4, wire.ROLE_RATE)}) is None
+    assert own.ending is not None and own.ending.problem(limits) is None
+    assert rerun.ending is not None and rerun.ending.reason == wire.END_TIMEOUT
+
+
+def test_a_job_reruns_no_more_often_than_it_declared(pool: Pool, tmp_path: Path) -> None:
+    with _rerun_session(pool, tmp_path, "X = 1.0\n", ["X"], runs=1) as session:
+        session.wait_executed()
+        assert session.rerun({}) is None  # the grader's side refuses
+        assert session.worker.send(wire.rerun_message(session.job_id, {}))  # and the worker ignores one sent anyway
+    outcome = session.outcome
+    assert outcome.ending is not None and outcome.ending.reason == wire.END_ENDED
+    assert [b.name for b in outcome.history] == ["X"]
+
+
+def test_a_course_script_assignment_is_graded_on_all_its_runs_in_one_child(pool: Pool) -> None:
+    from harness.definition import load_assignment
+    from harness.grade import grade_submission
+
+    assignment = load_assignment("backprop-drill")
+    assert assignment.definition is not None and assignment.definition.runs == 2
+    jobs = pool.workers[0].jobs
+    path = Path(__file__).resolve().parent.parent / "harness" / "assignments" / "backprop-drill" / "solution.ipynb"
+    verdict = grade_submission(path, pool, assignment)
+    assert pool.workers[0].jobs == jobs + 1
+    assert verdict.status == "graded" and verdict.score == verdict.max_score
+
+
+def test_a_script_is_graded_on_all_its_runs_in_one_child(pool: Pool) -> None:
+    from harness.grade import grade_submission
+
+    jobs = pool.workers[0].jobs
+    path = Path(__file__).resolve().parent.parent / "submissions" / "correct_notebook_classic.ipynb"
+    verdict = grade_submission(path, pool, Assignment())
+    assert pool.workers[0].jobs == jobs + 1
+    assert verdict.score == verdict.max_score
+    assert all(len(c.runs) == 1 + Assignment().grader_runs for c in verdict.checks if c.runs)
+
+
+# ---------------------------------------------------------------- the bell: the worker sleeps through what it holds back
+
+
+def test_an_event_longer_than_the_socket_holds_crosses_between_two_rings(pool: Pool, tmp_path: Path) -> None:
+    limits = replace(LIMITS, timeout=20.0)
+    outcome, _ = _submit(pool, tmp_path, "import torch\nX = torch.arange(150000.0)\nW1 = X * 2\n", limits=limits)
+    assert outcome.ending is not None and outcome.ending.reason == wire.END_ENDED
+    x, w1 = outcome.final("X"), outcome.final("W1")
+    assert x is not None and x.tensor is not None and x.tensor.numel() == 150000
+    assert w1 is not None and w1.tensor is not None and float(w1.tensor[-1]) == 2 * 149999.0
+
+
+def test_the_values_bound_before_a_hang_reach_the_grader_though_nothing_rang(pool: Pool, tmp_path: Path) -> None:
+    outcome, _ = _submit(
+        pool, tmp_path, "X = 1.5\nW1 = 2.5\nwhile True:\n    pass\n", limits=replace(LIMITS, timeout=1.0)
+    )
+    assert outcome.ending is not None and outcome.ending.reason == wire.END_TIMEOUT
+    assert [b.name for b in outcome.history][:2] == ["X", "W1"]
+
+
+def test_a_child_that_closes_its_bell_is_still_heard(pool: Pool, tmp_path: Path) -> None:
+    source = (
+        "import os, stat\n"
+        "for fd in range(3, 64):\n"
+        "    if os.path.exists(f'/proc/self/fd/{fd}') and stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+        "        os.close(fd)\n"
+        "X = 3.0\n"
+    )
+    outcome, _ = _submit(pool, tmp_path, source)
+    assert outcome.executed and outcome.ending is not None and outcome.ending.reason == wire.END_ENDED
+    x = outcome.final("X")
+    assert x is not None and x.tensor is not None and x.tensor.item() == 3.0

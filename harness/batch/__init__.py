@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -47,13 +48,18 @@ def _grader_failure(path: Path, why: str, assignment: Assignment) -> VerdictData
 
 
 def _graded(
-    todo: list[tuple[int, Path]], assignment: Assignment, jobs: int, sandbox: SandboxMode, hide: list[Path]
+    todo: list[tuple[int, Path]],
+    assignment: Assignment,
+    jobs: int,
+    sandbox: SandboxMode,
+    hide: list[Path],
+    stopping: list[threading.Thread] | None = None,
 ) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
     """Verdict data for each (index, path) as it is done, in groups that arrived together: one
     worker in this process for one job (one at a time), else one grader process per job (see
-    ``harness.batch.processes.grade_in_process_groups``)."""
+    ``harness.batch.processes.grade_in_process_groups``; ``stopping`` is its)."""
     if jobs > 1 and len(todo) > 1:
-        yield from grade_in_process_groups(todo, assignment, jobs, sandbox, hide)
+        yield from grade_in_process_groups(todo, assignment, jobs, sandbox, hide, stopping)
         return
     # Warmed up even for one submission (its own run and the grader's each start from the
     # worker's state); huge pages only for more than one (they pay off over many forks).
@@ -97,6 +103,7 @@ class Graded:
 
     def __init__(self, count: int, journal: Journal | None) -> None:
         self.journal = journal
+        self.stopping: list[threading.Thread] = []  # the grader processes' shutdown, waited for by close
         self._slims: list[VerdictData | None] = [None] * count
         self._places: dict[int, tuple[int, int]] = {}
         self._kept: dict[int, VerdictData] = {}
@@ -130,6 +137,10 @@ class Graded:
         return (self.verdict(i) for i in range(len(self)))
 
     def close(self) -> None:
+        """Wait for the grader processes to end (they stop while the reports are written) and
+        close the journal."""
+        while self.stopping:
+            self.stopping.pop().join()
         if self.journal is not None:
             self.journal.close()
 
@@ -196,7 +207,7 @@ def grade_batch_stored(
             todo.append((i, path))
     if todo:
         hidden = list(hide or []) + ([out] if out is not None else [])
-        for group in _graded(todo, assignment, jobs, sandbox, hidden):
+        for group in _graded(todo, assignment, jobs, sandbox, hidden, graded.stopping):
             lines: list[str] = []
             finished: list[tuple[int, VerdictData]] = []
             for i, outcome in group:

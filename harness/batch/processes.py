@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,18 @@ def grade_in_process_groups(
     processes: int,
     sandbox: SandboxMode = "auto",
     hide: list[Path] | None = None,
+    stopping: list[threading.Thread] | None = None,
 ) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
     """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
 
     Yields the ``(index, verdict data)`` of the submissions done, in the order they finish, in
     groups: those that arrived together (one wait), so that the batch journals a group with one
     fsync; a group is never held back waiting for more.
+
+    Once the last verdict is in, every grader process is told to stop (it closes its pool) and
+    waited for; with ``stopping``, by a thread added to that list (the caller joins it before it
+    ends), so that what the caller does next (the reports) overlaps their shutdown.  A batch that
+    fails waits for them here.
 
     Why processes and not threads: the check stage (truth, finite differences, diagnosis) is
     pure Python on small tensors, so two grading threads share one GIL; each time one of them
@@ -106,8 +113,17 @@ def grade_in_process_groups(
     finally:
         for grader in graders:  # all told first, then waited for: they close their pools together
             grader.tell_stop()
-        for grader in graders:
-            grader.stop()
+        if stopping is not None and sys.exc_info()[0] is None:
+            waiting = threading.Thread(target=_stop_all, args=(graders,), name="gradproof-graders-stop")
+            waiting.start()
+            stopping.append(waiting)
+        else:
+            _stop_all(graders)
+
+
+def _stop_all(graders: list[_GraderProcess]) -> None:
+    for grader in graders:
+        grader.stop()
 
 
 def _wait_any(readers: list[Any]) -> list[Any]:

@@ -123,42 +123,42 @@ def write_reports_streamed(
     if not set(names) <= set(STREAMED):
         invalid("formats", ",".join(names), f"only {', '.join(STREAMED)} are written streamed")
     valid = cast(ReportData, valid_data(report))
-    written: list[Path] = []
     # report.json: the report around a placeholder, and each verdict put in its place as
-    # json.dumps(..., indent=2) puts an item of a list that is a value of the top level.
+    # json.dumps(..., indent=2) puts an item of a list that is a value of the top level.  The md
+    # pages are rendered in the same pass over the verdicts (each read once) and written (each
+    # fsync'd) by a few threads: the fsyncs of a large batch's pages overlap instead of queueing.
     around = json_file.report_json_of_valid(cast(ReportData, {**valid, "submissions": [_PLACE]}))
     place = '\n    "' + json.dumps(_PLACE)[1:-1] + '"\n'
     path = out / json_file.REPORT_FILE
-    if valid["submissions"]:
-        head, tail = around.split(place, 1)
+    pages = submission_pages(valid, markdown.SUFFIX) if "md" in names else []
+    if pages:
+        make_folder((out / pages[0]).parent, access)
+    with ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report") as pool:
+        flight: deque[Future[None]] = deque()
 
-        def chunks() -> Iterator[str]:
-            yield head
-            for n, verdict in enumerate(verdicts()):
-                text = json.dumps(verdict, indent=2, allow_nan=False)
-                yield ("\n" if n == 0 else ",\n") + "    " + text.replace("\n", "\n    ")
-            yield "\n" + tail
-
-        write_atomic_chunks(path, chunks(), access)
-    else:
-        write_atomic(path, json_file.report_json_of_valid(valid), access)
-    written.append(path)
-    if "md" in names:
-        pages = submission_pages(valid, markdown.SUFFIX)
-        if pages:
-            make_folder((out / pages[0]).parent, access)
-        # Rendered here, written (each fsync'd) by a few threads: the fsyncs of a large batch's
-        # pages overlap instead of queueing one behind the other (a few at a time in flight).
-        with ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report") as pool:
-            flight: deque[Future[None]] = deque()
-            for page, verdict in zip(pages, verdicts()):
-                path = out / page
-                flight.append(pool.submit(write_atomic, path, markdown.markdown(verdict, valid), access))
-                written.append(path)
+        def page(n: int, verdict: VerdictData) -> None:
+            if n < len(pages):
+                flight.append(pool.submit(write_atomic, out / pages[n], markdown.markdown(verdict, valid), access))
                 while len(flight) >= 4 * _WRITERS:
                     flight.popleft().result()
-            for done in flight:
-                done.result()
+
+        if valid["submissions"]:
+            head, tail = around.split(place, 1)
+
+            def chunks() -> Iterator[str]:
+                yield head
+                for n, verdict in enumerate(verdicts()):
+                    page(n, verdict)
+                    yield ("\n" if n == 0 else ",\n") + "    " + json_file.dumps(verdict, level=2)
+                yield "\n" + tail
+
+            write_atomic_chunks(path, chunks(), access)
+        else:
+            write_atomic(path, json_file.report_json_of_valid(valid), access)
+        for done in flight:
+            done.result()
+    written = [path, *(out / p for p in pages)]
+    if "md" in names:
         path = out / markdown.SUMMARY_FILE
         write_atomic(path, markdown.summary_markdown(valid), access)
         written.append(path)

@@ -264,6 +264,7 @@ class Session:
         self.job_id = job_id
         self.closed = False
         self.in_call = False  # a return or call_error event is only ever the answer to a call
+        self.reruns = 0  # the reruns the job may still do (see rerun)
 
     @property
     def callable(self) -> bool:
@@ -373,6 +374,36 @@ class Session:
                 if isinstance(functions, list):
                     self.outcome.functions = tuple(str(f)[: wire.MAX_NAME_CHARS] for f in functions)
                 self.outcome.executed = True
+
+    def rerun(self, substitute: Mapping[str, wire.Substitution]) -> Outcome | None:
+        """Run the submission again in its child (fresh globals, the grader's inputs), as its next
+        run: the run so far ends (its output in ``run_end``) and :attr:`outcome` becomes the new
+        run's, returned (wait for it as for the first).  ``None`` where the child cannot (it ended,
+        or the job has no rerun left): then a fresh session must run it."""
+        if not self.callable or self.reruns <= 0:
+            return None
+        if not self.worker.send(wire.rerun_message(self.job_id, substitute)):
+            self._end(Ending(reason=wire.END_WORKER_DIED), replace_worker=True)
+            return None
+        self.reruns -= 1
+        while True:
+            event = self._event()
+            if event is None:
+                return None  # it ended meanwhile: the run it was in says how
+            if event.get(wire.EVENT) == wire.EV_RUN_END and event.get("id") == self.job_id:
+                break
+        self.outcome.ending = Ending(
+            reason=wire.END_ENDED,
+            stdout=str(event.get("stdout", "")),
+            stderr=str(event.get("stderr", "")),
+            stdout_bytes=_count(event.get("stdout_bytes")),
+            stderr_bytes=_count(event.get("stderr_bytes")),
+        )
+        now = time.monotonic()
+        self.outcome.duration_s = now - self.started
+        self.outcome = Outcome(isolation=self.outcome.isolation)
+        self.started, self.deadline = now, now + self.limits.timeout + GRACE_S
+        return self.outcome
 
     def call(self, fn: str, args: list[dict[str, Any]]) -> CallResult:
         """Call the submission's ``fn`` on encoded ``args``; an error or a dead child is data."""
@@ -578,8 +609,10 @@ class Pool:
         names: list[str],
         functions: list[str],
         substitute: Mapping[str, wire.Substitution] | None = None,
+        runs: int = 1,
     ) -> Iterator[Session]:
-        """Run ``submission`` in a fresh child; with ``substitute``, on the grader's inputs."""
+        """Run ``submission`` in a fresh child; with ``substitute``, on the grader's inputs; the
+        session may then run it again ``runs - 1`` times in the same child (:meth:`Session.rerun`)."""
         self.start()
         worker = self.free.get()
         session: Session | None = None
@@ -590,6 +623,7 @@ class Pool:
             started = time.monotonic()
             outcome = Outcome(isolation=worker.isolation)
             session = Session(worker, limits, outcome, started, worker.jobs)
+            session.reruns = max(0, min(runs, wire.MAX_RUNS) - 1)
             job = wire.job_message(
                 worker.jobs,
                 cells=[(cell.label, cell.source) for cell in submission.cells],
@@ -599,6 +633,7 @@ class Pool:
                 seed=submission.seed,
                 argv0=submission.path.name,
                 substitute=substitute,
+                runs=runs,
             )
             if not worker.send(job):  # it died between two jobs (not this submission's doing): once more
                 worker.stop()

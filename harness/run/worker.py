@@ -8,9 +8,9 @@ torch and (if installed) numpy, never ``harness`` or ``reference`` (those are
 hidden from the sandbox).  One worker imports torch once, warms it up, then
 forks a fresh child per submission.  The protocol is :mod:`harness.wire`'s:
 
-* grader -> worker (stdin, JSON lines): ``job``, ``call``, ``end``, ``quit``
+* grader -> worker (stdin, JSON lines): ``job``, ``call``, ``rerun``, ``end``, ``quit``
 * worker -> grader (stdout, one line per event, framed by its first byte):
-  the worker's own events (``ready``, one ``exit`` per job) and a child's
+  the worker's own events (``ready``, a ``run_end`` per rerun, one ``exit`` per job) and a child's
   events relayed unread (``bind``, ``raised``, ``executed``, ``return``,
   ``call_error``, ``blocked``, ``ipython``, ``missing_module``).  The frame byte is the worker's, so
   a child cannot forge a worker event; the grader validates every child event.
@@ -46,7 +46,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 if TYPE_CHECKING or __name__ != "__main__":  # imported by the grader's tests, or type-checked
     import harness.wire as wire
@@ -54,6 +54,8 @@ else:  # inside the sandbox, where harness is hidden: the copy the command line 
     wire = sys.modules.pop("gradproof_wire")
 
 PENDING_BYTES = 1 << 20  # child events held back at most (see ForkServer.relay)
+RING_BYTES = 64 * 1024  # a child rings its worker at least this often (see _ringing)
+IDLE_READ_S = 1.0  # a worker that heard nothing for this long reads its child's socket anyway
 URGENT_HEADS = tuple(wire.event_head(name) for name in sorted(wire.URGENT_EVENTS))  # as Child.send begins them
 _BIND_HEAD = wire.event_head(wire.EV_BIND).decode()  # Child.snapshot writes its bind lines itself
 _UNBOUND = json.dumps(wire.unbound())
@@ -133,23 +135,33 @@ class Child:
         self.pid = os.getpid()  # a process the code forks runs on with a copy of this object: it stays silent
         self.job = job
         self.names: list[str] = list(job.get("names", []))
+        self.unwatch: Callable[[], None] = lambda: None
+        self.blocker: _GraderBlocker | None = None
+        self.paths = {name: wire.parse_path(name) for name in self.names if not name.isidentifier()}
+        # Each cell's statements, compiled once for all the runs of the job (see execute).
+        self.compiled: dict[int, list[tuple[ast.stmt, Any]]] = {}
+        self.runs_left = max(0, min(_whole(job.get("runs"), 1), wire.MAX_RUNS) - 1)  # the reruns it may still do
+        # What a rerun starts from again: the streams, the directory and the arguments it was given.
+        self.origin = (sys.stdout, sys.stderr, os.getcwd(), list(sys.argv))
+        self._reserve: mmap.mmap | None = None
+        self.fresh(job.get(wire.SUBSTITUTE))
+
+    def fresh(self, substitute: Any) -> None:
+        """The state of one run: fresh globals, nothing seen yet, ``substitute``'s names to replace."""
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.seen: dict[str, tuple[Any, Any, str]] = {}  # name: (object, its version (below), its JSON)
         self.step = 0  # snapshots so far: the order of the history
         self.label = ""  # the cell running now
         self.autograd_seen: set[str] = set()
-        self.unwatch: Callable[[], None] = lambda: None
         # On a run with the grader's inputs: the names still to replace at their first binding.
-        self.pending = {
-            str(name): wire.Substitution.from_data(data) for name, data in dict(job.get(wire.SUBSTITUTE) or {}).items()
-        }
+        self.pending = {str(name): wire.Substitution.from_data(data) for name, data in dict(substitute or {}).items()}
         self.inner_left = INNER_SNAPSHOTS
         self.inner_bytes_left = INNER_SNAPSHOT_BYTES
         self.handles: dict[str, Any] = {}  # what the assignment's steps kept (see step_once)
-        self.paths = {name: wire.parse_path(name) for name in self.names if not name.isidentifier()}
         # Address space kept back (mapped, never touched) for telling the grader what happened
         # after the submission used all of its own (a MemoryError): released first thing then.
-        self._reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES) if job.get("limits") else None
+        if self._reserve is None and self.job.get("limits"):
+            self._reserve = mmap.mmap(-1, RESERVE_BYTES)
 
     def _send(self, line: bytes) -> None:
         if os.getpid() == self.pid:
@@ -170,9 +182,11 @@ class Child:
         seen with the weights it started from.
         """
         self.namespace["get_ipython"] = _IPythonStub(self).get_ipython
+        self.unwatch()  # a rerun's: watched once
         self.unwatch = _watch_autograd(self)
-        blocker = _GraderBlocker(self)
-        sys.meta_path.insert(0, blocker)
+        if self.blocker is None:
+            self.blocker = _GraderBlocker(self)
+            sys.meta_path.insert(0, self.blocker)
         label = ""
 
         def inner_step() -> None:
@@ -182,21 +196,26 @@ class Child:
                 self.inner_bytes_left -= self.snapshot(self.step, label)
 
         self.namespace[STEP_NAME] = inner_step
-        for label, source in self.job["cells"]:
+        for index, (label, source) in enumerate(self.job["cells"]):
             self.label = label
-            try:
-                tree = compile(source, label, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-                assert isinstance(tree, ast.Module)
-            except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError
-                self.release_reserve()
-                self.raised(exc, label, self.step)
-                break
-            stopped = False
-            for node in tree.body:  # one statement at a time, so the grader sees the history
+            statements = self.compiled.get(index)
+            if statements is None:
                 try:
-                    code = compile(
-                        ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec", dont_inherit=True
-                    )
+                    tree = compile(source, label, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+                    assert isinstance(tree, ast.Module)
+                except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError
+                    self.release_reserve()
+                    self.raised(exc, label, self.step)
+                    break
+                statements = self.compiled[index] = [(node, None) for node in tree.body]
+            stopped = False
+            for at, (node, code) in enumerate(statements):  # one statement at a time: the grader sees the history
+                try:
+                    if code is None:
+                        code = compile(
+                            ast.Module(body=[_with_steps(node)], type_ignores=[]), label, "exec", dont_inherit=True
+                        )
+                        statements[at] = (node, code)
                     exec(code, self.namespace)
                 except BaseException as exc:  # the student's SystemExit and KeyboardInterrupt are verdicts too
                     if _missing_module(exc, node):
@@ -337,6 +356,11 @@ class Child:
             if msg.get(wire.OP) == wire.OP_STEP:
                 self.step_once(msg)
                 continue
+            if msg.get(wire.OP) == wire.OP_RERUN:
+                if self.runs_left > 0:  # (the worker passes on no more than the job's runs)
+                    self.runs_left -= 1
+                    self.rerun(msg.get(wire.SUBSTITUTE))
+                continue
             if msg.get(wire.OP) != wire.OP_CALL:
                 return
             fn = self.namespace.get(msg["fn"])
@@ -351,6 +375,25 @@ class Child:
                 self.release_reserve()
                 _flush_std()
                 self.send({wire.EVENT: wire.EV_CALL_ERROR, **describe(exc)})
+
+    def rerun(self, substitute: Any) -> None:
+        """Run the code again from its first cell, as a fresh child would: fresh globals, the
+        job's streams, directory, arguments and seeds, a CPU allowance of its own; then answer
+        calls as after the first run.  The worker emptied the run's files before it passed the
+        message on; the statements are not compiled again."""
+        self.namespace.clear()  # the last run's globals go (their functions' cycles through it with them)
+        self.fresh(substitute)
+        stdout, stderr, cwd, argv = self.origin
+        sys.stdout, sys.stderr, sys.argv[:] = stdout, stderr, argv
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+        limits = self.job.get("limits")
+        if limits:
+            _more_cpu(wire.JobLimits.from_data(limits).cpu_seconds)
+        _seed(int(self.job.get("seed", 0)))
+        self.execute()
 
     def argument(self, data: dict[str, Any]) -> Any:
         """A step's argument: a handle or a global at a path, else a value (see :func:`decode`)."""
@@ -455,6 +498,36 @@ def _replacement(value: Any, substitution: wire.Substitution) -> Any:
         array = np.array(wire.draw_entries(substitution, value.shape), dtype=value.dtype).reshape(value.shape)
         return np.asmatrix(array) if isinstance(value, np.matrix) else array
     return None
+
+
+def _ringing(sock: socket.socket, bell: int) -> Callable[[bytes], None]:
+    """How a child sends its events: on the socket, ringing the bell (a byte on a pipe) after an
+    event the grader waits for, and before sending more than :data:`RING_BYTES` unrung.
+
+    The worker then sleeps through the events it would only hold back anyway (see
+    :meth:`ForkServer.relay`): they wait in the socket, which keeps them if the child dies (the
+    worker reads them at every end), instead of waking the worker once each.  A bell that cannot
+    take a byte more (the worker has not read it yet) has rung already."""
+    unrung = 0
+
+    def ring() -> None:
+        nonlocal unrung
+        unrung = 0
+        try:
+            os.write(bell, b"!")
+        except OSError:  # full (it rang already), or closed by the code (the worker reads anyway, each second)
+            pass
+
+    def send(line: bytes) -> None:
+        nonlocal unrung
+        if unrung + len(line) >= RING_BYTES:
+            ring()  # the worker reads while it is sent: a long line would fill the socket first
+        sock.sendall(line)
+        unrung += len(line)
+        if line.startswith(URGENT_HEADS):
+            ring()
+
+    return send
 
 
 def _flush_std() -> None:
@@ -750,10 +823,20 @@ def _warm_up() -> None:
 class Prepared:
     """A forked child that has set itself up and waits for its job."""
 
-    def __init__(self, pid: int, pidfd: int | None, sock: socket.socket, out_r: int, err_r: int, workdir: str) -> None:
+    def __init__(
+        self,
+        pid: int,
+        pidfd: int | None,
+        sock: socket.socket,
+        out_r: int,
+        err_r: int,
+        workdir: str,
+        bell: int | None = None,
+    ) -> None:
         self.pid = pid
         self.pidfd = pidfd
         self.sock = sock
+        self.bell = bell  # what the child rings once it sent what the grader waits for (see _ringing)
         self.out_r = out_r
         self.err_r = err_r
         self.workdir = workdir
@@ -761,13 +844,23 @@ class Prepared:
         self.cpu: float | None = None  # its CPU seconds, once reaped
 
     def close_fds(self) -> None:
-        for fd in (self.out_r, self.err_r, self.pidfd):
+        for fd in (self.out_r, self.err_r, self.pidfd, self.bell):
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
         self.sock.close()
+
+
+class Run(NamedTuple):
+    """The run of a job the worker supervises now: when it started, the child's CPU seconds by
+    then, how many reruns the job may still do, and its place in the job (0: the first)."""
+
+    started: float
+    cpu_before: float
+    left: int
+    number: int = 0
 
 
 class ForkServer:
@@ -880,6 +973,7 @@ class ForkServer:
         parent_sock, child_sock = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        bell_r, bell_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 0
@@ -887,7 +981,8 @@ class ForkServer:
                 parent_sock.close()
                 os.close(out_r)
                 os.close(err_r)
-                self.become_child(workdir, out_w, err_w, child_sock)
+                os.close(bell_r)
+                bell = self.become_child(workdir, out_w, err_w, child_sock, bell_w)
                 lines = wire.LineReader(child_sock.fileno())
                 try:
                     line = lines.read()
@@ -895,7 +990,7 @@ class ForkServer:
                     os._exit(0)
                 job = json.loads(line)
                 _apply_limits(job, count_own=not self.drops)
-                child = Child(child_sock.sendall, job)
+                child = Child(_ringing(child_sock, bell), job)
                 child.execute()
                 child.serve(lines)
             except BaseException as exc:  # a failure of the worker's own set-up, told to the grader
@@ -911,17 +1006,19 @@ class ForkServer:
         child_sock.close()
         os.close(out_w)
         os.close(err_w)
+        os.close(bell_w)
         try:
             pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
-        for fd in (out_r, err_r):
+        for fd in (out_r, err_r, bell_r):
             os.set_blocking(fd, False)
         parent_sock.setblocking(False)
-        return Prepared(pid, pidfd, parent_sock, out_r, err_r, workdir)
+        return Prepared(pid, pidfd, parent_sock, out_r, err_r, workdir, bell_r)
 
-    def become_child(self, workdir: str, out_w: int, err_w: int, sock: socket.socket) -> None:
-        """Everything that does not depend on the job: identity, directory, descriptors, environment."""
+    def become_child(self, workdir: str, out_w: int, err_w: int, sock: socket.socket, bell_w: int) -> int:
+        """Everything that does not depend on the job: identity, directory, descriptors, environment.
+        Returns the descriptor of the bell (the one after the socket's)."""
         os.setsid()
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -944,13 +1041,18 @@ class ForkServer:
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         keep = sock.fileno()
+        bell = keep + 1
+        if bell_w != bell:
+            os.dup2(bell_w, bell, inheritable=False)
+        os.set_blocking(bell, False)
         os.closerange(3, keep)
-        os.closerange(keep + 1, 1 << 20)
+        os.closerange(bell + 1, 1 << 20)
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
         sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
         # The worker's environment is already the clean one the grader gave it; only these differ.
         os.environ["HOME"] = os.environ["TMPDIR"] = os.environ["PWD"] = workdir
+        return bell
 
     def run_job(self, child: Prepared, job: dict[str, Any], line: bytes) -> str:
         limits = wire.JobLimits.from_data(job["limits"])
@@ -963,7 +1065,7 @@ class ForkServer:
             child.sock.setblocking(False)
         except OSError:
             pass  # the child is gone already: the supervision below says how
-        reason, kept = self.supervise(child, limits, job_id, started)
+        reason, kept, run = self.supervise(child, limits, job, line, started)
         if child.status is None:  # never signal a pid once reaped: it may be another process's now
             _kill(child.pid)
         if reason == wire.END_ENDED:  # the grader is done with it: answer at once, clean up while it checks
@@ -975,11 +1077,11 @@ class ForkServer:
             exit_event(
                 job_id,
                 reason,
-                time.monotonic() - started,
+                time.monotonic() - run.started,
                 kept[child.out_r],
                 kept[child.err_r],
                 None if ended else child.status,
-                child.cpu,
+                None if child.cpu is None else child.cpu - run.cpu_before,  # this run's CPU time
                 limits.cpu_seconds,
             )
         )
@@ -991,64 +1093,118 @@ class ForkServer:
         return reason
 
     def supervise(
-        self, child: Prepared, limits: wire.JobLimits, job_id: Any, started: float
-    ) -> tuple[str, dict[int, tuple[bytes, int]]]:
-        """Relay events and calls until the child is done, times out, or floods its output."""
+        self, child: Prepared, limits: wire.JobLimits, job: dict[str, Any], line: bytes, started: float
+    ) -> tuple[str, dict[int, tuple[bytes, int]], Run]:
+        """Relay events and calls until the child is done, times out, or floods its output.
+
+        A rerun (see :func:`harness.wire.rerun_message`) ends the run before with a ``run_end``
+        event and starts the next one afresh: its own wall clock, output and event allowance.
+        """
         keep_bytes = limits.output_keep_bytes
         max_output = limits.output_bytes
+        job_id = job.get("id")
+        run = Run(started, 0.0, max(0, min(_whole(job.get("runs"), 1), wire.MAX_RUNS) - 1))
         deadline = started + limits.timeout
         out_r, err_r, sock = child.out_r, child.err_r, child.sock
         kept: dict[int, tuple[bytes, int]] = {out_r: (b"", 0), err_r: (b"", 0)}
         sel = selectors.DefaultSelector()
-        sel.register(sock, selectors.EVENT_READ, "sock")
         sel.register(out_r, selectors.EVENT_READ, "pipe")
         sel.register(err_r, selectors.EVENT_READ, "pipe")
         sel.register(0, selectors.EVENT_READ, "grader")
         if child.pidfd is not None:
             sel.register(child.pidfd, selectors.EVENT_READ, "pid")
+        # The socket is watched while the child rings (until what it holds is read to a line's
+        # end), or always where it has no bell (or closed it); else it is read at each wake-up.
+        bell = child.bell
+        always = bell is None
+        if bell is not None:
+            sel.register(bell, selectors.EVENT_READ, "bell")
         buf = b""
         relayed = 0
+        sock_open, watched, rung = True, False, False
+
+        def read_sock() -> bool:
+            """Relay what the socket holds now; ``False`` past the limits (a protocol end)."""
+            nonlocal buf, relayed, sock_open, watched, rung
+            got = False
+            for _ in range(64):
+                if not sock_open:
+                    break
+                try:
+                    chunk = sock.recv(1 << 20)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    chunk = b""
+                if not chunk:  # the child closed its end; it ends when its process does
+                    sock_open = False
+                    break
+                got = True
+                relayed += len(chunk)
+                buf = self.relay(buf + chunk)
+                if len(buf) > wire.MAX_EVENT or relayed > wire.MAX_JOB_EVENTS:
+                    return False
+            rung = rung and not (got and not buf)  # rung: watched until what it rang for is read to a line's end
+            watch = sock_open and (always or rung or bool(buf))  # a line half sent: read on as it comes
+            if watch != watched:
+                if watch:
+                    sel.register(sock, selectors.EVENT_READ, "sock")
+                else:
+                    sel.unregister(sock)
+                watched = watch
+            return True
+
+        def ended(reason: str) -> tuple[str, dict[int, tuple[bytes, int]], Run]:
+            """``reason``, once what the child sent before it is relayed."""
+            return (reason if read_sock() else wire.END_PROTOCOL), kept, run
+
+        if always:
+            read_sock()
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return wire.END_TIMEOUT, kept
+                    return ended(wire.END_TIMEOUT)
                 if child.pidfd is None:  # no pidfd (old kernel): poll for the child's end
                     left = min(left, 0.05)
                     if self.reap(child, block=False):
                         self.drain_events(sock, buf)
-                        return wire.END_EXITED, kept
-                for key, _ in sel.select(left):
+                        return wire.END_EXITED, kept, run
+                ready = sel.select(min(left, IDLE_READ_S))
+                if not ready and not read_sock():  # nothing rang for a while: read it anyway
+                    return wire.END_PROTOCOL, kept, run
+                for key, _ in ready:
                     what = key.data
-                    if what == "sock":
-                        try:
-                            chunk = sock.recv(1 << 20)
-                        except BlockingIOError:
-                            continue
-                        except OSError:
-                            chunk = b""
-                        if not chunk:  # the child closed its end; it ends when its process does
-                            sel.unregister(sock)
-                            continue
-                        relayed += len(chunk)
-                        buf = self.relay(buf + chunk)
-                        if len(buf) > wire.MAX_EVENT or relayed > wire.MAX_JOB_EVENTS:
-                            return wire.END_PROTOCOL, kept
+                    if what in ("sock", "bell"):
+                        if what == "bell":
+                            rung = True
+                            if bell is not None and not _empty_pipe(bell):  # closed by the code
+                                sel.unregister(bell)
+                                bell, always = None, True
+                        if not read_sock():
+                            return wire.END_PROTOCOL, kept, run
                     elif what == "pid":
                         self.reap(child)
                         self.drain_events(sock, buf)
-                        return wire.END_EXITED, kept
+                        return wire.END_EXITED, kept, run
                     elif what == "grader":
-                        line = self.read_line(wait=False)
-                        if line is None:
+                        message = self.read_line(wait=False)
+                        if message is None:
                             continue
-                        if line == b"":
-                            return wire.END_GRADER_GONE, kept
-                        while line is not None:
-                            verdict = self.from_grader(line, sock, job_id)
-                            if verdict is not None:
-                                return verdict, kept
-                            line = self.read_line(wait=False) if self.lines.complete else None
+                        if message == b"":
+                            return wire.END_GRADER_GONE, kept, run
+                        while message is not None:
+                            verdict = self.from_grader(message, sock, job_id)
+                            if verdict == wire.OP_RERUN and run.left > 0:
+                                if not read_sock():  # the run's last events are its own
+                                    return wire.END_PROTOCOL, kept, run
+                                run = self.next_run(child, job_id, run, kept, keep_bytes)
+                                kept = {out_r: (b"", 0), err_r: (b"", 0)}
+                                deadline, relayed = run.started + limits.timeout, 0
+                                self.pass_on(sock, message)
+                            elif verdict is not None and verdict != wire.OP_RERUN:
+                                return ended(verdict)
+                            message = self.read_line(wait=False) if self.lines.complete else None
                     else:
                         fd = key.fd
                         try:
@@ -1063,9 +1219,28 @@ class ForkServer:
                             head += chunk[: keep_bytes - len(head)]
                         kept[fd] = (head, total + len(chunk))
                         if kept[out_r][1] + kept[err_r][1] > max_output:
-                            return wire.END_OUTPUT, kept
+                            return ended(wire.END_OUTPUT)
         finally:
             sel.close()
+
+    def next_run(self, child: Prepared, job_id: Any, run: Run, kept: dict[int, tuple[bytes, int]], keep: int) -> Run:
+        """End this run for a rerun: what it printed (read to the last byte the child flushed)
+        goes to the grader in a ``run_end`` event, what it wrote is removed; the next run starts."""
+        self.drain(child, kept, keep)
+        self.send(
+            run_end_event(job_id, run.number, time.monotonic() - run.started, kept[child.out_r], kept[child.err_r])
+        )
+        self.remove_files(child.workdir, keep_workdir=True)
+        return Run(time.monotonic(), _process_cpu(child.pid), run.left - 1, run.number + 1)
+
+    def pass_on(self, sock: socket.socket, line: bytes) -> None:
+        try:
+            sock.setblocking(True)
+            sock.sendall(line + b"\n")
+        except OSError:
+            pass
+        finally:
+            sock.setblocking(False)
 
     def from_grader(self, line: bytes, sock: socket.socket, job_id: Any) -> str | None:
         """A message from the grader during a job: a call to pass on, or the end of the job."""
@@ -1078,13 +1253,9 @@ class ForkServer:
         if not isinstance(msg, dict) or msg.get("id") != job_id:
             return wire.END_QUIT if isinstance(msg, dict) and msg.get(wire.OP) == wire.OP_QUIT else None
         if msg.get(wire.OP) in (wire.OP_CALL, wire.OP_STEP):
-            try:
-                sock.setblocking(True)
-                sock.sendall(line + b"\n")
-            except OSError:
-                pass
-            finally:
-                sock.setblocking(False)
+            self.pass_on(sock, line)
+        elif msg.get(wire.OP) == wire.OP_RERUN:
+            return wire.OP_RERUN  # the caller ends the run, then passes it on
         elif msg.get(wire.OP) == wire.OP_END:
             return wire.END_ENDED
         return None
@@ -1202,12 +1373,13 @@ class ForkServer:
                 time.sleep(0.001)
                 return
 
-    def remove_files(self, workdir: str | None) -> None:
-        """Remove what the job wrote: its directory, and in the shared places whatever its uid owns
-        (in a private /tmp: everything)."""
+    def remove_files(self, workdir: str | None, keep_workdir: bool = False) -> None:
+        """Remove what the job wrote: its directory (with ``keep_workdir``, what is in it), and in
+        the shared places whatever its uid owns (in a private /tmp: everything)."""
         places = ("/tmp", "/dev/shm") if self.pidns else WORLD_WRITABLE
         uid = self.uid if self.drops else None
-        targets = [workdir] if workdir else []
+        inside = workdir if workdir and keep_workdir else None
+        targets = [workdir] if workdir and not keep_workdir else []
         if workdir is None and not self.pidns and os.path.isdir(self.base):
             targets += [os.path.join(self.base, e) for e in os.listdir(self.base)]
         for place in places:
@@ -1225,10 +1397,10 @@ class ForkServer:
                     continue
                 if (uid is not None and owner == uid) or (self.pidns and uid is None):
                     targets.append(path)
-        if not targets:
+        if not targets and inside is None:
             return
         if uid is None:
-            for target in targets:
+            for target in targets + _entries(inside):
                 _remove(target)
             return
         # The files belong to the child's uid (and may be mode 0700): remove them as that uid.
@@ -1236,6 +1408,7 @@ class ForkServer:
         _libc.setfsuid(uid)
         _libc.setfsgid(uid)
         try:
+            targets += _entries(inside)
             for target in targets:
                 _remove(target)
         finally:
@@ -1257,6 +1430,22 @@ def ready_event(torch_version: str) -> dict[str, Any]:
         "uid": os.getuid(),
         "torch": torch_version,
         "python": sys.version.split()[0],
+    }
+
+
+def run_end_event(
+    job_id: Any, run: int, duration: float, stdout: tuple[bytes, int], stderr: tuple[bytes, int]
+) -> dict[str, Any]:
+    """A run of the job ended for a rerun (the child goes on): its output, as :func:`exit_event` says it."""
+    return {
+        wire.EVENT: wire.EV_RUN_END,
+        "id": job_id,
+        "run": run,
+        "duration": duration,
+        "stdout": stdout[0].decode("utf-8", "replace"),
+        "stderr": stderr[0].decode("utf-8", "replace"),
+        "stdout_bytes": stdout[1],
+        "stderr_bytes": stderr[1],
     }
 
 
@@ -1314,12 +1503,19 @@ def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
     cpu = math.ceil(limits.cpu_seconds)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    runs = max(1, min(_whole(job.get("runs"), 1), wire.MAX_RUNS))
+    # Each run's own allowance (a rerun raises the soft limit by one, see _more_cpu); the hard
+    # limit is the job's whole, one second more.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu * runs + 1))
+    _seed(int(job.get("seed", 0)))
+
+
+def _seed(seed: int) -> None:
+    """Seed every generator the code may draw from, as each run starts."""
     import random
 
     import torch  # the worker imported it before forking: only a name here
 
-    seed = int(job.get("seed", 0))
     # torch.manual_seed would also seed (and so import) every accelerator backend; the child
     # runs on the CPU (a forked process may not start CUDA), so the CPU generator is the one.
     torch.default_generator.manual_seed(seed)
@@ -1327,6 +1523,22 @@ def _apply_limits(job: dict[str, Any], count_own: bool) -> None:
     np = sys.modules.get("numpy")
     if np is not None:
         np.random.seed(seed % 2**32)
+
+
+def _more_cpu(seconds: float) -> None:
+    """A rerun's CPU allowance: the soft limit ``seconds`` past what the child has used (never past
+    the job's hard limit, which the code cannot raise)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    except (OSError, ValueError):
+        pass  # the code lowered its own limits: they stay lower
+
+
+def _whole(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 class _CapHeader(ctypes.Structure):
@@ -1437,6 +1649,28 @@ def _kill_descendants() -> bool:
     return found
 
 
+def _empty_pipe(fd: int | None) -> bool:
+    """Read everything the pipe ``fd`` holds; ``False`` once its writer closed it."""
+    if fd is None:
+        return True
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                return False
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
+
+def _entries(folder: str | None) -> list[str]:
+    """The paths of what ``folder`` holds (none where there is no folder)."""
+    try:
+        return [os.path.join(folder, name) for name in os.listdir(folder)] if folder else []
+    except OSError:
+        return []
+
+
 def _remove(path: str) -> None:
     def retry(func: Any, target: str, _exc: Any) -> None:
         try:  # a directory the student made unreadable (chmod 000): make it ours to empty
@@ -1455,6 +1689,16 @@ def _remove(path: str) -> None:
             os.unlink(path)
     except OSError:
         pass
+
+
+def _process_cpu(pid: int) -> float:
+    """The CPU seconds process ``pid`` has used (0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _vm_size() -> int:
