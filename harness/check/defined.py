@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 import harness.wire as wire
-from harness.check.compare import compare, fit, update_tolerance
+from harness.check.compare import Comparison, compare, fit, update_tolerance
 from harness.computation import (
     Truth,
     draw_inputs,
@@ -383,26 +383,7 @@ def _judge_value(
             {"shape": (tuple(value.tensor.shape), tuple(expected.shape))},
         )
     tol = _tolerance(assignment, value, observed)
-    cmp = compare(submitted, expected, tol)
-    if cmp.ok:
-        return True, "", {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "tolerance": str(tol), "note": note}
-    worst = cmp.worst[0]
-    where = f" at {list(worst.index)}" if worst.index else ""
-    message = (
-        f"{shown} is wrong: the largest error is {worst.abs_error:.3g}{where} "
-        f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})"
-    )
-    return (
-        False,
-        message,
-        {
-            "max_abs": cmp.max_abs,
-            "max_rel": cmp.max_rel,
-            "worst": cmp.worst,
-            "tolerance": str(tol),
-            "submitted": submitted,
-        },
-    )
+    return _judged(compare(submitted, expected, tol), tol, note, submitted, f"{shown} is wrong: the largest error is")
 
 
 def _judge_update(
@@ -440,26 +421,24 @@ def _judge_update(
     step = submitted.to(torch.float64) - weights
     expected = -lr * gradient.to(torch.float64)
     tol = update_tolerance(_tolerance(assignment, value, o), weights)
-    cmp = compare(step, expected, tol)
+    words = f"{shown} is wrong: its step from {display_names(definition).get(p, p)} has the largest error"
+    return _judged(compare(step, expected, tol), tol, note, submitted, words, f", lr = {lr:g}")
+
+
+def _judged(
+    cmp: Comparison, tol: Tolerance, note: str | None, submitted: Tensor, words: str, after: str = ""
+) -> tuple[bool, str, dict[str, Any]]:
+    """A comparison as (ok, message, what the check and the diagnosis read); the message is ``words``
+    and the worst entry ("dW1 is wrong: the largest error is 0.2 at [0, 1] (yours ..., expected ...)")."""
     if cmp.ok:
         return True, "", {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "tolerance": str(tol), "note": note}
     worst = cmp.worst[0]
     where = f" at {list(worst.index)}" if worst.index else ""
     message = (
-        f"{shown} is wrong: its step from {display_names(definition).get(p, p)} has the largest error "
-        f"{worst.abs_error:.3g}{where} (yours {worst.submitted:.6g}, expected {worst.expected:.6g}, lr = {lr:g})"
+        f"{words} {worst.abs_error:.3g}{where} (yours {worst.submitted:.6g}, expected {worst.expected:.6g}{after})"
     )
-    return (
-        False,
-        message,
-        {
-            "max_abs": cmp.max_abs,
-            "max_rel": cmp.max_rel,
-            "worst": cmp.worst,
-            "tolerance": str(tol),
-            "submitted": submitted,
-        },
-    )
+    extra = {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "worst": cmp.worst, "tolerance": str(tol)}
+    return False, message, {**extra, "submitted": submitted}
 
 
 def _on_own_upstream(
