@@ -20,8 +20,7 @@ from harness.run.pool import Pool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from planted_corpus import same_mistake
-
-from tests.submission_expectations import EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED_OTHER_DIAGNOSES, EXPECTED_STYLE
+from submission_expectations import EXPECTED, EXPECTED_DIAGNOSIS, EXPECTED_OTHER_DIAGNOSES, EXPECTED_STYLE
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "examples" / "assignments" / "mlp-4-3-1"
