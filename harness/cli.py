@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -397,8 +398,11 @@ def assignment_new(name: str, style: str, parent: Path) -> None:
     for path in sorted(example.iterdir()):
         if path.is_file() and path.suffix in (".toml", ".py", ".ipynb"):
             text = path.read_text(encoding="utf-8")
-            if path.name == SPEC_FILE:
+            if path.name == SPEC_FILE:  # its own name, and a title to write (not the example's)
                 text = text.replace(f'name = "{example.name}"', f'name = "{name}"', 1)
+                text = re.sub(
+                    r'(?m)^title = ".*"', f'title = "{name} (from the {example.name} example)"', text, count=1
+                )
             (target / path.name).write_text(text, encoding="utf-8")
     _say(f"wrote {target}/ (from the {example.name} example): edit it, then: gradproof assignment check {target}")
 

@@ -102,7 +102,9 @@ def test_assignment_new_writes_a_folder_that_checks(tmp_path: Path) -> None:
     for style in ("functions", "objects", "script"):
         made = runner.invoke(main, ["assignment", "new", f"hw-{style}", "--style", style, "--dir", str(tmp_path)])
         assert made.exit_code == 0, made.output
-        assert load_assignment(tmp_path / f"hw-{style}").name == f"hw-{style}"
+        made_one = load_assignment(tmp_path / f"hw-{style}")
+        assert made_one.name == f"hw-{style}" and made_one.definition is not None
+        assert made_one.definition.title.startswith(f"hw-{style} (from the ")  # not the example's title
     again = runner.invoke(main, ["assignment", "new", "hw-script", "--dir", str(tmp_path)])
     assert again.exit_code == 2 and "exists already" in again.output
 
