@@ -32,6 +32,7 @@ from harness.records.definition import (
     Definition,
     InputSpec,
     Step,
+    root_of,
 )
 from harness.spec import _LIMIT_FIELDS, _Spec, load_spec, parse_limits
 
@@ -450,9 +451,7 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
             _reference_ok(r, step, arg, input_names, sizes, variants, handles)
     if style == "script" or script_too:
         handles_of = {str(h) for h in handles if h}
-        script_read = {
-            q for q, paths in read.items() if any(p.split("[")[0].split(".")[0] not in handles_of for p in paths)
-        }
+        script_read = {q for q, paths in read.items() if any(root_of(p) not in handles_of for p in paths)}
         for spec in inputs:
             if spec.name not in script_read:
                 r.bad(

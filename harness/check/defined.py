@@ -31,7 +31,7 @@ from harness.computation import (
 from harness.diagnose.values import summed_over_wrong_axis, wrong_shaped_operand
 from harness.errors import SpecError
 from harness.records.assignment import Assignment, Tolerance
-from harness.records.definition import GRAD, NEW, Definition
+from harness.records.definition import GRAD, NEW, Definition, root_of
 from harness.records.outcome import Binding, Outcome, Value
 from harness.records.report import RunData
 from harness.records.result import CheckResult, Diagnosis, ValueEvidence, ValueRun
@@ -75,9 +75,10 @@ def _numeric(outcome: Outcome, paths: Sequence[str]) -> list[Binding]:
 def _step_end(outcome: Outcome, definition: Definition, firsts: Mapping[str, Binding]) -> int | None:
     """The statement of the first update: a parameter re-bound to another value, or a new.* bound."""
     ends: list[int] = []
-    for quantity, paths in definition.reading(False).items():
+    read = definition.reading(False)
+    for quantity, paths in read.items():
         if quantity.startswith(NEW):  # W_new bound (W itself updated in place: the loop below)
-            own = set(definition.reading(False).get(quantity[len(NEW) :], ()))
+            own = set(read.get(quantity[len(NEW) :], ()))
             bound = _numeric(outcome, [p for p in paths if p not in own])
             if bound:
                 ends.append(bound[0].statement)
@@ -85,7 +86,7 @@ def _step_end(outcome: Outcome, definition: Definition, firsts: Mapping[str, Bin
         first = firsts.get(name)
         if first is None:
             continue
-        for b in _numeric(outcome, definition.reading(False).get(name, ())):
+        for b in _numeric(outcome, read.get(name, ())):
             if b.statement > first.statement and not _same(b.value, first.value):
                 ends.append(b.statement)
                 break
@@ -105,8 +106,9 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
     """A script's run read: its inputs where first bound; every other quantity as it stood at the first
     update (else at the end); ``new.<p>`` the first value after the update."""
     firsts: dict[str, Binding] = {}
+    read = definition.reading(False)
     for spec in definition.inputs:
-        bound = _numeric(outcome, definition.reading(False).get(spec.name, ()))
+        bound = _numeric(outcome, read.get(spec.name, ()))
         if bound:
             firsts[spec.name] = bound[0]
     inputs = {n: b.value.tensor for n, b in firsts.items() if b.value.tensor is not None}
@@ -116,24 +118,23 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
         inputs[rate] = torch.tensor(definition.lr, dtype=torch.float64)  # no lr of its own: the assignment's
     missing = [s.name for s in definition.inputs if s.name not in inputs]
     end = _step_end(outcome, definition, firsts)
-    for quantity, paths in definition.reading(False).items():
+    for quantity, paths in read.items():
         if quantity in firsts:
             observed.values[quantity] = firsts[quantity].value
             observed.cells[quantity] = firsts[quantity].label
             continue
         bound = _numeric(outcome, paths)
+        own = set(read.get(quantity[len(NEW) :], ())) if quantity.startswith(NEW) else set()  # W's own paths
         if quantity.startswith(NEW):  # the first value after the update; else W_new as W (no step)
             param = firsts.get(quantity[len(NEW) :])
             after = [b for b in bound if param is None or b.statement > param.statement]
             moved = [b for b in after if param is None or not _same(b.value, param.value)]
-            own = set(definition.reading(False).get(quantity[len(NEW) :], ()))
             unmoved = [b for b in after if b.name not in own]
             chosen = moved[0] if moved else (unmoved[-1] if unmoved else None)
         else:
             before = [b for b in bound if end is None or b.statement <= end]
             chosen = before[-1] if before else (bound[0] if bound else None)
         if chosen is None:
-            own = set(definition.reading(False).get(quantity[len(NEW) :], ())) if quantity.startswith(NEW) else set()
             anything = [b for b in outcome.history if b.name in set(paths) - own]  # W itself: the input
             observed.why[quantity] = (
                 f"{anything[-1].name} is {anything[-1].value.description or anything[-1].value.kind}, not numbers"
@@ -177,10 +178,11 @@ def _replaceable(value: Value, labels: bool) -> bool:
 
 def script_substitutions(definition: Definition, seed: int) -> dict[str, wire.Substitution]:
     """What a run with the grader's inputs replaces: every path of every input."""
+    read = definition.reading(False)
     return {
         path: substitution_of(definition, spec, 0, seed)
         for spec in definition.inputs
-        for path in definition.reading(False).get(spec.name, ())
+        for path in read.get(spec.name, ())
     }
 
 
@@ -270,10 +272,7 @@ def observe_steps(
     skipped = {
         s.keep_as: f"{root} is never defined"
         for s in definition.steps
-        if s.keep_as
-        and defined is not None
-        and (root := re.split(r"[.\[(]", s.target, maxsplit=1)[0]) in roots
-        and root not in defined
+        if s.keep_as and defined is not None and (root := root_of(s.target)) in roots and root not in defined
     }
     observed: list[Observed] = []
     plan: list[tuple[str, int | None, int, Mapping[str, Tensor]]] = [
@@ -311,7 +310,7 @@ def observe_steps(
                     break
             o.step_error = failed
             for quantity, paths in definition.reading(True).items():
-                missing = {skipped[h] for h in skipped if all(re.split(r"[.\[]", p, maxsplit=1)[0] == h for p in paths)}
+                missing = {skipped[h] for h in skipped if all(root_of(p) == h for p in paths)}
                 if missing:
                     o.why[quantity] = missing.pop()
                     continue
@@ -384,6 +383,21 @@ def _judge_value(
         )
     tol = _tolerance(assignment, value, observed)
     return _judged(compare(submitted, expected, tol), tol, note, submitted, f"{shown} is wrong: the largest error is")
+
+
+def _judge(
+    quantity: str, value: Value, o: Observed, assignment: Assignment, definition: Definition
+) -> tuple[bool, str, dict[str, Any]]:
+    """``quantity`` on run ``o``, as every check judges it: an update as a rule, a forward value
+    against the truth or else against the submission's own wrong inputs to it, any other value
+    against the truth."""
+    assert o.truth is not None
+    if quantity.startswith(NEW):
+        return _judge_update(quantity, value, o, assignment, definition)
+    judged = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)
+    if not judged[0] and "shape" not in judged[2] and definition.is_forward(quantity):
+        return _on_own_upstream(quantity, value, o, assignment, definition) or judged
+    return judged
 
 
 def _judge_update(
@@ -529,16 +543,7 @@ def _check_one(
                 status = "missing" if why.endswith("is never defined") else "error"  # not numbers, or it stopped
                 failing.setdefault(label, (o, f"{o.why.get(quantity, quantity + ' is never defined')}", {}, status))
                 continue
-            if quantity.startswith(NEW):
-                ok, message, extra = _judge_update(quantity, value, o, assignment, definition)
-            else:
-                ok, message, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)
-            if not ok and "shape" not in extra and definition.is_forward(quantity):
-                ok, message, extra = _on_own_upstream(quantity, value, o, assignment, definition) or (
-                    ok,
-                    message,
-                    extra,
-                )
+            ok, message, extra = _judge(quantity, value, o, assignment, definition)
             if not ok and o.step_error is not None:  # what a step that raised left behind
                 message = f"{message} (read after {o.step_error})"
             if not ok:
@@ -735,7 +740,7 @@ def _failing_runs(
         value = o.values.get(quantity)
         if value is None or value.tensor is None or o.truth is None:
             continue
-        ok, _, extra = _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)
+        ok, _, extra = _judge(quantity, value, o, assignment, definition)
         if not ok and "submitted" in extra:
             runs.append(ValueRun(o.inputs, o.cell, extra["submitted"], _read_values(o, quantity)))
     return tuple(runs)
@@ -746,7 +751,7 @@ def _own_right(quantity: str, judged: Sequence[Observed], assignment: Assignment
     for o in judged:
         value = o.values.get(quantity)
         if o.source == "own" and value is not None and value.tensor is not None and o.truth is not None:
-            return _judge_value(quantity, value, o.truth.values[quantity], assignment, definition, o)[0]
+            return _judge(quantity, value, o, assignment, definition)[0]
     return False
 
 

@@ -26,6 +26,12 @@ GRAD = "grad."
 NEW = "new."
 
 
+def root_of(path: str) -> str:
+    """The name a path or a call target starts at: ``backward_out`` of ``backward_out[0]``, ``net`` of
+    ``net.grads['W1']``, ``forward`` of ``forward``."""
+    return re.split(r"[.\[(]", path, maxsplit=1)[0]
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """One input of the reference computation: what the grader draws for it, and its role."""
@@ -134,11 +140,7 @@ class Definition:
     def step_roots(self, helpers: bool = True) -> list[str]:
         """The top-level functions (or classes) the steps call: what a submission in their style defines
         (``helpers=False``: less the helpers, which a script may define too)."""
-        roots = (
-            re.split(r"[.\[(]", s.target, maxsplit=1)[0]
-            for s in self.steps
-            if s.action == "call" and (helpers or not s.helper)
-        )
+        roots = (root_of(s.target) for s in self.steps if s.action == "call" and (helpers or not s.helper))
         return list(dict.fromkeys(r for r in roots if r and r not in self.handles() and "{" not in r))
 
     def reading(self, stepped: bool) -> dict[str, tuple[str, ...]]:
@@ -149,7 +151,7 @@ class Definition:
         handles = self.handles()
         table = {}
         for quantity, paths in self.read.items():
-            mine = tuple(p for p in paths if (re.split(r"[.\[]", p, maxsplit=1)[0] in handles) == stepped)
+            mine = tuple(p for p in paths if (root_of(p) in handles) == stepped)
             if mine:
                 table[quantity] = mine
         return table
