@@ -260,9 +260,11 @@ class Trace:
         with torch.no_grad():
             return self._projected(mutant, found[1])
 
-    def _projected(self, mutant: Mutant, us: Mapping[Edge, Tensor]) -> float | None:
-        total = 0.0
+    def _changed(self, mutant: Mutant) -> list[tuple[int, Edge, Tensor]] | None:
+        """Each edge ``mutant`` changes: its output index, the edge, the new flow in the shape the edge
+        takes; ``None`` if one does not fit."""
         node = self.nodes[mutant.node]
+        found = []
         for e, flow in mutant.replaced.items():
             edge = node.edges[e]
             if edge is None:
@@ -270,6 +272,15 @@ class Trace:
             fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
             if fitted is None:
                 return None
+            found.append((e, edge, fitted))
+        return found
+
+    def _projected(self, mutant: Mutant, us: Mapping[Edge, Tensor]) -> float | None:
+        total = 0.0
+        changed = self._changed(mutant)
+        if changed is None:
+            return None
+        for e, edge, fitted in changed:
             u = us.get(edge)
             if u is not None:
                 right = self.flows.get((mutant.node, e))
@@ -286,22 +297,18 @@ class Trace:
         out: list[float | None] = [0.0] * len(mutants)
         along: dict[tuple[int, int], list[tuple[int, Tensor]]] = {}
         for i, mutant in enumerate(mutants):
-            node = self.nodes[mutant.node]
-            for e, flow in mutant.replaced.items():
-                edge = node.edges[e]
-                if edge is None:
-                    continue
-                fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
-                if fitted is None:
-                    out[i] = None
-                    break
+            changed = self._changed(mutant)
+            if changed is None:
+                out[i] = None
+                continue
+            for e, edge, fitted in changed:
                 if edge in us:
                     along.setdefault((mutant.node, e), []).append((i, fitted))
         with torch.no_grad():
             for (k, e), changes in along.items():
-                edge = self.nodes[k].edges[e]
-                assert edge is not None
-                u = us[edge].reshape(-1)
+                into = self.nodes[k].edges[e]
+                assert into is not None
+                u = us[into].reshape(-1)
                 right = self.flows.get((k, e))
                 base = float(torch.dot(u, right.reshape(-1).to(u.dtype))) if right is not None else 0.0
                 stacked = torch.stack([f.reshape(-1).to(u.dtype) for _, f in changes])
@@ -317,14 +324,10 @@ class Trace:
         if right is None:
             return None
         delta: dict[Edge, Tensor] = {}
-        node = self.nodes[mutant.node]
-        for e, flow in mutant.replaced.items():
-            edge = node.edges[e]
-            if edge is None:
-                continue
-            fitted = _fit(flow, self.nodes[edge[0]].shapes[edge[1]])
-            if fitted is None:
-                return None
+        changed = self._changed(mutant)
+        if changed is None:
+            return None
+        for e, edge, fitted in changed:
             change = fitted - self.flows.get((mutant.node, e), torch.zeros_like(fitted))
             delta[edge] = delta[edge] + change if edge in delta else change
         for k in range(mutant.node + 1, target):

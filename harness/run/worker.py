@@ -1437,11 +1437,12 @@ def run_end_event(
     job_id: Any, run: int, duration: float, stdout: tuple[bytes, int], stderr: tuple[bytes, int]
 ) -> dict[str, Any]:
     """A run of the job ended for a rerun (the child goes on): its output, as :func:`exit_event` says it."""
+    return {wire.EVENT: wire.EV_RUN_END, "id": job_id, "run": run, "duration": duration, **_streams(stdout, stderr)}
+
+
+def _streams(stdout: tuple[bytes, int], stderr: tuple[bytes, int]) -> dict[str, Any]:
+    """The head of each stream and its full size, as a run's end reports them."""
     return {
-        wire.EVENT: wire.EV_RUN_END,
-        "id": job_id,
-        "run": run,
-        "duration": duration,
         "stdout": stdout[0].decode("utf-8", "replace"),
         "stderr": stderr[0].decode("utf-8", "replace"),
         "stdout_bytes": stdout[1],
@@ -1467,10 +1468,7 @@ def exit_event(
         "id": job_id,
         "reason": reason,
         "duration": duration,
-        "stdout": stdout[0].decode("utf-8", "replace"),
-        "stderr": stderr[0].decode("utf-8", "replace"),
-        "stdout_bytes": stdout[1],
-        "stderr_bytes": stderr[1],
+        **_streams(stdout, stderr),
         "code": None,
         "signal": None,
     }
