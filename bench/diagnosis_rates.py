@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-GENERIC = ROOT / "examples" / "assignments" / "mlp-4-3-1"
+GENERIC = ROOT / "harness" / "assignments" / "mlp-4-3-1"
 
 from planted_corpus import PLANTED, corpus_names, load, same_mistake
 
@@ -428,7 +428,7 @@ def main() -> None:
     parser.add_argument(
         "--generic",
         action="store_true",
-        help="with --pipeline: grade its submissions with examples/assignments/mlp-4-3-1 too and compare",
+        help="with --pipeline: grade its submissions with harness/assignments/mlp-4-3-1 too and compare",
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(

@@ -15,6 +15,7 @@ import ast
 import math
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -74,7 +75,7 @@ _ASSIGNMENT_KEYS = (
 _INPUT_KEYS = ("shape", "kind", "classes", "parameter")
 _CONVENTION_KEYS = ("array", "dtype", "orientation")
 _STEP_KEYS = ("call", "set", "value", "args", "kwargs", "as", "helper")
-_CHECK_KEYS = ("values", "points", "visibility", "per_variant")
+_CHECK_KEYS = ("values", "points", "visibility", "per_variant", "title")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -114,8 +115,62 @@ def load_assignment(ref: str | Path | None = None) -> Assignment:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
     section = doc.get("assignment")
     if not isinstance(section, dict) or "style" not in section:
-        return load_spec(path)  # the mlp-4-3-1 kind: names, sizes, points
+        return from_classic(load_spec(path), path)  # the classic kind: names, sizes, points
     return parse_definition(text, doc, path)
+
+
+# The classic spec's names -> the default assignment's [read] quantities (the rest keep their name).
+_CLASSIC_READ = {"dE_dW2": GRAD + "W2", "dE_dW1": GRAD + "W1", "W1_new": NEW + "W1", "W2_new": NEW + "W2"}
+
+
+def resolved(assignment: Assignment) -> Assignment:
+    """``assignment`` with its computation: a record of the classic kind (``Assignment()``, a
+    ``[names]`` spec) is the default assignment changed by it (:func:`from_classic`)."""
+    if assignment.definition is not None:
+        return assignment
+    return from_classic(assignment, BUILT_IN / DEFAULT_ASSIGNMENT / SPEC_FILE)
+
+
+def from_classic(classic: Assignment, path: Path) -> Assignment:
+    """The default assignment (``harness/assignments/mlp-4-3-1``) changed by a spec of the classic
+    kind (``gradproof spec init``): its names (``[names]``, where a script binds each value; the
+    functions' results are read as before), sizes (``general_sizes``: also at two other sizes on the
+    grader's runs), learning rate, autograd policy, runs, tolerances, points, visibility, limits."""
+    base = BUILT_IN / DEFAULT_ASSIGNMENT / SPEC_FILE
+    text = base.read_text(encoding="utf-8")
+    doc = tomllib.loads(text)
+    a = doc["assignment"]
+    a["name"], a["lr"], a["autograd"] = classic.name, classic.lr, classic.autograd
+    a["runs"], a["examples"] = max(1, classic.grader_runs), classic.examples
+    n_in, n_hidden, n_out = classic.sizes
+
+    def sizes(n: int) -> int | list[int]:  # other sizes: one more and one fewer (at least 1)
+        return [n, n + 1, max(1, n - 1)] if classic.general_sizes else n
+
+    doc["sizes"] = {"I": sizes(n_in), "J": sizes(n_hidden), "K": sizes(n_out)}
+    read = doc["read"]
+    steps = {str(s["as"]) for s in doc["steps"]}
+    for name, aliases in classic.names.items():
+        quantity = _CLASSIC_READ.get(name, name)
+        kept = [p for p in read[quantity] if root_of(p) in steps]  # where a function's result has it
+        in_place = list(classic.names[quantity[len(NEW) :]]) if quantity.startswith(NEW) else []
+        read[quantity] = list(dict.fromkeys([*aliases, *in_place, *kept]))
+    doc["tolerances"] = {d: {"rtol": t.rtol, "atol": t.atol} for d, t in classic.tolerances.items()}
+    for check, table in doc["checks"].items():
+        table["points"] = classic.max_points(check)
+        if classic.visibility_of(check) != "visible":
+            table["visibility"] = classic.visibility_of(check)
+    limits = classic.limits
+    doc["limits"] = {
+        f: getattr(limits, f) for f in _LIMIT_FIELDS if getattr(limits, f) is not None and f != "cpu_seconds"
+    }
+    if limits.cpu_seconds is not None:
+        doc["limits"]["cpu_seconds"] = limits.cpu_seconds
+    if classic.submission is not None:
+        doc["gradescope"] = {"submission": classic.submission}
+    found = parse_definition(text, doc, base)
+    assert found.definition is not None
+    return replace(found, definition=replace(found.definition, source=str(path)))
 
 
 class _Lines:
@@ -423,7 +478,8 @@ def parse_definition(text: str, doc: dict[str, Any], path: Path) -> Assignment:
             if v not in read:
                 r.bad(f"{where}.values", v, f"no [read] entry says where a submission has {v} (after the steps)")
         per_variant = r.flag(f"{where}.per_variant", table["per_variant"]) if "per_variant" in table else False
-        checks.append(CheckSpec(key, tuple(values), per_variant))
+        title = r.text(f"{where}.title", table["title"]) if "title" in table else None
+        checks.append(CheckSpec(key, tuple(values), per_variant, title))
         points[key] = r.number(f"{where}.points", table["points"]) if "points" in table else 1.0
         if "visibility" in table:
             seen = r.choice(f"{where}.visibility", table["visibility"], VISIBILITIES)

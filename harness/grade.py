@@ -13,6 +13,7 @@ from pathlib import Path
 
 import harness.wire as wire
 from harness.check.defined import (
+    Observed,
     argument_array,
     argument_dtype,
     check_defined,
@@ -21,40 +22,22 @@ from harness.check.defined import (
     observe_steps,
     script_substitutions,
 )
-from harness.check.functions import check_functions, check_helpers
-from harness.check.script import check_runs, substitutions
 from harness.computation import run_seeds
+from harness.definition import resolved
 from harness.diagnose import diagnose_check
 from harness.errors import SubmissionError
 from harness.load import digest_of, load
-from harness.records.assignment import FUNCTIONS, Assignment
+from harness.records.assignment import Assignment
+from harness.records.definition import Definition
 from harness.records.outcome import CapturedError, Outcome, Run
 from harness.records.result import CheckResult, Diagnosis
 from harness.records.submission import Submission
 from harness.records.verdict import Flag, Verdict
 from harness.run.pool import Pool, Session
 
-FUNCTION_STYLE = ("forward", "loss", "backward", "update")
-
 
 def max_score(assignment: Assignment) -> float:
     return assignment.max_score()
-
-
-def _unreached(checks: list[CheckResult], assignment: Assignment) -> list[CheckResult]:
-    """Checks worth points that this submission's style never reached (a script without ``sigmoid``)."""
-    present = {c.name for c in checks}
-    return [
-        CheckResult(
-            name=name,
-            status="missing",
-            score=0.0,
-            max_score=assignment.max_points(name),
-            message=f"{name} is not defined.",
-        )
-        for name in assignment.checks
-        if name not in present and assignment.max_points(name) > 0
-    ]
 
 
 def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: str | None = None) -> Verdict:
@@ -74,56 +57,16 @@ def grade_submission(path: Path, pool: Pool, assignment: Assignment, display: st
             duration_s=time.monotonic() - started,
             digest=digest_of(path),
         )
-    if assignment.definition is not None:
-        return _grade_defined(submission, name, pool, assignment, started)
-    names = assignment.tracked_names()
-    seeds = run_seeds(submission.seed, assignment.grader_runs)
-    inputs = [substitutions(assignment, seed) for seed in seeds]
-    with pool.session(submission, assignment.limits, names, list(FUNCTIONS), runs=1 + len(seeds)) as session:
-        outcome = _run(session, assignment)
-        style, checks = _check(session, outcome, submission, assignment)
-        checks = [diagnose_check(c) for c in checks]  # while the session lives: evidence may call the child
-        runs = [Run("own", submission.seed, outcome)]
-        if style == "script":  # judged on its own run and on runs with inputs the grader drew: in its child
-            runs += _grader_runs(session, submission, assignment, outcome, seeds, inputs, names)
-    if style == "script":  # those its child could not run (a run before ended it): each in a fresh one
-        runs += _grader_runs(pool, submission, assignment, outcome, seeds, inputs, names, done=len(runs) - 1)
-    forged = next(
-        (r.outcome.ending for r in runs if r.outcome.ending and r.outcome.ending.reason == wire.END_FORGED), None
-    )
-    if forged is not None:
-        return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
-    if style == "script":
-        checks = [diagnose_check(c) for c in check_runs(runs, assignment)] + checks
-    flags = _flags(submission, runs)
-    checks = _apply_policy(checks, flags, assignment) + _unreached(checks, assignment)
-    notes = _notes(submission, outcome)
-    ending = outcome.ending
-    return Verdict(
-        submission=name,
-        status="graded",
-        error=None,
-        score=round(sum(c.score for c in checks), 6),
-        max_score=max_score(assignment),
-        isolation=outcome.isolation,
-        duration_s=time.monotonic() - started,
-        checks=checks,
-        style=style,
-        digest=submission.digest,
-        seed=submission.seed,
-        notes=notes,
-        stdout=ending.stdout if ending else "",
-        stderr=ending.stderr if ending else "",
-        flags=flags,
-    )
+    return _grade(submission, name, pool, resolved(assignment), started)
 
 
-def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: Assignment, started: float) -> Verdict:
-    """A course's own assignment: run the file; then its steps on the grader's inputs (functions,
-    objects), or the file again on them (script); judge every check on every run."""
+def _grade(submission: Submission, name: str, pool: Pool, assignment: Assignment, started: float) -> Verdict:
+    """Run the file; then the assignment's steps on the grader's inputs (functions, objects), or the
+    file again on them (script); judge every check on every run."""
     definition = assignment.definition
     assert definition is not None
     stepped = definition.uses_steps
+    helpers: list[Observed] = []
     scriptable = definition.script_too or not stepped
     paths = definition.read_paths() if scriptable else []
     roots = definition.step_roots() if definition.script_too else []
@@ -142,6 +85,7 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
             numpy = argument_array(definition, submission.imports)
             observed = observe_steps(session, definition, submission.seed, defined, dtype, own, numpy)
         else:
+            helpers = _helpers(session, submission, definition, outcome)
             runs += _grader_runs(session, submission, assignment, outcome, seeds, inputs, paths)
     style = definition.style if stepped else "script"
     if not stepped:
@@ -152,7 +96,12 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
     )
     if forged is not None:
         return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
-    checks = [diagnose_check(c) for c in check_defined(observed, assignment)]
+    checks = check_defined(observed, assignment)
+    if helpers:  # a script's own helpers, called as the steps call them; its other checks, the script's
+        called = {c.name: c for c in check_defined(helpers, assignment) if c.name in definition.helper_checks()}
+        scripted = {c.name: c for c in checks if c.name not in called}
+        checks = [scripted.get(n) or called[n] for n in assignment.checks if n in scripted or n in called]
+    checks = [diagnose_check(c) for c in checks]
     flags = _flags(submission, runs)
     checks = _apply_policy(checks, flags, assignment)
     ending = outcome.ending
@@ -175,25 +124,24 @@ def _grade_defined(submission: Submission, name: str, pool: Pool, assignment: As
     )
 
 
+def _helpers(session: Session, submission: Submission, definition: Definition, outcome: Outcome) -> list[Observed]:
+    """A script's helper functions (``helper = true`` steps), where it defines them: called on the
+    grader's inputs as the steps call them (CONTRACT.md: "checked where defined")."""
+    helpers = {s.target for s in definition.steps if s.helper and s.action == "call"}
+    defined = set(outcome.functions) & helpers if definition.script_too else set()
+    if not defined or not session.callable:
+        return []
+    dtype = argument_dtype(definition, outcome)
+    numpy = argument_array(definition, submission.imports)
+    return observe_steps(session, definition, submission.seed, defined, dtype, None, numpy)
+
+
 def _run(session: Session, assignment: Assignment) -> Outcome:
     """The submission run as written, to its end; a run that was stopped is an error like any other."""
     session.wait_executed()
     outcome = session.outcome
     _note_stop(outcome, assignment)
     return outcome
-
-
-def _check(
-    session: Session, outcome: Outcome, submission: Submission, assignment: Assignment
-) -> tuple[str, list[CheckResult]]:
-    """(style, results): function style where it defines the contract's functions, else script style
-    (whose helper functions are checked here, while the child lives; its values on every run later)."""
-    style = "function" if set(outcome.functions) & set(FUNCTION_STYLE) else "script"
-    dtype = _dtype_of(outcome, assignment)
-    as_numpy = "numpy" in submission.imports and "torch" not in submission.imports
-    if style == "function":
-        return style, check_functions(session, outcome, assignment, dtype, as_numpy, submission.seed, submission.cells)
-    return style, check_helpers(session, outcome, assignment, dtype, as_numpy, submission.seed, submission.cells)
 
 
 def _grader_runs(
@@ -245,15 +193,6 @@ def _note_stop(outcome: Outcome, assignment: Assignment) -> None:
     problem = outcome.ending.problem(assignment.limits) if outcome.ending else None
     if problem is not None and outcome.error is None:
         outcome.error = CapturedError(type="Stopped", message=problem, where="", traceback="")
-
-
-def _dtype_of(outcome: Outcome, assignment: Assignment) -> str:
-    """The dtype of the submission's own W1 (under any name the spec gives it), else float32."""
-    names = assignment.aliases("W1")
-    for binding in outcome.history:
-        if binding.name in names and binding.value.dtype in ("float16", "bfloat16", "float32", "float64"):
-            return binding.value.dtype
-    return "float32"
 
 
 def _flags(submission: Submission, runs: list[Run]) -> list[Flag]:

@@ -1,16 +1,12 @@
-"""The assignment: which names the contract reads, sizes, learning rate, tolerances, points.
+"""A spec of the classic kind: the default assignment (``mlp-4-3-1``, ``CONTRACT.md``) with its
+names, sizes, learning rate, tolerances, points, autograd policy and limits changed.
 
-The default is the ``mlp-4-3-1`` assignment of ``CONTRACT.md``.  Every check
-the grader knows is listed in :data:`CHECKS`; a spec may change the points and
-the visibility of any of them, the names each contract value may be bound to,
-the sizes, the learning rate, the tolerances, the autograd policy, the limits
-and the number of generated examples.
-
-A spec is a TOML file (:func:`load_spec`); the default one ships in the
-package as ``harness/assignments/mlp-4-3-1/assignment.toml`` (``gradproof spec init`` writes it
-out to edit).  It is validated up front: an unknown key or a bad value is a
-one-line :class:`~harness.errors.SpecError` naming the key and the value.
-Loading a spec never imports torch.
+Every check of the default is listed in :data:`CHECKS`; a spec may change the points and the
+visibility of any of them and the names each contract value may be bound to.  A spec is a TOML
+file (:func:`load_spec`); ``gradproof spec init`` writes out the template
+(``harness/spec-template.toml``: every key at its default).  It is validated up front: an unknown
+key or a bad value is a one-line :class:`~harness.errors.SpecError` naming the key and the value.
+:func:`harness.definition.from_classic` applies it to the default assignment.  No torch here.
 """
 
 from __future__ import annotations
@@ -44,8 +40,8 @@ else:  # pragma: no cover - Python 3.10
 
 
 def default_spec_path() -> Path:
-    """The packaged default spec (``mlp-4-3-1``)."""
-    return Path(__file__).with_name("assignments") / DEFAULT_SPEC / "assignment.toml"
+    """The packaged template of a classic spec: every key at the default assignment's value."""
+    return Path(__file__).with_name("spec-template.toml")
 
 
 def default_spec_text() -> str:

@@ -81,24 +81,25 @@ EXPECTED: dict[str, dict[str, str]] = {
     "broken_invalid_notebook.ipynb": {"status": "error"},
 }
 
-# The diagnosis expected on each failing gradient/update/loss check of a bug file.
+# The diagnosis expected on each failing gradient/update/loss check of a bug file (the ids of
+# README's diagnosis vocabulary).
 # bug_functions_sigmoid_grad.py is absent on purpose: its only failing check is the
 # sigmoid_grad helper (h*(1+h)), which none of the diagnosis ids describes.
 EXPECTED_DIAGNOSIS: dict[str, str] = {
-    "bug_sign_flip_dW2.py": "sign-flip",
-    "bug_missing_factor_2.ipynb": "missing-factor",  # both gradients exactly 1/2 of the truth
-    "bug_sigmoid_derivative_on_preactivation.py": "derivative-on-preactivation",
-    "bug_missing_activation_derivative.ipynb": "missing-activation-derivative",
+    "bug_sign_flip_dW2.py": "scale--1",
+    "bug_missing_factor_2.ipynb": "scale-0.5",  # both gradients exactly 1/2 of the truth
+    "bug_sigmoid_derivative_on_preactivation.py": "derivative-at-wrong-tensor",
+    "bug_missing_activation_derivative.ipynb": "missing-local-derivative",
     "bug_wrong_update_sign.py": "update-sign",
-    "bug_wrong_learning_rate.ipynb": "learning-rate",
+    "bug_wrong_learning_rate.ipynb": "update-lr",
     "bug_loss_abs.py": "loss-formula",
     "bug_functions_backward_wrong_operand.py": "wrong-operand",
     "bug_nan_divide_by_target.py": "non-finite",
-    "bug_reshape_instead_of_transpose.py": "permuted",
-    "bug_output_derivative_twice.py": "extra-factor",
+    "bug_reshape_instead_of_transpose.py": "missing-transpose",  # reshape where the transpose belongs
+    "bug_output_derivative_twice.py": "double-count",
     "bug_tanh_forward_consistent_backward.ipynb": "consistent-with-own-forward",  # forward: see below
-    "bug_functions_update_ignores_lr.py": "learning-rate",
-    "bug_functions_derivative_on_preactivation.py": "derivative-on-preactivation",  # both layers' derivatives
+    "bug_functions_update_ignores_lr.py": "update-lr",
+    "bug_functions_derivative_on_preactivation.py": "derivative-at-wrong-tensor",  # both layers' derivatives
     "bug_functions_global_forward.ipynb": "instance-only",  # backward reads the notebook's globals
 }
 
@@ -122,7 +123,7 @@ EXPECTED_STYLE: dict[str, str | None] = {
     name: (
         None
         if verdict["status"] == "error" or name == "broken_syntax_error.py"
-        else ("function" if "sigmoid_grad" in verdict else "script")
+        else ("functions" if "sigmoid_grad" in verdict else "script")
     )
     for name, verdict in EXPECTED.items()
 }

@@ -29,9 +29,9 @@ def test_the_default_spec_names_every_check_with_its_points_and_visibility() -> 
 def test_the_default_spec_ships_inside_the_package_data() -> None:
     import harness
 
-    assert default_spec_path().parent == Path(str(harness.__file__)).parent / "assignments" / "mlp-4-3-1"
+    assert default_spec_path() == Path(str(harness.__file__)).parent / "spec-template.toml"
     pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
-    assert '"assignments/*/*.toml"' in pyproject
+    assert '"*.toml", "assignments/*/*.toml"' in pyproject
 
 
 def test_an_empty_spec_is_the_default_assignment() -> None:

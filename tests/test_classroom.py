@@ -241,7 +241,7 @@ def test_grade_format_classroom_writes_the_file_a_workflow_step_hands_the_report
     )
     assert ran.exit_code == 0, ran.output
     lines = ran.output.splitlines()
-    assert lines[0].startswith("FAIL ") and lines[0].endswith(f"{submission}: dE_dW2 fail (sign-flip)")
+    assert lines[0].startswith("FAIL ") and lines[0].endswith(f"{submission}: dE_dW2 fail (scale--1)")
     assert lines[1:] == [f"1 submissions, 1 graded, 0 not gradable; mean score {_mean(out)}; reports in {out}"]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.b64")) == ["classroom/bug_sign_flip_dW2.py.b64"]
     content = (out / "classroom" / "bug_sign_flip_dW2.py.b64").read_text()

@@ -76,7 +76,7 @@ def test_grade_with_a_spec_prints_a_line_per_submission_and_a_summary(graded: tu
     result, out = graded
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "FAIL       7/12  submissions/bug_sign_flip_dW2.py: dE_dW2 fail (sign-flip)"
+    assert lines[0] == "FAIL       7/12  submissions/bug_sign_flip_dW2.py: dE_dW2 fail (scale--1)"
     assert lines[1].startswith(
         "ERROR      0/12  submissions/broken_invalid_notebook.ipynb: cannot load the submission: "
         "the notebook is not valid JSON"

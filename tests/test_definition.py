@@ -80,9 +80,27 @@ def test_every_built_in_assignment_loads_and_its_reference_runs() -> None:
         validate(load_assignment(name))
 
 
-def test_without_a_style_a_spec_is_the_classic_kind() -> None:
-    assert load_assignment("mlp-4-3-1").definition is None
-    assert load_assignment(None).definition is None
+def test_the_default_is_the_built_in_mlp_4_3_1_in_both_styles() -> None:
+    default = load_assignment(None).definition
+    assert default is not None and default == load_assignment("mlp-4-3-1").definition
+    assert (default.style, default.script_too, default.loss) == ("functions", True, "E")
+
+
+def test_without_a_style_a_spec_changes_the_default_assignment(tmp_path: Path) -> None:
+    spec = tmp_path / "course.toml"
+    spec.write_text(
+        '[assignment]\nname = "hw2"\nsizes = [2, 5, 1]\nlr = 0.5\n'
+        '[names]\nW1 = ["weights1"]\ndE_dW1 = ["grad_w1", "dW1"]\nW1_new = ["weights1_next"]\n'
+        '[checks.update]\npoints = 4\nvisibility = "hidden"\n'
+    )
+    a = load_assignment(spec)
+    d = a.definition
+    assert d is not None and d.source == str(spec) and a.name == "hw2" and a.lr == 0.5
+    assert d.sizes == {"I": (2,), "J": (5,), "K": (1,)}
+    assert d.read["W1"] == ("weights1",)
+    assert d.read["grad.W1"] == ("grad_w1", "dW1", "backward_out[0]")  # the functions' result is read as before
+    assert d.read["new.W1"] == ("weights1_next", "weights1", "update_out[0]")  # or updated in place
+    assert (a.max_points("update"), a.visibility_of("update"), a.max_score()) == (4.0, "hidden", 13.0)
 
 
 @pytest.mark.parametrize(

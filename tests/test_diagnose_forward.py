@@ -19,7 +19,7 @@ from harness.records.definition import Definition
 from harness.records.result import ValueEvidence, ValueRun
 
 ROOT = Path(__file__).resolve().parent.parent
-MLP = load_assignment(ROOT / "examples" / "assignments" / "mlp-4-3-1").definition
+MLP = load_assignment().definition
 
 
 @pytest.fixture(scope="module")

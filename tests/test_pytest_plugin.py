@@ -83,8 +83,8 @@ def test_each_items_points_reach_the_junit_report(passing: dict[str, Any]) -> No
 def test_a_wrong_gradient_fails_its_item_with_the_diagnosis(failing: subprocess.CompletedProcess[str]) -> None:
     assert failing.returncode == 1
     out = failing.stdout
-    assert "dE_dW2 fail (0/3 points): The gradient dE_dW2 is wrong: the largest error is 0.244 at [0, 0]" in out
-    assert "Likely mistake (sign-flip): dE_dW2 has the opposite sign" in out
+    assert "dE_dW2 fail (0/3 points): dE_dW2 is wrong: the largest error is 0.244 at [0, 0]" in out
+    assert "Likely mistake (scale--1): dE_dW2 has the opposite sign" in out
     assert f"FAILED {SUBMISSIONS / 'bug_sign_flip_dW2.py'}::dE_dW2 - dE_dW2 fail (0/3" in out
     assert "1 failed, 4 passed" in out.splitlines()[-1]
     assert "Traceback" not in out

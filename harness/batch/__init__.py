@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from harness.batch.journal import ByKey, Journal, canonical, canonical_line
 from harness.batch.processes import grade_in_process_groups
+from harness.definition import resolved
 from harness.errors import GraderError, invalid
 from harness.load import digest_of
 from harness.records.assignment import Assignment
@@ -179,7 +180,7 @@ def grade_batch_stored(
 ) -> Graded:
     """:func:`grade_batch`, its verdicts left in the journal (with ``out``) until asked for: the
     batch's memory stays flat however many submissions it grades."""
-    assignment = assignment or Assignment()
+    assignment = resolved(assignment or Assignment())
     paths = list(paths)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if not isinstance(jobs, int) or jobs < 1:

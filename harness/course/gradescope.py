@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from harness.course.late import Policy, gradescope_late, parse_policy
-from harness.definition import load_assignment
+from harness.definition import BUILT_IN, DEFAULT_ASSIGNMENT, SPEC_FILE, load_assignment, resolved
 from harness.errors import GraderError, GradproofError, UsageError
 from harness.load import SUFFIXES
 from harness.records.assignment import Assignment
@@ -51,15 +51,6 @@ from harness.wire import GRADER_PACKAGES
 
 DEFAULT_ROOT = "/autograder"
 HIDDEN_OUTPUT = "This check is hidden: its result counts in your score, its details are not shown."
-TITLES = {
-    "forward": "forward pass (Y_cap)",
-    "loss": "loss (E)",
-    "dE_dW2": "gradient dE/dW2",
-    "dE_dW1": "gradient dE/dW1",
-    "update": "update (W1_new, W2_new)",
-    "sigmoid": "helper sigmoid(z)",
-    "sigmoid_grad": "helper sigmoid_grad(h)",
-}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same inputs give the same zip
 
 
@@ -190,21 +181,24 @@ def build(out: Path, spec: Assignment | Path | str | None = None, late_policy: s
     (:mod:`harness.course.late`) is passed to every ``gradescope run`` the zip makes.
 
     A course's own assignment travels as its folder (``assignment/``: the spec and the reference
-    module, never the solution); the mlp-4-3-1 kind as ``spec.toml``."""
+    module, never the solution); the default, or a spec of the classic kind that changes it, as
+    ``spec.toml`` (the default assignment is in the wheel)."""
     policy = parse_policy(late_policy)
-    assignment = spec if isinstance(spec, Assignment) else load_assignment(spec)  # validated now, not in Gradescope
+    assignment = resolved(spec if isinstance(spec, Assignment) else load_assignment(spec))  # validated now
     definition = assignment.definition
+    assert definition is not None
     folder: dict[str, bytes] = {}
-    if definition is not None:
-        home = Path(definition.folder)
+    home = Path(definition.folder)
+    if home.resolve() != (BUILT_IN / DEFAULT_ASSIGNMENT).resolve():
         for path in sorted(home.iterdir()):
             solution = path.stem == "solution" or path.name == definition.solution
             if path.is_file() and path.suffix in (".toml", ".py") and not solution:
                 folder[f"assignment/{path.name}"] = path.read_bytes()
         text = Path(definition.source).read_text(encoding="utf-8")
         where = '--assignment "$ROOT/source/assignment"'
-    else:
-        text = default_spec_text() if spec is None else Path(str(spec)).read_text(encoding="utf-8")
+    else:  # the classic spec it was read from, or the template (every key at the default's value)
+        source = Path(definition.source)
+        text = default_spec_text() if source.name == SPEC_FILE else source.read_text(encoding="utf-8")
         parse_spec(text)
         where = '--spec "$ROOT/source/spec.toml"'
 
@@ -265,11 +259,12 @@ def find_submission(folder: Path, assignment: Assignment) -> Found:
 
 
 def _title(name: str, assignment: Assignment) -> str | None:
-    """What a check is about, after its name: the classic contract's words, or the quantities a course's
-    own check compares (where they are not just its name)."""
-    if assignment.definition is None:
-        return TITLES.get(name)
+    """What a check is about, after its name: its ``title``, else the quantities it compares (where
+    they are not just its name)."""
+    assert assignment.definition is not None
     spec = next((c for c in assignment.definition.checks if c.name == name.split("[")[0]), None)
+    if spec is not None and spec.title:
+        return spec.title
     values = ", ".join(spec.values) if spec is not None else ""
     return values if values and values != name else None
 
@@ -291,6 +286,7 @@ def results(
     verdict: VerdictData | None, assignment: Assignment, execution_time: float, problem: str | None = None
 ) -> Results:
     """Gradescope's ``results.json`` for one verdict (report.json schema), or for a submission not found."""
+    assignment = resolved(assignment)
     tests: list[ResultTest] = []
     if verdict is None or verdict["status"] == "error":
         why = problem or (verdict.get("error") if verdict is not None else None) or "not graded"

@@ -64,6 +64,7 @@ class CheckSpec:
     name: str
     values: tuple[str, ...]  # quantities; the check passes if every one agrees on every run and cell
     per_variant: bool = False  # one check per variant cell (``name[cell]``), each worth the points
+    title: str | None = None  # what it is about, in words (Gradescope shows it after the name)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,12 @@ class Definition:
         (``helpers=False``: less the helpers, which a script may define too)."""
         roots = (root_of(s.target) for s in self.steps if s.action == "call" and (helpers or not s.helper))
         return list(dict.fromkeys(r for r in roots if r and r not in self.handles() and "{" not in r))
+
+    def helper_checks(self) -> list[str]:
+        """The checks of helpers only (every value read from a ``helper = true`` step's result)."""
+        kept = {s.keep_as for s in self.steps if s.helper and s.keep_as}
+        only = {q for q, paths in self.read.items() if all(root_of(p) in kept for p in paths)}
+        return [c.name for c in self.checks if kept and all(v in only for v in c.values)]
 
     def reading(self, stepped: bool) -> dict[str, tuple[str, ...]]:
         """``[read]`` for a run read after the steps (``stepped``) or as a script: with ``script_too``, a
