@@ -38,7 +38,9 @@ MIN_CORRECT = 6
 # The classic 4-3-1 engine's diagnosis id -> the generic engine's ids that name the same mistake
 # (bench/diagnosis_rates.py --pipeline --generic and tests/test_generic_mlp.py compare the engines).
 # The classic ids are coarser in places: its "constant-factor" is the generic "is twice the right
-# value", its "wrong-operand" of an activation's derivative the generic "derivative-at-wrong-tensor".
+# value", its "wrong-operand" of an activation's derivative the generic "derivative-at-wrong-tensor",
+# its "wrong-operand" for the sigmoid applied again to its own output (README: "the sigmoid applied
+# twice") the generic "double-count" of an activation (harness/diagnose/forward.py).
 CLASSIC_KINDS: dict[str, tuple[str, ...]] = {
     "sign-flip": ("scale--1", "sign-flip"),
     "missing-factor": ("scale-0.5", "wrong-constant"),
@@ -49,7 +51,7 @@ CLASSIC_KINDS: dict[str, tuple[str, ...]] = {
     "permuted": ("missing-transpose",),
     "extra-factor": ("double-count",),
     "missing-activation": ("wrong-activation", "other-value"),  # Y_cap left as O: "Y_cap equals O"
-    "wrong-operand": ("wrong-operand", "derivative-at-wrong-tensor"),
+    "wrong-operand": ("wrong-operand", "derivative-at-wrong-tensor", "double-count"),
     "loss-formula": ("loss-formula", "scale-0.5"),
 }
 

@@ -141,7 +141,17 @@ def truth_of(
     """The reference on ``inputs`` in float64: every named value, ``grad.<name>`` of the loss for every
     parameter and every named intermediate, and ``new.<parameter>``."""
     leaves = leaves_of(definition, inputs)
-    result = call_reference(definition, leaves, cell)
+    return _truth_from(definition, leaves, call_reference(definition, leaves, cell), cell, confirm)
+
+
+def _truth_from(
+    definition: Definition,
+    leaves: Mapping[str, Tensor],
+    result: Mapping[str, Any],
+    cell: Mapping[str, Any],
+    confirm: bool = False,
+) -> Truth:
+    """The truth of one call of the reference on ``leaves`` that returned ``result``."""
     named = {k: v for k, v in result.items() if isinstance(v, Tensor)}
     loss = named[definition.loss]
     wrt = {n: t for n, t in leaves.items() if t.requires_grad}
@@ -179,12 +189,11 @@ class _Outputs(TorchFunctionMode):
         return out
 
 
-def recomputed(
+def _given_at(
     definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any], given: Mapping[str, Tensor]
-) -> dict[str, Tensor]:
-    """The reference's named values when the named intermediates in ``given`` take those values (the
-    submission's own ``Y_cap``, say: what its loss should be for its own prediction).  Empty where a
-    name in ``given`` is not a value one torch call of the reference makes."""
+) -> dict[int, Tensor] | None:
+    """``given`` by the index of the torch call of the reference that makes each name, in float64 and
+    that value's shape; ``None`` where a name is not a value one call makes, or not of its size."""
     record = _Outputs()
     with record:
         result = call_reference(definition, leaves_of(definition, inputs), cell)
@@ -193,12 +202,98 @@ def recomputed(
         made = result.get(name)
         k = next((i for i, o in enumerate(record.outputs) if o is made), None)
         if k is None or not isinstance(made, Tensor) or value.numel() != made.numel():
-            return {}
+            return None
         at[k] = value.detach().to(torch.float64).reshape(made.shape)
+    return at
+
+
+def recomputed(
+    definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any], given: Mapping[str, Tensor]
+) -> dict[str, Tensor]:
+    """The reference's named values when the named intermediates in ``given`` take those values (the
+    submission's own ``Y_cap``, say: what its loss should be for its own prediction).  Empty where a
+    name in ``given`` is not a value one torch call of the reference makes."""
+    at = _given_at(definition, inputs, cell, given)
+    if at is None:
+        return {}
     replay = _Outputs(at)
     with replay:
         result = call_reference(definition, leaves_of(definition, inputs), cell)
     return {n: t.detach().to(torch.float64) for n, t in result.items() if isinstance(t, Tensor)}
+
+
+def by_output(kind: str, y: Tensor) -> Tensor:
+    """An activation's derivative written in terms of its output ``y`` (as students write it):
+    ``y(1 − y)`` for sigmoid, ``1 − y²`` for tanh, ``y > 0`` for relu, ``y`` for exp."""
+    if kind == "sigmoid":
+        return y * (1 - y)
+    if kind == "tanh":
+        return 1 - y**2
+    if kind == "relu":
+        return (y > 0).to(y.dtype)
+    return y
+
+
+# the activations whose derivative is written by their output, by the node autograd records for them
+_BY_OUTPUT = {"SigmoidBackward0": "sigmoid", "TanhBackward0": "tanh", "ReluBackward0": "relu", "ExpBackward0": "exp"}
+
+
+class _AtOwn(torch.autograd.Function):
+    """An activation's output replaced by a given value ``y``, its backward the derivative by the
+    output at ``y``: the right local step at the submission's own value."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, y: Tensor, kind: str) -> Tensor:
+        ctx.kind = kind
+        ctx.save_for_backward(y)
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor, None, None]:
+        (y,) = ctx.saved_tensors
+        return grads[0] * by_output(ctx.kind, y), None, None
+
+
+class _OwnOutputs(_Outputs):
+    """:class:`_Outputs` whose given outputs keep a backward: an activation's the derivative by its
+    output at the given value; any other call's its own, at its inputs (straight through)."""
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None
+    ) -> Any:
+        out = func(*args, **(kwargs or {}))
+        value = self.given.get(len(self.outputs))
+        if value is not None and isinstance(out, Tensor):
+            kind = _BY_OUTPUT.get(type(out.grad_fn).__name__)
+            x = args[0] if args else None
+            if kind is not None and isinstance(x, Tensor) and x.shape == out.shape:
+                out = _AtOwn.apply(x, value, kind)  # type: ignore[no-untyped-call]  # torch leaves apply untyped
+            else:
+                out = value + (out - out.detach())
+        self.outputs.append(out)
+        return out
+
+
+def truth_at_own(
+    definition: Definition, inputs: Mapping[str, Tensor], cell: Mapping[str, Any], given: Mapping[str, Tensor]
+) -> Truth | None:
+    """The reference's truth (autograd, float64) when the named intermediates in ``given`` take those
+    values (the submission's own wrong forward values), each with the right backward step at them:
+    an activation's derivative written by its output (``y(1 − y)``) taken at the given output, any
+    other step's own backward at its inputs, which are the given upstream values.  What the right
+    backward formulas give when fed with the submission's own forward values.  ``None`` where a name
+    is not a value one torch call of the reference makes, or the reference then fails."""
+    at = _given_at(definition, inputs, cell, given)
+    if at is None:
+        return None
+    try:
+        with torch.enable_grad():
+            with _OwnOutputs(at):  # the leaves made under it too: the calls are counted as _given_at counts them
+                leaves = leaves_of(definition, inputs)
+                result = call_reference(definition, leaves, cell)
+            return _truth_from(definition, leaves, result, cell)
+    except (SpecError, RuntimeError, ValueError):
+        return None
 
 
 def learning_rate(definition: Definition, leaves: Mapping[str, Tensor]) -> float | None:

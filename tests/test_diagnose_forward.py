@@ -5,13 +5,14 @@ pass is never blamed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor
 
-from harness.computation import draw_inputs, recomputed, truth_of
+from harness.computation import draw_inputs, recomputed, truth_at_own, truth_of
 from harness.definition import load_assignment
 from harness.diagnose.forward import Forward, mutants
 from harness.diagnose.values import diagnose_value
@@ -107,6 +108,76 @@ def test_a_gradient_right_for_its_own_tanh_forward_pass_is_named_so(mlp: Definit
     found = diagnose_value(_evidence(mlp, "grad.W1", student, read=("H", "Y_cap")))
     assert found is not None and found.id == "consistent-with-own-forward", found
     assert "(the forward pass uses tanh for activation 1 (sigmoid))" in found.message
+
+
+def _no_output_sigmoid(v: dict[str, Tensor], factor: float = 1.0) -> dict[str, Tensor]:
+    """A student's network that leaves the output sigmoid out (``Y_cap = O``) and backpropagates with
+    the sigmoid's derivative written by its output, ``Y_cap (1 - Y_cap)``, at its own ``Y_cap``
+    (``factor``: its error's derivative times that, a second mistake)."""
+    X, Y, W1, W2 = v["X"], v["Y"], v["W1"], v["W2"]
+    Z = W1.T @ X
+    H = torch.sigmoid(Z)
+    O = H.T @ W2
+    Y_cap = O
+    E = ((Y - Y_cap) ** 2).sum()
+    dO = -2 * factor * (Y - Y_cap) * Y_cap * (1 - Y_cap)
+    dZ = (W2 @ dO) * H * (1 - H)
+    return {"Z": Z, "H": H, "O": O, "Y_cap": Y_cap, "E": E, "grad.W2": H @ dO, "grad.W1": X @ dZ.T}
+
+
+def test_a_gradient_of_the_right_backward_steps_at_its_own_wrong_forward_values_is_named_so(
+    mlp: Definition,
+) -> None:
+    for quantity in ("grad.W2", "grad.W1"):
+        ev = _evidence(mlp, quantity, _no_output_sigmoid, read=("Z", "H", "O", "Y_cap", "E"))
+        found = diagnose_value(replace(ev, names={"grad.W2": "dE_dW2", "grad.W1": "dE_dW1"}))
+        assert found is not None and found.id == "consistent-with-own-forward", found
+        mine = {"grad.W2": "dE_dW2", "grad.W1": "dE_dW1"}[quantity]
+        assert found.message == (
+            f"{mine} applies the right backward steps to your own forward values, but those are wrong from "
+            "Y_cap on: fix the forward pass first."
+        )
+
+
+def test_a_wrong_backward_that_is_not_the_right_steps_at_its_own_forward_values_is_not_named_so(
+    mlp: Definition,
+) -> None:
+    def student(v: dict[str, Tensor]) -> dict[str, Tensor]:
+        return _no_output_sigmoid(v, factor=3.0)
+
+    for quantity in ("grad.W2", "grad.W1"):
+        found = diagnose_value(_evidence(mlp, quantity, student, read=("Z", "H", "O", "Y_cap", "E")))
+        assert found is None or found.id != "consistent-with-own-forward", found
+
+
+def test_a_right_backward_of_a_right_forward_pass_is_given_no_diagnosis(mlp: Definition) -> None:
+    def student(v: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {q: v[q] for q in ("Z", "H", "O", "Y_cap", "E", "grad.W2", "grad.W1")}
+
+    for quantity in ("grad.W2", "grad.W1"):
+        assert diagnose_value(_evidence(mlp, quantity, student, read=("Z", "H", "O", "Y_cap", "E"))) is None
+
+
+def test_a_right_forward_pass_fed_back_in_leaves_the_reference_truth_as_it_is(mlp: Definition) -> None:
+    inputs = draw_inputs(mlp, 0, 4)
+    truth = truth_of(mlp, inputs, {})
+    given = {q: truth.values[q] for q in ("Z", "H", "O", "Y_cap", "E")}
+    again = truth_at_own(mlp, inputs, {}, given)
+    assert again is not None
+    for q in ("grad.W1", "grad.W2", "grad.H", "E"):
+        assert torch.allclose(again.values[q], truth.values[q], rtol=1e-12, atol=1e-14), q
+    assert truth_at_own(mlp, inputs, {}, {"Y_cap": torch.zeros(7)}) is None  # not its size: nothing
+
+
+def test_a_sigmoid_output_fed_back_in_keeps_the_derivative_by_its_own_output(mlp: Definition) -> None:
+    inputs = draw_inputs(mlp, 0, 4)
+    truth = truth_of(mlp, inputs, {})
+    mine = truth.values["O"]  # the sigmoid left out
+    again = truth_at_own(mlp, inputs, {}, {"Y_cap": mine})
+    assert again is not None
+    d_o = -2 * (inputs["Y"].double() - mine) * mine * (1 - mine)
+    assert torch.allclose(again.values["grad.W2"], truth.values["H"] @ d_o)
+    assert torch.allclose(again.values["Y_cap"], mine) and torch.equal(again.values["H"], truth.values["H"])
 
 
 def test_an_absolute_difference_for_the_squared_error_is_named_as_the_loss_formula(mlp: Definition) -> None:

@@ -33,6 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from harness.computation import by_output
+
 Edge = tuple[int, int]  # (node index, output number)
 
 
@@ -730,7 +732,7 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
                 "derivative-at-wrong-tensor",
                 k,
                 "formula-on-input",
-                {0: g * _formula(kind, z)},
+                {0: g * by_output(kind, z)},
                 f"the derivative of {kind} in {where} is written for its output but given its input",
             )
         if kind != "exp":
@@ -766,7 +768,7 @@ def _activation(trace: Trace, k: int, g: Tensor, kind: str, where: str) -> Itera
                 "other-activation-derivative",
                 k,
                 f"{other}-formula",
-                {0: g * _formula(other, out)},
+                {0: g * by_output(other, out)},
                 f"{where} uses the derivative of {other} where {kind}'s belongs",
             )
 
@@ -780,17 +782,6 @@ def _biases(trace: Trace, k: int) -> Iterator[tuple[str, Tensor]]:
         leaf = trace.nodes[term[0]] if term is not None else None
         if leaf is not None and leaf.op == "AccumulateGrad" and leaf.name in trace.values:
             yield leaf.name, trace.values[leaf.name]
-
-
-def _formula(kind: str, y: Tensor) -> Tensor:
-    """An activation's derivative written in terms of its output ``y`` (as students write it)."""
-    if kind == "sigmoid":
-        return y * (1 - y)
-    if kind == "tanh":
-        return 1 - y**2
-    if kind == "relu":
-        return (y > 0).to(y.dtype)
-    return y
 
 
 def _others(pool: Mapping[str, Tensor], right: Tensor) -> Iterator[tuple[str, Tensor]]:

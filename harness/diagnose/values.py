@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from harness.computation import Truth, call_reference, learning_rate, leaves_of
+from harness.computation import Truth, call_reference, learning_rate, leaves_of, truth_at_own
 from harness.computation import truth_of as _truth_of
 from harness.diagnose.forward import Forward
 from harness.diagnose.forward import mutants as forward_mutants
@@ -765,7 +765,44 @@ def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
                 f"{_name(ev, ev.quantity)} is the right gradient of your own forward pass, but that forward pass "
                 f"is wrong ({words}): fix it first; the backward pass must follow the network's forward pass.",
             )
-    return None
+    return _at_own_values(ev, wrong)
+
+
+def _at_own_values(ev: ValueEvidence, wrong: Sequence[str]) -> Diagnosis | None:
+    """A gradient that is the right backward steps fed with the submission's own wrong forward values
+    (``wrong``): a sigmoid's derivative written ``y(1 − y)`` of its own ``y``, which is not the
+    sigmoid's output (:func:`~harness.computation.truth_at_own`), on every run."""
+    definition = ev.definition
+    assert definition is not None
+    for run in ev.runs:
+        truth = _own_truth(definition, run, wrong)
+        grad = truth.values.get(ev.quantity) if truth is not None else None
+        right = truth_of(definition, run.inputs, run.cell).values.get(ev.quantity)
+        if grad is None or right is None or grad.shape != right.shape:
+            return None
+        if not _close(run.submitted.to(torch.float64), grad, ev) or _close(grad, right, ev):
+            return None
+    order = truth_of(definition, ev.runs[0].inputs, ev.runs[0].cell).order
+    first = min(wrong, key=lambda q: order.index(q) if q in order else len(order))
+    return Diagnosis(
+        "consistent-with-own-forward",
+        f"{_name(ev, ev.quantity)} applies the right backward steps to your own forward values, but those are "
+        f"wrong from {_name(ev, first)} on: fix the forward pass first.",
+    )
+
+
+def _own_truth(definition: Definition, run: ValueRun, wrong: Sequence[str]) -> Truth | None:
+    """The reference's truth with the run's own values of ``wrong`` in place (once per run: every
+    failing gradient of the submission asks it)."""
+    given = {q: run.read[q] for q in wrong if q in run.read}
+
+    def make() -> tuple[tuple[Tensor, ...], Truth | None]:
+        return tuple(given.values()), truth_at_own(definition, run.inputs, run.cell, given)
+
+    kept = _per_run("own:" + ",".join(given), definition, run.inputs, run.cell, make)
+    if len(kept[0]) != len(given) or any(a is not b for a, b in zip(kept[0], given.values())):
+        kept = make()  # another submission's values on the same inputs
+    return kept[1]
 
 
 def _agrees_with(run: ValueRun, truth: Truth | None, forward: Sequence[str], ev: ValueEvidence) -> bool:
