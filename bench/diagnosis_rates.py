@@ -1,18 +1,12 @@
-"""Detection and diagnosis rates over the mutant catalogue.
+"""Detection and diagnosis rates of the grader, through the real pipeline.
 
 Two measurements:
 
-* ``catalogue`` (default): every mutant of every key is planted on many
-  random problems (the notebook's 4-3-1 network with target 0, and generic
-  networks of other sizes), rounded to float32 like a student's numbers.
-  *Detected*: the check's comparison fails.  *Named*: :func:`diagnose` gives the
-  planted mutant's id.  *Exact*: it names that very mutant.  *Coincident*:
-  it names another mutant that gives the same numbers on that input (the
-  data cannot tell them apart).  The right values, rounded the same way, are
-  diagnosed too: every diagnosis there is a false alarm.
-* ``--pipeline``: the mistakes of ``tests/test_mutations.py`` written as
-  submissions (script and function style, module and notebook) and graded
-  by the real pipeline; rates per planted check, plus the correct variants.
+* default (or ``--pipeline``): the mistakes of ``tests/test_mutations.py`` written as submissions
+  to the default assignment (mlp-4-3-1: script and function style, module and notebook) and graded
+  by the real pipeline.  Per planted check: *detected* (the check fails) and *named* (its diagnosis
+  id is the one the suite plants, exactly); every miss listed; then the correct variants (any
+  failing or diagnosed check is a false alarm).
 * ``--assignment NAME`` (repeatable; ``all``: every built-in course assignment with a
   ``bench/planted/<name>/PLANTED.toml``): the held-out planted-bug corpus of a course assignment
   (hand-written single-mistake submissions and correct variants, labelled in ``PLANTED.toml``;
@@ -22,10 +16,10 @@ Two measurements:
   anything*: it has a diagnosis.  Then every miss (``file: check: expected kind, got id or none
   (message)``), the correct variants blamed (a failing check or any diagnosis), and the cost of
   diagnosing one failing check: the diagnosis call timed in-process on each failing check's
-  evidence.  Without ``--pipeline``, ``--assignment`` replaces the catalogue run.
+  evidence.  Without ``--pipeline``, ``--assignment`` replaces the default run.
 
-    python bench/diagnosis_rates.py [--problems 12] [--pipeline] [--jobs 2]
-    python bench/diagnosis_rates.py --assignment all
+    python bench/diagnosis_rates.py [--jobs 2]
+    python bench/diagnosis_rates.py --assignment all [--pipeline]
     python bench/diagnosis_rates.py --assignment two-layer-softmax --assignment mlp-class
 """
 
@@ -46,125 +40,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-GENERIC = ROOT / "harness" / "assignments" / "mlp-4-3-1"
 
-from planted_corpus import PLANTED, corpus_names, load, same_mistake
+from planted_corpus import PLANTED, corpus_names, load
 
-from harness.check.compare import compare
 from harness.definition import load_assignment
-from harness.diagnose.catalogue import catalogue
-from harness.diagnose.engine import diagnose, explain
-from harness.diagnose.evidence import Case, expected_of, matches
-from harness.records.assignment import Assignment
-from harness.records.problem import Problem
-from harness.truth import truth_of
-
-KEYS = ("dE_dW1", "dE_dW2", "Y_cap", "H", "O", "E", "sigmoid", "sigmoid_grad")
-SIZES = ((4, 3, 1), (4, 3, 1), (3, 4, 2), (2, 5, 3), (3, 3, 1), (5, 2, 2))
 
 
-def problems(count: int, seed: int = 7) -> list[tuple[Problem, dict[str, object]]]:
-    gen = torch.Generator().manual_seed(seed)
-    found = []
-    for i in range(count):
-        n_in, n_h, n_out = SIZES[i % len(SIZES)]
-        notebook = i % len(SIZES) == 0
-
-        def draw(*shape: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
-            return low + (high - low) * torch.rand(*shape, generator=gen, dtype=torch.float64)
-
-        W1 = draw(n_in, n_h, low=0.0) if notebook else draw(n_in, n_h)
-        W2 = draw(n_h, n_out, low=0.0) if notebook else draw(n_h, n_out)
-        Y = torch.zeros(1, n_out, dtype=torch.float64) if notebook else draw(1, n_out, low=0.0, high=1.0)
-        p = Problem(X=draw(n_in, 1, low=0.1, high=1.0), Y=Y, W1=W1, W2=W2, dtype="float32")
-        context = {
-            "lr": 0.1,
-            "own_y_cap": draw(1, n_out, low=0.05, high=0.95),
-            "z": draw(n_h, 1, low=-4, high=4),
-            "h": draw(n_h, 1, low=0.05, high=0.95),
-        }
-        found.append((p, context))
-    return found
-
-
-def f32(t: torch.Tensor) -> torch.Tensor:
-    return t.to(torch.float32).to(torch.float64)
-
-
-def bench_catalogue(count: int) -> None:
-    tol = Assignment().tolerance("float32")
-    cases = [(p, truth_of(p), ctx) for p, ctx in problems(count)]
-    print(f"catalogue: every mutant planted on {count} problems (float32), sizes {sorted(set(SIZES))}")
-    print(
-        f"{'key':<13}{'mutants':>8}{'planted':>9}{'detected':>10}{'named':>8}{'exact':>8}{'coincident':>11}"
-        f"{'wrong':>7}{'none':>7}{'ms/diag':>9}"
-    )
-    totals: dict[str, int] = defaultdict(int)
-    by_id: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    false_alarms = 0
-    for key in KEYS:
-        counts: dict[str, int] = defaultdict(int)
-        spent = 0.0
-        for p, t, ctx in cases:
-            base = Case(t.grads.dE_dW1, p, t, dict(ctx))
-            right = expected_of(key, base)
-            assert right is not None
-            if diagnose(key, f32(right), p, t, **ctx) is not None:
-                false_alarms += 1
-            for m in catalogue(key):
-                value = m.rule(base)
-                if value is None:
-                    continue
-                value = f32(value.reshape(right.shape))
-                counts["planted"] += 1
-                if compare(value, right, tol).ok:
-                    continue  # equal to the truth at this input: nothing to detect
-                counts["detected"] += 1
-                started = time.perf_counter()
-                found = explain(key, value, p, t, **ctx)
-                spent += time.perf_counter() - started
-                by_id[m.id][1] += 1
-                if found is None:
-                    counts["none"] += 1
-                    continue
-                if found.diagnosis.id == m.id:
-                    counts["named"] += 1
-                    by_id[m.id][0] += 1
-                if found.mutant == m.name:
-                    counts["exact"] += 1
-                    continue
-                other = next((x for x in catalogue(key) if x.name == found.mutant), None)
-                alt = other.rule(base) if other is not None else None
-                if alt is not None and matches(f32(alt.reshape(right.shape)), value, 1e-3):
-                    counts["coincident"] += 1
-                else:
-                    counts["wrong"] += 1
-        det = counts["detected"] or 1
-        print(
-            f"{key:<13}{len(catalogue(key)):>8}{counts['planted']:>9}"
-            f"{counts['detected'] / max(counts['planted'], 1):>10.1%}{counts['named'] / det:>8.1%}"
-            f"{counts['exact'] / det:>8.1%}{counts['coincident'] / det:>11.1%}{counts['wrong'] / det:>7.1%}"
-            f"{counts['none'] / det:>7.1%}{1e3 * spent / det:>9.2f}"
-        )
-        for k, v in counts.items():
-            totals[k] += v
-    det = totals["detected"] or 1
-    print(
-        f"{'all':<13}{'':>8}{totals['planted']:>9}{totals['detected'] / max(totals['planted'], 1):>10.1%}"
-        f"{totals['named'] / det:>8.1%}{totals['exact'] / det:>8.1%}{totals['coincident'] / det:>11.1%}"
-        f"{totals['wrong'] / det:>7.1%}{totals['none'] / det:>7.1%}"
-    )
-    print(f"false alarms on the right values: {false_alarms} of {len(cases) * len(KEYS)}")
-    print("named rate by id: " + ", ".join(f"{i} {n / max(d, 1):.0%}" for i, (n, d) in sorted(by_id.items())))
-
-
-def bench_pipeline(jobs: int, generic: bool = False) -> None:
+def bench_pipeline(jobs: int) -> None:
     from test_mutations import plant  # the mutation suite's templates
 
     from harness.batch import grade_batch
@@ -174,12 +60,10 @@ def bench_pipeline(jobs: int, generic: bool = False) -> None:
         started = time.perf_counter()
         verdicts = grade_batch([p.path for p in planted], jobs=jobs)
         elapsed = time.perf_counter() - started
-        if generic:
-            again = grade_batch([p.path for p in planted], load_assignment(GENERIC), jobs=jobs)
-            compare_engines(planted, verdicts, again)
-            print()
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # planted checks, failed, named
+    by_id: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # planted, named exactly
     false_alarms = checked = 0
+    misses: list[str] = []
     for p, v in zip(planted, verdicts):
         checks = {c["name"]: c for c in v["checks"]}
         if not p.mistake:
@@ -187,45 +71,27 @@ def bench_pipeline(jobs: int, generic: bool = False) -> None:
             false_alarms += sum(c["status"] != "pass" or c["diagnosis"] is not None for c in checks.values())
             continue
         for name, want in p.expected.items():
+            got = checks[name]["diagnosis"]["id"] if checks[name]["diagnosis"] else None
             row = rows[(p.style, p.kind)]
             row[0] += 1
             row[1] += checks[name]["status"] != "pass"
-            row[2] += bool(checks[name]["diagnosis"]) and checks[name]["diagnosis"]["id"] == want
-    print(f"pipeline: {len(planted)} generated submissions graded in {elapsed:.1f} s ({jobs} jobs)")
+            row[2] += got == want
+            by_id[want][0] += 1
+            by_id[want][1] += got == want
+            if got != want:
+                misses.append(f"{p.path.name}: {name}: expected {want}, got {got} ({_short(checks[name]['message'])})")
+    total = sum(r[0] for r in rows.values())
+    print(f"mlp-4-3-1 mutation suite: {len(planted)} generated submissions graded in {elapsed:.1f} s ({jobs} jobs)")
     print(f"{'style':<10}{'kind':<10}{'planted checks':>15}{'detected':>10}{'named':>8}")
     for (style, kind), (n, failed, named) in sorted(rows.items()):
         print(f"{style:<10}{kind:<10}{n:>15}{failed / n:>10.1%}{named / n:>8.1%}")
+    detected = sum(r[1] for r in rows.values())
+    named = sum(r[2] for r in rows.values())
+    print(f"{'all':<20}{total:>15}{detected / max(total, 1):>10.1%}{named / max(total, 1):>8.1%}")
+    print("named exactly by id: " + ", ".join(f"{i} {n}/{d}" for i, (d, n) in sorted(by_id.items())))
+    for line in misses:
+        print(f"  miss: {line}")
     print(f"correct variants: {false_alarms} failing or diagnosed checks of {checked}")
-
-
-def compare_engines(planted: list[Any], classic: list[Any], generic: list[Any]) -> None:
-    """The same submissions graded by the classic engine and by the default assignment written
-    in the generic form: checks whose status differs, and diagnoses that differ (ids compared through
-    ``planted_corpus.same_mistake``)."""
-    checks = same_status = diagnosed = same_diagnosis = 0
-    differ: list[str] = []
-    for p, a, b in zip(planted, classic, generic):
-        mine = {c["name"]: c for c in b["checks"] or []}
-        for c in a["checks"] or []:
-            other = mine.get(c["name"])
-            if other is None:
-                continue
-            checks += 1
-            same_status += c["status"] == other["status"]
-            if c["status"] != other["status"]:
-                differ.append(f"{p.path.name}: {c['name']} {c['status']} / {other['status']}")
-            if c["diagnosis"]:
-                diagnosed += 1
-                got = other["diagnosis"]["id"] if other["diagnosis"] else None
-                same = same_mistake(c["diagnosis"]["id"], got)
-                same_diagnosis += same
-                if not same:
-                    differ.append(f"{p.path.name}: {c['name']} {c['diagnosis']['id']} / {got}")
-    print(f"generic form of mlp-4-3-1 ({GENERIC.relative_to(ROOT)}) on the same {len(planted)} submissions:")
-    print(f"  same status     {same_status}/{checks} checks ({same_status / max(checks, 1):.1%})")
-    print(f"  same diagnosis  {same_diagnosis}/{diagnosed} diagnosed checks ({same_diagnosis / max(diagnosed, 1):.1%})")
-    for line in differ[:40]:
-        print(f"    {line}")
 
 
 @contextmanager
@@ -304,7 +170,6 @@ def _short(text: str | None, width: int = 110) -> str:
 
 def bench_assignment(name: str, jobs: int) -> dict[str, int]:
     """Grade one assignment's planted corpus and print its rates; returns the counts."""
-    from harness.definition import load_assignment
     from harness.grade import grade_submission
     from harness.run.pool import Pool
 
@@ -423,13 +288,7 @@ def bench_assignments(names: list[str], jobs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--problems", type=int, default=12, help="random problems per mutant [12]")
-    parser.add_argument("--pipeline", action="store_true", help="also grade the mutation suite's submissions")
-    parser.add_argument(
-        "--generic",
-        action="store_true",
-        help="with --pipeline: grade its submissions with harness/assignments/mlp-4-3-1 too and compare",
-    )
+    parser.add_argument("--pipeline", action="store_true", help="with --assignment: the mutation suite too")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
         "--assignment",
@@ -440,12 +299,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     names = planted_names(args.assignment)
-    if not names:
-        bench_catalogue(args.problems)
-    if args.pipeline:
-        if not names:
-            print()
-        bench_pipeline(args.jobs, args.generic)
+    if args.pipeline or not names:
+        bench_pipeline(args.jobs)
     if names:
         if args.pipeline:
             print()

@@ -35,32 +35,6 @@ MAX_PAIRS = 3  # files per assignment whose kind is "a+b"
 MIN_BUGS = 30
 MIN_CORRECT = 6
 
-# The classic 4-3-1 engine's diagnosis id -> the generic engine's ids that name the same mistake
-# (bench/diagnosis_rates.py --pipeline --generic and tests/test_generic_mlp.py compare the engines).
-# The classic ids are coarser in places: its "constant-factor" is the generic "is twice the right
-# value", its "wrong-operand" of an activation's derivative the generic "derivative-at-wrong-tensor",
-# its "wrong-operand" for the sigmoid applied again to its own output (README: "the sigmoid applied
-# twice") the generic "double-count" of an activation (harness/diagnose/forward.py).
-CLASSIC_KINDS: dict[str, tuple[str, ...]] = {
-    "sign-flip": ("scale--1", "sign-flip"),
-    "missing-factor": ("scale-0.5", "wrong-constant"),
-    "constant-factor": ("constant-factor", "scale-2", "scale-0.5", "scale--2", "wrong-constant"),
-    "derivative-on-preactivation": ("derivative-at-wrong-tensor",),
-    "missing-activation-derivative": ("missing-local-derivative",),
-    "learning-rate": ("update-lr",),
-    "permuted": ("missing-transpose",),
-    "extra-factor": ("double-count",),
-    "missing-activation": ("wrong-activation", "other-value"),  # Y_cap left as O: "Y_cap equals O"
-    "wrong-operand": ("wrong-operand", "derivative-at-wrong-tensor", "double-count"),
-    "loss-formula": ("loss-formula", "scale-0.5"),
-}
-
-
-def same_mistake(classic: str, generic: str | None) -> bool:
-    """Whether the generic engine's id names the mistake the classic engine's id names."""
-    return generic is not None and generic in CLASSIC_KINDS.get(classic, (classic,))
-
-
 # The diagnosis ids the engine is to give: what a TA would name, the simplest that explains the numbers.
 KINDS: tuple[str, ...] = (
     "scale--1",  # the opposite sign

@@ -20,6 +20,7 @@ from harness.check.defined import (
     observe_script,
     observe_script_runs,
     observe_steps,
+    placed,
     script_substitutions,
 )
 from harness.computation import run_seeds
@@ -98,10 +99,14 @@ def _grade(submission: Submission, name: str, pool: Pool, assignment: Assignment
         return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
     checks = check_defined(observed, assignment)
     if helpers:  # a script's own helpers, called as the steps call them; its other checks, the script's
-        called = {c.name: c for c in check_defined(helpers, assignment) if c.name in definition.helper_checks()}
+        called = {  # those of the helpers it defines (CONTRACT.md: "checked where defined")
+            c.name: c
+            for c in check_defined(helpers, assignment)
+            if c.name in definition.helper_checks() and c.status != "missing"
+        }
         scripted = {c.name: c for c in checks if c.name not in called}
         checks = [scripted.get(n) or called[n] for n in assignment.checks if n in scripted or n in called]
-    checks = [diagnose_check(c) for c in checks]
+    checks = [diagnose_check(placed(c, definition, observed, submission.cells, stepped)) for c in checks]
     flags = _flags(submission, runs)
     checks = _apply_policy(checks, flags, assignment)
     ending = outcome.ending

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -386,3 +386,57 @@ def read_regular(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------- where a name is defined
+
+
+def defined_in(cells: Sequence[Cell], name: str) -> str | None:
+    """The label of the last cell whose code binds ``name`` at module level (``def name``, ``class
+    name``, ``name = ...``, ``import ... as name``, also inside a top-level ``if``/``try``/``with``/loop),
+    read from its syntax tree; ``None`` where no cell does (it was made by ``exec``, say) or a cell
+    cannot be parsed.  The last one, as the last definition run is the one called."""
+    found = None
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if name in _module_bindings(tree.body):
+            found = cell.label or None
+    return found
+
+
+def _module_bindings(body: Sequence[ast.stmt]) -> Iterator[str]:
+    """The names statements at module level bind (not inside a function or class body)."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield from ((a.asname or a.name).split(".")[0] for a in node.names)
+            continue
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            yield from _target_names(target)
+        inner: list[ast.stmt] = []
+        for part in ("body", "orelse", "finalbody"):  # if, for, while, with, try
+            inner += [s for s in getattr(node, part, None) or [] if isinstance(s, ast.stmt)]
+        for handler in getattr(node, "handlers", None) or []:
+            inner += handler.body
+        yield from _module_bindings(inner)
+
+
+def _target_names(target: ast.expr) -> Iterator[str]:
+    """The names an assignment target binds (``a``, ``a, *b``; not ``a[0]`` or ``a.b``)."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)

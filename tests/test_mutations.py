@@ -177,25 +177,34 @@ class Mistake:
 BOTH = ("dE_dW2", "dE_dW1")
 
 MISTAKES: tuple[Mistake, ...] = (
-    Mistake("sign_flip", {"dE_dY_cap": "2 * (Y - Y_cap)"}, dict.fromkeys(BOTH, "sign-flip")),
-    Mistake("factor_four", {"dE_dY_cap": "-4 * (Y - Y_cap)"}, dict.fromkeys(BOTH, "constant-factor")),
+    Mistake("sign_flip", {"dE_dY_cap": "2 * (Y - Y_cap)"}, dict.fromkeys(BOTH, "scale--1")),
+    Mistake("factor_four", {"dE_dY_cap": "-4 * (Y - Y_cap)"}, dict.fromkeys(BOTH, "scale-2")),
     Mistake("gradient_times_lr", {"dE_dW2": "0.1 * (dO_dW2 @ dE_dO)"}, {"dE_dW2": "constant-factor"}),
-    Mistake("missing_factor_2", {"dE_dY_cap": "-(Y - Y_cap)"}, dict.fromkeys(BOTH, "missing-factor")),
+    Mistake("missing_factor_2", {"dE_dY_cap": "-(Y - Y_cap)"}, dict.fromkeys(BOTH, "scale-0.5")),
     Mistake(
-        "missing_error_factor", {"dE_dY_cap": "-2 * torch.ones_like(Y_cap)"}, dict.fromkeys(BOTH, "missing-factor")
+        "missing_error_factor", {"dE_dY_cap": "-2 * torch.ones_like(Y_cap)"}, dict.fromkeys(BOTH, "wrong-constant")
     ),
-    Mistake("extra_factor", {"dE_dH": "dO_dH @ (dE_dO * dY_cap_dO).T"}, {"dE_dW1": "extra-factor"}),
-    Mistake("missing_hidden_derivative", {"dH_dZ": "1"}, {"dE_dW1": "missing-activation-derivative"}),
-    Mistake("missing_output_derivative", {"dY_cap_dO": "1"}, dict.fromkeys(BOTH, "missing-activation-derivative")),
-    Mistake("hidden_derivative_on_Z", {"dH_dZ": "Z * (1 - Z)"}, {"dE_dW1": "derivative-on-preactivation"}),
-    Mistake("output_derivative_on_O", {"dY_cap_dO": "O * (1 - O)"}, dict.fromkeys(BOTH, "derivative-on-preactivation")),
+    Mistake("extra_factor", {"dE_dH": "dO_dH @ (dE_dO * dY_cap_dO).T"}, {"dE_dW1": "double-count"}),
+    Mistake("missing_hidden_derivative", {"dH_dZ": "1"}, {"dE_dW1": "missing-local-derivative"}),
+    Mistake("missing_output_derivative", {"dY_cap_dO": "1"}, dict.fromkeys(BOTH, "missing-local-derivative")),
+    Mistake("hidden_derivative_on_Z", {"dH_dZ": "Z * (1 - Z)"}, {"dE_dW1": "derivative-at-wrong-tensor"}),
+    Mistake("output_derivative_on_O", {"dY_cap_dO": "O * (1 - O)"}, dict.fromkeys(BOTH, "derivative-at-wrong-tensor")),
     Mistake("Z_for_H", {"dO_dW2": "Z"}, {"dE_dW2": "wrong-operand"}),
+    Mistake(  # only works by broadcasting: (3, 4) * (1, 1), then (4, 1) * (4, 3), where W2 belongs
+        "W1_T_for_W2_broadcast",
+        {"dO_dH": "W1.T", "dE_dH": "dO_dH * dE_dO", "dE_dW1": "dZ_dW1 * dE_dZ.T"},
+        {"dE_dW1": "wrong-operand"},
+    ),
     Mistake(
-        "sigmoid_derivative_of_H", {"dH_dZ": "torch.sigmoid(H) * (1 - torch.sigmoid(H))"}, {"dE_dW1": "wrong-operand"}
+        "sigmoid_derivative_of_H",
+        {"dH_dZ": "torch.sigmoid(H) * (1 - torch.sigmoid(H))"},
+        {"dE_dW1": "derivative-at-wrong-tensor"},
     ),
     Mistake("transposed", {"dE_dW1": "dE_dZ @ dZ_dW1.T"}, {"dE_dW1": "transposed"}, styles=("script",), n_in=3),
     Mistake(
-        "reshaped_not_transposed", {"dE_dW1": "(dE_dZ @ dZ_dW1.T).reshape(dZ_dW1.shape[0], -1)"}, {"dE_dW1": "permuted"}
+        "reshaped_not_transposed",
+        {"dE_dW1": "(dE_dZ @ dZ_dW1.T).reshape(dZ_dW1.shape[0], -1)"},
+        {"dE_dW1": "missing-transpose"},
     ),
     Mistake("collapsed_shape", {"dE_dW2": "dE_dO * dO_dW2.sum()"}, {"dE_dW2": "wrong-shape"}),
     Mistake(
@@ -206,7 +215,7 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake(
         "no_output_sigmoid",
         {"Y_cap": "O"},
-        {"forward": "missing-activation", **dict.fromkeys(BOTH, "consistent-with-own-forward")},
+        {"forward": "other-value", **dict.fromkeys(BOTH, "consistent-with-own-forward")},
     ),
     Mistake(
         "uses_notebook_forward",
@@ -215,18 +224,16 @@ MISTAKES: tuple[Mistake, ...] = (
         styles=("function",),
     ),
     Mistake("update_sign", {"W1_new": "W1 + lr * dE_dW1", "W2_new": "W2 + lr * dE_dW2"}, {"update": "update-sign"}),
-    Mistake(
-        "learning_rate", {"W1_new": "W1 - 0.01 * dE_dW1", "W2_new": "W2 - 0.01 * dE_dW2"}, {"update": "learning-rate"}
-    ),
+    Mistake("learning_rate", {"W1_new": "W1 - 0.01 * dE_dW1", "W2_new": "W2 - 0.01 * dE_dW2"}, {"update": "update-lr"}),
     Mistake(
         "ignores_lr",
         {"W1_new": "W1 - 0.1 * dE_dW1", "W2_new": "W2 - 0.1 * dE_dW2"},
-        {"update": "learning-rate"},
+        {"update": "update-lr"},
         styles=("function",),
     ),
     Mistake("no_update", {"W1_new": "W1.clone()", "W2_new": "W2.clone()"}, {"update": "no-update"}),
     Mistake("absolute_error", {"E": "(Y - Y_cap).abs().sum()"}, {"loss": "loss-formula"}),
-    Mistake("half_squared_error", {"E": "0.5 * ((Y - Y_cap) ** 2).sum()"}, {"loss": "loss-formula"}),
+    Mistake("half_squared_error", {"E": "0.5 * ((Y - Y_cap) ** 2).sum()"}, {"loss": "scale-0.5"}),
     Mistake(
         "nan_from_dividing_by_Y",
         {"dE_dY_cap": "-2 * (Y - Y_cap) * Y / Y"},
@@ -237,7 +244,7 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake(
         "sigmoid_grad_applies_sigmoid",
         {"sigmoid_grad": "torch.sigmoid(h) * (1 - torch.sigmoid(h))"},
-        {"sigmoid_grad": "wrong-operand"},
+        {"sigmoid_grad": "double-count"},
         styles=("function",),
     ),
 )
@@ -553,20 +560,25 @@ def test_every_catalogue_id_is_planted_in_script_and_function_style_where_the_st
     planted = {(m.expected(s).get(c), s) for m in MISTAKES for s in m.styles for c in m.expected(s)}
     ids = {i for i, _ in planted}
     for wanted in (
-        "sign-flip",
+        "scale--1",
+        "scale-2",
+        "scale-0.5",
         "constant-factor",
-        "missing-factor",
-        "extra-factor",
-        "missing-activation-derivative",
-        "derivative-on-preactivation",
+        "wrong-constant",
+        "double-count",
+        "missing-local-derivative",
+        "derivative-at-wrong-tensor",
         "wrong-operand",
         "transposed",
-        "permuted",
+        "missing-transpose",
         "wrong-shape",
+        "wrong-activation",
+        "other-value",
         "consistent-with-own-forward",
         "instance-only",
         "update-sign",
-        "learning-rate",
+        "update-lr",
+        "no-update",
         "loss-formula",
         "non-finite",
     ):
@@ -576,7 +588,7 @@ def test_every_catalogue_id_is_planted_in_script_and_function_style_where_the_st
     # transposed needs a square W1 (the default 4-3-1 function assignment has none); instance-only needs
     # functions to call on other inputs; the helpers exist only in function style
     assert script_only == {"transposed"}
-    assert function_only <= {"instance-only", "sign-flip", "wrong-operand"}
+    assert function_only <= {"instance-only", "sign-flip", "double-count"}
 
 
 def test_every_correct_variant_gets_full_marks_and_no_diagnosis(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
@@ -599,18 +611,16 @@ def test_correct_variants_are_graded_in_the_style_they_are_written_in(
     graded: list[tuple[Planted, dict[str, Any]]],
 ) -> None:
     for planted, verdict in graded:
-        assert verdict["style"] == planted.style, planted.path.name
+        assert verdict["style"] == {"function": "functions"}.get(planted.style, planted.style), planted.path.name
 
 
-def test_a_function_with_hard_coded_sizes_passes_with_an_info_note_only(
+def test_a_function_with_hard_coded_sizes_passes_at_the_assignments_sizes(
     graded: list[tuple[Planted, dict[str, Any]]],
 ) -> None:
     for planted, verdict in graded:
         if "hard_coded_sizes" not in planted.path.name:
             continue
-        checks = _checks(verdict)
         assert verdict["score"] == verdict["max_score"]
-        assert any(n.startswith("(info)") for n in checks["dE_dW1"]["notes"]), checks["dE_dW1"]
         assert all(c["diagnosis"] is None for c in verdict["checks"])
 
 
@@ -624,7 +634,7 @@ def test_autograd_in_backward_is_reported_as_a_note_not_as_a_failure_by_default(
         assert any("autograd" in n for n in checks[name]["notes"]), checks[name]
 
 
-def test_function_style_failures_report_the_shrunk_counterexample_with_both_values(
+def test_function_style_failures_name_the_grader_run_they_failed_on_with_its_inputs(
     graded: list[tuple[Planted, dict[str, Any]]],
 ) -> None:
     seen = 0
@@ -633,20 +643,12 @@ def test_function_style_failures_report_the_shrunk_counterexample_with_both_valu
             continue
         for name in planted.expected:
             check = _checks(verdict)[name]
-            cx = check["counterexample"]
-            assert cx is not None and cx["inputs"] and cx["seed"] == verdict["seed"], (planted.path.name, check)
+            grader = [r for r in check["runs"] if r["source"] == "grader"]
+            assert len(grader) == 3 and all(set(r["values"]) >= {"X", "Y", "W1", "W2"} for r in grader), check
             if check["status"] == "fail" and check["worst"]:
-                assert "submitted" in cx and "expected" in cx
+                assert "run" in check["message"] or "inputs" in check["message"], check["message"]
                 seen += 1
     assert seen > 20
-
-
-def test_the_shrunk_counterexample_of_a_sign_flip_is_small(graded: list[tuple[Planted, dict[str, Any]]]) -> None:
-    (verdict,) = [v for p, v in graded if p.path.name == "sign_flip__function__module.py"]
-    cx = _checks(verdict)["dE_dW2"]["counterexample"]
-    values = [abs(x) for key in ("X", "W1", "W2") for row in cx["inputs"][key] for x in row]
-    # hypothesis shrinks towards zeros: most entries of the smallest failing input are 0
-    assert sum(v == 0 for v in values) >= len(values) // 2, cx
 
 
 def test_messages_name_the_variable_and_never_print_the_reference_gradient(
@@ -663,7 +665,7 @@ def test_messages_name_the_variable_and_never_print_the_reference_gradient(
             key = {
                 "forward": ("Y_cap", "forward", "H", "O"),
                 "loss": ("E", "loss"),
-                "update": ("update",),
+                "update": ("update", "W1_new", "W2_new"),
                 "dE_dW1": ("dE_dW1", "backward()"),
                 "dE_dW2": ("dE_dW2", "backward()"),
             }.get(check["name"], (check["name"],))

@@ -16,10 +16,10 @@ import torch
 from click.testing import CliRunner
 
 import reference
-from harness.check.functions import defined_in
-from harness.check.script import check_script
+from harness.check.defined import check_defined, observe_script_runs, placed
 from harness.cli import main
-from harness.records.assignment import Assignment
+from harness.definition import load_assignment
+from harness.load import defined_in
 from harness.records.outcome import Binding, Outcome, Value
 from harness.records.result import CheckResult
 from harness.records.submission import Cell
@@ -192,27 +192,32 @@ def _history(cells: dict[str, str], **changes: Any) -> Outcome:
     return Outcome(history=history, executed=True)
 
 
-def _cells(results: list[CheckResult]) -> dict[str, str | None]:
-    return {r.name: r.cell for r in results}
+def _cells(outcome: Outcome) -> dict[str, str | None]:
+    """Each check of the default assignment on this history (its own run) and the cell it names."""
+    assignment = load_assignment()
+    definition = assignment.definition
+    assert definition is not None
+    observed = observe_script_runs(outcome, [], definition)
+    return {
+        r.name: placed(r, definition, observed, [], stepped=False).cell for r in check_defined(observed, assignment)
+    }
 
 
 def test_a_script_check_carries_the_cell_of_the_binding_it_judged() -> None:
     cells = {"Z": "cell 2", "Y_cap": "cell 3", "E": "cell 4", "dE_dW2": "cell 5", "dE_dW1": "cell 6"}
     cells |= {"W1_new": "cell 7", "W2_new": "cell 8"}
-    assert _cells(check_script(_history(cells), Assignment())) == {
+    assert _cells(_history(cells)) == {
         "forward": "cell 3",
         "loss": "cell 4",
         "dE_dW2": "cell 5",
         "dE_dW1": "cell 6",
         "update": "cell 8",  # right: the later of the two updated weights
     }
-    wrong_z = check_script(_history(cells, Z=torch.zeros(3, 1)), Assignment())
-    assert _cells(wrong_z)["forward"] == "cell 2"  # wrong at Z: the cell of Z
-    wrong_w1 = _cells(check_script(_history(cells, W1_new=torch.zeros(4, 3)), Assignment()))
-    assert wrong_w1["update"] == "cell 7"  # wrong in W1_new: its cell
+    assert _cells(_history(cells, Z=torch.zeros(3, 1)))["forward"] == "cell 2"  # wrong at Z: the cell of Z
+    assert _cells(_history(cells, W1_new=torch.zeros(4, 3)))["update"] == "cell 7"  # wrong in W1_new: its cell
     missing = _history(cells)
     missing.history = [b for b in missing.history if b.name != "dE_dW1"]
-    assert _cells(check_script(missing, Assignment()))["dE_dW1"] is None  # never bound: no cell
+    assert _cells(missing)["dE_dW1"] is None  # never bound: no cell
     assert CheckResult("x", "pass", 1.0, 1.0, "").to_data()["cell"] is None
 
 

@@ -130,7 +130,7 @@ def test_the_honest_file_gets_full_marks_and_every_attacker_a_verdict(attacked: 
 
 def test_the_terminal_lines_are_pinned_and_neither_forged_nor_escape_sequences(attacked: dict[str, Any]) -> None:
     output = _ok(attacked).output
-    missing = "forward missing; loss missing; dE_dW2 missing; dE_dW1 missing; update error"
+    missing = "forward missing; loss missing; dE_dW2 missing; dE_dW1 missing; update missing"
     raised = "forward error; loss error; dE_dW2 error; dE_dW1 error; update error"
     assert output.splitlines() == [
         f"FAIL       0/10  batch/=HYPERLINK(1).py: {missing}",

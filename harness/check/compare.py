@@ -1,18 +1,15 @@
-"""Comparing a submitted value with the truth, entry by entry, within a tolerance; a check's result
-built in one place."""
+"""Comparing a submitted value with the truth, entry by entry, within a tolerance."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from harness.records.assignment import Assignment, Tolerance
-from harness.records.result import CheckResult, Diagnosis, Entry, Evidence, Status
+from harness.records.assignment import Tolerance
+from harness.records.result import Entry
 
 
 @dataclass(frozen=True)
@@ -118,78 +115,6 @@ def fit(submitted: Tensor, expected: Tensor) -> tuple[Tensor | None, str | None]
             f"stored as {tuple(submitted.shape)}, the transpose of {tuple(expected.shape)}; read as its transpose",
         )
     return None, None
-
-
-NON_FINITE = "holds NaN or infinite values"
-
-
-def _result(name: str, status: Status, assignment: Assignment, message: str, **kw: Any) -> CheckResult:
-    max_score = assignment.max_points(name)
-    return CheckResult(
-        name=name,
-        status=status,
-        score=max_score if status == "pass" else 0.0,
-        max_score=max_score,
-        message=message,
-        **kw,
-    )
-
-
-def _judged(
-    name: str,
-    assignment: Assignment,
-    submitted: Tensor,
-    expected: Tensor,
-    tol: Tolerance,
-    what: str,
-    notes: Sequence[str] = (),
-    diagnosis: Diagnosis | None = None,
-    counterexample: dict[str, Any] | None = None,
-    evidence: Evidence | None = None,
-) -> CheckResult:
-    cmp = compare(submitted, expected, tol)
-    errors = (
-        tuple(tuple(float(v) for v in row) for row in cmp.errors.reshape(cmp.errors.shape[0], -1).tolist())
-        if cmp.errors.dim()
-        else None
-    )
-    if cmp.ok:
-        return _result(
-            name,
-            "pass",
-            assignment,
-            f"{what} is correct.",
-            max_abs_error=cmp.max_abs,
-            max_rel_error=cmp.max_rel,
-            notes=tuple(notes),
-            tolerance=str(tol),
-        )
-    worst = cmp.worst[0]
-    where = f" at {list(worst.index)}" if worst.index else ""
-    message = (
-        f"{what} is wrong: the largest error is {worst.abs_error:.3g}{where} "
-        f"(yours {worst.submitted:.6g}, expected {worst.expected:.6g})."
-    )
-    return _result(
-        name,
-        "fail",
-        assignment,
-        message,
-        max_abs_error=cmp.max_abs,
-        max_rel_error=cmp.max_rel,
-        worst=cmp.worst,
-        notes=tuple(notes),
-        tolerance=str(tol),
-        diagnosis=diagnosis,
-        evidence=evidence,
-        counterexample=counterexample,
-        errors=errors,
-    )
-
-
-def agrees(submitted: Tensor, expected: Tensor, tol: Tolerance) -> bool:
-    fitted, _ = fit(submitted, expected)
-    return fitted is not None and compare(fitted, expected, tol).ok
 
 
 UPDATE_FACTOR = 10.0

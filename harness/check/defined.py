@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -30,11 +30,13 @@ from harness.computation import (
 )
 from harness.diagnose.values import summed_over_wrong_axis, wrong_shaped_operand
 from harness.errors import SpecError
+from harness.load import defined_in
 from harness.records.assignment import Assignment, Tolerance
 from harness.records.definition import GRAD, NEW, Definition, root_of
 from harness.records.outcome import Binding, Outcome, Value
 from harness.records.report import RunData
 from harness.records.result import CheckResult, Diagnosis, ValueEvidence, ValueRun
+from harness.records.submission import Cell
 from harness.run.pool import Session
 from harness.run.values import encode_argument
 
@@ -57,6 +59,7 @@ class Observed:
     step_error: str | None = None  # the first of the grader's steps that raised on this run, and how
     stepped: bool = False  # read after the grader's steps, which it called with the true values
     arguments: str = "float64"  # the dtype the steps passed the float values in
+    notes: list[str] = field(default_factory=list)  # how its inputs were read (a weight stored transposed)
 
     def run_data(self) -> RunData:
         values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
@@ -106,18 +109,25 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
     """A script's run read: its inputs where first bound; every other quantity as it stood at the first
     update (else at the end); ``new.<p>`` the first value after the update."""
     firsts: dict[str, Binding] = {}
+    used: dict[str, Binding] = {}  # what the computation starts from: re-bound before it (W1 = W1 * 0.5)
     read = definition.reading(False)
+    names = {s.name for s in definition.inputs}
+    of_inputs = {p for n in names for p in read.get(n, ())}
+    computed = _numeric(outcome, [p for q, ps in read.items() if q not in names for p in ps if p not in of_inputs])
+    start = computed[0].statement if computed else None
     for spec in definition.inputs:
         bound = _numeric(outcome, read.get(spec.name, ()))
         if bound:
             firsts[spec.name] = bound[0]
-    inputs = {n: b.value.tensor for n, b in firsts.items() if b.value.tensor is not None}
+            before = [b for b in bound if start is not None and b.statement < start]
+            used[spec.name] = before[-1] if before else bound[0]
+    inputs = {n: b.value.tensor for n, b in used.items() if b.value.tensor is not None}
     observed = Observed(source=source, seed=seed, cell={}, inputs=inputs)
     rate = next((s.name for s in definition.inputs if s.kind == "rate"), None)
     if rate is not None and rate not in inputs and definition.lr is not None:
         inputs[rate] = torch.tensor(definition.lr, dtype=torch.float64)  # no lr of its own: the assignment's
     missing = [s.name for s in definition.inputs if s.name not in inputs]
-    end = _step_end(outcome, definition, firsts)
+    end = _step_end(outcome, definition, used)
     for quantity, paths in read.items():
         if quantity in firsts:
             observed.values[quantity] = firsts[quantity].value
@@ -126,11 +136,11 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
         bound = _numeric(outcome, paths)
         own = set(read.get(quantity[len(NEW) :], ())) if quantity.startswith(NEW) else set()  # W's own paths
         if quantity.startswith(NEW):  # the first value after the update; else W_new as W (no step)
-            param = firsts.get(quantity[len(NEW) :])
+            param = used.get(quantity[len(NEW) :])
             after = [b for b in bound if param is None or b.statement > param.statement]
             moved = [b for b in after if param is None or not _same(b.value, param.value)]
             unmoved = [b for b in after if b.name not in own]
-            chosen = moved[0] if moved else (unmoved[-1] if unmoved else None)
+            chosen = _settled(outcome.history, moved[0]) if moved else (unmoved[-1] if unmoved else None)
         else:
             before = [b for b in bound if end is None or b.statement <= end]
             chosen = before[-1] if before else (bound[0] if bound else None)
@@ -149,6 +159,15 @@ def observe_script(outcome: Outcome, definition: Definition, source: str, seed: 
     if missing:
         observed.not_judged = f"{', '.join(missing)} never defined: nothing to compute the truth from"
     return observed
+
+
+def _settled(history: Sequence[Binding], first: Binding) -> Binding:
+    """``first`` as it stands once the statements right after it that change it in place are done
+    (``W_new = torch.zeros_like(W)`` then ``W_new[:] = W - lr * dW``): the update, made in steps."""
+    at = next(i for i, b in enumerate(history) if b is first)
+    while at + 1 < len(history) and history[at + 1].name == first.name:
+        at += 1
+    return history[at]
 
 
 def _not_the_graders(observed: Observed, own: Observed, definition: Definition, seed: int) -> str | None:
@@ -452,6 +471,10 @@ def _judged(
         f"{words} {worst.abs_error:.3g}{where} (yours {worst.submitted:.6g}, expected {worst.expected:.6g}{after})"
     )
     extra = {"max_abs": cmp.max_abs, "max_rel": cmp.max_rel, "worst": cmp.worst, "tolerance": str(tol)}
+    if cmp.errors.dim() in (1, 2):  # per entry, for the report's heat map
+        extra["errors"] = tuple(
+            tuple(float(v) for v in row) for row in cmp.errors.reshape(cmp.errors.shape[0], -1).tolist()
+        )
     return False, message, {**extra, "submitted": submitted}
 
 
@@ -487,13 +510,34 @@ def _run_words(o: Observed) -> str:
     return f"{where}{' (' + Definition.cell_label(o.cell) + ')' if o.cell else ''}"
 
 
+def placed(
+    check: CheckResult, definition: Definition, observed: Sequence[Observed], cells: Sequence[Cell], stepped: bool
+) -> CheckResult:
+    """``check`` with the notebook cell it is about (its feedback goes after it): for a script, the
+    cell that bound the value it failed on in the file's own run, else the last of its values; after
+    the steps, the cell that defines the function whose result it reads."""
+    spec = next((c for c in definition.checks if c.name == check.name.split("[")[0]), None)
+    if spec is None or check.cell is not None:
+        return check
+    if not stepped:
+        own = next((o for o in observed if o.source == "own"), None)
+        failed = check.evidence.quantity if check.evidence is not None else None
+        values = [failed] if failed in spec.values else list(spec.values)
+        labels = [own.cells[q] for q in values if own is not None and own.cells.get(q)]
+        return replace(check, cell=labels[-1]) if labels else check
+    handles = {s.keep_as: root_of(s.target) for s in definition.steps if s.keep_as}
+    roots = [handles[root_of(p)] for q in spec.values for p in definition.read.get(q, ()) if root_of(p) in handles]
+    cell = next((c for c in (defined_in(cells, r) for r in roots) if c), None)
+    return replace(check, cell=cell) if cell else check
+
+
 def check_defined(observed: Sequence[Observed], assignment: Assignment) -> list[CheckResult]:
     """Every check of the assignment over every observed run (and cell)."""
     definition = assignment.definition
     assert definition is not None
     for o in observed:
         if o.truth is None and o.not_judged is None:
-            o.truth = truth_of(definition, o.inputs, o.cell)
+            _own_truth(o, definition)
     results = []
     cells = definition.cells()
     readable = definition.reading(bool(observed) and observed[0].stepped)
@@ -513,6 +557,37 @@ def check_defined(observed: Sequence[Observed], assignment: Assignment) -> list[
     return results
 
 
+def _own_truth(o: Observed, definition: Definition) -> None:
+    """The truth of a script's run on its own inputs; a weight stored transposed (``W1`` as (3, 4)
+    where the reference takes (4, 3)) is read as its transpose; inputs the reference cannot take at
+    all leave the run not judged (why, in its words)."""
+    try:
+        o.truth = truth_of(definition, o.inputs, o.cell)
+        return
+    except SpecError as exc:
+        failed = str(exc)
+    flippable = [
+        s.name
+        for s in definition.inputs
+        if s.parameter and s.name in o.inputs and o.inputs[s.name].dim() == 2 and not _square(o.inputs[s.name])
+    ]
+    tries = [[n] for n in flippable] + ([flippable] if len(flippable) > 1 else [])
+    for names in tries:
+        inputs = {k: v.T if k in names else v for k, v in o.inputs.items()}
+        try:
+            o.truth = truth_of(definition, inputs, o.cell)
+        except SpecError:
+            continue
+        o.inputs = inputs
+        o.notes = [f"{n} is stored transposed {tuple(o.inputs[n].T.shape)}: read as its transpose" for n in names]
+        return
+    o.not_judged = f"its own inputs do not fit the assignment ({failed.split(': ', 1)[-1]})"
+
+
+def _square(t: Tensor) -> bool:
+    return t.shape[0] == t.shape[1]
+
+
 def _check_one(
     name: str,
     quantities: Sequence[str],
@@ -528,6 +603,13 @@ def _check_one(
     what = ", ".join(shown.get(q, q) for q in quantities)
     if not judged:
         why = observed[0].not_judged if observed else "the submission did not run"
+        first = observed[0] if observed else None
+        absent = first is not None and all(  # a file that never defines any of it: missing, not an error
+            q not in first.values and first.why.get(q, "is never defined").endswith("is never defined")
+            for q in quantities
+        )
+        if absent:
+            return CheckResult(name, "missing", 0.0, max_score, f"{what} is never defined.", runs=runs)
         return CheckResult(name, "error", 0.0, max_score, f"{what} cannot be judged: {why}.", runs=runs)
     failing: dict[str, tuple[Observed, str, dict[str, Any], str]] = {}  # cell label -> first failure
     passed: dict[str, bool] = {}
@@ -552,6 +634,9 @@ def _check_one(
                 notes.append(f"{shown.get(quantity, quantity)}: {extra['note']}")
             elif ok and not worst_pass:
                 worst_pass = extra
+        for note in o.notes:  # how an input of the quantities judged here was read
+            if note not in notes and any(q.split(".")[-1] == note.split()[0] for q in quantities):
+                notes.append(note)
         passed.setdefault(label, label not in failing)
         if label in failing:
             passed[label] = False
@@ -637,6 +722,7 @@ def _check_one(
         max_abs_error=extra.get("max_abs"),
         max_rel_error=extra.get("max_rel"),
         worst=tuple(extra.get("worst", ())),
+        errors=extra.get("errors"),
         tolerance=str(extra.get("tolerance", "")),
         notes=tuple(notes),
         runs=runs,

@@ -16,18 +16,15 @@ the grading itself (``bench/startup.py`` measures it).
 
 from __future__ import annotations
 
-import importlib
-import re
-import threading
 import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.definition import load_assignment
-from harness.errors import SubmissionError, invalid
-from harness.load import collect, read_regular
-from harness.records.assignment import FUNCTIONS, Assignment
+from harness.errors import invalid
+from harness.load import collect
+from harness.records.assignment import Assignment
 from harness.records.outcome import SandboxMode
 from harness.records.report import VerdictData
 from harness.run.pool import Pool, first_import  # torch-free: the worker starts before torch is imported here
@@ -46,27 +43,6 @@ class SelfTest:
 
 
 # ---------------------------------------------------------------- the self-test
-
-
-def _warm_up() -> None:
-    for name in ("harness.check.properties",):
-        try:
-            importlib.import_module(name)
-        except Exception:  # an optional speed-up; the check stage imports what it needs anyway
-            pass
-
-
-_DEFINES = re.compile(rf"\b(?:def\s+(?:{'|'.join(FUNCTIONS)})\b|(?:{'|'.join(FUNCTIONS)})\s*=)")
-
-
-def _may_call_functions(path: Path) -> bool:
-    """Whether the check stage may search properties (hypothesis) for this file: it seems to define
-    a function of the contract.  A guess from the text: it only decides what :func:`_warm_up` loads
-    early; the check stage imports what it needs anyway."""
-    try:
-        return _DEFINES.search(read_regular(path).decode("utf-8", "replace")) is not None
-    except SubmissionError:
-        return False
 
 
 def run_selftest(
@@ -93,9 +69,6 @@ def run_selftest(
         with first_import("harness.grade"):
             from harness.grade import grade_submission  # lazy: imports torch while the worker starts (see above)
 
-        if _may_call_functions(files[0]):  # else hypothesis is not needed: its import would only compete
-            warm = threading.Thread(target=_warm_up, daemon=True)
-            warm.start()  # what the check stage imports lazily loads while the worker finishes starting
         # No pool.start() here: the submission is loaded first, and its session waits for the worker.
         with warnings.catch_warnings():  # the grader's own warnings are not the student's business
             warnings.simplefilter("ignore")

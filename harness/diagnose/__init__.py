@@ -1,8 +1,9 @@
 """Stage 4, diagnose: the most likely mistake behind a failing check, from the evidence the check left.
 
 Pure functions of records and truth (the evidence may carry a function that asks the submission's
-child for more, while its session lives).  The mutant catalogue and the engine are in
-:mod:`harness.diagnose.engine`.
+child for more, while its session lives).  The rules: :mod:`harness.diagnose.values` (a value's
+own questions, then the graph's mutants, :mod:`harness.diagnose.graph`, and the forward pass's,
+:mod:`harness.diagnose.forward`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from dataclasses import replace
 
 import torch
 
-from harness.diagnose.engine import diagnose
 from harness.diagnose.values import diagnose_value
-from harness.records.result import CheckResult, ValueEvidence
+from harness.records.result import CheckResult
 
 
 @contextmanager
@@ -48,15 +48,8 @@ def _diagnose_check(result: CheckResult) -> CheckResult:
     result = replace(result, evidence=None)
     if result.status == "pass" or result.diagnosis is not None:
         return result
-    if isinstance(evidence, ValueEvidence):
-        try:
-            value_found = diagnose_value(evidence)
-        except Exception as exc:
-            note = f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})"
-            return replace(result, diagnosis=evidence.fallback, notes=(*result.notes, note))
-        return replace(result, diagnosis=value_found) if value_found is not None else result
     try:
-        found = diagnose(evidence.key, evidence.submitted, evidence.problem, evidence.truth, **dict(evidence.context))
+        found = diagnose_value(evidence)
     except Exception as exc:
         note = f"(the grader could not diagnose this check: {type(exc).__name__}: {exc})"
         return replace(result, diagnosis=evidence.fallback, notes=(*result.notes, note))
@@ -64,4 +57,4 @@ def _diagnose_check(result: CheckResult) -> CheckResult:
     return replace(result, diagnosis=found) if found is not None else result
 
 
-__all__ = ["diagnose", "diagnose_check", "diagnose_value"]
+__all__ = ["diagnose_check", "diagnose_value"]

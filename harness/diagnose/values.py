@@ -180,6 +180,55 @@ def _scaled(ev: ValueEvidence) -> Diagnosis | None:
     )
 
 
+def _swapped_factor(ev: ValueEvidence) -> Diagnosis | None:
+    """A factor of the right gradient replaced by another named value that fits it only by
+    broadcasting (``W1.T`` where ``W2`` belongs: ``(3, 4) * (1, 1)`` is a (3, 4) where a (3, 1)
+    belongs, and the rest of the chain, written elementwise, broadcasts on): the submitted value
+    times the right factor is the right value times the other, on every failing run."""
+    definition = ev.definition
+    if definition is None or not ev.runs or not ev.quantity.startswith(GRAD) or ev.expected.dim() != 2:
+        return None
+    shape = tuple(ev.expected.shape)
+
+    def factors(run: ValueRun) -> dict[str, Tensor]:
+        assert definition is not None
+        pool = _pool(trace_of(definition, run.inputs, run.cell), ev.names)
+        return {k: v for k, v in pool.items() if v.dim() <= 2 and broadcast(tuple(v.shape), shape) == shape}
+
+    def swapped(run: ValueRun, right: Tensor, u: Tensor, v: Tensor) -> bool:
+        s, e = run.submitted.to(torch.float64), right.to(torch.float64)
+        return _close(s * u, e * v, ev) and not _close(s, e, ev)
+
+    first = factors(ev.runs[0])
+    expected = [ev.expected] + [truth_of(definition, r.inputs, r.cell).values[ev.quantity] for r in ev.runs[1:]]
+    others = [factors(r) for r in ev.runs[1:]]
+    for right, u in first.items():
+        if u.abs().min() == 0 or bool((u == u.reshape(-1)[0]).all()):  # no factor to tell apart
+            continue
+        for wrong, v in first.items():
+            if v.shape == u.shape or _base_name(wrong) == _base_name(right):
+                continue
+            ratio = v.expand(shape) / u.expand(shape)
+            if bool(torch.allclose(ratio, ratio.reshape(-1)[0].expand(shape))):  # a constant: the scale rules'
+                continue
+            if not swapped(ev.runs[0], ev.expected, u, v):
+                continue
+            if all(
+                right in f and wrong in f and swapped(r, x, f[right], f[wrong])
+                for r, x, f in zip(ev.runs[1:], expected[1:], others)
+            ):
+                return Diagnosis(
+                    "wrong-operand",
+                    f"{_name(ev, ev.quantity)} uses {_base_name(wrong)} where {_base_name(right)} belongs: the shapes "
+                    "only fit by broadcasting, so the mistake does not raise.",
+                )
+    return None
+
+
+def _base_name(label: str) -> str:
+    return label[:-2] if label.endswith(".T") else label
+
+
 def _other(ev: ValueEvidence) -> Diagnosis | None:
     """The value is another quantity of the computation."""
     s, e = ev.submitted.to(torch.float64), ev.expected.to(torch.float64)
@@ -849,6 +898,7 @@ def _diagnose(ev: ValueEvidence) -> Diagnosis | None:
         _local(ev)
         or _update(ev)
         or _graph(ev, upstream if first else [])
+        or _swapped_factor(ev)
         or _other(ev)
         or _picked(ev)
         or _forward(ev)

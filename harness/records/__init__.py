@@ -16,7 +16,6 @@ from harness.records.outcome import (
     SandboxMode,
     Value,
 )
-from harness.records.problem import Problem, Truth
 from harness.records.result import CheckResult, Diagnosis, Entry, Status
 from harness.records.submission import Cell, Submission
 from harness.records.verdict import Flag, Verdict
@@ -38,13 +37,11 @@ __all__ = [
     "GradingFailed",
     "Limits",
     "Outcome",
-    "Problem",
     "Run",
     "SandboxMode",
     "Status",
     "Submission",
     "Tolerance",
-    "Truth",
     "Value",
     "Verdict",
 ]

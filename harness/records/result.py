@@ -12,7 +12,6 @@ if TYPE_CHECKING:  # types only: records stay importable without torch
     from torch import Tensor
 
     from harness.records.definition import Definition
-    from harness.records.problem import Problem, Truth
 
 Status = Literal["pass", "fail", "missing", "error"]
 
@@ -46,24 +45,6 @@ class Entry:
             "abs_error": finite(self.abs_error),
             "rel_error": finite(self.rel_error),
         }
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the diagnose stage reads about a failing check: the value judged (in the expected shape;
-    for the update, the step ``W_new − W``), the problem it was judged on and its truth, and what the
-    check learnt besides (``context``: see :func:`harness.diagnose.engine.diagnose`).
-
-    ``fallback`` is what the check can say when no rule explains the numbers (for example "right at
-    the assignment's sizes only").  Evidence never leaves the process: it is not part of the report.
-    """
-
-    key: str
-    submitted: Tensor
-    problem: Problem
-    truth: Truth
-    context: Mapping[str, Any] = field(default_factory=dict)
-    fallback: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +98,7 @@ class CheckResult:
     errors: tuple[tuple[float, ...], ...] | None = None  # per-entry abs error (2-D), for heat maps
     runs: tuple[RunData, ...] = ()  # the runs it was judged on (it passes only if right on every one)
     cell: str | None = None  # the label of the cell that bound the value judged (or defined the function)
-    evidence: Evidence | ValueEvidence | None = field(default=None, compare=False, repr=False)  # never reported
+    evidence: ValueEvidence | None = field(default=None, compare=False, repr=False)  # never reported
 
     def to_data(self) -> CheckData:
         """This result in the ``report.json`` schema."""
