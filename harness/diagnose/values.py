@@ -197,32 +197,58 @@ def _swapped_factor(ev: ValueEvidence) -> Diagnosis | None:
 
     def swapped(run: ValueRun, right: Tensor, u: Tensor, v: Tensor) -> bool:
         s, e = run.submitted.to(torch.float64), right.to(torch.float64)
-        return _close(s * u, e * v, ev) and not _close(s, e, ev)
+        return _close(s, (e * v / u).expand(shape), ev) and not _close(s, e, ev)
 
     first = factors(ev.runs[0])
+    pairs = _swap_screen(ev.runs[0].submitted.to(torch.float64), ev.expected.to(torch.float64), first, ev)
+    if not pairs:
+        return None
     expected = [ev.expected] + [truth_of(definition, r.inputs, r.cell).values[ev.quantity] for r in ev.runs[1:]]
     others = [factors(r) for r in ev.runs[1:]]
-    for right, u in first.items():
-        if u.abs().min() == 0 or bool((u == u.reshape(-1)[0]).all()):  # no factor to tell apart
+    for right, wrong in pairs:
+        u, v = first[right], first[wrong]
+        ratio = v.expand(shape) / u.expand(shape)
+        if bool(torch.allclose(ratio, ratio.reshape(-1)[0].expand(shape))):  # a constant: the scale rules'
             continue
-        for wrong, v in first.items():
-            if v.shape == u.shape or _base_name(wrong) == _base_name(right):
-                continue
-            ratio = v.expand(shape) / u.expand(shape)
-            if bool(torch.allclose(ratio, ratio.reshape(-1)[0].expand(shape))):  # a constant: the scale rules'
-                continue
-            if not swapped(ev.runs[0], ev.expected, u, v):
-                continue
-            if all(
-                right in f and wrong in f and swapped(r, x, f[right], f[wrong])
-                for r, x, f in zip(ev.runs[1:], expected[1:], others)
-            ):
-                return Diagnosis(
-                    "wrong-operand",
-                    f"{_name(ev, ev.quantity)} uses {_base_name(wrong)} where {_base_name(right)} belongs: the shapes "
-                    "only fit by broadcasting, so the mistake does not raise.",
-                )
+        if not swapped(ev.runs[0], ev.expected, u, v):
+            continue
+        if all(
+            right in f and wrong in f and swapped(r, x, f[right], f[wrong])
+            for r, x, f in zip(ev.runs[1:], expected[1:], others)
+        ):
+            return Diagnosis(
+                "wrong-operand",
+                f"{_name(ev, ev.quantity)} uses {_base_name(wrong)} where {_base_name(right)} belongs: the shapes "
+                "only fit by broadcasting, so the mistake does not raise.",
+            )
     return None
+
+
+def _swap_screen(s: Tensor, e: Tensor, factors: Mapping[str, Tensor], ev: ValueEvidence) -> list[tuple[str, str]]:
+    """The (right, wrong) pairs of ``factors`` that may explain ``s = e · wrong / right``: the
+    tolerance's own condition at the two largest entries of ``e``, for every pair at once (a
+    necessary condition: the full check follows for those only)."""
+    shape = tuple(e.shape)
+    flat = e.reshape(-1)
+    at = torch.topk(flat.abs(), min(2, flat.numel())).indices
+    if float(flat.abs().max()) == 0.0:
+        return []
+    names = list(factors)
+    values = torch.stack([factors[n].to(torch.float64).expand(shape).reshape(-1)[at] for n in names])  # (P, k)
+    size = torch.stack([factors[n].to(torch.float64).abs().max() for n in names])
+    low = torch.stack([factors[n].to(torch.float64).abs().min() for n in names])
+    spread = torch.stack([factors[n].max() != factors[n].min() for n in names])  # a constant tells nothing apart
+    usable = (size >= 1e-8) & (low >= 1e-6 * size) & spread
+    target = s.reshape(-1)[at] * values / flat[at]  # (P, k): what ``wrong`` must be there, for each ``right``
+    gap = (target[:, None, :] - values[None, :, :]).abs()
+    room = 2 * (ev.atol * (values / flat[at]).abs()[:, None, :] + ev.rtol * values.abs()[None, :, :])
+    fits = (gap <= room).all(-1) & usable[:, None]
+    shapes = [tuple(factors[n].shape) for n in names]
+    return [
+        (names[i], names[j])
+        for i, j in fits.nonzero().tolist()
+        if shapes[i] != shapes[j] and _base_name(names[i]) != _base_name(names[j])
+    ]
 
 
 def _base_name(label: str) -> str:
