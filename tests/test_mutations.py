@@ -688,7 +688,7 @@ def test_with_any_sizes_allowed_every_function_mistake_is_still_named_and_hard_c
     items = [
         (m.name, m.expected("function"), write(tmp_path, m.name, render("function", m.edits), "module"))
         for m in MISTAKES
-        if "function" in m.styles
+        if "function" in m.styles and "broadcast" not in m.name  # its elementwise chain fits one output only
     ]
     items += [
         (

@@ -612,6 +612,7 @@ def _check_one(
             return CheckResult(name, "missing", 0.0, max_score, f"{what} is never defined.", runs=runs)
         return CheckResult(name, "error", 0.0, max_score, f"{what} cannot be judged: {why}.", runs=runs)
     failing: dict[str, tuple[Observed, str, dict[str, Any], str]] = {}  # cell label -> first failure
+    wrong_on: set[int] = set()  # the runs (ids) on which a value was wrong
     passed: dict[str, bool] = {}
     worst_pass: dict[str, Any] = {}
     notes: list[str] = []
@@ -629,6 +630,7 @@ def _check_one(
             if not ok and o.step_error is not None:  # what a step that raised left behind
                 message = f"{message} (read after {o.step_error})"
             if not ok:
+                wrong_on.add(id(o))
                 failing.setdefault(label, (o, message, {**extra, "quantity": quantity}, "fail"))
             elif extra.get("note") and f"{shown.get(quantity, quantity)}: {extra['note']}" not in notes:
                 notes.append(f"{shown.get(quantity, quantity)}: {extra['note']}")
@@ -713,6 +715,11 @@ def _check_one(
                     f"(its value was broadcast to shape {broadcast}; the gradient adds up every use along the "
                     f"dimensions that broadcast made, to shape {want}{of}).",
                 )
+    fixed = _fixed_sizes(what, judged, wrong_on) if status == "fail" else None
+    if fixed is not None and (evidence is None or diagnosis is not None):  # a shape at other sizes: their cause
+        diagnosis, evidence = fixed, None
+    elif fixed is not None and evidence is not None:  # what to say where no rule explains the numbers
+        evidence = replace(evidence, fallback=evidence.fallback or fixed)
     return CheckResult(
         name,
         "fail" if status == "fail" else status,  # type: ignore[arg-type]
@@ -728,6 +735,24 @@ def _check_one(
         runs=runs,
         diagnosis=diagnosis,
         evidence=evidence,
+    )
+
+
+def _fixed_sizes(what: str, judged: Sequence[Observed], wrong_on: set[int]) -> Diagnosis | None:
+    """Right on every run at some sizes of the network, wrong on every run at the others the
+    assignment allows (its [sizes] lists): sizes written into the code."""
+
+    def sizes(o: Observed) -> tuple[tuple[int, ...], ...]:
+        return tuple(tuple(v.shape) for v in o.inputs.values())
+
+    right = {sizes(o) for o in judged if id(o) not in wrong_on}
+    wrong = {sizes(o) for o in judged if id(o) in wrong_on}
+    if not right or not wrong or right & wrong:
+        return None
+    return Diagnosis(
+        "fixed-sizes",
+        f"{what} is right at the network's first sizes but wrong at the other sizes the assignment allows: "
+        "are sizes written into the code (range(4), a literal shape)?",
     )
 
 
