@@ -53,12 +53,25 @@ from harness.definition import load_assignment
 def bench_pipeline(jobs: int) -> None:
     from test_mutations import plant  # the mutation suite's templates
 
-    from harness.batch import grade_batch
+    from harness.grade import grade_submission
+    from harness.run.pool import Pool
 
+    assignment = load_assignment(None)
+    gc.collect()
+    gc.freeze()  # as the grader's processes do (see bench_assignment)
+    spent: list[float] = []
+    cpu: list[float] = []
+    names: list[str] = []
+    which: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
         planted = plant(Path(folder))
         started = time.perf_counter()
-        verdicts = grade_batch([p.path for p in planted], jobs=jobs)
+        verdicts = []
+        with Pool(jobs) as pool, timed_diagnosis(spent, names, cpu=cpu):
+            for p in planted:
+                done = len(names)
+                verdicts.append(grade_submission(p.path, pool, assignment).to_data())
+                which += [f"{p.path.name}: {c}" for c in names[done:]]
         elapsed = time.perf_counter() - started
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # planted checks, failed, named
     by_id: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # planted, named exactly
@@ -92,6 +105,17 @@ def bench_pipeline(jobs: int) -> None:
     for line in misses:
         print(f"  miss: {line}")
     print(f"correct variants: {false_alarms} failing or diagnosed checks of {checked}")
+    if spent:
+        slowest = max(range(len(spent)), key=spent.__getitem__)
+        busiest = max(range(len(cpu)), key=cpu.__getitem__)
+        print(
+            f"diagnosis of one failing check: median {statistics.median(spent):.2f} ms, max {spent[slowest]:.2f} ms "
+            f"({len(spent)} failing checks; the slowest: {which[slowest]}; load average {_load()})"
+        )
+        print(
+            f"  CPU of the diagnosing thread: median {statistics.median(cpu):.2f} ms, max {cpu[busiest]:.2f} ms "
+            f"({which[busiest]})"
+        )
 
 
 @contextmanager

@@ -121,6 +121,15 @@ class Forward:
         except (SpecError, RuntimeError, ValueError):
             return None
 
+    def values_at(self, at: int, edit: Edit) -> dict[str, Tensor] | None:
+        """Every named value when step ``at`` is made by ``edit`` (no gradients: cheap, to screen a
+        mutant before its :meth:`truth`); ``None`` if the reference then fails."""
+        try:
+            found = _run(self.definition, self.inputs, self.cell, _Steps(at, edit))
+        except Exception:  # a changed step the rest of the reference cannot take (a shape)
+            return None
+        return {n: v.detach().to(torch.float64) for n, v in found.items() if isinstance(v, Tensor)}
+
     def value(self, quantity: str, at: int, edit: Edit) -> Tensor | None:
         """``quantity`` when step ``at`` is made by ``edit``; ``None`` if the reference then fails."""
         try:

@@ -826,10 +826,26 @@ def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
         assert definition is not None
         return _per_run("forward", definition, run.inputs, run.cell, lambda: Forward(definition, run.inputs, run.cell))
 
+    def forward_fits(run: ValueRun, values: Mapping[str, Tensor] | None) -> bool:  # the screen, before autograd
+        if values is None:
+            return False
+        for q in wrong:
+            want, mine = values.get(q), run.read.get(q)
+            if (
+                want is not None
+                and mine is not None
+                and ((s := _shaped(mine, want)) is None or not _close(s, want, ev))
+            ):
+                return False
+        return True
+
     others = [(run, forward_of(run)) for run in ev.runs[1:]]
-    for kind, detail, at, edit, words in forward_mutants(forward_of(ev.runs[0])):
+    first = forward_of(ev.runs[0])
+    for kind, detail, at, edit, words in forward_mutants(first):
         del kind
-        if not _agrees_with(ev.runs[0], forward_of(ev.runs[0]).truth(at, edit), wrong, ev):
+        if not forward_fits(ev.runs[0], first.values_at(at, edit)):
+            continue
+        if not _agrees_with(ev.runs[0], first.truth(at, edit), wrong, ev):
             continue
         same = [next((m for m in forward_mutants(f) if m[1] == detail), None) for _, f in others]
         if all(

@@ -135,11 +135,6 @@ DEFAULT_POINTS: dict[str, float] = {
 }
 
 
-# The inputs and parameters of the computation (what the grader draws on its own runs), by kind
-# (see harness.wire: an input, a target, a weight, a learning rate).
-INPUT_ROLES: dict[str, str] = {"X": "input", "Y": "target", "W1": "weight", "W2": "weight", "lr": "rate"}
-
-
 @dataclass(frozen=True)
 class Assignment:
     name: str = "mlp-4-3-1"
@@ -199,10 +194,6 @@ class Assignment:
     def visible(self, check: str) -> bool:
         """Whether a student sees this check's details now (self-test, pytest plugin)."""
         return self.visibility_of(check) == "visible"
-
-    def input_roles(self) -> dict[str, str]:
-        """The contract keys the grader replaces on its own runs, with their kind of value."""
-        return dict(INPUT_ROLES)
 
     def aliases(self, key: str) -> tuple[str, ...]:
         return tuple(self.names.get(key, DEFAULT_NAMES[key]))
