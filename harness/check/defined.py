@@ -353,9 +353,23 @@ def observe_steps(
 # ---------------------------------------------------------------- judging
 
 
+_shown: dict[int, tuple[Definition, dict[str, str]]] = {}
+
+
 def display_names(definition: Definition) -> dict[str, str]:
     """How messages call each quantity: the check that judges it alone (``dW1``), else the name a
-    script binds it to, else the quantity itself (``grad.W1``)."""
+    script binds it to, else the quantity itself (``grad.W1``).  Worked out once per definition."""
+    kept = _shown.get(id(definition))
+    if kept is not None and kept[0] is definition:
+        return kept[1]
+    names = _display_names(definition)
+    if len(_shown) > 64:
+        _shown.clear()
+    _shown[id(definition)] = (definition, names)  # holding it keeps its id from being reused
+    return names
+
+
+def _display_names(definition: Definition) -> dict[str, str]:
     names: dict[str, str] = {}
     for check in definition.checks:
         if len(check.values) == 1:

@@ -95,6 +95,10 @@ class Definition:
     # style = ["functions", "script"]: a submission that defines none of the functions the steps call
     # is read as a script (the mlp-4-3-1 contract takes both)
     script_too: bool = False
+    # what reading() found, per style (the record is frozen: its answers never change)
+    _readings: dict[bool, dict[str, tuple[str, ...]]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -153,15 +157,15 @@ class Definition:
     def reading(self, stepped: bool) -> dict[str, tuple[str, ...]]:
         """``[read]`` for a run read after the steps (``stepped``) or as a script: with ``script_too``, a
         path that starts at a step's handle is the steps', any other the script's."""
-        if not self.script_too:
-            return dict(self.read)
-        handles = self.handles()
-        table = {}
-        for quantity, paths in self.read.items():
-            mine = tuple(p for p in paths if (root_of(p) in handles) == stepped)
-            if mine:
-                table[quantity] = mine
-        return table
+        found = self._readings.get(stepped)
+        if found is None:
+            handles = self.handles()
+            found = self._readings[stepped] = {
+                quantity: mine
+                for quantity, paths in self.read.items()
+                if (mine := tuple(p for p in paths if not self.script_too or (root_of(p) in handles) == stepped))
+            }
+        return dict(found)
 
     def read_paths(self) -> list[str]:
         """Every path a script-style run tracks (each quantity's candidates, the inputs' first)."""
