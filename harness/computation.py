@@ -62,9 +62,12 @@ def _line_in(exc: BaseException, path: Path) -> int:
 # ---------------------------------------------------------------- inputs
 
 
-def substitution_of(definition: Definition, spec: InputSpec, run: int, seed: int) -> wire.Substitution:
-    """How the grader draws ``spec`` on a run (the child draws the same on a script's runs)."""
-    return wire.Substitution(seed, spec.kind, definition.classes_of(spec, run))
+def substitution_of(
+    definition: Definition, spec: InputSpec, run: int, seed: int, turn: int | None = None
+) -> wire.Substitution:
+    """How the grader draws ``spec`` on a run (the child draws the same on a script's runs): ``run``
+    picks the sizes, ``turn`` (default ``run``) which of the grader's runs it is."""
+    return wire.Substitution(seed, spec.kind, definition.classes_of(spec, run), run if turn is None else turn)
 
 
 def draw_inputs(definition: Definition, run: int, seed: int) -> dict[str, Tensor]:

@@ -72,7 +72,7 @@ def _grade(submission: Submission, name: str, pool: Pool, assignment: Assignment
     paths = definition.read_paths() if scriptable else []
     roots = definition.step_roots() if definition.script_too else []
     seeds = run_seeds(submission.seed, definition.runs) if scriptable else []
-    inputs = [script_substitutions(definition, seed) for seed in seeds]
+    inputs = [script_substitutions(definition, seed, turn) for turn, seed in enumerate(seeds)]
     with pool.session(submission, assignment.limits, paths, roots, runs=1 + len(seeds)) as session:
         outcome = _run(session, assignment)
         runs = [Run("own", submission.seed, outcome)]

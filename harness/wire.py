@@ -153,16 +153,24 @@ class Substitution(NamedTuple):
     seed: int
     kind: str  # one of ROLE_KINDS
     classes: int = 0  # labels: how many classes
+    turn: int = 0  # which of the grader's runs (a rate takes each of RATES in turn)
 
     def as_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"seed": self.seed, "kind": self.kind}
         if self.classes:
             data["classes"] = self.classes
+        if self.turn:
+            data["turn"] = self.turn
         return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Substitution:
-        return cls(seed=int(data["seed"]), kind=str(data["kind"]), classes=int(data.get("classes", 0)))
+        return cls(
+            seed=int(data["seed"]),
+            kind=str(data["kind"]),
+            classes=int(data.get("classes", 0)),
+            turn=int(data.get("turn", 0)),
+        )
 
 
 def draw_entries(substitution: Substitution, shape: Sequence[int]) -> list[float]:
@@ -173,8 +181,8 @@ def draw_entries(substitution: Substitution, shape: Sequence[int]) -> list[float
     count = 1
     for n in shape:
         count *= n
-    if substitution.kind == ROLE_RATE:
-        return [rng.choice(RATES) for _ in range(count)]
+    if substitution.kind == ROLE_RATE:  # each in turn: a step size written into the code (0.1) shows on 2 runs
+        return [RATES[(substitution.turn + k) % len(RATES)] for k in range(count)]
     if substitution.kind == ROLE_INPUT:
         return [rng.randint(2, GRID) / GRID for _ in range(count)]
     if substitution.kind == ROLE_TARGET:

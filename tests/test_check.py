@@ -225,3 +225,11 @@ def test_a_value_computed_from_an_input_runs_on_the_graders_input(tmp_path: Path
     )
     checks = _graded(tmp_path, scaled=normalised)["scaled"]
     assert {key: c["status"] for key, c in checks.items()} == dict.fromkeys(checks, "pass")
+
+
+def test_an_update_with_its_step_size_written_in_fails_on_every_submission_whatever_its_seed(tmp_path: Path) -> None:
+    literal = _BASE.replace(_UPDATE, "W2_new = W2 - 0.1 * dE_dW2\nW1_new = W1 - 0.1 * dE_dW1\n")
+    copies = {f"literal_{k}": f"{literal}\n# copy {k}\n" for k in range(3)}  # other bytes: other seeds
+    for name, checks in _graded(tmp_path, **copies).items():
+        assert checks["update"]["status"] == "fail", (name, checks["update"]["message"])
+        assert checks["update"]["diagnosis"]["id"] == "update-lr", name

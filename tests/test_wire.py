@@ -625,3 +625,11 @@ def test_a_step_message_carries_its_action_target_arguments_and_handle() -> None
         "kwargs": {"k": {"t": "literal", "v": 2}},
         "as": "y",
     }
+
+
+def test_the_grader_runs_of_one_submission_take_every_rate_in_turn_whatever_their_seeds() -> None:
+    for seeds in ([1, 2, 3], [7, 7, 7], [123456, 42, 999]):
+        rates = [wire.draw_entries(wire.Substitution(s, wire.ROLE_RATE, turn=k), ())[0] for k, s in enumerate(seeds)]
+        assert sorted(rates) == sorted(wire.RATES)  # a step size written as 0.1 is wrong on two of them
+    again = wire.Substitution.from_data(wire.Substitution(5, wire.ROLE_RATE, turn=2).as_data())
+    assert again.turn == 2 and wire.Substitution.from_data({"seed": 5, "kind": wire.ROLE_RATE}).turn == 0

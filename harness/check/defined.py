@@ -170,7 +170,7 @@ def _settled(history: Sequence[Binding], first: Binding) -> Binding:
     return history[at]
 
 
-def _not_the_graders(observed: Observed, own: Observed, definition: Definition, seed: int) -> str | None:
+def _not_the_graders(observed: Observed, own: Observed, definition: Definition, seed: int, turn: int) -> str | None:
     """Why a grader run did not use the grader's inputs, or ``None`` (each input the submission's own
     run bound replaceably must have been bound first to what the grader drew)."""
     for spec in definition.inputs:
@@ -181,7 +181,9 @@ def _not_the_graders(observed: Observed, own: Observed, definition: Definition, 
         if got is None or got.tensor is None:
             return f"{spec.name} was never bound"
         shape = () if mine.kind == "number" else tuple(mine.tensor.shape)
-        drawn = torch.tensor(wire.draw_entries(substitution_of(definition, spec, 0, seed), shape), dtype=torch.float64)
+        drawn = torch.tensor(
+            wire.draw_entries(substitution_of(definition, spec, 0, seed, turn), shape), dtype=torch.float64
+        )
         if drawn.numel() != got.tensor.numel() or not torch.allclose(
             got.tensor.reshape(-1).to(torch.float64), drawn.reshape(-1), rtol=1e-2, atol=0.0
         ):
@@ -195,11 +197,11 @@ def _replaceable(value: Value, labels: bool) -> bool:
     return (value.dtype in FLOAT_DTYPES) != labels if value.kind in wire.ARRAY_KINDS else False
 
 
-def script_substitutions(definition: Definition, seed: int) -> dict[str, wire.Substitution]:
-    """What a run with the grader's inputs replaces: every path of every input."""
+def script_substitutions(definition: Definition, seed: int, turn: int = 0) -> dict[str, wire.Substitution]:
+    """What the grader's run ``turn`` (seed ``seed``) replaces: every path of every input."""
     read = definition.reading(False)
     return {
-        path: substitution_of(definition, spec, 0, seed)
+        path: substitution_of(definition, spec, 0, seed, turn)
         for spec in definition.inputs
         for path in read.get(spec.name, ())
     }
@@ -208,9 +210,9 @@ def script_substitutions(definition: Definition, seed: int) -> dict[str, wire.Su
 def observe_script_runs(own: Outcome, grader: Sequence[tuple[int, Outcome]], definition: Definition) -> list[Observed]:
     first = observe_script(own, definition, "own", None)
     observed = [first]
-    for seed, outcome in grader:
+    for turn, (seed, outcome) in enumerate(grader):  # in the order the grader drew them
         o = observe_script(outcome, definition, "grader", seed)
-        o.not_judged = o.not_judged or _not_the_graders(o, first, definition, seed)
+        o.not_judged = o.not_judged or _not_the_graders(o, first, definition, seed, turn)
         observed.append(o)
     return observed
 
