@@ -203,18 +203,18 @@ def test_a_gradient_right_only_on_degenerate_inputs_of_its_own_earns_nothing(tmp
         assert check["status"] == "fail" and check["score"] == 0, (name, check)
         assert "on inputs the grader chose" in check["message"] + " ".join(check["notes"]), check
         assert check["diagnosis"] is not None
-    assert all(len(c["runs"]) == 4 for c in checks.values())
-    assert [r["source"] for r in checks["dE_dW1"]["runs"]] == ["own", "grader", "grader", "grader"]
+    assert all(len(c["runs"]) == 3 for c in checks.values())
+    assert [r["source"] for r in checks["dE_dW1"]["runs"]] == ["own", "grader", "grader"]
 
 
 def test_every_run_is_recorded_with_its_seed_and_the_inputs_the_grader_drew(tmp_path: Path) -> None:
     checks = _graded(tmp_path, honest=_BASE)["honest"]
     runs = checks["dE_dW1"]["runs"]
     assert {c["status"] for c in checks.values()} == {"pass"}
-    own, first, second, _third = runs
+    own, first, second = runs
     assert own["values"]["X"] == [[pytest.approx(v)] for v in (0.9, 0.8, 0.7, 0.6)]
     assert first["seed"] != second["seed"] and first["values"]["W1"] != own["values"]["W1"]
-    assert first["values"]["W1"] != second["values"]["W1"] and first["values"]["lr"] in (0.05, 0.1, 0.2)
+    assert first["values"]["W1"] != second["values"]["W1"] and (first["values"]["lr"], second["values"]["lr"]) == (0.05, 0.1)
     assert all(abs(v) <= 0.5 for row in first["values"]["W1"] for v in row)  # well away from saturation
 
 

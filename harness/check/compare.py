@@ -120,13 +120,15 @@ def fit(submitted: Tensor, expected: Tensor) -> tuple[Tensor | None, str | None]
 UPDATE_FACTOR = 10.0
 
 
-def update_tolerance(tol: Tolerance, weights: Tensor) -> Tolerance:
+def update_tolerance(tol: Tolerance, weights: Tensor, eps: float) -> Tolerance:
     """The one tolerance of an update, in every style: its step ``W_new − W`` against ``−lr·dE_dW``.
 
     The step is the difference of two numbers of the weights' size, rounded in the submission's
-    dtype, so its error scales with ``max|W|·eps``, not with the step itself: ``atol`` grows by
-    ``10·rtol·max|W|`` (over every weight updated) and ``rtol`` is ten times the value checks'.
-    Comparing the step, not ``W_new``, keeps a wrong learning rate from hiding at 1e-4 in ``W_new``.
+    dtype (machine epsilon ``eps``), so its rounding error scales with ``max|W|·eps``, not with the
+    step itself: ``atol`` grows by ``10·eps·max|W|`` (over every weight updated) and ``rtol`` is ten
+    times the value checks'.  Comparing the step, not ``W_new``, keeps a wrong learning rate from
+    hiding in ``W_new``'s rounding: ``0.1`` where the run's ``lr`` is ``0.05`` shows even where the
+    step is a thousandth of the weights.
     """
     scale = float(weights.abs().max()) if weights.numel() else 0.0
-    return Tolerance(rtol=tol.rtol * UPDATE_FACTOR, atol=tol.atol + tol.rtol * UPDATE_FACTOR * scale)
+    return Tolerance(rtol=tol.rtol * UPDATE_FACTOR, atol=tol.atol + eps * UPDATE_FACTOR * scale)

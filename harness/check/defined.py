@@ -469,7 +469,8 @@ def _judge_update(
     assert lr is not None  # parse_definition refuses new.* without one
     step = submitted.to(torch.float64) - weights
     expected = -lr * gradient.to(torch.float64)
-    tol = update_tolerance(_tolerance(assignment, value, o), weights)
+    dtype = value.dtype if value.dtype in FLOAT_DTYPES else "float64"
+    tol = update_tolerance(_tolerance(assignment, value, o), weights, torch.finfo(getattr(torch, dtype)).eps)
     words = f"{shown} is wrong: its step from {display_names(definition).get(p, p)} has the largest error"
     return _judged(compare(step, expected, tol), tol, note, submitted, words, f", lr = {lr:g}")
 

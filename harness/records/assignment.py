@@ -147,7 +147,7 @@ class Assignment:
     autograd: str = "report"  # "report": say so, take nothing | "forbid": the gradient checks score 0
     limits: Limits = field(default_factory=Limits)
     examples: int = 8  # generated inputs per function-style check
-    grader_runs: int = 3  # runs on inputs the grader draws (a script: besides its own)
+    grader_runs: int = 2  # runs on inputs the grader draws (a script: besides its own)
     visibility: Mapping[str, str] = field(default_factory=dict)  # check -> one of VISIBILITIES; "visible" if absent
     submission: str | None = None  # the file name ``gradproof gradescope run`` grades (None: the only one there)
     checks: tuple[str, ...] = CHECKS  # the checks, in report order
