@@ -214,7 +214,10 @@ def test_every_run_is_recorded_with_its_seed_and_the_inputs_the_grader_drew(tmp_
     own, first, second = runs
     assert own["values"]["X"] == [[pytest.approx(v)] for v in (0.9, 0.8, 0.7, 0.6)]
     assert first["seed"] != second["seed"] and first["values"]["W1"] != own["values"]["W1"]
-    assert first["values"]["W1"] != second["values"]["W1"] and (first["values"]["lr"], second["values"]["lr"]) == (0.05, 0.1)
+    assert first["values"]["W1"] != second["values"]["W1"] and (first["values"]["lr"], second["values"]["lr"]) == (
+        0.05,
+        0.1,
+    )
     assert all(abs(v) <= 0.5 for row in first["values"]["W1"] for v in row)  # well away from saturation
 
 
