@@ -172,7 +172,26 @@ def _truth_from(
             values[NEW + n] = (leaves[n] - lr * values[GRAD + n]).detach()
     order = tuple(leaves) + tuple(n for n in named if n not in leaves)
     confirmed = _confirm(definition, leaves, cell, values) if confirm else True
-    return Truth(values=values, order=order, inputs_of=_graph(leaves, named), confirmed=confirmed)
+    return Truth(values=values, order=order, inputs_of=_graph_of(definition, leaves, named, cell), confirmed=confirmed)
+
+
+_graphs: dict[tuple[int, str, tuple[Any, ...]], tuple[Definition, dict[str, tuple[str, ...]]]] = {}
+
+
+def _graph_of(
+    definition: Definition, leaves: Mapping[str, Tensor], named: Mapping[str, Tensor], cell: Mapping[str, Any]
+) -> dict[str, tuple[str, ...]]:
+    """:func:`_graph`, once per definition, variant cell and shapes (the runs of a batch share it)."""
+    shapes = tuple((n, tuple(t.shape)) for n, t in [*leaves.items(), *named.items()])
+    key = (id(definition), repr(sorted(cell.items())), shapes)
+    kept = _graphs.get(key)
+    if kept is not None and kept[0] is definition:
+        return kept[1]
+    graph = _graph(leaves, named)
+    if len(_graphs) > 256:
+        _graphs.clear()
+    _graphs[key] = (definition, graph)  # holding it keeps its id from being reused
+    return graph
 
 
 class _Outputs(TorchFunctionMode):
