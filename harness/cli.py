@@ -354,7 +354,7 @@ def spec_check(path: Path) -> None:
     a = load_spec(path)
     _say(
         f"{path}: assignment {a.name}, sizes {','.join(map(str, a.sizes))}, lr {a.lr:g}, autograd {a.autograd}, "
-        f"timeout {a.limits.timeout:g} s, {a.examples} examples"
+        f"timeout {a.limits.timeout:g} s, {a.grader_runs} grader runs"
     )
     for check in a.checks:
         _say(f"  {check:<13} {a.max_points(check):>4g} points  {a.visibility_of(check)}")

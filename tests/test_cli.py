@@ -224,7 +224,7 @@ def test_spec_check_prints_what_a_spec_sets(tmp_path: Path) -> None:
     result = _run("spec", "check", str(path))
     assert result.exit_code == 0
     assert result.output == (
-        f"{path}: assignment hw2, sizes 4,3,1, lr 0.1, autograd report, timeout 30 s, 8 examples\n"
+        f"{path}: assignment hw2, sizes 4,3,1, lr 0.1, autograd report, timeout 30 s, 2 grader runs\n"
         "  forward          2 points  visible\n"
         "  loss             1 points  visible\n"
         "  dE_dW2           3 points  visible\n"
