@@ -677,6 +677,23 @@ def test_the_whole_batch_is_reproducible_from_the_recorded_seed(graded: list[tup
         assert isinstance(verdict["seed"], int)
 
 
+def test_hard_coded_sizes_are_named_fixed_sizes_where_the_assignment_allows_other_sizes(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from harness.batch import grade_batch
+    from harness.definition import resolved
+    from harness.records.assignment import Assignment
+
+    path = write(tmp_path, "correct_hard_coded_sizes", CORRECT_FUNCTION["hard_coded_sizes"], "module")
+    general = resolved(replace(Assignment(), general_sizes=True))
+    assert general.definition is not None and general.definition.sizes["I"] == (4, 5, 3)
+    (fixed,) = grade_batch([path], general, jobs=1)
+    (right,) = grade_batch([path], jobs=1)  # at the default's one size it is right
+    assert right["score"] == right["max_score"]
+    failing = {c["name"]: (c["diagnosis"] or {}).get("id") for c in fixed["checks"] if c["status"] != "pass"}
+    assert failing == dict.fromkeys(("forward", "dE_dW2", "dE_dW1"), "fixed-sizes"), failing
+
+
 @pytest.mark.slow
 def test_with_any_sizes_allowed_every_function_mistake_is_still_named_and_hard_coded_sizes_fail(tmp_path: Path) -> None:
     """The same mistakes under an assignment that draws n_in, n_hidden, n_out too (a second batch: slow)."""
