@@ -97,16 +97,10 @@ def _grade(submission: Submission, name: str, pool: Pool, assignment: Assignment
     )
     if forged is not None:
         return _refused(submission, name, assignment, started, forged.problem(assignment.limits) or "", outcome)
-    checks = check_defined(observed, assignment)
-    if helpers:  # a script's own helpers, called as the steps call them; its other checks, the script's
-        called = {  # those of the helpers it defines (CONTRACT.md: "checked where defined")
-            c.name: c
-            for c in check_defined(helpers, assignment)
-            if c.name in definition.helper_checks() and c.status != "missing"
-        }
-        scripted = {c.name: c for c in checks if c.name not in called}
-        checks = [scripted.get(n) or called[n] for n in assignment.checks if n in scripted or n in called]
-    checks = [diagnose_check(placed(c, definition, observed, submission.cells, stepped)) for c in checks]
+    checks = [placed(c, definition, observed, submission.cells, stepped) for c in check_defined(observed, assignment)]
+    if helpers:
+        checks = _with_helpers(checks, helpers, assignment, submission)
+    checks = [diagnose_check(c) for c in checks]
     flags = _flags(submission, runs)
     checks = _apply_policy(checks, flags, assignment)
     ending = outcome.ending
@@ -127,6 +121,22 @@ def _grade(submission: Submission, name: str, pool: Pool, assignment: Assignment
         stderr=ending.stderr if ending else "",
         flags=flags,
     )
+
+
+def _with_helpers(
+    checks: list[CheckResult], helpers: list[Observed], assignment: Assignment, submission: Submission
+) -> list[CheckResult]:
+    """A script's checks with those of the helpers it defines, called as the steps call them
+    (CONTRACT.md: "checked where defined"), in the assignment's order."""
+    definition = assignment.definition
+    assert definition is not None
+    called = {
+        c.name: placed(c, definition, helpers, submission.cells, stepped=True)
+        for c in check_defined(helpers, assignment)
+        if c.name in definition.helper_checks() and c.status != "missing"
+    }
+    scripted = {c.name: c for c in checks if c.name not in called}
+    return [scripted.get(n) or called[n] for n in assignment.checks if n in scripted or n in called]
 
 
 def _helpers(session: Session, submission: Submission, definition: Definition, outcome: Outcome) -> list[Observed]:
