@@ -627,6 +627,16 @@ def _rerun_session(pool: Pool, tmp_path: Path, source: str, names: list[str], ru
     return pool.session(load(path), LIMITS, names, [], runs=runs)
 
 
+def _own_then_rerun(session: Any) -> tuple[Outcome, Outcome]:
+    """The session's own run, then one rerun with nothing replaced, each waited for."""
+    own = session.outcome
+    session.wait_executed()
+    rerun = session.rerun({})
+    assert rerun is not None
+    session.wait_executed()
+    return own, rerun
+
+
 def test_a_rerun_runs_the_code_again_in_the_same_child_from_fresh_globals_on_the_graders_inputs(
     pool: Pool, tmp_path: Path
 ) -> None:
@@ -665,11 +675,7 @@ def test_a_rerun_starts_from_the_directory_seeds_and_streams_of_a_fresh_run_with
         "open('left-behind.txt', 'w').write('x')\nos.chdir('/')\nsys.stdout = io.StringIO()\n"
     )
     with _rerun_session(pool, tmp_path, source, []) as session:
-        own = session.outcome
-        session.wait_executed()
-        rerun = session.rerun({})
-        assert rerun is not None
-        session.wait_executed()
+        own, rerun = _own_then_rerun(session)
     assert own.ending is not None and rerun.ending is not None
     assert own.ending.stdout == rerun.ending.stdout and "[]" in own.ending.stdout
 
@@ -679,11 +685,7 @@ def test_a_rerun_has_a_cpu_allowance_of_its_own_within_the_jobs_hard_limit(pool:
     path = tmp_path / "cpu.py"
     path.write_text("import resource as r\nprint(r.getrlimit(r.RLIMIT_CPU))\n")
     with pool.session(load(path), limits, [], [], runs=3) as session:
-        own = session.outcome
-        session.wait_executed()
-        rerun = session.rerun({})
-        assert rerun is not None
-        session.wait_executed()
+        own, rerun = _own_then_rerun(session)
     assert own.ending is not None and rerun.ending is not None
     assert eval(own.ending.stdout) == (4, 13)  # one run's allowance; the hard limit: three runs' and a second
     soft, hard = eval(rerun.ending.stdout)

@@ -59,7 +59,7 @@ class Observed:
     step_error: str | None = None  # the first of the grader's steps that raised on this run, and how
     stepped: bool = False  # read after the grader's steps, which it called with the true values
     arguments: str = "float64"  # the dtype the steps passed the float values in
-    notes: list[str] = field(default_factory=list)  # how its inputs were read (a weight stored transposed)
+    read_as: dict[str, str] = field(default_factory=dict)  # input -> how it was read (a weight stored transposed)
 
     def run_data(self) -> RunData:
         values: dict[str, Any] = {n: t.tolist() for n, t in self.inputs.items()}
@@ -352,37 +352,6 @@ def observe_steps(
 # ---------------------------------------------------------------- judging
 
 
-_shown: dict[int, tuple[Definition, dict[str, str]]] = {}
-
-
-def display_names(definition: Definition) -> dict[str, str]:
-    """How messages call each quantity: the check that judges it alone (``dW1``), else the name a
-    script binds it to, else the quantity itself (``grad.W1``).  Worked out once per definition."""
-    kept = _shown.get(id(definition))
-    if kept is not None and kept[0] is definition:
-        return kept[1]
-    names = _display_names(definition)
-    if len(_shown) > 64:
-        _shown.clear()
-    _shown[id(definition)] = (definition, names)  # holding it keeps its id from being reused
-    return names
-
-
-def _display_names(definition: Definition) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for check in definition.checks:
-        if len(check.values) == 1:
-            names.setdefault(check.values[0], check.name)
-    for quantity, paths in definition.read.items():
-        if quantity not in names:
-            names[quantity] = (
-                paths[0]
-                if (definition.style == "script" or definition.script_too) and paths[0].isidentifier()
-                else quantity
-            )
-    return names
-
-
 def _tolerance(assignment: Assignment, value: Value, observed: Observed) -> Tolerance:
     """By the value's dtype; a plain number (``loss.item()``) by the least precise float dtype of the
     run's inputs (after steps: of the arguments they were given), the precision it was computed in
@@ -399,7 +368,7 @@ def _judge_value(
     quantity: str, value: Value, expected: Tensor, assignment: Assignment, definition: Definition, observed: Observed
 ) -> tuple[bool, str, dict[str, Any]]:
     assert value.tensor is not None
-    shown = display_names(definition).get(quantity, quantity)
+    shown = definition.display_names.get(quantity, quantity)
     submitted, note = fit(value.tensor, expected)
     if submitted is not None and note is not None and definition.orientation != "either":
         return (
@@ -442,7 +411,7 @@ def _judge_update(
     assert value.tensor is not None and o.truth is not None
     p = quantity[len(NEW) :]
     weights = o.truth.values[p].to(torch.float64)
-    shown = display_names(definition).get(quantity, quantity)
+    shown = definition.display_names.get(quantity, quantity)
     submitted, note = fit(value.tensor, weights)
     if submitted is None or (note is not None and definition.orientation != "either"):
         got = tuple(value.tensor.shape)
@@ -468,7 +437,7 @@ def _judge_update(
     expected = -lr * gradient.to(torch.float64)
     dtype = value.dtype if value.dtype in FLOAT_DTYPES else "float64"
     tol = update_tolerance(_tolerance(assignment, value, o), weights, torch.finfo(getattr(torch, dtype)).eps)
-    words = f"{shown} is wrong: its step from {display_names(definition).get(p, p)} has the largest error"
+    words = f"{shown} is wrong: its step from {definition.display_names.get(p, p)} has the largest error"
     return _judged(compare(step, expected, tol), tol, note, submitted, words, f", lr = {lr:g}")
 
 
@@ -514,7 +483,7 @@ def _on_own_upstream(
     ok, _, extra = _judge_value(quantity, value, expected, assignment, definition, o)
     if not ok:
         return None
-    shown = display_names(definition)
+    shown = definition.display_names
     mine_words = ", ".join(shown.get(b, b) for b in wrong)
     return True, "", {**extra, "note": f"right for your own {mine_words}, which is wrong (its own check says so)"}
 
@@ -593,7 +562,7 @@ def _own_truth(o: Observed, definition: Definition) -> None:
         except SpecError:
             continue
         o.inputs = inputs
-        o.notes = [f"{n} is stored transposed {tuple(o.inputs[n].T.shape)}: read as its transpose" for n in names]
+        o.read_as = {n: f"{n} is stored transposed {tuple(o.inputs[n].T.shape)}: read as its transpose" for n in names}
         return
     o.not_judged = f"its own inputs do not fit the assignment ({failed.split(': ', 1)[-1]})"
 
@@ -613,7 +582,7 @@ def _check_one(
     max_score = assignment.max_points(name)
     judged = [o for o in observed if o.not_judged is None]
     runs = tuple(o.run_data() for o in observed)
-    shown = display_names(definition)
+    shown = definition.display_names
     what = ", ".join(shown.get(q, q) for q in quantities)
     if not judged:
         why = observed[0].not_judged if observed else "the submission did not run"
@@ -650,8 +619,8 @@ def _check_one(
                 notes.append(f"{shown.get(quantity, quantity)}: {extra['note']}")
             elif ok and not worst_pass:
                 worst_pass = extra
-        for note in o.notes:  # how an input of the quantities judged here was read
-            if note not in notes and any(q.split(".")[-1] == note.split()[0] for q in quantities):
+        for name, note in o.read_as.items():  # how an input of the quantities judged here was read
+            if note not in notes and any(q.split(".")[-1] == name for q in quantities):
                 notes.append(note)
         passed.setdefault(label, label not in failing)
         if label in failing:

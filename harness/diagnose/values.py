@@ -826,24 +826,12 @@ def _own_forward(ev: ValueEvidence) -> Diagnosis | None:
         assert definition is not None
         return _per_run("forward", definition, run.inputs, run.cell, lambda: Forward(definition, run.inputs, run.cell))
 
-    def forward_fits(run: ValueRun, values: Mapping[str, Tensor] | None) -> bool:  # the screen, before autograd
-        if values is None:
-            return False
-        for q in wrong:
-            want, mine = values.get(q), run.read.get(q)
-            if (
-                want is not None
-                and mine is not None
-                and ((s := _shaped(mine, want)) is None or not _close(s, want, ev))
-            ):
-                return False
-        return True
-
     others = [(run, forward_of(run)) for run in ev.runs[1:]]
     first = forward_of(ev.runs[0])
     for kind, detail, at, edit, words in forward_mutants(first):
         del kind
-        if not forward_fits(ev.runs[0], first.values_at(at, edit)):
+        values = first.values_at(at, edit)  # the screen, before autograd: the forward values alone
+        if values is None or not _forward_fits(ev.runs[0], values, wrong, ev):
             continue
         if not _agrees_with(ev.runs[0], first.truth(at, edit), wrong, ev):
             continue
@@ -905,8 +893,13 @@ def _agrees_with(run: ValueRun, truth: Truth | None, forward: Sequence[str], ev:
     grad = truth.values.get(ev.quantity)
     if grad is None or not _close(run.submitted.to(torch.float64), grad, ev):
         return False
+    return _forward_fits(run, truth.values, forward, ev)
+
+
+def _forward_fits(run: ValueRun, values: Mapping[str, Tensor], forward: Sequence[str], ev: ValueEvidence) -> bool:
+    """The run's values of ``forward`` are those in ``values`` (a name either side lacks is not asked)."""
     for q in forward:
-        want = truth.values.get(q)
+        want = values.get(q)
         mine = run.read.get(q)
         if want is None or mine is None:
             continue

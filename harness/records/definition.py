@@ -15,6 +15,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 STYLES = ("script", "functions", "objects")
@@ -147,6 +148,20 @@ class Definition:
         (``helpers=False``: less the helpers, which a script may define too)."""
         roots = (root_of(s.target) for s in self.steps if s.action == "call" and (helpers or not s.helper))
         return list(dict.fromkeys(r for r in roots if r and r not in self.handles() and "{" not in r))
+
+    @cached_property
+    def display_names(self) -> dict[str, str]:
+        """How messages call each quantity: the check that judges it alone (``dW1``), else the name a
+        script binds it to, else the quantity itself (``grad.W1``).  Worked out once (read-only)."""
+        names: dict[str, str] = {}
+        for check in self.checks:
+            if len(check.values) == 1:
+                names.setdefault(check.values[0], check.name)
+        scripted = self.style == "script" or self.script_too
+        for quantity, paths in self.read.items():
+            if quantity not in names:
+                names[quantity] = paths[0] if scripted and paths[0].isidentifier() else quantity
+        return names
 
     def helper_checks(self) -> list[str]:
         """The checks of helpers only (every value read from a ``helper = true`` step's result)."""
