@@ -78,6 +78,54 @@ def test_an_old_nbformat_3_notebook_is_upgraded(tmp_path: Path) -> None:
     assert load(tmp_path / "old.ipynb").cells[0].source.strip() == "x = 41 + 1"
 
 
+def test_a_notebook_is_read_as_nbformat_reads_it_its_code_cells_in_order(tmp_path: Path) -> None:
+    cells = [
+        nbformat.v4.new_markdown_cell("# Homework"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("   "),
+        nbformat.v4.new_raw_cell("raw"),
+        nbformat.v4.new_code_cell(["y = x\n", "z = y + 1"]),
+    ]
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nbformat.v4.new_notebook(cells=cells)))
+    read = nbformat.read(path, as_version=4)
+    expected = [
+        (f"cell {n}", c.source) for n, c in enumerate(read.cells, 1) if c.cell_type == "code" and c.source.strip()
+    ]
+    assert (
+        [(c.label, c.source) for c in load(path).cells]
+        == expected
+        == [("cell 2", "x = 1"), ("cell 5", "y = x\nz = y + 1")]
+    )
+
+
+def test_a_notebook_whose_metadata_the_schema_rejects_is_graded_from_its_code_cells(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 42")])
+    nb.metadata["kernelspec"] = {"display_name": 3}  # nbformat's schema wants a name, and a string
+    path = tmp_path / "odd.ipynb"
+    path.write_text(json.dumps(nb))
+    with pytest.raises(nbformat.ValidationError):
+        nbformat.validate(nbformat.read(path, as_version=4))
+    assert [c.source for c in load(path).cells] == ["x = 42"]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        {"cell_type": "code", "id": "c1", "metadata": {}, "outputs": []},
+        {"cell_type": "code", "id": "c1", "source": 42, "metadata": {}, "outputs": []},
+        {"cell_type": "code", "source": ["x = 1", 2], "metadata": {}, "outputs": []},
+        {"source": "x = 1"},
+        "x = 1",
+    ],
+)
+def test_a_notebook_whose_cells_are_not_nbformats_is_a_clear_submission_error(tmp_path: Path, cell: object) -> None:
+    path = tmp_path / "bad.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}))
+    with pytest.raises(SubmissionError, match=r"notebook cannot be read|not a valid nbformat v4 notebook"):
+        load(path)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
