@@ -641,8 +641,8 @@ def test_a_rerun_runs_the_code_again_in_the_same_child_from_fresh_globals_on_the
     pool: Pool, tmp_path: Path
 ) -> None:
     source = (
-        "import os, torch\nX = torch.tensor([[0.5], [0.25]])\n"
-        "try:\n    carried += 1\nexcept NameError:\n    carried = 1\nprint('pid', os.getpid(), 'X', X.tolist())\n"
+        "import os, sys, torch\nX = torch.tensor([[0.5], [0.25]])\n"
+        "try:\n    carried += 1\nexcept NameError:\n    carried = 1\nsys.stdout.write(f'pid {os.getpid()} X {X.tolist()}\\n')\n"
     )
     substitute = {"X": wire.Substitution(11, wire.ROLE_INPUT)}
     jobs = pool.workers[0].jobs
@@ -671,7 +671,7 @@ def test_a_rerun_starts_from_the_directory_seeds_and_streams_of_a_fresh_run_with
     pool: Pool, tmp_path: Path
 ) -> None:
     source = (
-        "import os, sys, io, torch\nprint(os.getcwd(), sorted(os.listdir('.')), torch.rand(2).tolist())\n"
+        "import os, sys, io, torch\nsys.stdout.write(f\"{os.getcwd()} {sorted(os.listdir('.'))} {torch.rand(2).tolist()}\\n\")\n"
         "open('left-behind.txt', 'w').write('x')\nos.chdir('/')\nsys.stdout = io.StringIO()\n"
     )
     with _rerun_session(pool, tmp_path, source, []) as session:
@@ -680,10 +680,30 @@ def test_a_rerun_starts_from_the_directory_seeds_and_streams_of_a_fresh_run_with
     assert own.ending.stdout == rerun.ending.stdout and "[]" in own.ending.stdout
 
 
+def test_a_rerun_formats_nothing_it_prints_to_its_own_streams_and_prints_anywhere_else(
+    pool: Pool, tmp_path: Path
+) -> None:
+    source = (
+        "import io, sys, contextlib\n"
+        "class Loud:\n    def __str__(self):\n        shown.append(1)\n        return 'loud'\n"
+        "shown = []\nprint(Loud())\nprint(Loud(), file=sys.stderr)\nbuffer = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buffer):\n    print(Loud(), 'captured')\n"
+        "with open('out.txt', 'w') as f:\n    print(Loud(), file=f)\n"
+        "count = float(len(shown))\nsys.stdout.write(buffer.getvalue() + open('out.txt').read())\n"
+    )
+    with _rerun_session(pool, tmp_path, source, ["count"]) as session:
+        own, rerun = _own_then_rerun(session)
+    assert own.ending is not None and rerun.ending is not None
+    assert own.ending.stdout == "loud\nloud captured\nloud\n" and own.ending.stderr == "loud\n"
+    assert rerun.ending.stdout == "loud captured\nloud\n" and rerun.ending.stderr == ""  # read by nobody: not formatted
+    counts = [o.final("count") for o in (own, rerun)]
+    assert [c.tensor.item() for c in counts if c is not None and c.tensor is not None] == [4.0, 2.0]
+
+
 def test_a_rerun_has_a_cpu_allowance_of_its_own_within_the_jobs_hard_limit(pool: Pool, tmp_path: Path) -> None:
     limits = replace(LIMITS, cpu_seconds=4.0)
     path = tmp_path / "cpu.py"
-    path.write_text("import resource as r\nprint(r.getrlimit(r.RLIMIT_CPU))\n")
+    path.write_text("import resource as r, sys\nsys.stdout.write(str(r.getrlimit(r.RLIMIT_CPU)))\n")
     with pool.session(load(path), limits, [], [], runs=3) as session:
         own, rerun = _own_then_rerun(session)
     assert own.ending is not None and rerun.ending is not None

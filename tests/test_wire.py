@@ -36,7 +36,7 @@ from harness import wire
 from harness.load import load
 from harness.records.assignment import Assignment, Limits
 from harness.records.outcome import Outcome, Value
-from harness.run.sandbox import worker_command, worker_source
+from harness.run.sandbox import packed, worker_command, worker_source
 from harness.run.values import decode_value, encode_argument
 
 LIMITS = replace(Assignment().limits, timeout=10.0)
@@ -527,9 +527,9 @@ def test_the_wire_protocol_runs_on_the_standard_library_alone() -> None:
 def test_the_workers_program_carries_the_protocol_and_fits_one_argument() -> None:
     program = worker_source()
     compile(program, "<string>", "exec")
-    assert repr(Path(wire.__file__).read_text(encoding="utf-8")) in program
-    assert repr(Path(worker.__file__).read_text(encoding="utf-8")) in program
-    assert len(program.encode()) < 100 * 1024  # Linux takes at most 128 KiB in one argument
+    assert repr(packed(Path(wire.__file__).read_text(encoding="utf-8"))) in program
+    assert repr(packed(Path(worker.__file__).read_text(encoding="utf-8"))) in program
+    assert len(program.encode()) < 64 * 1024  # Linux takes at most 128 KiB in one argument
     assert program in worker_command(0, "off", []).argv
 
 

@@ -31,6 +31,7 @@ worker ends whatever a submission left behind.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import functools
 import importlib
@@ -45,6 +46,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,13 +68,18 @@ _WIRE_SOURCE = Path(wire.__file__)
 # The worker's program: the wire protocol made a module of its own (registered before it
 # runs, as an import would), then the worker's source as the main program.  Both keep a file
 # name that starts with "<string>": the worker's tracebacks leave such frames out (its own).
+# Each source is carried compressed (zlib, then base85): the program is one argument of a
+# command line, and Linux takes at most 128 KiB in one (the two sources are more than 100 KiB).
 _BOOTSTRAP = """\
-import sys as _sys, types as _types
+import sys as _sys, types as _types, zlib as _zlib, base64 as _base64
+def _source(packed):
+    return _zlib.decompress(_base64.b85decode(packed)).decode("utf-8")
 _wire = _types.ModuleType({name!r}, "the grader's wire protocol (harness/wire.py), injected")
 _sys.modules[{name!r}] = _wire
-exec(compile({wire_source!r}, "<string>:{name}", "exec", dont_inherit=True), _wire.__dict__)
-del _sys, _types, _wire
-exec(compile({worker_source!r}, "<string>", "exec", dont_inherit=True))
+exec(compile(_source({wire_source!r}), "<string>:{name}", "exec", dont_inherit=True), _wire.__dict__)
+_worker = compile(_source({worker_source!r}), "<string>", "exec", dont_inherit=True)
+del _sys, _types, _zlib, _base64, _source, _wire
+exec(_worker)
 """
 
 # Inside the sandbox: the whole ``-c`` program of the worker's interpreter.  It reads the
@@ -150,9 +157,14 @@ def worker_source() -> str:
     """
     return _BOOTSTRAP.format(
         name=wire.INJECTED_NAME,
-        wire_source=_WIRE_SOURCE.read_text(encoding="utf-8"),
-        worker_source=_WORKER_SOURCE.read_text(encoding="utf-8"),
+        wire_source=packed(_WIRE_SOURCE.read_text(encoding="utf-8")),
+        worker_source=packed(_WORKER_SOURCE.read_text(encoding="utf-8")),
     )
+
+
+def packed(source: str) -> str:
+    """``source`` as the worker's program carries it: zlib-compressed, base85 (ASCII)."""
+    return base64.b85encode(zlib.compress(source.encode("utf-8"), 9)).decode("ascii")
 
 
 @dataclass(frozen=True)
