@@ -1,7 +1,8 @@
 """Stage 1, load: turn a path into a :class:`Submission` (code cells, never run here).
 
-A ``.py`` file is one cell.  A notebook is read with nbformat (v4; older
-versions are upgraded by nbformat) and its code cells are kept in order.
+A ``.py`` file is one cell.  A notebook's code cells are kept in order: read
+from its JSON where it is a v4 notebook whose cells are as nbformat's schema has
+them, else by nbformat (which upgrades an older version, or says what is wrong).
 IPython syntax (``%magic``, ``!shell``, ``x?``) is rewritten by IPython's own
 input transformers into calls on ``get_ipython()``; the run stage gives the
 submission a stub that refuses everything but a few harmless magics, so the

@@ -380,7 +380,8 @@ class Child:
         """Run the code again from its first cell, as a fresh child would: fresh globals, the
         job's streams, directory, arguments and seeds, a CPU allowance of its own; then answer
         calls as after the first run.  The worker emptied the run's files before it passed the
-        message on; the statements are not compiled again."""
+        message on; the statements are not compiled again.  What the run prints to its own
+        stdout and stderr is not formatted (see :func:`_unread_print`)."""
         self.namespace.clear()  # the last run's globals go (their functions' cycles through it with them)
         self.fresh(substitute)
         stdout, stderr, cwd, argv = self.origin
