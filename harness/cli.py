@@ -18,7 +18,6 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from harness.report import (
     ALWAYS,
     DEFAULT_FORMATS,
     STREAMED,
+    Pages,
     parse_formats,
     write_reports,
     write_reports_streamed,
@@ -207,7 +207,21 @@ def grade(
         else None
     )
 
+    tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
+    visibility = {c: assignment.visibility_of(c) for c in assignment.checks}
+    # Without a roster, json and md are written one verdict at a time: each md page as its verdict
+    # arrives, report.json from the journal's lines once the batch is done; the grader's memory
+    # stays flat however large the batch (the same bytes as written whole).
+    streamed = bool(plan.files) and book.roster is None and set(wanted) <= set(STREAMED)
+    pages = (
+        Pages(out, [str(p) for p in plan.files], report_data([], assignment.name, tolerances, visibility), access)
+        if streamed and "md" in wanted
+        else None
+    )
+
     def show(verdict: VerdictData) -> None:
+        if pages is not None:
+            pages.add(verdict)
         if bar is not None:
             bar.update(1)
         elif not quiet:
@@ -236,22 +250,13 @@ def grade(
         journal = out / sharding.JOURNAL
         if journal.is_file():
             access.give(journal)
-    tolerances = {k: str(v) for k, v in assignment.tolerances.items()}
-    visibility = {c: assignment.visibility_of(c) for c in assignment.checks}
-    # Without a roster, json and md are written one verdict at a time, read back from the journal:
-    # the grader's memory stays flat however large the batch (the same bytes as written whole).
-    streamed = graded is not None and book.roster is None and set(wanted) <= set(STREAMED)
     if streamed:
         verdicts = graded.slims()
         data = report_data(verdicts, assignment.name, tolerances, visibility)
         if plan.info:
             data["shard"] = plan.info
         data["submissions"], timings = gradebook.split_timings(verdicts)
-
-        def whole() -> Iterator[VerdictData]:
-            return (gradebook.split_timings([v])[0][0] for v in graded)
-
-        write_reports_streamed(out, data, whole, wanted, access)
+        write_reports_streamed(out, data, graded.lines, wanted, access, pages)
         graded.close()
     else:
         if graded is not None:

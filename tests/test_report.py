@@ -128,12 +128,13 @@ def test_a_check_as_text_has_its_message_mistake_and_worst_entries() -> None:
     assert check_details(check("loss", "pass", 1, 1), tolerance=False) == "loss says pass"
 
 
-def _streamed_and_whole(tmp_path: Path, verdicts: list[dict[str, Any]]) -> tuple[Path, Path]:
-    """The same verdicts written whole (write_reports) and one at a time from a journal."""
+def _streamed_and_whole(tmp_path: Path, verdicts: list[dict[str, Any]], early: bool = False) -> tuple[Path, Path]:
+    """The same verdicts written whole (write_reports) and one at a time from a journal; ``early``:
+    the md pages written as the verdicts arrive (last first), as ``gradproof grade`` does."""
     from harness.batch import Graded
     from harness.batch.journal import Journal, canonical_line
     from harness.course.gradebook import split_timings
-    from harness.report import write_reports_streamed
+    from harness.report import Pages, write_reports_streamed
 
     journal_dir, whole, streamed = tmp_path / "journal", tmp_path / "whole", tmp_path / "streamed"
     for folder in (journal_dir, whole, streamed):
@@ -150,7 +151,13 @@ def _streamed_and_whole(tmp_path: Path, verdicts: list[dict[str, Any]]) -> tuple
     slims = graded.slims()
     data = report_data(slims, "mlp-4-3-1", {"float32": "rtol"}, {"dE_dW1": "hidden"})
     data["submissions"], _ = split_timings(slims)
-    write_reports_streamed(streamed, data, lambda: (split_timings([v])[0][0] for v in graded), ("json", "md"))
+    pages = None
+    if early:
+        head = report_data([], "mlp-4-3-1", {"float32": "rtol"}, {"dE_dW1": "hidden"})
+        pages = Pages(streamed, [str(v["submission"]) for v in verdicts], head)
+        for v in reversed(read_back[1:]):  # the first one's page is left to the end
+            pages.add(v)
+    write_reports_streamed(streamed, data, graded.lines, ("json", "md"), pages=pages)
     graded.close()
     return whole, streamed
 
@@ -167,6 +174,29 @@ def test_reports_written_one_verdict_at_a_time_are_the_same_bytes_as_written_who
     assert len(names) == len(verdicts) + 2  # report.json, summary.md, a page each
     for name in names:
         assert (whole / name).read_bytes() == (streamed / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["pages-at-the-end", "pages-as-verdicts-arrive"])
+def test_reports_streamed_are_the_same_bytes_however_the_md_pages_are_written(tmp_path: Path, early: bool) -> None:
+    verdicts = [verdict(submission=f"subs/{name}", score=len(name)) for name in ["a.py", "b.py", "a.py"]]
+    verdicts.append(verdict(submission="subs/x\udcff.py", stdout="out \ud83d\ude00 \udcff"))
+    seconds_last = {k: v for k, v in verdict(submission="subs/c.py").items() if k != "duration_s"}
+    verdicts.append({**seconds_last, "duration_s": 0.25})  # as Verdict.to_data orders it
+    whole, streamed = _streamed_and_whole(tmp_path, verdicts, early=early)
+    names = sorted(str(p.relative_to(whole)) for p in whole.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(streamed)) for p in streamed.rglob("*") if p.is_file())
+    assert len(names) == len(verdicts) + 2
+    for name in names:
+        assert (whole / name).read_bytes() == (streamed / name).read_bytes(), name
+
+
+def test_pages_made_for_other_submissions_are_refused(tmp_path: Path) -> None:
+    from harness.report import Pages, write_reports_streamed
+
+    data = report_data([verdict(submission="a.py")], "mlp-4-3-1", {}, {})  # type: ignore[list-item]
+    pages = Pages(tmp_path, ["b.py"], data)
+    with pytest.raises(UsageError, match="pages="):
+        write_reports_streamed(tmp_path, data, lambda: iter([]), ("json", "md"), pages=pages)
 
 
 def test_a_report_of_no_verdicts_streamed_is_the_same_bytes(tmp_path: Path) -> None:

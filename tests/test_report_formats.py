@@ -409,23 +409,40 @@ JSON_VALUES = st.recursive(
 )
 
 
-@given(JSON_VALUES, st.integers(0, 3))
-def test_the_reports_own_json_writer_writes_what_json_dumps_with_an_indent_writes(value: Any, level: int) -> None:
-    expected = json.dumps(value, indent=2, allow_nan=False)
-    assert json_file.dumps(value, level) == expected.replace("\n", "\n" + "  " * level)
+@given(st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=6), st.integers(0, 6), JSON_VALUES)
+def test_a_verdicts_report_json_line_is_its_journal_line_without_its_seconds_wherever_they_are(
+    rest: dict[str, Any], at: int, nested: Any
+) -> None:
+    from harness.batch.journal import canonical_line
+
+    rest, nested = json.loads(json.dumps(rest)), json.loads(json.dumps(nested))  # as a journal gives data back
+    rest.pop("duration_s", None)
+    items = [("submission", "s.py"), *rest.items(), ("inner", {"duration_s": nested})]
+    seconds = ("duration_s", 0.125)
+    for place in (min(at, len(items)), len(items)):  # somewhere, and last (as Verdict.to_data puts them)
+        data = dict([*items[:place], seconds, *items[place:]])
+        without = {k: v for k, v in data.items() if k != "duration_s"}
+        line = canonical_line(data)  # type: ignore[arg-type]
+        assert json_file.timeless_text(line) == json_file.verdict_text(without)  # type: ignore[arg-type]
+        assert json.loads(json_file.timeless_text(line)) == json.loads(json.dumps(without))
 
 
-@pytest.mark.parametrize(
-    "value", [float("nan"), [1.0, float("inf")], {"x": -float("inf")}, {1.5: float("nan")}, {2: {3}}]
-)
-def test_the_reports_own_json_writer_refuses_what_json_refuses(value: Any) -> None:
-    with pytest.raises((ValueError, TypeError)) as theirs:
-        json.dumps(value, allow_nan=False)
-    with pytest.raises(theirs.type):
-        json_file.dumps(value)
-
-
-def test_the_reports_own_json_writer_writes_a_real_report_as_json_dumps_does(graded: Path) -> None:
-    report = json.loads((graded / "report.json").read_text(encoding="utf-8"))
+def test_report_json_is_indented_down_to_its_verdicts_and_holds_each_on_one_line(graded: Path) -> None:
+    text = (graded / "report.json").read_text(encoding="utf-8")
+    report = json.loads(text)
     assert report["submissions"]
-    assert json_file.dumps(report) == json.dumps(report, indent=2, allow_nan=False)
+    lines = text.splitlines()
+    start = lines.index('  "submissions": [')
+    rows = lines[start + 1 : start + 1 + len(report["submissions"])]
+    assert [json.loads(r.strip().rstrip(",")) for r in rows] == report["submissions"]
+    assert all(r.startswith('    {"submission": ') for r in rows)
+    assert lines[start + 1 + len(report["submissions"])] == "  ],"
+    assert json_file.report_json(report) == text
+    others = {k: v for k, v in report.items() if k != "submissions"}
+    assert json.loads(json_file.report_json({**report, "submissions": []})) == {**others, "submissions": []}
+
+
+def test_report_json_refuses_what_json_refuses() -> None:
+    report = {"tool": "gradproof", "submissions": [{"submission": "a", "score": float("nan")}]}
+    with pytest.raises(ValueError):
+        json_file.report_json(report)  # type: ignore[arg-type]

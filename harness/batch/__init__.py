@@ -55,10 +55,11 @@ def _graded(
     sandbox: SandboxMode,
     hide: list[Path],
     stopping: list[threading.Thread] | None = None,
-) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
-    """Verdict data for each (index, path) as it is done, in groups that arrived together: one
-    worker in this process for one job (one at a time), else one grader process per job (see
-    ``harness.batch.processes.grade_in_process_groups``; ``stopping`` is its)."""
+) -> Iterator[list[tuple[int, str | GradingFailed]]]:
+    """Each (index, path)'s verdict as its journal line (:func:`canonical_line`), as it is done,
+    in groups that arrived together: one worker in this process for one job (one at a time),
+    else one grader process per job (see ``harness.batch.processes.grade_in_process_groups``;
+    ``stopping`` is its)."""
     if jobs > 1 and len(todo) > 1:
         yield from grade_in_process_groups(todo, assignment, jobs, sandbox, hide, stopping)
         return
@@ -74,13 +75,13 @@ def _graded(
         # that too happens while the worker starts.  A worker that cannot start raises there.
         for i, path in todo:
             try:
-                data = grade_submission(path, pool, assignment).to_data()
+                line = canonical_line(grade_submission(path, pool, assignment).to_data())
             except GraderError:
                 raise  # the grader cannot work at all (a worker that cannot start)
             except Exception as exc:
                 yield [(i, GradingFailed(f"{type(exc).__name__}: {exc}"))]
             else:
-                yield [(i, data)]
+                yield [(i, line)]
 
 
 def slim(data: VerdictData) -> VerdictData:
@@ -136,6 +137,17 @@ class Graded:
 
     def __iter__(self) -> Iterator[VerdictData]:
         return (self.verdict(i) for i in range(len(self)))
+
+    def line(self, i: int) -> str:
+        """:meth:`verdict` as its journal line (:func:`~harness.batch.journal.canonical_line`),
+        read as text: report.json copies it."""
+        if i in self._kept:
+            return canonical_line(self._kept[i])
+        assert self.journal is not None
+        return self.journal.line_at(*self._places[i])
+
+    def lines(self) -> Iterator[str]:
+        return (self.line(i) for i in range(len(self)))
 
     def close(self) -> None:
         """Wait for the grader processes to end (they stop while the reports are written) and
@@ -215,8 +227,8 @@ def grade_batch_stored(
                 if isinstance(outcome, GradingFailed):
                     finished.append((i, _grader_failure(paths[i], outcome.message, assignment)))
                 else:
-                    lines.append(canonical_line(outcome))
-                    finished.append((i, json.loads(lines[-1])))  # canonical(): what the journal gives back
+                    lines.append(outcome)
+                    finished.append((i, json.loads(outcome)))  # canonical(): what the journal gives back
             # durable (one write, one fsync for the group) before any is counted done
             places = iter(journal.append_lines(lines) if journal is not None else [])
             for (i, data), (_, outcome) in zip(finished, group):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,8 +10,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from harness.batch.journal import canonical_line
 from harness.errors import GraderError
 from harness.records.outcome import GradingFailed, SandboxMode
 from harness.records.report import VerdictData
@@ -39,10 +41,11 @@ def grade_in_processes(
     """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
 
     Yields ``(index, verdict data)`` as each submission is done, in the order they finish
-    (:func:`grade_in_process_groups`, one at a time).
+    (:func:`grade_in_process_groups`, one at a time, each line read).
     """
     for group in grade_in_process_groups(items, assignment, processes, sandbox, hide):
-        yield from group
+        for index, line in group:
+            yield index, line if isinstance(line, GradingFailed) else cast(VerdictData, json.loads(line))
 
 
 def grade_in_process_groups(
@@ -52,10 +55,11 @@ def grade_in_process_groups(
     sandbox: SandboxMode = "auto",
     hide: list[Path] | None = None,
     stopping: list[threading.Thread] | None = None,
-) -> Iterator[list[tuple[int, VerdictData | GradingFailed]]]:
+) -> Iterator[list[tuple[int, str | GradingFailed]]]:
     """Grade ``items`` (index, path) in ``processes`` grader processes, one worker each.
 
-    Yields the ``(index, verdict data)`` of the submissions done, in the order they finish, in
+    Yields the ``(index, verdict)`` of the submissions done, each verdict its journal line
+    (:func:`~harness.batch.journal.canonical_line`), in the order they finish, in
     groups: those that arrived together (one wait), so that the batch journals a group with one
     fsync; a group is never held back waiting for more.
 
@@ -89,7 +93,7 @@ def grade_in_process_groups(
                 while pending and len(grader.outstanding) < 2 and grader.alive:
                     grader.give(pending.pop())
             ready = _wait_any([g.reader for g in graders if g.outstanding])
-            group: list[tuple[int, VerdictData | GradingFailed]] = []
+            group: list[tuple[int, str | GradingFailed]] = []
             for grader in graders:
                 if grader.reader not in ready:
                     continue
@@ -107,7 +111,7 @@ def grade_in_process_groups(
                     raise GraderError(str(message[1]))
                 index = int(message[1])
                 grader.outstanding.pop(index, None)
-                group.append((index, message[2] if kind == "done" else GradingFailed(str(message[2]))))
+                group.append((index, str(message[2]) if kind == "done" else GradingFailed(str(message[2]))))
             if group:
                 yield group
     finally:
@@ -265,5 +269,5 @@ def _grader_process_main() -> None:
                 return
             except Exception as exc:
                 writer.send(("failed", index, f"{type(exc).__name__}: {exc}"))
-            else:
-                writer.send(("done", index, data))
+            else:  # its journal line: the dumps is done here, beside the other grader processes
+                writer.send(("done", index, canonical_line(data)))

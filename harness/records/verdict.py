@@ -49,7 +49,6 @@ class Verdict:
             "score": self.score,
             "max_score": self.max_score,
             "isolation": self.isolation,
-            "duration_s": round(self.duration_s, 4),
             "style": self.style,
             "digest": self.digest,
             "seed": self.seed,
@@ -58,4 +57,5 @@ class Verdict:
             "stderr": self.stderr,
             "checks": [c.to_data() for c in self.checks],
             "flags": [f.to_data() for f in self.flags],
+            "duration_s": round(self.duration_s, 4),  # last: report.json's line is the journal's cut before it
         }

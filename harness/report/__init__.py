@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import cast
 
 from harness.errors import invalid
-from harness.records.report import ReportData, VerdictData, valid_data
+from harness.records.report import ReportData, VerdictData, valid_data, valid_text
 from harness.report import canvas, classroom, csv_file, html_pages, json_file, junit, markdown, notebook
 from harness.report.files import (
     PRIVATE,
@@ -100,64 +100,103 @@ def _give_folders(out: Path, written: list[Path], access: Access) -> None:
 
 _WRITERS = 4  # threads writing a streamed report's pages
 STREAMED: tuple[str, ...] = ("json", "md")  # the formats :func:`write_reports_streamed` writes
-_PLACE = "\x00gradproof: the verdicts go here\x00"
+
+
+class Pages:
+    """Each submission's md page, rendered and written (by a few threads: their fsyncs overlap
+    instead of queueing) as its verdict arrives, while the batch runs: the report's writing after
+    the last verdict is then report.json and summary.md alone.
+
+    ``submissions``: the batch's names, in order (a page's name depends on all of them, as
+    :func:`~harness.report.files.submission_pages` says); ``report``: the report's top level (what
+    a page shows of it: the tool, its version, the assignment).
+    """
+
+    def __init__(self, out: Path, submissions: list[str], report: ReportData, access: Access = PRIVATE) -> None:
+        self.out, self.access = out, access
+        self.report = cast(ReportData, valid_data(report))
+        names = [valid_text(s) for s in submissions]
+        self.pages = submission_pages(
+            cast(ReportData, {"submissions": [{"submission": n} for n in names]}), markdown.SUFFIX
+        )
+        self._places: dict[str, list[int]] = {}
+        for n, name in enumerate(names):
+            self._places.setdefault(name, []).append(n)
+        self.written: set[int] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._flight: deque[Future[None]] = deque()
+
+    def add(self, verdict: VerdictData) -> None:
+        """Write the page of ``verdict`` (already valid: the journal gives it back so): the first of
+        its name's not written yet (a name given twice is the same file, graded the same)."""
+        places = [n for n in self._places.get(str(verdict["submission"]), []) if n not in self.written]
+        if places:
+            self.write([(places[0], markdown.markdown(verdict, self.report))])
+
+    def write(self, pages: list[tuple[int, str]]) -> None:
+        if self._pool is None:
+            make_folder((self.out / self.pages[0]).parent, self.access)
+            self._pool = ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report")
+        for n, text in pages:
+            self._flight.append(self._pool.submit(write_atomic, self.out / self.pages[n], text, self.access))
+            self.written.add(n)
+        while len(self._flight) >= 4 * _WRITERS:
+            self._flight.popleft().result()
+
+    def close(self) -> None:
+        """Wait for every page to be written (a failed write raises here)."""
+        try:
+            while self._flight:
+                self._flight.popleft().result()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
 
 def write_reports_streamed(
     out: Path,
     report: ReportData,
-    verdicts: Callable[[], Iterator[VerdictData]],
+    lines: Callable[[], Iterator[str]],
     formats: Iterable[str] = DEFAULT_FORMATS,
     access: Access = PRIVATE,
+    pages: Pages | None = None,
 ) -> list[Path]:
     """:func:`write_reports` for a batch too large to hold: the same files, byte for byte, written
     one verdict at a time.
 
     ``report``'s ``submissions`` are each verdict's slim form (what ``summary`` and
-    ``summary.md`` read: see :func:`harness.batch.slim`); ``verdicts()`` gives the whole ones,
-    in the same order, each time it is called, each already valid
-    (:func:`~harness.records.report.valid_data`: the journal gives them back so).  Only the
-    :data:`STREAMED` formats.
+    ``summary.md`` read: see :func:`harness.batch.slim`); ``lines()`` gives the whole ones, in
+    the same order, each time it is called, each as its journal line
+    (:func:`~harness.batch.journal.canonical_line`: valid, its seconds last or absent), which
+    report.json copies (:func:`~harness.report.json_file.timeless_text`).  ``pages``: the md
+    pages written already as the verdicts came (:class:`Pages`); those it lacks are written
+    here.  Only the :data:`STREAMED` formats.
     """
     names = dict.fromkeys([ALWAYS, *(_known(f) for f in formats)])
     if not set(names) <= set(STREAMED):
         invalid("formats", ",".join(names), f"only {', '.join(STREAMED)} are written streamed")
     valid = cast(ReportData, valid_data(report))
-    # report.json: the report around a placeholder, and each verdict put in its place as
-    # json.dumps(..., indent=2) puts an item of a list that is a value of the top level.  The md
-    # pages are rendered in the same pass over the verdicts (each read once) and written (each
-    # fsync'd) by a few threads: the fsyncs of a large batch's pages overlap instead of queueing.
-    around = json_file.report_json_of_valid(cast(ReportData, {**valid, "submissions": [_PLACE]}))
-    place = '\n    "' + json.dumps(_PLACE)[1:-1] + '"\n'
     path = out / json_file.REPORT_FILE
-    pages = submission_pages(valid, markdown.SUFFIX) if "md" in names else []
-    if pages:
-        make_folder((out / pages[0]).parent, access)
-    with ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report") as pool:
-        flight: deque[Future[None]] = deque()
+    if "md" not in names:
+        pages = None
+    elif pages is None:
+        pages = Pages(out, [v["submission"] for v in valid["submissions"]], valid, access)
+    elif pages.pages != submission_pages(valid, markdown.SUFFIX):
+        invalid("pages", pages.out, "were made for other submissions than the report's")
+    try:
 
-        def page(n: int, verdict: VerdictData) -> None:
-            if n < len(pages):
-                flight.append(pool.submit(write_atomic, out / pages[n], markdown.markdown(verdict, valid), access))
-                while len(flight) >= 4 * _WRITERS:
-                    flight.popleft().result()
+        def texts() -> Iterator[str]:
+            for n, line in enumerate(lines()):
+                if pages is not None and n not in pages.written and n < len(pages.pages):
+                    pages.write([(n, markdown.markdown(cast(VerdictData, json.loads(line)), pages.report))])
+                yield json_file.timeless_text(line)
 
-        if valid["submissions"]:
-            head, tail = around.split(place, 1)
-
-            def chunks() -> Iterator[str]:
-                yield head
-                for n, verdict in enumerate(verdicts()):
-                    page(n, verdict)
-                    yield ("\n" if n == 0 else ",\n") + "    " + json_file.dumps(verdict, level=2)
-                yield "\n" + tail
-
-            write_atomic_chunks(path, chunks(), access)
-        else:
-            write_atomic(path, json_file.report_json_of_valid(valid), access)
-        for done in flight:
-            done.result()
-    written = [path, *(out / p for p in pages)]
+        write_atomic_chunks(path, json_file.report_chunks(valid, texts()), access)
+    finally:
+        if pages is not None:
+            pages.close()
+    written = [path, *(out / p for p in (pages.pages if pages is not None else []))]
     if "md" in names:
         path = out / markdown.SUMMARY_FILE
         write_atomic(path, markdown.summary_markdown(valid), access)

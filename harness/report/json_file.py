@@ -1,105 +1,61 @@
-"""Format ``json``: ``report.json``, the verdicts' plain data, from which every other format is built."""
+"""Format ``json``: ``report.json``, the verdicts' plain data, from which every other format is built.
+
+The report is indented (two spaces) down to its list of verdicts; each verdict is one line of
+it, as ``json.dumps`` writes it without an indent: ``grep`` finds a submission's line, ``jq``
+shows it whole.  That line is the verdict's journal line without its seconds
+(:func:`timeless_text`), so a batch of any size writes report.json by copying text, not by
+encoding every verdict again.
+"""
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring_ascii
-from typing import Any
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import cast
 
-from harness.records.report import ReportData, valid_data
+from harness.records.report import ReportData, VerdictData, valid_data
 from harness.report.files import Rendered
 
 REPORT_FILE = "report.json"
-INDENT = "  "
+_PLACE = "\x00gradproof: the verdicts go here\x00"
+_PLACE_LINE = '\n    "' + json.dumps(_PLACE)[1:-1] + '"\n'
+_BETWEEN = ",\n    "
+# The end of a verdict's line whose last key is its seconds (as Verdict.to_data puts them): only
+# the top level's own closing brace can follow a number there (a string's quotes are escaped).
+_SECONDS_LAST = re.compile(r', "duration_s": (?:-?[0-9][0-9.eE+-]*|null)\}\n?\Z')
 
 
-def dumps(value: Any, level: int = 0) -> str:
-    """``json.dumps(value, indent=2, allow_nan=False)``, the same text, faster (the standard
-    library's encoder has no C version with an indent, and a report's verdicts hold thousands of
-    numbers); ``level``: the depth it starts at, as inside ``level`` containers."""
-    out: list[str] = []
-    _dump(value, out, level)
-    return "".join(out)
+def verdict_text(verdict: VerdictData) -> str:
+    """One verdict as report.json holds it: one line, ASCII, no NaN."""
+    return json.dumps(verdict, allow_nan=False)
 
 
-def _float(value: float) -> str:
-    if value != value or value in (_INFINITY, -_INFINITY):
-        raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
-    return float.__repr__(value)
+def timeless_text(line: str) -> str:
+    """:func:`verdict_text` of a journal line's verdict without its ``duration_s`` (report.json
+    leaves the seconds to timings.json): the line cut where the seconds are its last key, else
+    read and written again."""
+    found = _SECONDS_LAST.search(line)
+    if found is not None:
+        return line[: found.start()] + "}"
+    data = json.loads(line)
+    data.pop("duration_s", None)
+    return verdict_text(cast(VerdictData, data))
 
 
-_INFINITY = float("inf")
-
-
-def _key(key: Any) -> str:
-    """A key as ``json`` writes one: a string, or a number, true, false or null made one."""
-    if isinstance(key, str):
-        return encode_basestring_ascii(key)
-    if isinstance(key, float):
-        return encode_basestring_ascii(_float(key))
-    if key is True or key is False or key is None:
-        return {True: '"true"', False: '"false"', None: '"null"'}[key]
-    if isinstance(key, int):
-        return f'"{int.__repr__(key)}"'
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
-def _dump(value: Any, out: list[str], level: int) -> None:
-    """Append ``value``'s text to ``out``: the exact types first (most of a verdict), then what
-    ``json``'s encoder accepts in the order it checks (a subclass, a tuple)."""
-    kind = type(value)
-    if kind is float:
-        out.append(_float(value))
-    elif kind is str:
-        out.append(encode_basestring_ascii(value))
-    elif kind is int:
-        out.append(int.__repr__(value))
-    elif kind is list or kind is dict:
-        if not value:
-            out.append("[]" if kind is list else "{}")
-            return
-        inner = "\n" + INDENT * (level + 1)
-        between = "," + inner
-        if kind is dict:
-            out.append("{" + inner)
-            first = True
-            for key, item in value.items():
-                if not first:
-                    out.append(between)
-                first = False
-                out.append(_key(key))
-                out.append(": ")
-                _dump(item, out, level + 1)
-            out.append("\n" + INDENT * level + "}")
-            return
-        out.append("[" + inner)
-        first = True
-        for item in value:
-            if not first:
-                out.append(between)
-            first = False
-            if type(item) is float:
-                out.append(_float(item))
-            else:
-                _dump(item, out, level + 1)
-        out.append("\n" + INDENT * level + "]")
-    elif isinstance(value, str):
-        out.append(encode_basestring_ascii(value))
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        out.append(_float(value))
-    elif isinstance(value, (list, tuple)):
-        _dump(list(value), out, level)
-    elif isinstance(value, dict):
-        _dump(dict(value.items()), out, level)
-    else:
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+def report_chunks(report: ReportData, verdict_texts: Iterable[str]) -> Iterator[str]:
+    """report.json of a report already made valid, in pieces: its top level around
+    ``verdict_texts`` (each :func:`verdict_text`, in the order of ``report["submissions"]``,
+    which only says whether there are any)."""
+    if not report["submissions"]:
+        yield json.dumps(report, indent=2, allow_nan=False) + "\n"
+        return
+    around = json.dumps({**report, "submissions": [_PLACE]}, indent=2, allow_nan=False) + "\n"
+    head, tail = around.split(_PLACE_LINE, 1)
+    yield head + "\n    "
+    for n, text in enumerate(verdict_texts):
+        yield text if n == 0 else _BETWEEN + text
+    yield "\n" + tail
 
 
 def report_json(report: ReportData) -> str:
@@ -110,7 +66,7 @@ def report_json(report: ReportData) -> str:
 def report_json_of_valid(report: ReportData) -> str:
     """:func:`report_json` of a report already made valid (``write_reports`` makes it valid once
     for every format: a second pass over every verdict's strings costs as much as the first)."""
-    return dumps(report) + "\n"
+    return "".join(report_chunks(report, (verdict_text(v) for v in report["submissions"])))
 
 
 def render(report: ReportData) -> Rendered:
