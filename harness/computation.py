@@ -9,6 +9,7 @@ mistake in the assignment is one line naming the file and the line, not a verdic
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import traceback
 from collections.abc import Callable, Mapping
@@ -27,12 +28,17 @@ from harness.records.assignment import Assignment
 from harness.records.definition import GRAD, NEW, Definition, InputSpec
 
 _modules: dict[tuple[str, float], Callable[..., Any]] = {}
+_resolved: dict[tuple[str, str], str] = {}  # (folder, reference) -> its real path (resolved once: a stat a call)
 
 
 def reference_of(definition: Definition) -> Callable[..., Any]:
     """The reference function, imported from the assignment's folder (once per file version)."""
     path = Path(definition.folder) / definition.reference
-    key = (str(path.resolve()), path.stat().st_mtime)
+    where = (str(definition.folder), str(definition.reference))
+    real = _resolved.get(where)
+    if real is None:
+        real = _resolved[where] = str(path.resolve())
+    key = (real, os.stat(real).st_mtime)
     found = _modules.get(key)
     if found is None:
         name = f"gradproof_reference_{re.sub(r'[^A-Za-z0-9_]', '_', definition.name)}"
