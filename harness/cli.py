@@ -60,6 +60,9 @@ class _Group(click.Group):
             raise click.UsageError(terminal(exc)) from None
         except GradproofError as exc:
             raise click.ClickException(terminal(exc)) from None
+        except OSError as exc:  # a folder it cannot make or write (--out under a file, a full disk): one line, exit 1
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(terminal(f"{where}{exc.strerror or exc}")) from None
 
 
 def _say(text: str) -> None:

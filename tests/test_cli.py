@@ -297,3 +297,11 @@ def test_an_unknown_assignment_is_one_error_line_and_exit_2(tmp_path: Path, args
         "Error: assignment='nosuch': no such folder, file or built-in assignment (built in: backprop-drill, "
         "mlp-4-3-1, mlp-class, two-layer-softmax, word2vec-softmax)"
     ]
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n")
+    out = tmp_path / "a-file" / "reports"
+    result = _run("grade", str(ROOT / "submissions" / "correct_script.py"), "--out", str(out))
+    assert result.exit_code == 1
+    assert result.output == f"Error: {out}: Not a directory\n"
