@@ -28,13 +28,13 @@ from harness.records.assignment import Assignment
 from harness.records.definition import GRAD, NEW, Definition, InputSpec
 
 _modules: dict[tuple[str, float], Callable[..., Any]] = {}
-_resolved: dict[tuple[str, str], str] = {}  # (folder, reference) -> its real path (resolved once: a stat a call)
+_resolved: dict[tuple[str, str], str] = {}  # (cwd for a relative path, path) -> its real path (a stat a call)
 
 
 def reference_of(definition: Definition) -> Callable[..., Any]:
     """The reference function, imported from the assignment's folder (once per file version)."""
     path = Path(definition.folder) / definition.reference
-    where = (str(definition.folder), str(definition.reference))
+    where = ("" if path.is_absolute() else os.getcwd(), str(path))
     real = _resolved.get(where)
     if real is None:
         real = _resolved[where] = str(path.resolve())
