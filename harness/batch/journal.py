@@ -103,28 +103,29 @@ class Journal:
 
     def read_at(self, offset: int, length: int) -> VerdictData:
         """The verdict of the line at ``offset`` (as :meth:`entries` or :meth:`append_lines` said)."""
-        if self._reader is None:
-            self._reader = os.open(self.path, os.O_RDONLY)
-        data = _parse(os.pread(self._reader, length, offset))
-        if data is None:
-            raise ValueError(f"{self.path}: no verdict at byte {offset}")
-        return data
+        return self._verdict(self._raw_at(offset, length), offset)
 
     def line_at(self, offset: int, length: int) -> str:
         """The line at ``offset`` as :func:`canonical_line` writes its verdict (this gradproof's
         lines are, read as they are; an older one's is read and written again)."""
-        if self._reader is None:
-            self._reader = os.open(self.path, os.O_RDONLY)
-        raw = os.pread(self._reader, length, offset)
+        raw = self._raw_at(offset, length)
         if raw.endswith(b"\n") and raw.startswith(b'{"submission": ') and not _MAYBE_SURROGATE.search(raw):
             try:
                 return raw.decode("ascii")
             except UnicodeDecodeError:
                 pass
+        return canonical_line(self._verdict(raw, offset))
+
+    def _raw_at(self, offset: int, length: int) -> bytes:
+        if self._reader is None:
+            self._reader = os.open(self.path, os.O_RDONLY)
+        return os.pread(self._reader, length, offset)
+
+    def _verdict(self, raw: bytes, offset: int) -> VerdictData:
         data = _parse(raw)
         if data is None:
             raise ValueError(f"{self.path}: no verdict at byte {offset}")
-        return canonical_line(data)
+        return data
 
     def close(self) -> None:
         if self._reader is not None:

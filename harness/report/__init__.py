@@ -43,6 +43,7 @@ from harness.report.files import (
     Access,
     Rendered,
     make_folder,
+    pages_of,
     submission_pages,
     write_atomic,
     write_atomic_chunks,
@@ -116,9 +117,7 @@ class Pages:
         self.out, self.access = out, access
         self.report = cast(ReportData, valid_data(report))
         names = [valid_text(s) for s in submissions]
-        self.pages = submission_pages(
-            cast(ReportData, {"submissions": [{"submission": n} for n in names]}), markdown.SUFFIX
-        )
+        self.pages = pages_of(names, markdown.SUFFIX)
         self._places: dict[str, list[int]] = {}
         for n, name in enumerate(names):
             self._places.setdefault(name, []).append(n)
@@ -129,17 +128,17 @@ class Pages:
     def add(self, verdict: VerdictData) -> None:
         """Write the page of ``verdict`` (already valid: the journal gives it back so): the first of
         its name's not written yet (a name given twice is the same file, graded the same)."""
-        places = [n for n in self._places.get(str(verdict["submission"]), []) if n not in self.written]
-        if places:
-            self.write([(places[0], markdown.markdown(verdict, self.report))])
+        place = next((n for n in self._places.get(str(verdict["submission"]), []) if n not in self.written), None)
+        if place is not None:
+            self.write(place, markdown.markdown(verdict, self.report))
 
-    def write(self, pages: list[tuple[int, str]]) -> None:
+    def write(self, n: int, text: str) -> None:
+        """Write submission ``n``'s page (a thread does; at most a few are in flight)."""
         if self._pool is None:
             make_folder((self.out / self.pages[0]).parent, self.access)
             self._pool = ThreadPoolExecutor(_WRITERS, thread_name_prefix="gradproof-report")
-        for n, text in pages:
-            self._flight.append(self._pool.submit(write_atomic, self.out / self.pages[n], text, self.access))
-            self.written.add(n)
+        self._flight.append(self._pool.submit(write_atomic, self.out / self.pages[n], text, self.access))
+        self.written.add(n)
         while len(self._flight) >= 4 * _WRITERS:
             self._flight.popleft().result()
 
@@ -189,7 +188,7 @@ def write_reports_streamed(
         def texts() -> Iterator[str]:
             for n, line in enumerate(lines()):
                 if pages is not None and n not in pages.written and n < len(pages.pages):
-                    pages.write([(n, markdown.markdown(cast(VerdictData, json.loads(line)), pages.report))])
+                    pages.write(n, markdown.markdown(cast(VerdictData, json.loads(line)), pages.report))
                 yield json_file.timeless_text(line)
 
         write_atomic_chunks(path, json_file.report_chunks(valid, texts()), access)

@@ -78,7 +78,12 @@ def page_stems(submissions: list[str]) -> list[str]:
 
 def submission_pages(report: ReportData, suffix: str) -> list[str]:
     """Each submission's page in the report folder, in order: ``submissions/<stem><suffix>``."""
-    return [f"{SUBMISSIONS}/{stem}{suffix}" for stem in page_stems([v["submission"] for v in report["submissions"]])]
+    return pages_of([v["submission"] for v in report["submissions"]], suffix)
+
+
+def pages_of(submissions: list[str], suffix: str) -> list[str]:
+    """:func:`submission_pages` of these names (valid Unicode, as a report holds them)."""
+    return [f"{SUBMISSIONS}/{stem}{suffix}" for stem in page_stems(submissions)]
 
 
 @dataclass(frozen=True)
