@@ -276,3 +276,25 @@ def test_any_other_two_quantities_on_one_name_are_still_refused(tmp_path: Path) 
     spec = SCRIPT_SPEC.replace('"grad.W" = ["dW"]', '"grad.W" = ["W"]')
     with pytest.raises(SpecError, match=r"read.grad.W='W': the name is already read as W: one name, one quantity"):
         load_assignment(folder(tmp_path, spec, REFERENCE))
+
+
+def test_a_relative_assignment_folder_finds_the_reference_of_the_directory_it_is_used_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from harness.computation import reference_of
+
+    for course in ("a", "b"):
+        shutil.copytree(
+            Path(__file__).resolve().parent.parent / "harness" / "assignments" / "mlp-4-3-1", tmp_path / course / "asg"
+        )
+        with open(tmp_path / course / "asg" / "reference.py", "a", encoding="utf-8") as f:
+            f.write(f"\ncompute.course = {course!r}\n")
+    found = []
+    for course in ("a", "b"):
+        monkeypatch.chdir(tmp_path / course)
+        definition = load_assignment(Path("asg")).definition
+        assert definition is not None and not Path(definition.folder).is_absolute()
+        found.append(getattr(reference_of(definition), "course", None))
+    assert found == ["a", "b"]
